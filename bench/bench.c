@@ -1,0 +1,201 @@
+/*
+ * hwagg-bench: sign throughput and latency of a PKCS#11 module, for any
+ * module (hwagg or a reference such as SoftHSM2), so figures are measured
+ * side by side in one run.
+ *
+ *   hwagg-bench MODULE TOKEN_LABEL PIN ALG SECONDS THREADS
+ *     ALG: ec256 | rsa2048
+ *   hwagg-bench --init MODULE N     time C_Initialize+C_GetSlotList+C_Finalize
+ *
+ * It generates a session key pair on the token, signs fixed 32-byte digests
+ * (CKM_ECDSA / CKM_SHA256_RSA_PKCS) from THREADS threads, each with its own
+ * session, and prints one line: ops/s, p50 and p99 latency in microseconds.
+ */
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static CK_FUNCTION_LIST *p11;
+static CK_SLOT_ID slot;
+static CK_OBJECT_HANDLE key;
+static CK_MECHANISM_TYPE mech;
+static double seconds;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int load(const char *path)
+{
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (dl == NULL) {
+		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+		return -1;
+	}
+	CK_C_GetFunctionList gfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+	return gfl && gfl(&p11) == CKR_OK ? 0 : -1;
+}
+
+static int find_slot(const char *label)
+{
+	CK_SLOT_ID ids[64];
+	CK_ULONG n = 64;
+	if (p11->C_GetSlotList(CK_TRUE, ids, &n) != CKR_OK)
+		return -1;
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+		char l[33];
+		if (p11->C_GetTokenInfo(ids[i], &ti) != CKR_OK)
+			continue;
+		memcpy(l, ti.label, 32);
+		l[32] = 0;
+		for (int j = 31; j >= 0 && l[j] == ' '; j--)
+			l[j] = 0;
+		if (strcmp(l, label) == 0) {
+			slot = ids[i];
+			return 0;
+		}
+	}
+	fprintf(stderr, "no token labelled %s\n", label);
+	return -1;
+}
+
+typedef struct result {
+	unsigned long ops;
+	double *lat;
+	size_t cap;
+	int err;
+} result;
+
+static void *worker(void *arg)
+{
+	result *r = arg;
+	CK_SESSION_HANDLE s;
+	unsigned char dg[32], sig[512];
+	memset(dg, 0x5a, sizeof(dg));
+	if (p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK) {
+		r->err = 1;
+		return NULL;
+	}
+	CK_MECHANISM m = { mech, NULL, 0 };
+	double end = now() + seconds;
+	while (now() < end) {
+		CK_ULONG len = sizeof(sig);
+		double t0 = now();
+		if (p11->C_SignInit(s, &m, key) != CKR_OK || p11->C_Sign(s, dg, sizeof(dg), sig, &len) != CKR_OK) {
+			r->err = 1;
+			break;
+		}
+		double t1 = now();
+		if (r->ops < r->cap)
+			r->lat[r->ops] = (t1 - t0) * 1e6;
+		r->ops++;
+		dg[0]++;
+	}
+	p11->C_CloseSession(s);
+	return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int genkey(CK_SESSION_HANDLE s, const char *alg)
+{
+	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_BBOOL f = CK_FALSE, t = CK_TRUE;
+	CK_ULONG bits = 2048;
+	CK_OBJECT_HANDLE pub;
+	CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &f, 1 }, { CKA_SIGN, &t, 1 }, { CKA_PRIVATE, &t, 1 } };
+	if (strcmp(alg, "ec256") == 0) {
+		CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+		CK_ATTRIBUTE pt[] = { { CKA_EC_PARAMS, (void *)p256, sizeof(p256) }, { CKA_TOKEN, &f, 1 } };
+		mech = CKM_ECDSA;
+		return p11->C_GenerateKeyPair(s, &m, pt, 2, vt, 3, &pub, &key) == CKR_OK ? 0 : -1;
+	}
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_TOKEN, &f, 1 } };
+	mech = CKM_SHA256_RSA_PKCS;
+	return p11->C_GenerateKeyPair(s, &m, pt, 2, vt, 3, &pub, &key) == CKR_OK ? 0 : -1;
+}
+
+static int bench_init(const char *module, int n)
+{
+	if (load(module) != 0)
+		return 1;
+	double t0 = now();
+	for (int i = 0; i < n; i++) {
+		CK_ULONG count;
+		if (p11->C_Initialize(NULL) != CKR_OK || p11->C_GetSlotList(CK_FALSE, NULL, &count) != CKR_OK ||
+		    p11->C_Finalize(NULL) != CKR_OK) {
+			fprintf(stderr, "init cycle failed\n");
+			return 1;
+		}
+	}
+	printf("init+slotlist+finalize: %.3f ms per cycle (%d cycles)\n", (now() - t0) * 1e3 / n, n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "--init") == 0)
+		return bench_init(argv[2], atoi(argv[3]));
+	if (argc != 7) {
+		fprintf(stderr, "usage: hwagg-bench MODULE TOKEN PIN ec256|rsa2048 SECONDS THREADS\n"
+				"       hwagg-bench --init MODULE CYCLES\n");
+		return 2;
+	}
+	const char *alg = argv[4];
+	int threads = atoi(argv[6]);
+	seconds = atof(argv[5]);
+	CK_SESSION_HANDLE s;
+	CK_C_INITIALIZE_ARGS ia = { .flags = CKF_OS_LOCKING_OK };
+	if (load(argv[1]) != 0 || p11->C_Initialize(&ia) != CKR_OK || find_slot(argv[2]) != 0)
+		return 1;
+	if (p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK ||
+	    p11->C_Login(s, CKU_USER, (unsigned char *)argv[3], strlen(argv[3])) != CKR_OK || genkey(s, alg) != 0) {
+		fprintf(stderr, "session/login/keygen failed\n");
+		return 1;
+	}
+	pthread_t t[64];
+	result r[64];
+	if (threads < 1 || threads > 64)
+		return 2;
+	for (int i = 0; i < threads; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].cap = 2000000;
+		r[i].lat = malloc(r[i].cap * sizeof(double));
+		pthread_create(&t[i], NULL, worker, &r[i]);
+	}
+	unsigned long ops = 0;
+	size_t nl = 0;
+	double *all = malloc(threads * r[0].cap * sizeof(double));
+	int err = 0;
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		ops += r[i].ops;
+		err |= r[i].err;
+		size_t k = r[i].ops < r[i].cap ? r[i].ops : r[i].cap;
+		memcpy(all + nl, r[i].lat, k * sizeof(double));
+		nl += k;
+		free(r[i].lat);
+	}
+	qsort(all, nl, sizeof(double), cmp);
+	printf("%-8s threads=%d  %10.0f ops/s  p50 %8.1f us  p99 %8.1f us%s\n", alg, threads,
+	       (double)ops / seconds, nl ? all[nl / 2] : 0, nl ? all[(size_t)(nl * 0.99)] : 0,
+	       err ? "  (ERRORS)" : "");
+	free(all);
+	p11->C_Logout(s);
+	p11->C_CloseSession(s);
+	p11->C_Finalize(NULL);
+	return err;
+}

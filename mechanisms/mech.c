@@ -1,0 +1,184 @@
+/*
+ * The mechanism table. Flags are what C_GetMechanismInfo reports before the
+ * engine adds CKF_HW for slots whose backend does the base operation in
+ * hardware; key sizes are in each mechanism's own unit (RSA: modulus bits,
+ * EC: field bits, EdDSA: 255).
+ */
+#include "mechanisms/mech.h"
+#include "mechanisms/encode.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Every EC mechanism must say which fields, parameter encodings and point
+ * forms it takes (mechanisms spec, EC intro): prime fields, named curves
+ * (the OID; the 3.0 curveName string is accepted too but bit 26 is unknown
+ * to 2.40 callers), uncompressed points. */
+#define EC_CAPS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+/* EdDSA is a 3.0 mechanism, so the 3.0 curveName bit is meaningful there;
+ * Ed25519 has a single point encoding, reported like the other curves. */
+#define ED_CAPS (EC_CAPS | CKF_EC_CURVENAME)
+
+#define RSA_MIN 2048
+#define RSA_MAX 4096
+
+static CK_RV check_pss(const hw_mech *m, const CK_MECHANISM *mech)
+{
+	return hw_pss_params_parse(mech, m->hash, NULL);
+}
+
+static CK_RV check_oaep(const hw_mech *m, const CK_MECHANISM *mech)
+{
+	return hw_oaep_params_parse(mech, NULL);
+}
+
+/* Only pure Ed25519: no parameter, or CK_EDDSA_PARAMS that asks for
+ * nothing else (no prehash, no context). Ed25519ctx/ph and Ed448 are not
+ * offered. */
+static CK_RV check_eddsa(const hw_mech *m, const CK_MECHANISM *mech)
+{
+	CK_EDDSA_PARAMS p;
+
+	if (mech == NULL)
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (mech->pParameter == NULL)
+		return mech->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+	if (mech->ulParameterLen != sizeof(p))
+		return CKR_MECHANISM_PARAM_INVALID;
+	memcpy(&p, mech->pParameter, sizeof(p));
+	if (p.phFlag != CK_FALSE || p.ulContextDataLen != 0)
+		return CKR_MECHANISM_PARAM_INVALID;
+	return CKR_OK;
+}
+
+#define MECH(t) t, #t
+
+static const hw_mech table[] = {
+	/* key pair generation */
+	{ MECH(CKM_EC_KEY_PAIR_GEN), CKK_EC, CKF_GENERATE_KEY_PAIR | EC_CAPS, 256, 521,
+	  CKM_EC_KEY_PAIR_GEN, HW_NO_HASH, false, NULL },
+	{ MECH(CKM_RSA_PKCS_KEY_PAIR_GEN), CKK_RSA, CKF_GENERATE_KEY_PAIR, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_KEY_PAIR_GEN, HW_NO_HASH, false, NULL },
+	{ MECH(CKM_EC_EDWARDS_KEY_PAIR_GEN), CKK_EC_EDWARDS, CKF_GENERATE_KEY_PAIR | ED_CAPS, 255, 255,
+	  CKM_EC_EDWARDS_KEY_PAIR_GEN, HW_NO_HASH, false, NULL },
+
+	/* ECDSA: the base signs a digest; the others hash first */
+	{ MECH(CKM_ECDSA), CKK_EC, CKF_SIGN | CKF_VERIFY | EC_CAPS, 256, 521,
+	  CKM_ECDSA, HW_NO_HASH, false, NULL },
+	{ MECH(CKM_ECDSA_SHA1), CKK_EC, CKF_SIGN | CKF_VERIFY | EC_CAPS, 256, 521,
+	  CKM_ECDSA, CKM_SHA_1, true, NULL },
+	{ MECH(CKM_ECDSA_SHA224), CKK_EC, CKF_SIGN | CKF_VERIFY | EC_CAPS, 256, 521,
+	  CKM_ECDSA, CKM_SHA224, true, NULL },
+	{ MECH(CKM_ECDSA_SHA256), CKK_EC, CKF_SIGN | CKF_VERIFY | EC_CAPS, 256, 521,
+	  CKM_ECDSA, CKM_SHA256, true, NULL },
+	{ MECH(CKM_ECDSA_SHA384), CKK_EC, CKF_SIGN | CKF_VERIFY | EC_CAPS, 256, 521,
+	  CKM_ECDSA, CKM_SHA384, true, NULL },
+	{ MECH(CKM_ECDSA_SHA512), CKK_EC, CKF_SIGN | CKF_VERIFY | EC_CAPS, 256, 521,
+	  CKM_ECDSA, CKM_SHA512, true, NULL },
+
+	/* RSA PKCS#1 v1.5: the base takes an encoded DigestInfo */
+	{ MECH(CKM_RSA_PKCS), CKK_RSA, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT,
+	  RSA_MIN, RSA_MAX, CKM_RSA_PKCS, HW_NO_HASH, false, NULL },
+	{ MECH(CKM_SHA1_RSA_PKCS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS, CKM_SHA_1, true, NULL },
+	{ MECH(CKM_SHA224_RSA_PKCS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS, CKM_SHA224, true, NULL },
+	{ MECH(CKM_SHA256_RSA_PKCS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS, CKM_SHA256, true, NULL },
+	{ MECH(CKM_SHA384_RSA_PKCS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS, CKM_SHA384, true, NULL },
+	{ MECH(CKM_SHA512_RSA_PKCS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS, CKM_SHA512, true, NULL },
+
+	/* RSA-PSS: parameters are mandatory for all of them */
+	{ MECH(CKM_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_PSS, HW_NO_HASH, false, check_pss },
+	{ MECH(CKM_SHA1_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_PSS, CKM_SHA_1, true, check_pss },
+	{ MECH(CKM_SHA224_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_PSS, CKM_SHA224, true, check_pss },
+	{ MECH(CKM_SHA256_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_PSS, CKM_SHA256, true, check_pss },
+	{ MECH(CKM_SHA384_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_PSS, CKM_SHA384, true, check_pss },
+	{ MECH(CKM_SHA512_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_PSS, CKM_SHA512, true, check_pss },
+
+	{ MECH(CKM_RSA_PKCS_OAEP), CKK_RSA, CKF_ENCRYPT | CKF_DECRYPT, RSA_MIN, RSA_MAX,
+	  CKM_RSA_PKCS_OAEP, HW_NO_HASH, false, check_oaep },
+
+	/* EdDSA signs the message itself: no software hash, no streaming */
+	{ MECH(CKM_EDDSA), CKK_EC_EDWARDS, CKF_SIGN | CKF_VERIFY | ED_CAPS, 255, 255,
+	  CKM_EDDSA, HW_NO_HASH, false, check_eddsa },
+
+	/* digests, always in software */
+	{ MECH(CKM_SHA_1), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA_1, CKM_SHA_1, true, NULL },
+	{ MECH(CKM_SHA224), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA224, CKM_SHA224, true, NULL },
+	{ MECH(CKM_SHA256), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA256, CKM_SHA256, true, NULL },
+	{ MECH(CKM_SHA384), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA384, CKM_SHA384, true, NULL },
+	{ MECH(CKM_SHA512), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA512, CKM_SHA512, true, NULL },
+};
+
+const hw_mech *hw_mech_table(size_t *count)
+{
+	*count = HW_ARRAY_LEN(table);
+	return table;
+}
+
+const hw_mech *hw_mech_find(CK_MECHANISM_TYPE type)
+{
+	for (size_t i = 0; i < HW_ARRAY_LEN(table); i++)
+		if (table[i].type == type)
+			return &table[i];
+	return NULL;
+}
+
+/* Names for mechanisms applications commonly ask about that we do not
+ * implement, so logs say "CKM_AES_GCM" rather than a number. */
+static const struct {
+	CK_MECHANISM_TYPE type;
+	const char *name;
+} others[] = {
+	{ MECH(CKM_RSA_X_509) },
+	{ MECH(CKM_RSA_9796) },
+	{ MECH(CKM_MD5_RSA_PKCS) },
+	{ MECH(CKM_RSA_X9_31_KEY_PAIR_GEN) },
+	{ MECH(CKM_DSA_KEY_PAIR_GEN) },
+	{ MECH(CKM_DSA) },
+	{ MECH(CKM_DSA_SHA1) },
+	{ MECH(CKM_DH_PKCS_KEY_PAIR_GEN) },
+	{ MECH(CKM_DH_PKCS_DERIVE) },
+	{ MECH(CKM_MD5) },
+	{ MECH(CKM_SHA_1_HMAC) },
+	{ MECH(CKM_SHA224_HMAC) },
+	{ MECH(CKM_SHA256_HMAC) },
+	{ MECH(CKM_SHA384_HMAC) },
+	{ MECH(CKM_SHA512_HMAC) },
+	{ MECH(CKM_GENERIC_SECRET_KEY_GEN) },
+	{ MECH(CKM_ECDH1_DERIVE) },
+	{ MECH(CKM_ECDH1_COFACTOR_DERIVE) },
+	{ MECH(CKM_AES_KEY_GEN) },
+	{ MECH(CKM_AES_ECB) },
+	{ MECH(CKM_AES_CBC) },
+	{ MECH(CKM_AES_CBC_PAD) },
+	{ MECH(CKM_AES_CTR) },
+	{ MECH(CKM_AES_GCM) },
+	{ MECH(CKM_AES_KEY_WRAP) },
+	{ MECH(CKM_AES_KEY_WRAP_PAD) },
+	{ MECH(CKM_DES3_KEY_GEN) },
+	{ MECH(CKM_DES3_CBC) },
+};
+
+const char *hw_mech_name(CK_MECHANISM_TYPE type)
+{
+	static _Thread_local char buf[2 + 4 + 2 * sizeof(CK_MECHANISM_TYPE) + 1];
+	const hw_mech *m = hw_mech_find(type);
+
+	if (m != NULL)
+		return m->name;
+	for (size_t i = 0; i < HW_ARRAY_LEN(others); i++)
+		if (others[i].type == type)
+			return others[i].name;
+	snprintf(buf, sizeof(buf), "CKM_0x%lx", (unsigned long)type);
+	return buf;
+}

@@ -1,0 +1,343 @@
+/*
+ * Object management (B 5.7): create, copy, destroy, attributes, search.
+ */
+#include "module/fns.h"
+#include "module/global.h"
+#include "module/session.h"
+#include "module/log.h"
+#include "module/objutil.h"
+#include "objects/rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Access rule for creating, changing or destroying an object (B 5.7.1,
+ * UG "Permitted object accesses by sessions"). */
+CK_RV hw_can_write(const hw_session *se, const hw_slot *s, bool token, bool priv)
+{
+	if (token && !(se->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;
+	if (priv && s->auth != HW_AUTH_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	return CKR_OK;
+}
+
+/* Put a new object in place: persisted by the backend when it is a token
+ * object, else owned by the session. Takes attrs. */
+CK_RV hw_obj_install(hw_session *se, hw_slot *s, hw_attrs *attrs, int64_t oid, void *bdata,
+		     CK_OBJECT_HANDLE *out)
+{
+	bool token = hw_attrs_get_bool(attrs, CKA_TOKEN, false);
+	hw_obj *o = hw_obj_new(s->index, token ? oid : 0, token ? 0 : se->handle, attrs, bdata);
+	if (o == NULL)
+		return CKR_HOST_MEMORY;
+	hw_lock(&s->lock);
+	CK_RV rv = hw_obj_add_inlock(s, o);
+	hw_unlock(&s->lock);
+	if (rv != CKR_OK) {
+		hw_obj_put(o);
+		return rv;
+	}
+	*out = o->handle;
+	return CKR_OK;
+}
+
+CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+	hw_session *se;
+	hw_attrs a;
+	CK_ULONG cls = 0;
+	bool found, token, priv;
+	int64_t oid = 0;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_attrs_init(&a);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (out == NULL || (tmpl == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = hw_tmpl_ulong(tmpl, n, CKA_CLASS, &cls, &found)) != CKR_OK)
+		goto out;
+	if (!found) {
+		rv = CKR_TEMPLATE_INCOMPLETE;
+		goto out;
+	}
+	if (cls != CKO_DATA && cls != CKO_CERTIFICATE && cls != CKO_PUBLIC_KEY) {
+		/* private and secret keys are generated, never imported */
+		hw_info("C_CreateObject: class 0x%lx cannot be created (only data, "
+			"certificates and public keys)", (unsigned long)cls);
+		rv = CKR_ATTRIBUTE_VALUE_INVALID;
+		goto out;
+	}
+	if ((rv = hw_rules_check(tmpl, n, cls, HW_TMPL_CREATE, NULL, s->auth == HW_AUTH_SO)) != CKR_OK)
+		goto out;
+	if ((rv = hw_tmpl_bool(tmpl, n, CKA_TOKEN, false, &token)) != CKR_OK ||
+	    (rv = hw_tmpl_bool(tmpl, n, CKA_PRIVATE, false, &priv)) != CKR_OK)
+		goto out;
+	if ((rv = hw_can_write(se, s, token, priv)) != CKR_OK)
+		goto out;
+	if ((rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK ||
+	    (rv = hw_obj_complete_import(&a, cls)) != CKR_OK ||
+	    (rv = hw_rules_defaults(&a, cls, false, 0)) != CKR_OK ||
+	    (rv = hw_obj_common_attrs(&a, s)) != CKR_OK)
+		goto out;
+	if (token) {
+		if (s->ops->create == NULL) {
+			rv = CKR_FUNCTION_NOT_SUPPORTED;
+			goto out;
+		}
+		if ((rv = s->ops->create(s->ctx, &a, &oid)) != CKR_OK)
+			goto out;
+	}
+	rv = hw_obj_install(se, s, &a, oid, NULL, out);
+out:
+	hw_attrs_clear(&a);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE src, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+		      CK_OBJECT_HANDLE *out)
+{
+	hw_session *se;
+	hw_obj *o = NULL;
+	hw_attrs a;
+	int64_t oid = 0;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_attrs_init(&a);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (out == NULL || (tmpl == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = hw_obj_get(se, src, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
+		goto out;
+	hw_lock(&s->lock);
+	rv = hw_attrs_copy(&a, &o->attrs);
+	hw_unlock(&s->lock);
+	if (rv != CKR_OK)
+		goto out;
+	CK_ULONG cls = hw_attrs_get_ulong(&a, CKA_CLASS, CKO_DATA);
+	if (!hw_attrs_get_bool(&a, CKA_COPYABLE, true)) {
+		rv = CKR_ACTION_PROHIBITED;
+		goto out;
+	}
+	if ((rv = hw_rules_check(tmpl, n, cls, HW_TMPL_COPY, &a, s->auth == HW_AUTH_SO)) != CKR_OK ||
+	    (rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK)
+		goto out;
+	hw_attrs_remove(&a, CKA_UNIQUE_ID);
+	if ((rv = hw_obj_common_attrs(&a, s)) != CKR_OK)
+		goto out;
+	bool token = hw_attrs_get_bool(&a, CKA_TOKEN, false);
+	if ((rv = hw_can_write(se, s, token, hw_attrs_get_bool(&a, CKA_PRIVATE, false))) != CKR_OK)
+		goto out;
+	if (token) {
+		rv = s->ops->create ? s->ops->create(s->ctx, &a, &oid) : CKR_FUNCTION_NOT_SUPPORTED;
+		if (rv != CKR_OK)
+			goto out;
+	}
+	rv = hw_obj_install(se, s, &a, oid, NULL, out);
+out:
+	hw_attrs_clear(&a);
+	hw_obj_put(o);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
+{
+	hw_session *se;
+	hw_obj *o = NULL;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
+	if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
+		goto out;
+	hw_lock(&s->lock);
+	bool token = o->oid != 0;
+	if (!hw_attrs_get_bool(&o->attrs, CKA_DESTROYABLE, true))
+		rv = CKR_ACTION_PROHIBITED;
+	else
+		rv = hw_can_write(se, s, token, hw_attrs_get_bool(&o->attrs, CKA_PRIVATE, false));
+	if (rv == CKR_OK && token)
+		rv = s->ops->destroy ? s->ops->destroy(s->ctx, o->oid, o->bdata) : CKR_FUNCTION_NOT_SUPPORTED;
+	if (rv == CKR_OK && !o->dead)
+		hw_obj_unlink_inlock(s, o);
+	hw_unlock(&s->lock);
+	hw_info("slot \"%s\": destroy object %lu: %s", s->conf->name, (unsigned long)oh, hw_rv_name(rv));
+out:
+	hw_obj_put(o);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG *size)
+{
+	hw_session *se;
+	hw_obj *o = NULL;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	if (size == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) == CKR_OK)
+		*size = CK_UNAVAILABLE_INFORMATION;   /* B 5.7.4 allows it */
+	hw_obj_put(o);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	hw_session *se;
+	hw_obj *o = NULL;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (tmpl == NULL && n > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) == CKR_OK) {
+		hw_lock(&s->lock);
+		rv = hw_attrs_read(&o->attrs, tmpl, n, hw_rules_hidden);
+		hw_unlock(&s->lock);
+	}
+	hw_obj_put(o);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	hw_session *se;
+	hw_obj *o = NULL;
+	hw_attrs a;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_attrs_init(&a);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (tmpl == NULL && n > 0) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
+		goto out;
+	hw_lock(&s->lock);
+	CK_ULONG cls = hw_attrs_get_ulong(&o->attrs, CKA_CLASS, CKO_DATA);
+	bool token = o->oid != 0;
+	if (!hw_attrs_get_bool(&o->attrs, CKA_MODIFIABLE, true))
+		rv = CKR_ACTION_PROHIBITED;
+	else if ((rv = hw_can_write(se, s, token, hw_attrs_get_bool(&o->attrs, CKA_PRIVATE, false))) != CKR_OK)
+		;
+	else if ((rv = hw_rules_check(tmpl, n, cls, HW_TMPL_SET, &o->attrs, s->auth == HW_AUTH_SO)) != CKR_OK)
+		;
+	else if ((rv = hw_attrs_copy(&a, &o->attrs)) != CKR_OK || (rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK)
+		;
+	else if (token && s->ops->update == NULL)
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else if (token && (rv = s->ops->update(s->ctx, o->oid, &a)) != CKR_OK)
+		;
+	else {
+		/* all or nothing: swap in the new set only now */
+		hw_attrs old = o->attrs;
+		o->attrs = a;
+		a = old;
+	}
+	hw_unlock(&s->lock);
+out:
+	hw_attrs_clear(&a);
+	hw_obj_put(o);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	hw_session *se;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (tmpl == NULL && n > 0) {
+		hw_session_put(se);
+		return CKR_ARGUMENTS_BAD;
+	}
+	hw_lock(&se->lock);
+	if (se->finding) {
+		rv = CKR_OPERATION_ACTIVE;
+		goto out;
+	}
+	hw_lock(&s->lock);
+	hw_slot_sync_inlock(s);       /* a backend read error still lets cached objects be found */
+	CK_OBJECT_HANDLE *found = malloc((s->nobjs + 1) * sizeof(*found));
+	size_t nf = 0;
+	if (found == NULL) {
+		rv = CKR_HOST_MEMORY;
+	} else {
+		for (size_t i = 0; i < s->nobjs; i++) {
+			hw_obj *o = s->objs[i];
+			if (hw_obj_visible(o, s) && hw_attrs_match(&o->attrs, tmpl, n))
+				found[nf++] = o->handle;
+		}
+	}
+	hw_unlock(&s->lock);
+	if (rv == CKR_OK) {
+		free(se->found);
+		se->found = found;
+		se->nfound = nf;
+		se->found_pos = 0;
+		se->finding = true;
+	}
+out:
+	hw_unlock(&se->lock);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
+{
+	hw_session *se;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	if (count == NULL || (out == NULL && max > 0)) {
+		hw_session_put(se);
+		return CKR_ARGUMENTS_BAD;
+	}
+	hw_lock(&se->lock);
+	if (!se->finding) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	} else {
+		CK_ULONG k = 0;
+		while (k < max && se->found_pos < se->nfound)
+			out[k++] = se->found[se->found_pos++];
+		*count = k;
+	}
+	hw_unlock(&se->lock);
+	hw_session_put(se);
+	return rv;
+}
+
+CK_RV hw_C_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+	hw_session *se;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_lock(&se->lock);
+	if (!se->finding)
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+	se->finding = false;
+	free(se->found);
+	se->found = NULL;
+	se->nfound = se->found_pos = 0;
+	hw_unlock(&se->lock);
+	hw_session_put(se);
+	return rv;
+}

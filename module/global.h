@@ -1,0 +1,64 @@
+/*
+ * Module state: initialization (the C_Initialize truth table), the slots
+ * built from the config, fork detection, and the module lock.
+ *
+ * Lock order, always: module lock -> slot lock -> session lock. The module
+ * lock protects the session table and the object handle table; a slot lock
+ * protects that slot's login state and object cache; a session lock
+ * serializes calls on one session. No lock of ours is held across a
+ * backend's network or device I/O except a slot lock during load().
+ */
+#ifndef HW_GLOBAL_H
+#define HW_GLOBAL_H
+
+#include "module/ck.h"
+#include "module/conf.h"
+#include "slots/backend.h"
+#include <pthread.h>
+#include <sys/types.h>
+
+typedef struct hw_slot {
+	size_t index;                 /* == slot ID: config order, stable */
+	const hw_slot_conf *conf;
+	const hw_backend_ops *ops;
+	void *ctx;
+	bool open;                    /* ops->open succeeded */
+	pthread_mutex_t lock;
+	hw_auth auth;                 /* this application's login state on the token */
+	hw_obj **objs;                /* token objects (cached) and session objects */
+	size_t nobjs, cap;
+	bool loaded;                  /* token objects cached */
+	unsigned sessions, rw_sessions;
+	bool warned_dev;              /* the development warning was logged */
+} hw_slot;
+
+typedef struct hw_module {
+	bool initialized;
+	pid_t pid;                    /* process that initialized */
+	hw_config *config;
+	hw_slot *slots;
+	size_t nslots;
+	pthread_mutex_t lock;
+	bool os_locking;              /* locking wanted by the application */
+} hw_module;
+
+extern hw_module hw_g;
+
+/* Entry-point preamble: not initialized (or a forked child that has not
+ * initialized again) -> CKR_CRYPTOKI_NOT_INITIALIZED. */
+CK_RV hw_check_init(void);
+
+CK_RV hw_initialize(CK_VOID_PTR args);
+CK_RV hw_finalize(CK_VOID_PTR reserved);
+
+/* Slot by ID, NULL if unknown. */
+hw_slot *hw_slot_get(CK_SLOT_ID id);
+/* Whether the slot's token is present now (backend token_info succeeds). */
+bool hw_slot_present(hw_slot *s);
+/* Development-mode warning, once per slot per process. */
+void hw_slot_warn_dev(hw_slot *s);
+
+void hw_lock(pthread_mutex_t *m);
+void hw_unlock(pthread_mutex_t *m);
+
+#endif

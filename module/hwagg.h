@@ -1,0 +1,15 @@
+/*
+ * hwagg's vendor-defined attributes, for applications that want to know
+ * where a key lives. Standard templates never need them.
+ */
+#ifndef HWAGG_H
+#define HWAGG_H
+
+#define CKA_HWAGG_BASE           (0x80000000UL | 0x48574100UL)  /* CKA_VENDOR_DEFINED | "HWA" */
+#define CKA_HWAGG_BACKEND        (CKA_HWAGG_BASE + 1) /* UTF-8: "soft", "hsm", "tpm", ... */
+#define CKA_HWAGG_SECURITY_LEVEL (CKA_HWAGG_BASE + 2) /* UTF-8: "hardware", "software", "external" */
+#define CKA_HWAGG_KEY_VERSION    (CKA_HWAGG_BASE + 3) /* CK_ULONG */
+#define CKA_HWAGG_PROVIDER_URI   (CKA_HWAGG_BASE + 4) /* UTF-8 */
+#define CKA_HWAGG_SLOT           (CKA_HWAGG_BASE + 5) /* UTF-8: the hwagg slot name */
+
+#endif

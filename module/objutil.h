@@ -1,0 +1,16 @@
+/* Helpers shared by the object and key functions. */
+#ifndef HW_OBJUTIL_H
+#define HW_OBJUTIL_H
+
+#include "module/session.h"
+
+CK_RV hw_can_write(const hw_session *se, const hw_slot *s, bool token, bool priv);
+CK_RV hw_obj_install(hw_session *se, hw_slot *s, hw_attrs *attrs, int64_t oid, void *bdata,
+		     CK_OBJECT_HANDLE *out);
+/* C_CreateObject: required attributes per class and the values derived
+ * from them (certificate subject/issuer/serial, public key SPKI and size). */
+CK_RV hw_obj_complete_import(hw_attrs *a, CK_OBJECT_CLASS cls);
+/* CKA_UNIQUE_ID and CKA_HWAGG_SLOT on every new object. */
+CK_RV hw_obj_common_attrs(hw_attrs *a, const hw_slot *s);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * Sessions, the object handle table and each slot's object cache. All
+ * handle translation happens here: handles are never reused in a process,
+ * are looked up and used under the same lock, and close/logout drop the
+ * handles they invalidate.
+ */
+#ifndef HW_SESSION_H
+#define HW_SESSION_H
+
+#include "module/global.h"
+#include "mechanisms/mech.h"
+
+typedef enum { HW_OP_SIGN, HW_OP_VERIFY, HW_OP_ENCRYPT, HW_OP_DECRYPT, HW_OP_DIGEST, HW_OP_COUNT } hw_op_kind;
+
+typedef struct hw_op {
+	bool active;
+	const hw_mech *mech;
+	hw_obj *key;                  /* ref held while active */
+	EVP_PKEY *pkey;               /* public key for verify/encrypt (owned) */
+	hw_digest *dg;                /* hash-then-sign / digest */
+	unsigned char *buf;           /* single-part input collected */
+	size_t len, cap;
+	bool updated;                 /* a *Update call was made */
+	CK_RSA_PKCS_PSS_PARAMS pss;
+	CK_RSA_PKCS_OAEP_PARAMS oaep;
+	unsigned char *label;         /* copy of the OAEP label */
+} hw_op;
+
+typedef struct hw_session {
+	CK_SESSION_HANDLE handle;
+	size_t slot;
+	CK_FLAGS flags;
+	pthread_mutex_t lock;
+	int refs;
+	bool closed;
+	hw_op ops[HW_OP_COUNT];
+	bool finding;
+	CK_OBJECT_HANDLE *found;
+	size_t nfound, found_pos;
+} hw_session;
+
+/* Look up and reference a session (module lock taken and released inside);
+ * its slot's token is checked present. Release with hw_session_put. */
+CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out);
+void hw_session_put(hw_session *s);
+CK_RV hw_session_open(hw_slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *out);
+CK_RV hw_session_close(CK_SESSION_HANDLE h);
+CK_RV hw_session_close_all(hw_slot *slot);
+/* Count of this application's sessions on a slot (module lock inside). */
+void hw_session_counts(hw_slot *slot, unsigned *all, unsigned *rw, bool *ro_exists, bool *so_rw);
+/* Session state per the UG table (CKS_*). */
+CK_STATE hw_session_state(const hw_session *s, const hw_slot *slot);
+void hw_op_end(hw_op *op);
+void hw_sessions_drop_all(bool child);   /* finalize; child: after fork */
+
+/* ---- objects ------------------------------------------------------------------- */
+/* Bring the slot's token object cache up to date (slot lock held). */
+CK_RV hw_slot_sync_inlock(hw_slot *slot);
+/* Add an object to its slot and give it a fresh handle (slot lock held). */
+CK_RV hw_obj_add_inlock(hw_slot *slot, hw_obj *o);
+hw_obj *hw_obj_new(size_t slot, int64_t oid, CK_SESSION_HANDLE owner, hw_attrs *attrs, void *bdata);
+/* Resolve a handle visible to the session, with a reference. Not found or
+ * not visible -> not_found (CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID). */
+CK_RV hw_obj_get(hw_session *s, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj **out);
+void hw_obj_put(hw_obj *o);
+/* Remove from the slot and handle table (slot lock held); freed on last put. */
+void hw_obj_unlink_inlock(hw_slot *slot, hw_obj *o);
+/* Visible to a session in this login state (UG "Permitted object accesses"). */
+bool hw_obj_visible(const hw_obj *o, const hw_slot *slot);
+/* Logout: destroy private session objects and forget private token objects. */
+void hw_slot_logout_inlock(hw_slot *slot);
+/* Drop every object of the slot (finalize, token removal, C_InitToken). */
+void hw_slot_drop_objects_inlock(hw_slot *slot, bool session_only, CK_SESSION_HANDLE owner);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs what hwagg needs to build and to run its whole test suite on
+# Debian 12 (run as root). Safe to run again.
+set -eu
+PKGS="
+  build-essential autoconf automake libtool pkg-config
+  libp11-kit-dev p11-kit libjson-c-dev libsqlite3-dev libssl-dev openssl check
+  libsecret-1-dev
+  opensc softhsm2 libengine-pkcs11-openssl openssh-client openssh-server
+  libnss3-tools gnutls-bin openjdk-17-jdk-headless
+  gnome-keyring dbus libsecret-tools
+  valgrind python3 procps util-linux iproute2 man-db
+"
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: run as root (apt-get install)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# a package list older than this boot may name files that are gone
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $PKGS

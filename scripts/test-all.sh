@@ -1,0 +1,81 @@
+#!/bin/bash
+# The whole test suite, from a fresh Debian 12 machine (run as root):
+#   1. install what the build and the tests need
+#   2. build with warnings as errors and run `make check` (unit, the suite
+#      that dlopens the module, and every real consumer)
+#   3. build again with ASan+UBSan and run the unit and dlopen suites
+#   4. run the dlopen suite under valgrind
+#   5. make distcheck (packaging; consumers skip there)
+# Ends with one line "N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+passed=0
+failed=0
+step() {
+	local name=$1
+	shift
+	echo "=== $name"
+	if "$@"; then
+		echo "=== $name: ok"
+		passed=$((passed + 1))
+	else
+		echo "=== $name: FAILED"
+		failed=$((failed + 1))
+	fi
+}
+# the automake summary counts individual test programs and scripts
+count_suite() {
+	local log=$1 p f
+	p=$(awk '/^# PASS:/ {print $3}' "$log" | tail -1)
+	f=$(awk '/^# (FAIL|ERROR|XPASS):/ {s += $3} END {print s+0}' "$log")
+	passed=$((passed + ${p:-0} - 1))   # the step itself is counted once
+	failed=$((failed + f))
+}
+
+[ "${HWAGG_SKIP_DEPS:-}" = 1 ] || scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+main_check() {
+	scripts/build.sh && make check -j2 VERBOSE=1 > "$top/check.out" 2>&1
+	local rc=$?
+	tail -n 25 "$top/check.out"
+	count_suite "$top/check.out"
+	return $rc
+}
+step "build and make check" main_check
+
+UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/dlopen/test_dlopen"
+asan() {
+	local b="$top/_build-asan" san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
+	"$top/configure" --enable-strict CFLAGS="-O1 -g $san" LDFLAGS="$san" > configure.out &&
+	make -j2 > make.out 2>&1 &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		make check TESTS="tests/symbols.sh $UNIT" VERBOSE=1 > check.out 2>&1
+	local rc=$?
+	tail -n 12 check.out
+	cd "$top"
+	return $rc
+}
+step "ASan+UBSan: unit and dlopen suites" asan
+
+vg() {
+	# in-process (no fork per test) so valgrind sees every call into the module
+	CK_FORK=no HWAGG_MODULE="$top/.libs/libhwagg-pkcs11.so" \
+		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite --track-origins=yes "$top/tests/dlopen/test_dlopen" 2>&1 |
+		tail -n 30
+	return "${PIPESTATUS[0]}"
+}
+step "valgrind: dlopen suite" vg
+
+dist() {
+	HWAGG_SKIP_CONSUMERS=1 make distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-strict" > distcheck.out 2>&1
+	local rc=$?
+	tail -n 6 distcheck.out
+	return $rc
+}
+step "make distcheck" dist
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

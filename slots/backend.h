@@ -1,0 +1,116 @@
+/*
+ * One const ops struct per backend. A NULL hook means "this backend cannot";
+ * the engine turns it into the right CK_RV (CKR_FUNCTION_NOT_SUPPORTED for a
+ * function, CKR_MECHANISM_INVALID for a mechanism). slots/registry.c is the
+ * only place that names every backend.
+ *
+ * Threading: the engine never holds its own locks while calling a hook that
+ * may do I/O (generate, sign, decrypt, login, load); backends protect their
+ * own context. Token objects are cached by the engine as attribute lists
+ * (hw_obj); a backend reports its objects through load() and keeps whatever
+ * it needs per key in hw_obj.bdata.
+ */
+#ifndef HW_BACKEND_H
+#define HW_BACKEND_H
+
+#include "module/ck.h"
+#include "module/conf.h"
+#include "objects/attrs.h"
+#include "mechanisms/crypto.h"
+
+typedef struct hw_obj hw_obj;
+struct hw_obj {
+	CK_OBJECT_HANDLE handle;      /* ours, never reused */
+	size_t slot;                  /* index of the owning slot */
+	int64_t oid;                  /* backend id of a token object; 0 for session objects */
+	CK_SESSION_HANDLE owner;      /* creating session of a session object; 0 for token */
+	hw_attrs attrs;               /* every attribute, incl. private-key public parts */
+	void *bdata;                  /* backend per-object data (cached key, remote id) */
+	int refs;                     /* engine-managed */
+	bool dead;                    /* destroyed; freed when the last ref goes */
+};
+
+/* Where a backend's keys live, for CKA_HWAGG_SECURITY_LEVEL. */
+typedef enum { HW_SEC_SOFTWARE = 0, HW_SEC_HARDWARE, HW_SEC_EXTERNAL } hw_security;
+const char *hw_security_name(hw_security s);
+
+/* Login state the engine passes to hooks. */
+typedef enum { HW_AUTH_PUBLIC = 0, HW_AUTH_USER, HW_AUTH_SO } hw_auth;
+
+/* Sink for load(): hand over one token object (the engine takes attrs). */
+typedef CK_RV (*hw_obj_sink)(void *arg, int64_t oid, hw_attrs *attrs, void *bdata);
+
+typedef struct hw_backend_ops {
+	const char *type;             /* config "type" */
+	size_t ctx_size;              /* bytes of zeroed context the engine allocates */
+	const hw_conf_key *conf_keys; /* allowed keys besides name/type, NULL-terminated */
+
+	/* Parse the slot config into ctx. No I/O, no blocking (design: nothing
+	 * blocks at load). Bad values -> CKR_ARGUMENTS_BAD with *err filled. */
+	CK_RV (*open)(void *ctx, const hw_slot_conf *conf, const hw_config *all,
+		      char *err, size_t err_len);
+	/* Release everything. forked: we are a child; abandon inherited
+	 * connections without closing, logging out or flushing them. */
+	void (*close)(void *ctx, bool forked);
+
+	/* Fill the backend part of CK_TOKEN_INFO (flags, model, serial, PIN
+	 * lengths); CKR_TOKEN_NOT_PRESENT when the backend is down. */
+	CK_RV (*token_info)(void *ctx, CK_TOKEN_INFO *info);
+	/* Base mechanisms it performs (CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
+	 * CKM_EDDSA, CKM_RSA_PKCS_OAEP, key-pair generation ...); the engine
+	 * derives the hash-then-sign mechanisms from these. */
+	bool (*has_mechanism)(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
+
+	/* PINs. login returns CKR_OK or a PIN error; logout drops secrets. */
+	CK_RV (*login)(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len);
+	void (*logout)(void *ctx);
+	CK_RV (*init_token)(void *ctx, const CK_UTF8CHAR *so_pin, CK_ULONG len, const CK_UTF8CHAR *label32);
+	CK_RV (*init_pin)(void *ctx, const CK_UTF8CHAR *pin, CK_ULONG len);
+	CK_RV (*set_pin)(void *ctx, hw_auth who, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+			 const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
+
+	/* Token objects. changed() is cheap and says whether load() must run
+	 * again (another process wrote). load() reports every object. */
+	bool (*changed)(void *ctx);
+	CK_RV (*load)(void *ctx, hw_obj_sink sink, void *arg);
+	CK_RV (*create)(void *ctx, hw_attrs *attrs, int64_t *oid);   /* may add vendor attributes */
+	CK_RV (*update)(void *ctx, int64_t oid, const hw_attrs *attrs);
+	CK_RV (*destroy)(void *ctx, int64_t oid, void *bdata);
+	void (*free_bdata)(void *ctx, void *bdata);
+
+	/* Key pair generation. pub/priv hold the validated templates plus the
+	 * engine's defaults; the backend adds the key's public values and its
+	 * vendor attributes to both, calls hw_keypair_complete(), and, when
+	 * token is true, persists both in one step. On success the oids (0 for session keys) and
+	 * *priv_bdata are set. */
+	CK_RV (*generate_key_pair)(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token,
+				   hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid,
+				   void **priv_bdata);
+
+	/* Base operations on a private key (engine holds a ref on key). */
+	CK_RV (*sign)(void *ctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+	CK_RV (*decrypt)(void *ctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
+
+	/* One-line health for `hwagg status`; CKR_OK when usable. */
+	CK_RV (*health)(void *ctx, char *msg, size_t msg_len);
+} hw_backend_ops;
+
+/* The registry: every backend type hwagg knows; ops NULL when this build
+ * left it out (so the config can say "not built in" rather than "unknown"). */
+typedef struct hw_backend_entry {
+	const char *type;
+	const hw_backend_ops *ops;
+	const char *configure_switch;   /* "--with-tpm" */
+} hw_backend_entry;
+
+const hw_backend_entry *hw_backend_table(size_t *count);
+/* For backends, after adding public values to a new key pair: fills the
+ * attributes derived from them (CKA_ID from the public key when the
+ * application gave none, CKA_UNIQUE_ID). */
+CK_RV hw_keypair_complete(hw_attrs *pub, hw_attrs *priv);
+/* Add hwagg's vendor attributes: backend type, security level, version. */
+CK_RV hw_vendor_attrs(hw_attrs *a, const char *backend, hw_security sec, CK_ULONG version,
+		      const char *uri);
+const hw_backend_entry *hw_backend_find(const char *type);
+
+#endif

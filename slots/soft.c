@@ -1,0 +1,448 @@
+/*
+ * The "soft" slot: the zero-config default. Keys are generated with
+ * OpenSSL in this process; token objects live in the local store, private
+ * keys sealed under the token's master key (objects/pin.h), which exists in
+ * this process only in locked memory while a user or the SO is logged in.
+ * Keys are software keys: for development, and said so.
+ */
+#include "slots/backend.h"
+#include "module/log.h"
+#include "objects/store.h"
+#include "objects/pin.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct soft_ctx {
+	const hw_slot_conf *conf;
+	const char *dir;
+	hw_pin_policy pol;
+	pthread_mutex_t lock;         /* store handle, mk, lazy key loads */
+	hw_store *store;
+	hw_secret *mk;                /* master key while logged in */
+	uint64_t seen;                /* store change marker */
+} soft_ctx;
+
+static const hw_conf_key soft_keys[] = {
+	{ "pin_max_tries", json_type_int, false },
+	{ "pin_min_len", json_type_int, false },
+	{ "pin_max_len", json_type_int, false },
+	{ NULL, json_type_null, false },
+};
+
+static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
+{
+	soft_ctx *c = vctx;
+	c->conf = conf;
+	c->dir = all->store;
+	c->pol.max_tries = (unsigned)hw_conf_int(conf, "pin_max_tries", 10);
+	c->pol.min_len = (size_t)hw_conf_int(conf, "pin_min_len", 4);
+	c->pol.max_len = (size_t)hw_conf_int(conf, "pin_max_len", 64);
+	if (c->pol.max_tries < 1 || c->pol.max_tries > 1000) {
+		snprintf(err, err_len, "pin_max_tries: expected 1..1000");
+		return CKR_ARGUMENTS_BAD;
+	}
+	if (c->pol.min_len < 1 || c->pol.max_len > 255 || c->pol.min_len > c->pol.max_len) {
+		snprintf(err, err_len, "pin_min_len/pin_max_len: expected 1 <= min <= max <= 255");
+		return CKR_ARGUMENTS_BAD;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	return CKR_OK;
+}
+
+static void soft_close(void *vctx, bool forked)
+{
+	soft_ctx *c = vctx;
+	if (forked)
+		hw_store_forget(c->store);
+	else
+		hw_store_close(c->store);
+	c->store = NULL;
+	hw_secret_free(c->mk);
+	c->mk = NULL;
+	pthread_mutex_destroy(&c->lock);
+}
+
+/* The store, opened on first use (nothing blocks at load). */
+static CK_RV store_inlock(soft_ctx *c)
+{
+	if (c->store != NULL)
+		return CKR_OK;
+	CK_RV rv = hw_store_open(c->dir, &c->store);
+	if (rv != CKR_OK)
+		hw_error("slot \"%s\": cannot open the store in %s: %s", c->conf->name, c->dir,
+			 hw_rv_name(rv));
+	return rv;
+}
+
+static CK_RV soft_token_info(void *vctx, CK_TOKEN_INFO *info)
+{
+	soft_ctx *c = vctx;
+	hw_token_rec rec;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_store_token_get(c->store, c->conf->name, &rec);
+	pthread_mutex_unlock(&c->lock);
+	if (rv != CKR_OK)
+		return CKR_TOKEN_NOT_PRESENT;
+	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | hw_pin_flags(&rec, &c->pol);
+	info->ulMinPinLen = c->pol.min_len;
+	info->ulMaxPinLen = c->pol.max_len;
+	/* a stable serial from the slot name and store */
+	unsigned char md[64];
+	size_t mdlen = sizeof(md);
+	char id[512], serial[17];
+	snprintf(id, sizeof(id), "%s\n%s", c->dir, c->conf->name);
+	if (hw_digest_once(CKM_SHA256, id, strlen(id), md, &mdlen) == CKR_OK) {
+		for (int i = 0; i < 8; i++)
+			snprintf(serial + 2 * i, 3, "%02x", md[i]);
+		memcpy(info->serialNumber, serial, 16);
+	}
+	return CKR_OK;
+}
+
+static bool soft_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
+{
+	switch (base) {
+	case CKM_ECDSA: case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS: case CKM_RSA_PKCS_OAEP:
+	case CKM_EDDSA: case CKM_EC_KEY_PAIR_GEN: case CKM_RSA_PKCS_KEY_PAIR_GEN:
+	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+		if (info != NULL)
+			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT |
+				      CKF_GENERATE_KEY_PAIR;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static CK_RV soft_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	soft_ctx *c = vctx;
+	hw_secret *mk = NULL;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_pin_login(c->store, c->conf->name, &c->pol, who, pin, len, &mk);
+	if (rv == CKR_OK) {
+		hw_secret_free(c->mk);
+		c->mk = mk;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static void soft_logout(void *vctx)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	hw_secret_free(c->mk);
+	c->mk = NULL;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static CK_RV soft_init_token(void *vctx, const CK_UTF8CHAR *pin, CK_ULONG len, const CK_UTF8CHAR *label)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_pin_init_token(c->store, c->conf->name, &c->pol, pin, len, label);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV soft_init_pin(void *vctx, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = c->mk == NULL ? CKR_USER_NOT_LOGGED_IN
+				 : hw_pin_init_user(c->store, c->conf->name, &c->pol, c->mk, pin, len);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV soft_set_pin(void *vctx, hw_auth who, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+			  const CK_UTF8CHAR *new_pin, CK_ULONG new_len)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_pin_set(c->store, c->conf->name, &c->pol, who == HW_AUTH_SO ? CKU_SO : CKU_USER,
+				old_pin, old_len, new_pin, new_len);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static bool soft_changed(void *vctx)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	bool changed = store_inlock(c) == CKR_OK && hw_store_changed(c->store, &c->seen);
+	pthread_mutex_unlock(&c->lock);
+	return changed;
+}
+
+typedef struct load_arg {
+	hw_obj_sink sink;
+	void *arg;
+	const char *slot;
+} load_arg;
+
+static CK_RV load_one(void *varg, const hw_store_obj *o)
+{
+	load_arg *la = varg;
+	hw_attrs a;
+	CK_RV rv = hw_attrs_deserialize(o->attrs, o->attrs_len, &a);
+	if (rv != CKR_OK) {
+		/* one damaged row must not hide the others */
+		hw_error("slot \"%s\": store object %lld is damaged; skipped", la->slot, (long long)o->id);
+		return CKR_OK;
+	}
+	rv = la->sink(la->arg, o->id, &a, NULL);
+	hw_attrs_clear(&a);
+	return rv;
+}
+
+static CK_RV soft_load(void *vctx, hw_obj_sink sink, void *arg)
+{
+	soft_ctx *c = vctx;
+	load_arg la = { sink, arg, c->conf->name };
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	if (rv == CKR_OK) {
+		hw_store_changed(c->store, &c->seen);   /* this read covers changes so far */
+		rv = hw_store_obj_each(c->store, c->conf->name, load_one, &la);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV insert(soft_ctx *c, hw_attrs *const *attrs, const unsigned char *secret,
+		    size_t secret_len, size_t n, int64_t *ids)
+{
+	hw_store_obj objs[2];
+	unsigned char *blobs[2] = { NULL, NULL };
+	CK_RV rv = CKR_OK;
+	memset(objs, 0, sizeof(objs));
+	for (size_t i = 0; i < n && rv == CKR_OK; i++)
+		rv = hw_attrs_serialize(attrs[i], &blobs[i], &objs[i].attrs_len);
+	if (rv == CKR_OK) {
+		for (size_t i = 0; i < n; i++)
+			objs[i].attrs = blobs[i];
+		objs[n - 1].secret = secret;
+		objs[n - 1].secret_len = secret_len;
+		pthread_mutex_lock(&c->lock);
+		rv = store_inlock(c);
+		if (rv == CKR_OK)
+			rv = hw_store_obj_insert(c->store, c->conf->name, objs, n, ids);
+		pthread_mutex_unlock(&c->lock);
+	}
+	free(blobs[0]);
+	free(blobs[1]);
+	return rv;
+}
+
+static CK_RV soft_create(void *vctx, hw_attrs *attrs, int64_t *oid)
+{
+	hw_attrs *one[1] = { attrs };
+	CK_RV rv = hw_vendor_attrs(attrs, "soft", HW_SEC_SOFTWARE, 1, NULL);
+	return rv == CKR_OK ? insert(vctx, one, NULL, 0, 1, oid) : rv;
+}
+
+static CK_RV soft_update(void *vctx, int64_t oid, const hw_attrs *attrs)
+{
+	soft_ctx *c = vctx;
+	unsigned char *blob = NULL;
+	size_t len;
+	CK_RV rv = hw_attrs_serialize(attrs, &blob, &len);
+	if (rv != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&c->lock);
+	rv = store_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_store_obj_update_attrs(c->store, c->conf->name, oid, blob, len);
+	pthread_mutex_unlock(&c->lock);
+	free(blob);
+	return rv;
+}
+
+static CK_RV soft_destroy(void *vctx, int64_t oid, void *bdata)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_store_obj_delete(c->store, c->conf->name, oid);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static void soft_free_bdata(void *vctx, void *bdata)
+{
+	EVP_PKEY_free(bdata);
+}
+
+/* The sealed key is bound to its slot and CKA_UNIQUE_ID. */
+static CK_RV seal_aad(const soft_ctx *c, const hw_attrs *priv, char *aad, size_t len, size_t *out)
+{
+	const CK_ATTRIBUTE *uid = hw_attrs_get(priv, CKA_UNIQUE_ID);
+	if (uid == NULL)
+		return CKR_GENERAL_ERROR;
+	int n = snprintf(aad, len, "hwagg-soft\n%s\n%.*s", c->conf->name, (int)uid->ulValueLen,
+			 (const char *)uid->pValue);
+	if (n < 0 || (size_t)n >= len)
+		return CKR_GENERAL_ERROR;
+	*out = (size_t)n;
+	return CKR_OK;
+}
+
+static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
+{
+	return hw_attrs_set(arg, type, value, len);
+}
+
+static CK_RV soft_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token,
+			   hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid,
+			   void **bdata)
+{
+	soft_ctx *c = vctx;
+	EVP_PKEY *key = NULL;
+	hw_secret *der = NULL;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0, aad_len;
+	char aad[256];
+	CK_RV rv = hw_key_generate(g, &key);
+	if (rv != CKR_OK)
+		goto out;
+	if ((rv = hw_key_public_attrs(key, sink_set, pub)) != CKR_OK ||
+	    (rv = hw_vendor_attrs(pub, "soft", HW_SEC_SOFTWARE, 1, NULL)) != CKR_OK ||
+	    (rv = hw_vendor_attrs(priv, "soft", HW_SEC_SOFTWARE, 1, NULL)) != CKR_OK ||
+	    (rv = hw_keypair_complete(pub, priv)) != CKR_OK)
+		goto out;
+	if (token) {
+		if ((rv = hw_key_to_der(key, &der)) != CKR_OK ||
+		    (rv = seal_aad(c, priv, aad, sizeof(aad), &aad_len)) != CKR_OK)
+			goto out;
+		pthread_mutex_lock(&c->lock);
+		rv = c->mk ? hw_seal(c->mk, aad, aad_len, der->data, der->len, &sealed, &sealed_len)
+			   : CKR_USER_NOT_LOGGED_IN;
+		pthread_mutex_unlock(&c->lock);
+		if (rv != CKR_OK)
+			goto out;
+		hw_attrs *both[2] = { pub, priv };
+		int64_t ids[2];
+		if ((rv = insert(c, both, sealed, sealed_len, 2, ids)) != CKR_OK)
+			goto out;
+		*pub_oid = ids[0];
+		*priv_oid = ids[1];
+	}
+	*bdata = key;
+	key = NULL;
+out:
+	EVP_PKEY_free(key);
+	hw_secret_free(der);
+	free(sealed);
+	return rv;
+}
+
+typedef struct unseal_arg {
+	soft_ctx *c;
+	hw_obj *key;
+	EVP_PKEY *pkey;
+} unseal_arg;
+
+static CK_RV unseal_one(void *varg, const hw_store_obj *o)
+{
+	unseal_arg *ua = varg;
+	char aad[256];
+	size_t aad_len;
+	hw_secret *der = NULL;
+	if (o->secret == NULL)
+		return CKR_KEY_HANDLE_INVALID;
+	CK_RV rv = seal_aad(ua->c, &ua->key->attrs, aad, sizeof(aad), &aad_len);
+	if (rv == CKR_OK)
+		rv = hw_unseal(ua->c->mk, aad, aad_len, o->secret, o->secret_len, &der);
+	if (rv == CKR_OK)
+		rv = hw_key_from_der(der->data, der->len, &ua->pkey);
+	hw_secret_free(der);
+	return rv;
+}
+
+/* The key's OpenSSL object, unsealed on first use after login. */
+static CK_RV private_key(soft_ctx *c, hw_obj *key, EVP_PKEY **out)
+{
+	CK_RV rv = CKR_OK;
+	pthread_mutex_lock(&c->lock);
+	if (c->mk == NULL) {
+		rv = CKR_USER_NOT_LOGGED_IN;
+	} else if (key->bdata == NULL) {
+		unseal_arg ua = { c, key, NULL };
+		rv = store_inlock(c);
+		if (rv == CKR_OK)
+			rv = hw_store_obj_get(c->store, c->conf->name, key->oid, unseal_one, &ua);
+		if (rv == CKR_OK)
+			key->bdata = ua.pkey;
+		else
+			hw_error("slot \"%s\": cannot open private key (store object %lld): %s",
+				 c->conf->name, (long long)key->oid, hw_rv_name(rv));
+	}
+	*out = key->bdata;
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV soft_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
+{
+	EVP_PKEY *pk;
+	CK_RV rv = private_key(vctx, key, &pk);
+	return rv == CKR_OK ? hw_pkey_sign(pk, req, sig, sig_len) : rv;
+}
+
+static CK_RV soft_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
+{
+	EVP_PKEY *pk;
+	CK_RV rv = private_key(vctx, key, &pk);
+	return rv == CKR_OK ? hw_pkey_decrypt(pk, req, out, out_len) : rv;
+}
+
+static CK_RV soft_health(void *vctx, char *msg, size_t len)
+{
+	soft_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = store_inlock(c);
+	snprintf(msg, len, rv == CKR_OK ? "store %s: ok (software keys, development only)"
+					: "store %s: cannot be opened", c->dir);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+const hw_backend_ops hw_soft_ops = {
+	.type = "soft",
+	.ctx_size = sizeof(soft_ctx),
+	.conf_keys = soft_keys,
+	.open = soft_open,
+	.close = soft_close,
+	.token_info = soft_token_info,
+	.has_mechanism = soft_has_mechanism,
+	.login = soft_login,
+	.logout = soft_logout,
+	.init_token = soft_init_token,
+	.init_pin = soft_init_pin,
+	.set_pin = soft_set_pin,
+	.changed = soft_changed,
+	.load = soft_load,
+	.create = soft_create,
+	.update = soft_update,
+	.destroy = soft_destroy,
+	.free_bdata = soft_free_bdata,
+	.generate_key_pair = soft_generate,
+	.sign = soft_sign,
+	.decrypt = soft_decrypt,
+	.health = soft_health,
+};

@@ -1,0 +1,356 @@
+# tests/lib.sh — shared setup and helpers for the consumer tests (tests/consumers/*.sh).
+#
+# Sourced by bash. hw_setup builds a throwaway world for $HW_TARGET:
+#   soft (default)  hwagg's embedded soft slot        MODULE=$HWAGG_MODULE
+#   softhsm         SoftHSM2 directly (reference run) MODULE=libsofthsm2.so
+#   hsm             hwagg passing through to SoftHSM2 MODULE=$HWAGG_MODULE
+#   keyring         not available yet: exits 77 (automake SKIP)
+# and exports MODULE TOKEN PIN SO_PIN TMP URI. Every external command runs
+# under a timeout; every background process is registered and killed on exit,
+# and the temp dir is removed. Failures say which step failed and show stderr.
+
+HW_SOFTHSM_MODULE=${HW_SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+HW_P11KIT_PROXY=${HW_P11KIT_PROXY:-/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so}
+HW_TIMEOUT=${HW_TIMEOUT:-60}
+HW_NAME=$(basename "${0:-test}" .sh)
+HW_PIDS=""
+
+hw_log()  { printf '%s: %s\n' "$HW_NAME" "$*" >&2; }
+hw_pass() { printf 'PASS %s: %s\n' "$HW_NAME" "$*"; }
+hw_fail() {
+	printf 'FAIL %s: %s\n' "$HW_NAME" "$*" >&2
+	exit 1
+}
+hw_skip() {
+	printf 'SKIP %s: %s\n' "$HW_NAME" "$*"
+	exit 77
+}
+
+# hw_timed CMD... — CMD under the timeout; a shell function (which bounds its
+# own commands) is called directly.
+hw_timed() {
+	if declare -F "$1" >/dev/null; then "$@"; else timeout "$HW_TIMEOUT" "$@"; fi
+}
+
+# hw_run STEP CMD... — run CMD under a timeout; stdout -> $TMP/run.out,
+# stderr -> $TMP/run.err. On failure: exit 1 naming STEP, CMD and its output.
+hw_run() {
+	local step=$1 rc=0
+	shift
+	hw_timed "$@" >"$TMP/run.out" 2>"$TMP/run.err" </dev/null || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		[ "$rc" -eq 124 ] && step="$step (timed out after ${HW_TIMEOUT}s)"
+		hw_fail "$step: exit $rc from: $*
+--- stderr ---
+$(tail -n 40 "$TMP/run.err")
+--- stdout ---
+$(tail -n 20 "$TMP/run.out")"
+	fi
+}
+
+# hw_run_fails STEP CMD... — CMD must exit non-zero (not by timeout).
+hw_run_fails() {
+	local step=$1 rc=0
+	shift
+	hw_timed "$@" >"$TMP/run.out" 2>"$TMP/run.err" </dev/null || rc=$?
+	[ "$rc" -eq 0 ] && hw_fail "$step: expected failure but succeeded: $*
+$(tail -n 20 "$TMP/run.out")"
+	[ "$rc" -eq 124 ] && hw_fail "$step: timed out instead of failing: $*"
+	return 0
+}
+
+# hw_expect STEP PATTERN FILE — FILE must contain the extended regex PATTERN.
+hw_expect() {
+	grep -Eq -- "$2" "$3" || hw_fail "$1: '$2' not found in output:
+$(tail -n 40 "$3")"
+}
+
+# hw_kill_tree SIGNAL PID — signal PID and all its descendants (children first
+# are collected, so a dying parent cannot hide them).
+hw_kill_tree() {
+	local sig=$1 pid=$2 kids k
+	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
+	kill "-$sig" "$pid" 2>/dev/null
+	for k in $kids; do hw_kill_tree "$sig" "$k"; done
+}
+
+hw_cleanup() {
+	local p i kids
+	trap - EXIT INT TERM HUP
+	for p in $HW_PIDS; do hw_kill_tree TERM "$p"; done
+	for p in $HW_PIDS; do
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+	done
+	# Whatever else this shell started and is still running.
+	kids=$(ps -o pid= --ppid $$ 2>/dev/null)
+	for p in $HW_PIDS $kids; do hw_kill_tree KILL "$p"; done
+	wait 2>/dev/null
+	[ -n "${TMP:-}" ] && [ -d "$TMP" ] && rm -rf "$TMP"
+}
+
+# hw_bg NAME CMD... — start CMD in the background in its own process group,
+# bounded by the timeout; output -> $TMP/NAME.log. Sets HW_BG_PID.
+hw_bg() {
+	local name=$1
+	shift
+	setsid timeout "$HW_TIMEOUT" "$@" >"$TMP/$name.log" 2>&1 </dev/null &
+	HW_BG_PID=$!
+	HW_PIDS="$HW_PIDS $HW_BG_PID"
+}
+
+# hw_track PID — have the exit trap kill PID (and its process group).
+hw_track() { HW_PIDS="$HW_PIDS $1"; }
+
+hw_free_port() {
+	python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' ||
+		hw_fail "hw_free_port: python3 could not bind a port on 127.0.0.1"
+}
+
+# hw_wait_port PORT [PID] — until something listens on 127.0.0.1:PORT (10 s);
+# fails early if PID (the server) has died. Reads /proc/net/tcp rather than
+# connecting, so a server that accepts only one connection is not used up.
+hw_wait_port() {
+	local port=$1 pid=${2:-} hex
+	hex=$(printf '%04X' "$port")
+	for _ in $(seq 1 100); do
+		if grep -Eq "^ *[0-9]+: (0100007F|00000000):$hex [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp; then
+			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			hw_fail "server on port $port exited before listening"
+		fi
+		sleep 0.1
+	done
+	hw_fail "nothing listening on 127.0.0.1:$port after 10 s"
+}
+
+# ---- PKCS#11 via pkcs11-tool -------------------------------------------------
+
+# pkcs11-tool on our token, with a timeout (usable inside and outside hw_run).
+hw_p11() { timeout "$HW_TIMEOUT" pkcs11-tool --module "$MODULE" --token-label "$TOKEN" "$@"; }
+
+hw_keygen_ec() {	# LABEL ID [CURVE]
+	hw_run "generate EC ${3:-prime256v1} key '$1' id $2" hw_p11 --login --pin "$PIN" \
+		--keypairgen --key-type "EC:${3:-prime256v1}" --label "$1" --id "$2" --usage-sign
+}
+
+hw_keygen_rsa() {	# LABEL ID [BITS]
+	hw_run "generate RSA-${3:-2048} key '$1' id $2" hw_p11 --login --pin "$PIN" \
+		--keypairgen --key-type "rsa:${3:-2048}" --label "$1" --id "$2" \
+		--usage-sign --usage-decrypt
+}
+
+# hw_pubkey_pem ID OUT — the public key object with CKA_ID=ID, as PEM SPKI.
+# pkcs11-tool 0.23 cannot export P-384 keys ("cannot create EVP_PKEY"); for
+# EC keys the SPKI is then built from the CKA_EC_PARAMS/CKA_EC_POINT it lists.
+hw_pubkey_pem() {
+	local der="$TMP/pub-$1.der"
+	if ! hw_p11 --read-object --type pubkey --id "$1" -o "$der" >"$TMP/run.out" 2>"$TMP/run.err"; then
+		hw_run "list public key id $1" hw_p11 --list-objects --type pubkey
+		python3 - "$1" "$TMP/run.out" "$der" <<'PY' || hw_fail "read public key id $1: no EC_POINT/EC_PARAMS listed:
+$(cat "$TMP/run.out")"
+import sys
+want, listing, out = sys.argv[1].lower(), open(sys.argv[2]).read(), sys.argv[3]
+def der(tag, body):
+    n = len(body)
+    ln = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + ln + body
+for block in listing.split("Public Key Object")[1:]:
+    f = {}
+    for line in block.splitlines():
+        k, _, v = line.strip().partition(":")
+        f[k.strip()] = v.strip()
+    if f.get("ID", "").lower() != want or "EC_POINT" not in f:
+        continue
+    point, params = bytes.fromhex(f["EC_POINT"]), bytes.fromhex(f["EC_PARAMS"])
+    if point[0] == 0x04 and point[1] < 0x80 and point[1] == len(point) - 2:
+        point = point[2:]
+    elif point[0] == 0x04 and point[1] == 0x81 and point[2] == len(point) - 3:
+        point = point[3:]
+    alg = der(0x30, bytes.fromhex("06072a8648ce3d0201") + params)
+    open(out, "wb").write(der(0x30, alg + der(0x03, b"\0" + point)))
+    sys.exit(0)
+sys.exit(1)
+PY
+	fi
+	hw_run "convert public key id $1 to PEM" openssl pkey -pubin -inform DER -in "$der" -out "$2"
+}
+
+# hw_mechs — the token's mechanism list (cached in $TMP/mechs).
+hw_mechs() {
+	if [ ! -s "$TMP/mechs" ]; then
+		hw_run "list mechanisms" hw_p11 --list-mechanisms
+		cp "$TMP/run.out" "$TMP/mechs"
+	fi
+	cat "$TMP/mechs"
+}
+
+# hw_has_mech NAME — true if pkcs11-tool lists NAME (e.g. ECDSA-SHA256).
+hw_has_mech() { hw_mechs | grep -Eq "^[[:space:]]*$1([ ,]|$)"; }
+
+# hw_sign MECH ID IN OUT [pkcs11-tool args] — sign IN with the key CKA_ID=ID.
+hw_sign() {
+	local mech=$1 id=$2 in=$3 out=$4
+	shift 4
+	hw_run "sign with $mech (key id $id)" hw_p11 --login --pin "$PIN" --sign -m "$mech" \
+		--id "$id" -i "$in" -o "$out" "$@"
+}
+
+# hw_verify STEP PUB DATA SIG [openssl dgst args] — openssl must accept SIG
+# (digest SHA-256, or $HW_MD).
+hw_verify() {
+	local step=$1 pub=$2 data=$3 sig=$4
+	shift 4
+	hw_run "$step: openssl verify" openssl dgst "-${HW_MD:-sha256}" -verify "$pub" -signature "$sig" "$@" "$data"
+	hw_expect "$step: openssl verify" '^Verified OK' "$TMP/run.out"
+}
+
+# hw_verify_rejects STEP PUB DATA SIG [args] — openssl must reject SIG.
+hw_verify_rejects() {
+	local step=$1 pub=$2 data=$3 sig=$4
+	shift 4
+	hw_run_fails "$step: openssl must reject" openssl dgst "-${HW_MD:-sha256}" -verify "$pub" \
+		-signature "$sig" "$@" "$data"
+	hw_expect "$step: openssl must reject" 'Verification failure' "$TMP/run.out"
+}
+
+# hw_check_sig STEP PUB DATA SIG [args] — SIG verifies over DATA, and not over
+# DATA with its first byte changed.
+hw_check_sig() {
+	local step=$1 pub=$2 data=$3 sig=$4
+	shift 4
+	hw_verify "$step" "$pub" "$data" "$sig" "$@"
+	{ printf 'X'; tail -c +2 "$data"; } >"$data.tampered"
+	cmp -s "$data" "$data.tampered" && { printf 'Y'; tail -c +2 "$data"; } >"$data.tampered"
+	hw_verify_rejects "$step (tampered message)" "$pub" "$data.tampered" "$sig" "$@"
+}
+
+# hw_find_slot — set HW_SLOT_ID (decimal) and HW_SLOT_INDEX (pkcs11-tool's
+# "Slot N", the position in C_GetSlotList) for the slot holding token $TOKEN;
+# false if there is none. hw_slot_id: the same, failing loudly.
+hw_find_slot() {
+	hw_run "list slots" pkcs11-tool --module "$MODULE" --list-slots
+	awk -v t="$TOKEN" '
+		/^Slot [0-9]+ \(0x[0-9a-fA-F]+\)/ { n = $2; s = $3; gsub(/[():]|0x/, "", s) }
+		/token label/ { l = $0; sub(/^[^:]*:[ \t]*/, "", l); sub(/[ \t]+$/, "", l)
+			if (l == t && s != "") { print n, s; exit } }
+	' "$TMP/run.out" >"$TMP/slot"
+	[ -s "$TMP/slot" ] || return 1
+	read -r HW_SLOT_INDEX HW_SLOT_ID <"$TMP/slot"
+	HW_SLOT_ID=$((16#$HW_SLOT_ID))
+}
+
+hw_slot_id() {
+	hw_find_slot || hw_fail "no slot with token '$TOKEN':
+$(cat "$TMP/run.out")"
+}
+
+# ---- certificates --------------------------------------------------------------
+
+# hw_ca — a throwaway CA: $TMP/ca.key, $TMP/ca.pem.
+hw_ca() {
+	[ -s "$TMP/ca.pem" ] && return 0
+	hw_run "make CA" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$TMP/ca.key" -out "$TMP/ca.pem" -days 2 -subj "/CN=hwagg test CA"
+}
+
+# hw_issue_cert PUBPEM CN OUTPEM [EXT] — a CA-issued cert for a public key.
+hw_issue_cert() {
+	local pub=$1 cn=$2 out=$3 ext=${4:-clientAuth}
+	hw_ca
+	printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\n' \
+		"$ext" >"$TMP/ext.cnf"
+	hw_run "issue cert CN=$cn" openssl x509 -new -subj "/CN=$cn" -force_pubkey "$pub" \
+		-CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -days 2 -set_serial "0x$(openssl rand -hex 8)" \
+		-extfile "$TMP/ext.cnf" -out "$out"
+}
+
+# hw_write_cert PEM ID LABEL — store a certificate on the token with CKA_ID=ID.
+hw_write_cert() {
+	hw_run "cert to DER" openssl x509 -in "$1" -outform DER -out "$TMP/cert-$2.der"
+	hw_run "write cert id $2 to token" hw_p11 --login --pin "$PIN" --write-object \
+		"$TMP/cert-$2.der" --type cert --id "$2" --label "$3"
+}
+
+# ---- p11-kit -------------------------------------------------------------------
+
+# hw_in_p11kit_ns CMD... — run CMD where p11-kit sees only $MODULE (private
+# mount namespace; the system module directories are covered by our own).
+hw_in_p11kit_ns() {
+	local dir="$TMP/p11kit-modules"
+	mkdir -p "$dir" "$TMP/p11kit-empty"
+	printf 'module: %s\ncritical: yes\n' "$MODULE" >"$dir/hwtest.module"
+	# hwagg also takes its config from p11-kit's x-init-reserved (pReserved).
+	[ -n "${HWAGG_CONF:-}" ] && printf 'x-init-reserved: config=%s\n' "$HWAGG_CONF" >>"$dir/hwtest.module"
+	timeout "$HW_TIMEOUT" unshare -m --propagation private sh -c '
+		mount --bind "$1" /usr/share/p11-kit/modules || exit 125
+		if [ -d /etc/pkcs11/modules ]; then mount --bind "$2" /etc/pkcs11/modules || exit 125; fi
+		shift 2; exec "$@"' hw_ns "$dir" "$TMP/p11kit-empty" "$@"
+}
+
+# ---- setup ---------------------------------------------------------------------
+
+hw_init_softhsm() {
+	mkdir -p "$TMP/softhsm-tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+		"$TMP/softhsm-tokens" >"$TMP/softhsm2.conf"
+	export SOFTHSM2_CONF="$TMP/softhsm2.conf"
+	hw_run "softhsm2-util --init-token" softhsm2-util --init-token --free --label "$TOKEN" \
+		--so-pin "$SO_PIN" --pin "$PIN"
+}
+
+hw_write_conf() {	# SLOT-JSON
+	printf '{"environment":"development","store":"%s","slots":[%s]}\n' "$TMP/store" "$1" \
+		>"$TMP/hwagg.json"
+	export HWAGG_CONF="$TMP/hwagg.json"
+}
+
+hw_setup() {
+	local slot
+	# make distcheck checks packaging only: consumers are run by make check
+	[ "${HWAGG_SKIP_CONSUMERS:-}" = 1 ] && hw_skip "HWAGG_SKIP_CONSUMERS=1"
+	HW_TARGET=${HW_TARGET:-soft}
+	export TOKEN=hwtest PIN=123456 SO_PIN=12345678
+	export URI="pkcs11:token=$TOKEN"
+	case "$HW_TARGET" in
+	softhsm) MODULE=$HW_SOFTHSM_MODULE ;;
+	soft | hsm) MODULE=${HWAGG_MODULE:-} ;;
+	keyring)
+		echo "target keyring is not available yet"
+		exit 77
+		;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring)" ;;
+	esac
+	export MODULE
+	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
+
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/hwagg-$HW_NAME.XXXXXX") || hw_fail "mktemp -d failed"
+	export TMP
+	trap hw_cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+
+	case "$HW_TARGET" in
+	softhsm) hw_init_softhsm ;;
+	soft)
+		hw_write_conf '{"name":"'"$TOKEN"'","type":"soft"}'
+		# The slot is named hwtest in the config; if its uninitialized token
+		# does not show that label yet, it is the first (only) slot.
+		if hw_find_slot; then slot="--slot $HW_SLOT_ID"; else slot="--slot-index 0"; fi
+		# shellcheck disable=SC2086
+		hw_run "init token (soft slot)" pkcs11-tool --module "$MODULE" $slot \
+			--init-token --label "$TOKEN" --so-pin "$SO_PIN"
+		hw_run "init user PIN" hw_p11 --login --login-type so --so-pin "$SO_PIN" \
+			--init-pin --pin "$PIN"
+		;;
+	hsm)
+		[ -e "$HW_SOFTHSM_MODULE" ] || hw_fail "target hsm needs SoftHSM2 at $HW_SOFTHSM_MODULE"
+		hw_init_softhsm
+		hw_write_conf '{"name":"'"$TOKEN"'","type":"hsm","module":"'"$HW_SOFTHSM_MODULE"'","token":"'"$TOKEN"'","security":"software"}'
+		;;
+	esac
+	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"
+}
