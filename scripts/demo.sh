@@ -6,7 +6,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ "${HWAGG_SKIP_DEPS:-}" = 1 ] || "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh"
-MODULE="$top/.libs/libhwagg-pkcs11.so"
+MODULE="$top/_build/.libs/libhwagg-pkcs11.so"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # no config file: the built-in "hwagg-dev" soft slot, its store under here

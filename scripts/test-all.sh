@@ -36,10 +36,10 @@ count_suite() {
 [ "${HWAGG_SKIP_DEPS:-}" = 1 ] || scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 main_check() {
-	scripts/build.sh && make check -j2 VERBOSE=1 > "$top/check.out" 2>&1
+	scripts/build.sh && make -C _build check -j2 VERBOSE=1 > "$top/_build/check.out" 2>&1
 	local rc=$?
-	tail -n 25 "$top/check.out"
-	count_suite "$top/check.out"
+	tail -n 25 "$top/_build/check.out"
+	count_suite "$top/_build/check.out"
 	return $rc
 }
 step "build and make check" main_check
@@ -61,18 +61,19 @@ step "ASan+UBSan: unit and dlopen suites" asan
 
 vg() {
 	# in-process (no fork per test) so valgrind sees every call into the module
-	CK_FORK=no HWAGG_MODULE="$top/.libs/libhwagg-pkcs11.so" \
+	CK_FORK=no HWAGG_MODULE="$top/_build/.libs/libhwagg-pkcs11.so" \
 		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-		--show-leak-kinds=definite --track-origins=yes "$top/tests/dlopen/test_dlopen" 2>&1 |
+		--show-leak-kinds=definite --track-origins=yes "$top/_build/tests/dlopen/test_dlopen" 2>&1 |
 		tail -n 30
 	return "${PIPESTATUS[0]}"
 }
 step "valgrind: dlopen suite" vg
 
 dist() {
-	HWAGG_SKIP_CONSUMERS=1 make distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-strict" > distcheck.out 2>&1
+	HWAGG_SKIP_CONSUMERS=1 make -C _build distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-strict" \
+		> _build/distcheck.out 2>&1
 	local rc=$?
-	tail -n 6 distcheck.out
+	tail -n 6 _build/distcheck.out
 	return $rc
 }
 step "make distcheck" dist
