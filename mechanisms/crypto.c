@@ -378,6 +378,12 @@ out:
 
 CK_RV hw_pkey_sign(EVP_PKEY *key, const hw_sign_req *r, unsigned char *out, size_t *out_len)
 {
+	return hw_pkey_sign_keep(key, r, NULL, out, out_len);
+}
+
+CK_RV hw_pkey_sign_keep(EVP_PKEY *key, const hw_sign_req *r, EVP_PKEY_CTX **keep,
+			unsigned char *out, size_t *out_len)
+{
 	CK_RV rv;
 	EVP_PKEY_CTX *pc = NULL;
 	const unsigned char *data;
@@ -407,9 +413,16 @@ CK_RV hw_pkey_sign(EVP_PKEY *key, const hw_sign_req *r, unsigned char *out, size
 		siglen = sizeof(der);
 		break;
 	}
-	rv = sig_begin(key, r, false, &pc);
-	if (rv != CKR_OK)
+	/* Only parameterless operations may reuse a prepared context: the
+	 * per-call setup is a tenth of an ECDSA signature. */
+	if (keep != NULL && r->base != CKM_ECDSA && r->base != CKM_RSA_PKCS)
+		keep = NULL;
+	if (keep != NULL && *keep != NULL) {
+		pc = *keep;
+		*keep = NULL;
+	} else if ((rv = sig_begin(key, r, false, &pc)) != CKR_OK) {
 		goto out;
+	}
 	if (EVP_PKEY_sign(pc, r->base == CKM_ECDSA ? der : out, &siglen, data, r->len) <= 0) {
 		rv = ossl_fail("sign");
 		goto out;
@@ -418,8 +431,13 @@ CK_RV hw_pkey_sign(EVP_PKEY *key, const hw_sign_req *r, unsigned char *out, size
 		rv = hw_ecdsa_der_to_rs(der, siglen, ec_nlen(key), out);
 		siglen = 2 * ec_nlen(key);
 	}
-	if (rv == CKR_OK)
+	if (rv == CKR_OK) {
 		*out_len = siglen;
+		if (keep != NULL) {
+			*keep = pc;
+			pc = NULL;
+		}
+	}
 out:
 	EVP_PKEY_CTX_free(pc);
 	return rv;

@@ -82,6 +82,13 @@ size_t hw_sig_len(EVP_PKEY *key, CK_MECHANISM_TYPE base);
  * Input too long for RSA -> CKR_DATA_LEN_RANGE; PSS digest of wrong length
  * -> CKR_DATA_LEN_RANGE. */
 CK_RV hw_pkey_sign(EVP_PKEY *key, const hw_sign_req *r, unsigned char *out, size_t *out_len);
+/* The same, able to reuse a context prepared for this key: *keep in is a
+ * context from an earlier call with the same key and base (or NULL), *keep
+ * out is one to pass next time (NULL when the mechanism takes parameters or
+ * the call failed). The caller owns it: EVP_PKEY_CTX_free when done; one
+ * context serves one thread at a time. */
+CK_RV hw_pkey_sign_keep(EVP_PKEY *key, const hw_sign_req *r, EVP_PKEY_CTX **keep,
+			unsigned char *out, size_t *out_len);
 /* CKR_OK, CKR_SIGNATURE_INVALID or CKR_SIGNATURE_LEN_RANGE (per the spec's
  * priority), CKR_DATA_LEN_RANGE. */
 CK_RV hw_pkey_verify(EVP_PKEY *key, const hw_sign_req *r, const void *sig, size_t sig_len);

@@ -18,8 +18,11 @@ typedef struct hw_store hw_store;
  * naming the path; full disk -> CKR_DEVICE_MEMORY. */
 CK_RV hw_store_open(const char *dir, hw_store **out);
 void hw_store_close(hw_store *s);
-/* In a forked child: abandon the parent's connection without closing it
- * (SQLite connections must not cross fork). */
+/* In a forked child, before the child opens the store again: drop the
+ * parent's connection. It is closed if no thread was inside the store at
+ * fork time (the child's close releases none of the parent's POSIX locks
+ * and writes nothing; left open, its stale lock state would let the parent
+ * delete the WAL under the child); otherwise it is abandoned, never used. */
 void hw_store_forget(hw_store *s);
 const char *hw_store_path(const hw_store *s);
 

@@ -283,9 +283,34 @@ static CK_RV soft_destroy(void *vctx, int64_t oid, void *bdata)
 	return rv;
 }
 
+/* A private key in use: the OpenSSL key and a few prepared signing
+ * contexts, so repeated signatures skip the per-call setup. */
+#define SOFT_IDLE 4
+typedef struct soft_key {
+	EVP_PKEY *pk;
+	pthread_mutex_t lock;
+	EVP_PKEY_CTX *idle[SOFT_IDLE];
+	unsigned nidle;
+} soft_key;
+
+static soft_key *soft_key_new(EVP_PKEY *pk)
+{
+	soft_key *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->pk = pk;
+	pthread_mutex_init(&k->lock, NULL);
+	return k;
+}
+
 static void soft_free_bdata(void *vctx, void *bdata)
 {
-	EVP_PKEY_free(bdata);
+	soft_key *k = bdata;
+	for (unsigned i = 0; i < k->nidle; i++)
+		EVP_PKEY_CTX_free(k->idle[i]);
+	EVP_PKEY_free(k->pk);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
 }
 
 /* The sealed key is bound to its slot and CKA_UNIQUE_ID. */
@@ -342,7 +367,10 @@ static CK_RV soft_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, boo
 		*pub_oid = ids[0];
 		*priv_oid = ids[1];
 	}
-	*bdata = key;
+	if ((*bdata = soft_key_new(key)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
 	key = NULL;
 out:
 	EVP_PKEY_free(key);
@@ -375,7 +403,7 @@ static CK_RV unseal_one(void *varg, const hw_store_obj *o)
 }
 
 /* The key's OpenSSL object, unsealed on first use after login. */
-static CK_RV private_key(soft_ctx *c, hw_obj *key, EVP_PKEY **out)
+static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 {
 	CK_RV rv = CKR_OK;
 	pthread_mutex_lock(&c->lock);
@@ -386,9 +414,11 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, EVP_PKEY **out)
 		rv = store_inlock(c);
 		if (rv == CKR_OK)
 			rv = hw_store_obj_get(c->store, c->conf->name, key->oid, unseal_one, &ua);
-		if (rv == CKR_OK)
-			key->bdata = ua.pkey;
-		else
+		if (rv == CKR_OK && (key->bdata = soft_key_new(ua.pkey)) == NULL) {
+			EVP_PKEY_free(ua.pkey);
+			rv = CKR_HOST_MEMORY;
+		}
+		if (rv != CKR_OK)
 			hw_error("slot \"%s\": cannot open private key (store object %lld): %s",
 				 c->conf->name, (long long)key->oid, hw_rv_name(rv));
 	}
@@ -399,16 +429,33 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, EVP_PKEY **out)
 
 static CK_RV soft_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
 {
-	EVP_PKEY *pk;
-	CK_RV rv = private_key(vctx, key, &pk);
-	return rv == CKR_OK ? hw_pkey_sign(pk, req, sig, sig_len) : rv;
+	soft_key *k;
+	EVP_PKEY_CTX *pc = NULL;
+	CK_RV rv = private_key(vctx, key, &k);
+	if (rv != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&k->lock);
+	if (k->nidle > 0)
+		pc = k->idle[--k->nidle];
+	pthread_mutex_unlock(&k->lock);
+	rv = hw_pkey_sign_keep(k->pk, req, &pc, sig, sig_len);
+	if (pc != NULL) {
+		pthread_mutex_lock(&k->lock);
+		if (k->nidle < SOFT_IDLE) {
+			k->idle[k->nidle++] = pc;
+			pc = NULL;
+		}
+		pthread_mutex_unlock(&k->lock);
+		EVP_PKEY_CTX_free(pc);
+	}
+	return rv;
 }
 
 static CK_RV soft_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
 {
-	EVP_PKEY *pk;
-	CK_RV rv = private_key(vctx, key, &pk);
-	return rv == CKR_OK ? hw_pkey_decrypt(pk, req, out, out_len) : rv;
+	soft_key *k;
+	CK_RV rv = private_key(vctx, key, &k);
+	return rv == CKR_OK ? hw_pkey_decrypt(k->pk, req, out, out_len) : rv;
 }
 
 static CK_RV soft_health(void *vctx, char *msg, size_t len)
