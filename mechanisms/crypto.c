@@ -10,6 +10,7 @@
 #include "module/log.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
@@ -150,6 +151,31 @@ static OSSL_LIB_CTX *lib_ctx(void)
 	if (c == NULL && hw_crypto_init() == CKR_OK)
 		c = __atomic_load_n(&g_ctx, __ATOMIC_ACQUIRE);
 	return c;
+}
+
+/* OpenSSL keeps private key numbers in its secure heap (locked, excluded
+ * from core dumps) once the process has one. Made on first use of a
+ * software key, not at load, so processes that never touch one lock no
+ * memory. 4 MiB holds thousands of keys; when full, key loading fails
+ * rather than falling back to ordinary memory. */
+#define HW_SECURE_HEAP (4u << 20)
+static pthread_once_t secure_once = PTHREAD_ONCE_INIT;
+
+static void secure_heap_init(void)
+{
+	if (CRYPTO_secure_malloc_initialized())
+		return;
+	int r = CRYPTO_secure_malloc_init(HW_SECURE_HEAP, 32);
+	if (r == 0)
+		hw_warn("OpenSSL secure heap unavailable: software private keys are held in ordinary memory");
+	else if (r == 2)
+		hw_warn("OpenSSL secure heap could not be locked (RLIMIT_MEMLOCK): "
+			"software private keys are kept out of core dumps but may be swapped");
+}
+
+void hw_crypto_secure_heap(void)
+{
+	pthread_once(&secure_once, secure_heap_init);
 }
 
 OSSL_LIB_CTX *hw_crypto_ctx(void)

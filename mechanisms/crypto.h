@@ -16,6 +16,9 @@ CK_RV hw_crypto_init(void);        /* idempotent, thread-safe */
 void hw_crypto_fini(void);         /* frees the context; not after fork (see hw_crypto_forget) */
 void hw_crypto_forget(void);       /* a forked child drops (does not free) the parent's context */
 OSSL_LIB_CTX *hw_crypto_ctx(void);
+/* Give OpenSSL a secure heap (locked, not dumped) for private keys, once,
+ * before the first software private key is made or loaded. */
+void hw_crypto_secure_heap(void);
 /* Map, log and clear the pending OpenSSL error. rv CKR_OK: an internal
  * failure (logged as an error; CKR_FUNCTION_FAILED, or CKR_HOST_MEMORY on
  * allocation failure). Otherwise OpenSSL rejected the caller's input: rv is
@@ -74,6 +77,7 @@ typedef struct hw_sign_req {
 	CK_RSA_PKCS_PSS_PARAMS pss;    /* base == CKM_RSA_PKCS_PSS */
 	const unsigned char *data;     /* digest / DigestInfo / message */
 	size_t len;
+	void *bop;                     /* the backend's op_begin state, or NULL */
 } hw_sign_req;
 
 /* Signature length for key and base mechanism (2*nlen, modulus bytes, 64). */
@@ -98,6 +102,7 @@ typedef struct hw_crypt_req {
 	CK_RSA_PKCS_OAEP_PARAMS oaep;  /* mech == CKM_RSA_PKCS_OAEP */
 	const unsigned char *data;
 	size_t len;
+	void *bop;                     /* the backend's op_begin state, or NULL */
 } hw_crypt_req;
 /* out NULL -> *out_len = modulus bytes. Bad ciphertext -> CKR_ENCRYPTED_DATA_INVALID,
  * wrong length -> CKR_ENCRYPTED_DATA_LEN_RANGE. */

@@ -342,6 +342,7 @@ static CK_RV soft_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, boo
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0, aad_len;
 	char aad[256];
+	hw_crypto_secure_heap();
 	CK_RV rv = hw_key_generate(g, &key);
 	if (rv != CKR_OK)
 		goto out;
@@ -411,6 +412,7 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 		rv = CKR_USER_NOT_LOGGED_IN;
 	} else if (key->bdata == NULL) {
 		unseal_arg ua = { c, key, NULL };
+		hw_crypto_secure_heap();
 		rv = store_inlock(c);
 		if (rv == CKR_OK)
 			rv = hw_store_obj_get(c->store, c->conf->name, key->oid, unseal_one, &ua);

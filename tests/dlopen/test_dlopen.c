@@ -7,6 +7,7 @@
 #include "module/pkcs11_3.h"
 #include "module/hwagg.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/ec.h>
@@ -253,6 +254,9 @@ START_TEST(ecdsa_sign_rules)
 	CK_SESSION_HANDLE s = p11_user_session();
 	CK_OBJECT_HANDLE pub, priv;
 	p11_gen_ec(s, "ec1", CK_TRUE, &pub, &priv);
+	/* the private key's numbers live in OpenSSL's locked secure heap */
+	ck_assert(CRYPTO_secure_malloc_initialized());
+	ck_assert_uint_gt(CRYPTO_secure_used(), 0);
 	EVP_PKEY *k = pubkey_of(s, pub);
 	unsigned char dg[32], sig[128];
 	CK_ULONG len;
