@@ -44,7 +44,7 @@ main_check() {
 }
 step "build and make check" main_check
 
-UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/dlopen/test_dlopen"
+UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/dlopen/test_dlopen tests/dlopen/test_rules"
 asan() {
 	local b="$top/_build-asan" san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&

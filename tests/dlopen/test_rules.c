@@ -1,0 +1,337 @@
+/*
+ * More of the specification's rules (shared/reference/pkcs11-rules.md),
+ * each checked through the built module: session and login events, PIN
+ * functions in the wrong state, template and key attribute details, the
+ * other curves and Ed25519, operation cancel and length rules.
+ */
+#include "p11.h"
+#include "module/pkcs11_3.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+static void setup(void)
+{
+	CK_RV rv;
+	p11_world(NULL);
+	p11_load();
+	CKR(p11->C_Initialize(NULL));
+	p11_init_token();
+}
+
+static void teardown(void)
+{
+	p11->C_Finalize(NULL);
+	p11_world_remove();
+}
+
+static CK_ULONG find_count(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	CK_OBJECT_HANDLE h[16];
+	CK_ULONG got = 0, total = 0;
+	ck_assert_int_eq(p11->C_FindObjectsInit(s, t, n), CKR_OK);
+	do {
+		/* small pages: the search must resume where it stopped */
+		ck_assert_int_eq(p11->C_FindObjects(s, h, 2, &got), CKR_OK);
+		total += got;
+	} while (got > 0);
+	ck_assert_int_eq(p11->C_FindObjectsFinal(s), CKR_OK);
+	return total;
+}
+
+START_TEST(close_all_sessions_logs_out)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session(), s2;
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s2));
+	CKR(p11->C_CloseAllSessions(0));
+	CKR_EQ(p11->C_CloseAllSessions(9), CKR_SLOT_ID_INVALID);
+	CK_SESSION_INFO si;
+	CKR_EQ(p11->C_GetSessionInfo(s, &si), CKR_SESSION_HANDLE_INVALID);
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s));
+	CKR(p11->C_GetSessionInfo(s, &si));
+	ck_assert_uint_eq(si.state, CKS_RO_PUBLIC_SESSION);
+	ck_assert_uint_eq(si.flags, CKF_SERIAL_SESSION);
+	CK_TOKEN_INFO ti;
+	CKR(p11->C_GetTokenInfo(0, &ti));
+	ck_assert_uint_eq(ti.ulSessionCount, 1);
+	ck_assert_uint_eq(ti.ulRwSessionCount, 0);
+}
+END_TEST
+
+START_TEST(pin_functions_in_wrong_state)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE ro, rw;
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &ro));
+	CKR_EQ(p11->C_SetPIN(ro, (unsigned char *)USER_PIN, 6, (unsigned char *)"222222", 6),
+	       CKR_SESSION_READ_ONLY);
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &rw));
+	CKR_EQ(p11->C_InitPIN(rw, (unsigned char *)"222222", 6), CKR_USER_NOT_LOGGED_IN);
+	CKR(p11->C_Login(rw, CKU_USER, (unsigned char *)USER_PIN, 6));
+	CKR_EQ(p11->C_InitPIN(rw, (unsigned char *)"222222", 6), CKR_USER_NOT_LOGGED_IN);
+	CKR_EQ(p11->C_Login(rw, CKU_CONTEXT_SPECIFIC, (unsigned char *)USER_PIN, 6),
+	       CKR_OPERATION_NOT_INITIALIZED);
+	/* a too-long PIN at login is simply incorrect, not a length error */
+	CKR(p11->C_Logout(rw));
+	static unsigned char longpin[300];
+	memset(longpin, 'x', sizeof(longpin));
+	CKR_EQ(p11->C_Login(rw, CKU_USER, longpin, sizeof(longpin)), CKR_PIN_INCORRECT);
+}
+END_TEST
+
+START_TEST(reinit_token_needs_so_pin_and_wipes)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	p11_gen_ec(s, "gone", CK_TRUE, &pub, &priv);
+	CKR(p11->C_CloseSession(s));
+	unsigned char label[32];
+	memset(label, ' ', sizeof(label));
+	memcpy(label, "hwtest", 6);
+	CKR_EQ(p11->C_InitToken(0, (unsigned char *)"wrongpin", 8, label), CKR_PIN_INCORRECT);
+	s = p11_user_session();
+	CK_ATTRIBUTE t = { CKA_LABEL, "gone", 4 };
+	ck_assert_uint_eq(find_count(s, &t, 1), 2);     /* still there */
+	CKR(p11->C_CloseSession(s));
+	CKR(p11->C_InitToken(0, (unsigned char *)SO_PIN, 8, label));
+	CK_TOKEN_INFO ti;
+	CKR(p11->C_GetTokenInfo(0, &ti));
+	ck_assert(!(ti.flags & CKF_USER_PIN_INITIALIZED));
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s));
+	CKR_EQ(p11->C_Login(s, CKU_USER, (unsigned char *)USER_PIN, 6), CKR_USER_PIN_NOT_INITIALIZED);
+	ck_assert_uint_eq(find_count(s, &t, 1), 0);
+}
+END_TEST
+
+START_TEST(logout_destroys_private_session_objects)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_CLASS dc = CKO_DATA;
+	CK_BBOOL t = CK_TRUE;
+	CK_OBJECT_HANDLE d;
+	CK_ATTRIBUTE dt[] = { { CKA_CLASS, &dc, sizeof(dc) }, { CKA_PRIVATE, &t, 1 },
+			      { CKA_LABEL, "secret-note", 11 } };
+	CKR(p11->C_CreateObject(s, dt, 3, &d));
+	CKR(p11->C_Logout(s));
+	CKR(p11->C_Login(s, CKU_USER, (unsigned char *)USER_PIN, 6));
+	CK_ATTRIBUTE q = { CKA_LABEL, "secret-note", 11 };
+	ck_assert_uint_eq(find_count(s, &q, 1), 0);
+	/* a private object cannot be made while logged out */
+	CKR(p11->C_Logout(s));
+	CKR_EQ(p11->C_CreateObject(s, dt, 3, &d), CKR_USER_NOT_LOGGED_IN);
+}
+END_TEST
+
+START_TEST(find_pages_and_unknown_attribute)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_CLASS dc = CKO_DATA;
+	for (int i = 0; i < 5; i++) {
+		CK_OBJECT_HANDLE d;
+		CK_ATTRIBUTE dt[] = { { CKA_CLASS, &dc, sizeof(dc) }, { CKA_APPLICATION, "pager", 5 } };
+		CKR(p11->C_CreateObject(s, dt, 2, &d));
+	}
+	CK_ATTRIBUTE q = { CKA_APPLICATION, "pager", 5 };
+	ck_assert_uint_eq(find_count(s, &q, 1), 5);
+	CK_ATTRIBUTE odd = { 0x7ffff001UL, "x", 1 };
+	ck_assert_uint_eq(find_count(s, &odd, 1), 0);
+	CKR_EQ(p11->C_FindObjectsFinal(s), CKR_OPERATION_NOT_INITIALIZED);
+}
+END_TEST
+
+/* Generate with CKA_EC_PARAMS and sign; returns the signature length. */
+static CK_ULONG ec_curve_sign(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE gen, const void *params, size_t plen,
+			      CK_MECHANISM_TYPE mech, EVP_PKEY **pubkey)
+{
+	CK_RV rv;
+	CK_BBOOL t = CK_TRUE;
+	CK_MECHANISM m = { gen, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_EC_PARAMS, (void *)params, plen }, { CKA_TOKEN, &t, 1 } };
+	CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &t, 1 }, { CKA_SIGN, &t, 1 } };
+	CK_OBJECT_HANDLE pub, priv;
+	CKR(p11->C_GenerateKeyPair(s, &m, pt, 2, vt, 2, &pub, &priv));
+	unsigned char spki[512], sig[256];
+	CK_ATTRIBUTE a = { CKA_PUBLIC_KEY_INFO, spki, sizeof(spki) };
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	const unsigned char *p = spki;
+	*pubkey = d2i_PUBKEY(NULL, &p, (long)a.ulValueLen);
+	ck_assert_ptr_nonnull(*pubkey);
+	/* the private key shows its curve too */
+	unsigned char ep[64];
+	CK_ATTRIBUTE pp = { CKA_EC_PARAMS, ep, sizeof(ep) };
+	CKR(p11->C_GetAttributeValue(s, priv, &pp, 1));
+	CK_MECHANISM sm = { mech, NULL, 0 };
+	CK_ULONG len = sizeof(sig);
+	CKR(p11->C_SignInit(s, &sm, priv));
+	CKR(p11->C_Sign(s, (unsigned char *)"message", 7, sig, &len));
+	if (mech == CKM_EDDSA) {
+		EVP_MD_CTX *v = EVP_MD_CTX_new();
+		EVP_DigestVerifyInit(v, NULL, NULL, NULL, *pubkey);
+		ck_assert_int_eq(EVP_DigestVerify(v, sig, len, (unsigned char *)"message", 7), 1);
+		EVP_MD_CTX_free(v);
+	}
+	return len;
+}
+
+START_TEST(other_curves_and_ed25519)
+{
+	static const unsigned char p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+	static const unsigned char p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
+	static const unsigned char ed_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9' };
+	static const unsigned char ed_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	CK_SESSION_HANDLE s = p11_user_session();
+	EVP_PKEY *k;
+	ck_assert_uint_eq(ec_curve_sign(s, CKM_EC_KEY_PAIR_GEN, p384, sizeof(p384), CKM_ECDSA_SHA384, &k), 96);
+	EVP_PKEY_free(k);
+	ck_assert_uint_eq(ec_curve_sign(s, CKM_EC_KEY_PAIR_GEN, p521, sizeof(p521), CKM_ECDSA_SHA512, &k), 132);
+	EVP_PKEY_free(k);
+	ck_assert_uint_eq(ec_curve_sign(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ed_name, sizeof(ed_name), CKM_EDDSA, &k), 64);
+	EVP_PKEY_free(k);
+	ck_assert_uint_eq(ec_curve_sign(s, CKM_EC_EDWARDS_KEY_PAIR_GEN, ed_oid, sizeof(ed_oid), CKM_EDDSA, &k), 64);
+	EVP_PKEY_free(k);
+	/* an Edwards curve with the Weierstrass generator is refused */
+	CK_RV rv;
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt = { CKA_EC_PARAMS, (void *)ed_name, sizeof(ed_name) };
+	CK_OBJECT_HANDLE a, b;
+	CKR_EQ(p11->C_GenerateKeyPair(s, &m, &pt, 1, NULL, 0, &a, &b), CKR_CURVE_NOT_SUPPORTED);
+}
+END_TEST
+
+START_TEST(rsa_private_key_shows_public_parts)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	p11_gen_rsa(s, "rsa-attrs", &pub, &priv);
+	unsigned char mod[600], exp[16];
+	CK_ATTRIBUTE a[] = { { CKA_MODULUS, mod, sizeof(mod) }, { CKA_PUBLIC_EXPONENT, exp, sizeof(exp) } };
+	CKR(p11->C_GetAttributeValue(s, priv, a, 2));
+	ck_assert_uint_eq(a[0].ulValueLen, 256);
+	ck_assert_uint_eq(a[1].ulValueLen, 3);
+	ck_assert_mem_eq(exp, "\x01\x00\x01", 3);
+	CK_ATTRIBUTE d = { CKA_PRIVATE_EXPONENT, NULL, 0 };
+	CKR_EQ(p11->C_GetAttributeValue(s, priv, &d, 1), CKR_ATTRIBUTE_SENSITIVE);
+	CK_MECHANISM_TYPE kgm;
+	CK_BBOOL local;
+	CK_ATTRIBUTE g[] = { { CKA_KEY_GEN_MECHANISM, &kgm, sizeof(kgm) }, { CKA_LOCAL, &local, 1 } };
+	CKR(p11->C_GetAttributeValue(s, pub, g, 2));
+	ck_assert_uint_eq(kgm, CKM_RSA_PKCS_KEY_PAIR_GEN);
+	ck_assert(local);
+	/* raw RSA PKCS#1 input longer than k-11 */
+	CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
+	unsigned char big[250] = { 0 }, sig[256];
+	CK_ULONG len = sizeof(sig);
+	CKR(p11->C_SignInit(s, &m, priv));
+	CKR_EQ(p11->C_Sign(s, big, sizeof(big), sig, &len), CKR_DATA_LEN_RANGE);
+	/* a signature of the wrong size is a length error before anything else */
+	CKR(p11->C_VerifyInit(s, &m, pub));
+	CKR_EQ(p11->C_Verify(s, big, 32, sig, 255), CKR_SIGNATURE_LEN_RANGE);
+}
+END_TEST
+
+START_TEST(allowed_mechanisms_and_usage)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+	CK_MECHANISM_TYPE only[] = { CKM_ECDSA_SHA256 };
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID) } };
+	CK_ATTRIBUTE vt[] = { { CKA_ALLOWED_MECHANISMS, only, sizeof(only) }, { CKA_DECRYPT, &f, 1 } };
+	CK_OBJECT_HANDLE pub, priv;
+	CKR(p11->C_GenerateKeyPair(s, &m, pt, 1, vt, 2, &pub, &priv));
+	CK_MECHANISM ok = { CKM_ECDSA_SHA256, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 };
+	CKR(p11->C_SignInit(s, &ok, priv));
+	CKR(p11->C_SignInit(s, NULL, priv));           /* 3.0: NULL cancels */
+	CKR_EQ(p11->C_SignInit(s, &raw, priv), CKR_MECHANISM_INVALID);
+	CK_ATTRIBUTE nosign = { CKA_SIGN, &f, 1 };
+	CKR(p11->C_SetAttributeValue(s, priv, &nosign, 1));
+	CKR_EQ(p11->C_SignInit(s, &ok, priv), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CK_ATTRIBUTE ro = { CKA_KEY_TYPE, &t, 1 };
+	ck_assert_int_ne(p11->C_SetAttributeValue(s, priv, &ro, 1), CKR_OK);
+	/* C_SessionCancel ends an active operation */
+	CKR(p11->C_DigestInit(s, &(CK_MECHANISM){ CKM_SHA256, NULL, 0 }));
+	CKR_EQ(p11->C_DigestInit(s, &(CK_MECHANISM){ CKM_SHA256, NULL, 0 }), CKR_OPERATION_ACTIVE);
+	CKR(p11->C_DigestInit(s, NULL));
+	unsigned char out[32];
+	CK_ULONG len = sizeof(out);
+	CKR_EQ(p11->C_DigestFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR_EQ(p11->C_WaitForSlotEvent(CKF_DONT_BLOCK, NULL, NULL), CKR_FUNCTION_NOT_SUPPORTED);
+}
+END_TEST
+
+START_TEST(certificate_object)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	/* a self-signed certificate made with OpenSSL */
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (unsigned char *)"hwagg test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, k, EVP_sha256());
+	unsigned char *der = NULL;
+	int dlen = i2d_X509(x, &der);
+	CK_OBJECT_CLASS cc = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL t = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cc, sizeof(cc) }, { CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+				{ CKA_TOKEN, &t, 1 }, { CKA_VALUE, der, (CK_ULONG)dlen }, { CKA_ID, "\x07", 1 } };
+	CK_OBJECT_HANDLE h;
+	CKR(p11->C_CreateObject(s, tmpl, 5, &h));
+	unsigned char subj[256], val[1024];
+	CK_ATTRIBUTE a[] = { { CKA_SUBJECT, subj, sizeof(subj) }, { CKA_VALUE, val, sizeof(val) } };
+	CKR(p11->C_GetAttributeValue(s, h, a, 2));
+	unsigned char *want = NULL;
+	int wl = i2d_X509_NAME(X509_get_subject_name(x), &want);
+	ck_assert_uint_eq(a[0].ulValueLen, (CK_ULONG)wl);
+	ck_assert_mem_eq(subj, want, (size_t)wl);
+	ck_assert_uint_eq(a[1].ulValueLen, (CK_ULONG)dlen);
+	ck_assert_mem_eq(val, der, (size_t)dlen);
+	/* garbage instead of a certificate */
+	CK_ATTRIBUTE bad[] = { { CKA_CLASS, &cc, sizeof(cc) }, { CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+			       { CKA_VALUE, "not a cert", 10 } };
+	CKR_EQ(p11->C_CreateObject(s, bad, 3, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+	OPENSSL_free(want);
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *t = tcase_create("rules");
+	tcase_set_timeout(t, 120);
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, close_all_sessions_logs_out);
+	tcase_add_test(t, pin_functions_in_wrong_state);
+	tcase_add_test(t, reinit_token_needs_so_pin_and_wipes);
+	tcase_add_test(t, logout_destroys_private_session_objects);
+	tcase_add_test(t, find_pages_and_unknown_attribute);
+	tcase_add_test(t, other_curves_and_ed25519);
+	tcase_add_test(t, rsa_private_key_shows_public_parts);
+	tcase_add_test(t, allowed_mechanisms_and_usage);
+	tcase_add_test(t, certificate_object);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
