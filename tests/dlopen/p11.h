@@ -121,4 +121,31 @@ static void p11_gen_rsa(CK_SESSION_HANDLE s, const char *label, CK_OBJECT_HANDLE
 	CKR(p11->C_GenerateKeyPair(s, &m, pt, 3, vt, 4, pub, priv));
 }
 
+/* The usual fixture: a fresh world, the module loaded and initialized, the
+ * token initialized with SO and user PINs. */
+static void p11_setup(void)
+{
+	CK_RV rv;
+	p11_world(NULL);
+	p11_load();
+	CKR(p11->C_Initialize(NULL));
+	p11_init_token();
+}
+
+static void p11_teardown(void)
+{
+	p11->C_Finalize(NULL);
+	p11_world_remove();
+}
+
+#define P11_MAIN                                                          \
+	int main(void)                                                    \
+	{                                                                 \
+		SRunner *sr = srunner_create(suite());                    \
+		srunner_run_all(sr, CK_NORMAL);                           \
+		int failed = srunner_ntests_failed(sr);                   \
+		srunner_free(sr);                                         \
+		return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;         \
+	}
+
 #endif

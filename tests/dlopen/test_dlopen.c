@@ -14,21 +14,6 @@
 #include <pthread.h>
 #include <sys/wait.h>
 
-static void setup(void)
-{
-	CK_RV rv;
-	p11_world(NULL);
-	p11_load();
-	CKR(p11->C_Initialize(NULL));
-	p11_init_token();
-}
-
-static void teardown(void)
-{
-	p11->C_Finalize(NULL);
-	p11_world_remove();
-}
-
 /* SubjectPublicKeyInfo of a key object, parsed by OpenSSL */
 static EVP_PKEY *pubkey_of(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
@@ -695,7 +680,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("dlopen");
 	TCase *t = tcase_create("module");
 	tcase_set_timeout(t, 120);
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, p11_setup, p11_teardown);
 	tcase_add_test(t, interfaces);
 	tcase_add_test(t, initialize_truth_table);
 	tcase_add_test(t, config_error_fails_initialize);
@@ -714,11 +699,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+P11_MAIN

@@ -10,21 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-static void setup(void)
-{
-	CK_RV rv;
-	p11_world(NULL);
-	p11_load();
-	CKR(p11->C_Initialize(NULL));
-	p11_init_token();
-}
-
-static void teardown(void)
-{
-	p11->C_Finalize(NULL);
-	p11_world_remove();
-}
-
 static CK_ULONG find_count(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n)
 {
 	CK_OBJECT_HANDLE h[16];
@@ -313,7 +298,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("rules");
 	TCase *t = tcase_create("rules");
 	tcase_set_timeout(t, 120);
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, p11_setup, p11_teardown);
 	tcase_add_test(t, close_all_sessions_logs_out);
 	tcase_add_test(t, pin_functions_in_wrong_state);
 	tcase_add_test(t, reinit_token_needs_so_pin_and_wipes);
@@ -327,11 +312,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+P11_MAIN
