@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <sys/wait.h>
 
 static CK_ULONG find_count(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG n)
 {
@@ -293,6 +294,43 @@ START_TEST(certificate_object)
 }
 END_TEST
 
+START_TEST(another_process_key_is_seen)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_ATTRIBUTE q = { CKA_LABEL, "from-child", 10 };
+	ck_assert_uint_eq(find_count(s, &q, 1), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* a separate application on the same store */
+		CK_OBJECT_HANDLE pub, priv;
+		if (p11->C_Initialize(NULL) != CKR_OK)
+			_exit(1);
+		CK_SESSION_HANDLE cs = p11_user_session();
+		p11_gen_ec(cs, "from-child", CK_TRUE, &pub, &priv);
+		p11->C_Finalize(NULL);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(find_count(s, &q, 1), 2);
+	/* and it signs here */
+	CK_OBJECT_CLASS pc = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t2[] = { q, { CKA_CLASS, &pc, sizeof(pc) } };
+	CK_OBJECT_HANDLE k;
+	CK_ULONG n, len = 64;
+	unsigned char dg[32] = { 3 }, sig[64];
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	CKR(p11->C_FindObjectsInit(s, t2, 2));
+	CKR(p11->C_FindObjects(s, &k, 1, &n));
+	CKR(p11->C_FindObjectsFinal(s));
+	CKR(p11->C_SignInit(s, &m, k));
+	CKR(p11->C_Sign(s, dg, 32, sig, &len));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -308,6 +346,7 @@ static Suite *suite(void)
 	tcase_add_test(t, rsa_private_key_shows_public_parts);
 	tcase_add_test(t, allowed_mechanisms_and_usage);
 	tcase_add_test(t, certificate_object);
+	tcase_add_test(t, another_process_key_is_seen);
 	suite_add_tcase(s, t);
 	return s;
 }
