@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct soft_ctx {
 	const hw_slot_conf *conf;
@@ -49,6 +50,9 @@ static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *al
 		snprintf(err, err_len, "pin_min_len/pin_max_len: expected 1 <= min <= max <= 255");
 		return CKR_ARGUMENTS_BAD;
 	}
+	if (all->environment == HW_ENV_PRODUCTION)
+		hw_warn("slot \"%s\" keeps software keys in %s, in a production configuration: "
+			"the soft slot is for development", conf->name, c->dir);
 	pthread_mutex_init(&c->lock, NULL);
 	return CKR_OK;
 }
@@ -66,7 +70,28 @@ static void soft_close(void *vctx, bool forked)
 	pthread_mutex_destroy(&c->lock);
 }
 
-/* The store, opened on first use (nothing blocks at load). */
+/* The store, opened on first use (nothing blocks at load). Reading a
+ * store that does not exist yet creates nothing: a module registered with
+ * p11-kit is loaded by every consumer, and a directory appears only when a
+ * token is initialized. *none says there is no store yet. */
+static CK_RV store_peek_inlock(soft_ctx *c, bool *none)
+{
+	char path[4096];
+	*none = false;
+	if (c->store != NULL)
+		return CKR_OK;
+	snprintf(path, sizeof(path), "%s/hwagg.db", c->dir);
+	if (access(path, F_OK) != 0) {
+		*none = true;
+		return CKR_OK;
+	}
+	CK_RV rv = hw_store_open(c->dir, &c->store);
+	if (rv != CKR_OK)
+		hw_error("slot \"%s\": cannot open the store in %s: %s", c->conf->name, c->dir,
+			 hw_rv_name(rv));
+	return rv;
+}
+
 static CK_RV store_inlock(soft_ctx *c)
 {
 	if (c->store != NULL)
@@ -82,9 +107,11 @@ static CK_RV soft_token_info(void *vctx, CK_TOKEN_INFO *info)
 {
 	soft_ctx *c = vctx;
 	hw_token_rec rec;
+	bool none;
+	memset(&rec, 0, sizeof(rec));
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
-	if (rv == CKR_OK)
+	CK_RV rv = store_peek_inlock(c, &none);
+	if (rv == CKR_OK && !none)
 		rv = hw_store_token_get(c->store, c->conf->name, &rec);
 	pthread_mutex_unlock(&c->lock);
 	if (rv != CKR_OK)
@@ -124,9 +151,12 @@ static CK_RV soft_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK
 {
 	soft_ctx *c = vctx;
 	hw_secret *mk = NULL;
+	bool none;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
-	if (rv == CKR_OK)
+	CK_RV rv = store_peek_inlock(c, &none);
+	if (rv == CKR_OK && none)
+		rv = CKR_USER_PIN_NOT_INITIALIZED;   /* no token has been initialized here */
+	else if (rv == CKR_OK)
 		rv = hw_pin_login(c->store, c->conf->name, &c->pol, who, pin, len, &mk);
 	if (rv == CKR_OK) {
 		hw_secret_free(c->mk);
@@ -182,8 +212,9 @@ static CK_RV soft_set_pin(void *vctx, hw_auth who, const CK_UTF8CHAR *old_pin, C
 static bool soft_changed(void *vctx)
 {
 	soft_ctx *c = vctx;
+	bool none;
 	pthread_mutex_lock(&c->lock);
-	bool changed = store_inlock(c) == CKR_OK && hw_store_changed(c->store, &c->seen);
+	bool changed = store_peek_inlock(c, &none) == CKR_OK && !none && hw_store_changed(c->store, &c->seen);
 	pthread_mutex_unlock(&c->lock);
 	return changed;
 }
@@ -213,9 +244,10 @@ static CK_RV soft_load(void *vctx, hw_obj_sink sink, void *arg)
 {
 	soft_ctx *c = vctx;
 	load_arg la = { sink, arg, c->conf->name };
+	bool none;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
-	if (rv == CKR_OK) {
+	CK_RV rv = store_peek_inlock(c, &none);
+	if (rv == CKR_OK && !none) {
 		hw_store_changed(c->store, &c->seen);   /* this read covers changes so far */
 		rv = hw_store_obj_each(c->store, c->conf->name, load_one, &la);
 	}
@@ -463,10 +495,12 @@ static CK_RV soft_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsi
 static CK_RV soft_health(void *vctx, char *msg, size_t len)
 {
 	soft_ctx *c = vctx;
+	bool none;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
-	snprintf(msg, len, rv == CKR_OK ? "store %s: ok (software keys, development only)"
-					: "store %s: cannot be opened", c->dir);
+	CK_RV rv = store_peek_inlock(c, &none);
+	snprintf(msg, len, rv != CKR_OK ? "store %s: cannot be opened"
+			   : none ? "store %s: not created yet (no token initialized)"
+				  : "store %s: ok (software keys, development only)", c->dir);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
