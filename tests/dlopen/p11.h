@@ -2,7 +2,7 @@
 #ifndef HW_TEST_P11_H
 #define HW_TEST_P11_H
 
-#include <check.h>
+#include "tests/unit/unit.h"
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,15 +137,5 @@ static void p11_teardown(void)
 	p11->C_Finalize(NULL);
 	p11_world_remove();
 }
-
-#define P11_MAIN                                                          \
-	int main(void)                                                    \
-	{                                                                 \
-		SRunner *sr = srunner_create(suite());                    \
-		srunner_run_all(sr, CK_NORMAL);                           \
-		int failed = srunner_ntests_failed(sr);                   \
-		srunner_free(sr);                                         \
-		return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;         \
-	}
 
 #endif

@@ -351,4 +351,4 @@ static Suite *suite(void)
 	return s;
 }
 
-P11_MAIN
+HW_UNIT_MAIN
