@@ -8,7 +8,7 @@ PKGS="
   libsecret-1-dev
   opensc softhsm2 libengine-pkcs11-openssl openssh-client openssh-server
   libnss3-tools gnutls-bin openjdk-17-jdk-headless
-  gnome-keyring dbus libsecret-tools
+  gnome-keyring dbus libsecret-tools python3-dbus
   valgrind python3 procps util-linux iproute2 man-db
 "
 if [ "$(id -u)" != 0 ]; then
