@@ -3,9 +3,15 @@
  * module (hwagg or a reference such as SoftHSM2), so figures are measured
  * side by side in one run.
  *
- *   hwagg-bench MODULE TOKEN_LABEL PIN ALG SECONDS THREADS
+ *   hwagg-bench MODULE TOKEN_LABEL PIN ALG SECONDS THREADS [OPS]
  *     ALG: ec256 | rsa2048
+ *     OPS: sign exactly OPS times per thread instead of for SECONDS (a fixed
+ *          amount of work, for instruction counts under callgrind)
  *   hwagg-bench --init MODULE N     time C_Initialize+C_GetSlotList+C_Finalize
+ *   hwagg-bench --token-key MODULE ...   the same with a token key pair
+ *          (CKA_TOKEN true, destroyed at the end): signing then goes through
+ *          the backend's store, e.g. the keyring slot reading the key from
+ *          the Secret Service for each signature unless it caches keys
  *
  * It generates a session key pair on the token, signs fixed 32-byte digests
  * (CKM_ECDSA / CKM_SHA256_RSA_PKCS) from THREADS threads, each with its own
@@ -21,9 +27,11 @@
 
 static CK_FUNCTION_LIST *p11;
 static CK_SLOT_ID slot;
-static CK_OBJECT_HANDLE key;
+static CK_OBJECT_HANDLE key, pub;
+static CK_BBOOL token_key;        /* --token-key */
 static CK_MECHANISM_TYPE mech;
 static double seconds;
+static unsigned long fixed_ops;   /* per thread; 0: run for seconds */
 
 static double now(void)
 {
@@ -86,7 +94,7 @@ static void *worker(void *arg)
 	}
 	CK_MECHANISM m = { mech, NULL, 0 };
 	double end = now() + seconds;
-	while (now() < end) {
+	while (fixed_ops ? r->ops < fixed_ops : now() < end) {
 		CK_ULONG len = sizeof(sig);
 		double t0 = now();
 		if (p11->C_SignInit(s, &m, key) != CKR_OK || p11->C_Sign(s, dg, sizeof(dg), sig, &len) != CKR_OK) {
@@ -112,9 +120,8 @@ static int cmp(const void *a, const void *b)
 static int genkey(CK_SESSION_HANDLE s, const char *alg)
 {
 	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-	CK_BBOOL f = CK_FALSE, t = CK_TRUE;
+	CK_BBOOL f = token_key, t = CK_TRUE;
 	CK_ULONG bits = 2048;
-	CK_OBJECT_HANDLE pub;
 	CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &f, 1 }, { CKA_SIGN, &t, 1 }, { CKA_PRIVATE, &t, 1 } };
 	if (strcmp(alg, "ec256") == 0) {
 		CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
@@ -149,14 +156,21 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--init") == 0)
 		return bench_init(argv[2], atoi(argv[3]));
-	if (argc != 7) {
-		fprintf(stderr, "usage: hwagg-bench MODULE TOKEN PIN ec256|rsa2048 SECONDS THREADS\n"
-				"       hwagg-bench --init MODULE CYCLES\n");
+	if (argc > 1 && strcmp(argv[1], "--token-key") == 0) {
+		token_key = CK_TRUE;
+		argv++;
+		argc--;
+	}
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: hwagg-bench MODULE TOKEN PIN ec256|rsa2048 SECONDS THREADS [OPS]\n"
+				"       hwagg-bench --init MODULE CYCLES\n"
+				"       hwagg-bench --token-key MODULE TOKEN PIN ...   (a token key pair)\n");
 		return 2;
 	}
 	const char *alg = argv[4];
 	int threads = atoi(argv[6]);
 	seconds = atof(argv[5]);
+	fixed_ops = argc == 8 ? strtoul(argv[7], NULL, 10) : 0;
 	CK_SESSION_HANDLE s;
 	CK_C_INITIALIZE_ARGS ia = { .flags = CKF_OS_LOCKING_OK };
 	if (load(argv[1]) != 0 || p11->C_Initialize(&ia) != CKR_OK || find_slot(argv[2]) != 0)
@@ -170,6 +184,7 @@ int main(int argc, char **argv)
 	result r[64];
 	if (threads < 1 || threads > 64)
 		return 2;
+	double start = now();
 	for (int i = 0; i < threads; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
 		r[i].cap = 2000000;
@@ -189,11 +204,15 @@ int main(int argc, char **argv)
 		nl += k;
 		free(r[i].lat);
 	}
+	if (fixed_ops)
+		seconds = now() - start;
 	qsort(all, nl, sizeof(double), cmp);
 	printf("%-8s threads=%d  %10.0f ops/s  p50 %8.1f us  p99 %8.1f us%s\n", alg, threads,
 	       (double)ops / seconds, nl ? all[nl / 2] : 0, nl ? all[(size_t)(nl * 0.99)] : 0,
 	       err ? "  (ERRORS)" : "");
 	free(all);
+	if (token_key && (p11->C_DestroyObject(s, key) != CKR_OK || p11->C_DestroyObject(s, pub) != CKR_OK))
+		fprintf(stderr, "hwagg-bench: the token key pair could not be destroyed\n");
 	p11->C_Logout(s);
 	p11->C_CloseSession(s);
 	p11->C_Finalize(NULL);

@@ -101,6 +101,21 @@ static CK_RV set_params(hw_op *op, const CK_MECHANISM *mech, const hw_attrs *key
 	return CKR_OK;
 }
 
+/* The backend begins its base operation now, so that its verdict on key,
+ * mechanism and parameters comes back from the *Init call. */
+static CK_RV backend_begin(hw_slot *s, hw_op *op, CK_FLAGS kind)
+{
+	CK_MECHANISM base = { op->mech->base, NULL, 0 };
+	if (base.mechanism == CKM_RSA_PKCS_PSS) {
+		base.pParameter = &op->pss;
+		base.ulParameterLen = sizeof(op->pss);
+	} else if (base.mechanism == CKM_RSA_PKCS_OAEP) {
+		base.pParameter = &op->oaep;
+		base.ulParameterLen = sizeof(op->oaep);
+	}
+	return s->ops->op_begin(s->ctx, op->key, kind, &base, &op->bop);
+}
+
 static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, CK_OBJECT_HANDLE kh)
 {
 	hw_session *se;
@@ -165,6 +180,9 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 			goto out;
 		op->key = key;
 		key = NULL;
+		if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) && s->ops->op_begin != NULL &&
+		    (rv = backend_begin(s, op, kinds[kind].need)) != CKR_OK)
+			goto out;
 	} else if (mech->pParameter != NULL || mech->ulParameterLen != 0) {
 		rv = CKR_MECHANISM_PARAM_INVALID;
 		goto out;
@@ -212,6 +230,7 @@ static CK_RV op_request(hw_op *op, unsigned char *scratch, size_t scratch_len, h
 	r->base = op->mech->base;
 	r->hash = op->mech->hash;
 	r->pss = op->pss;
+	r->bop = op->bop;
 	if (op->dg == NULL) {
 		r->data = op->buf;
 		r->len = op->len;
@@ -395,7 +414,7 @@ static CK_RV crypt_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG 
 		       unsigned char *out, CK_ULONG *out_len, bool decrypt)
 {
 	size_t k = (key_bits(&op->key->attrs) + 7) / 8, len;
-	hw_crypt_req r = { .mech = op->mech->type, .oaep = op->oaep, .data = in, .len = in_len };
+	hw_crypt_req r = { .mech = op->mech->type, .oaep = op->oaep, .data = in, .len = in_len, .bop = op->bop };
 	unsigned char *tmp = NULL;
 	CK_RV rv;
 	if (out == NULL) {

@@ -104,6 +104,7 @@ CK_RV hw_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO *info)
 	if (!s->open || s->ops->token_info == NULL)
 		return CKR_TOKEN_NOT_PRESENT;
 	rv = s->ops->token_info(s->ctx, &ti);
+	hw_slot_reconcile(s);
 	if (rv != CKR_OK)
 		return rv;
 	/* the label is the slot's name: that is how configs and URIs find it */

@@ -208,8 +208,11 @@ CK_RV hw_C_GenerateRandom(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG len)
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
 	if (out == NULL && len > 0)
 		rv = CKR_ARGUMENTS_BAD;
+	else if (len > 0 && s->ops->generate_random != NULL)
+		rv = s->ops->generate_random(s->ctx, out, len);
 	else if (len > 0)
 		rv = hw_random(out, len);
 	hw_session_put(se);

@@ -78,7 +78,32 @@ bool hw_slot_present(hw_slot *s)
 	if (!s->open || s->ops->token_info == NULL)
 		return false;
 	memset(&info, 0, sizeof(info));
-	return s->ops->token_info(s->ctx, &info) == CKR_OK;
+	bool present = s->ops->token_info(s->ctx, &info) == CKR_OK;
+	hw_slot_reconcile(s);
+	return present;
+}
+
+void hw_slot_reconcile(hw_slot *s)
+{
+	if (!s->open || s->ops->token_epoch == NULL)
+		return;
+	uint64_t now = s->ops->token_epoch(s->ctx);
+	if (now == __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE))
+		return;
+	hw_lock(&s->lock);
+	bool changed = s->epoch != now;
+	if (changed) {
+		/* UG "Session events": removal logs everything out and ends
+		 * the sessions; the objects belonged to the token that left */
+		hw_slot_drop_objects_inlock(s, false, 0);
+		s->auth = HW_AUTH_PUBLIC;
+		__atomic_store_n(&s->epoch, now, __ATOMIC_RELEASE);
+	}
+	hw_unlock(&s->lock);
+	if (changed) {
+		hw_session_close_stale(s, now);
+		hw_info("slot \"%s\": token was removed: its sessions are closed", s->conf->name);
+	}
 }
 
 void hw_slot_warn_dev(hw_slot *s)

@@ -30,6 +30,7 @@ typedef struct hw_slot {
 	bool loaded;                  /* token objects cached */
 	unsigned sessions, rw_sessions;
 	bool warned_dev;              /* the development warning was logged */
+	uint64_t epoch;               /* backend token epoch the state above belongs to */
 } hw_slot;
 
 typedef struct hw_module {
@@ -53,8 +54,13 @@ CK_RV hw_finalize(CK_VOID_PTR reserved);
 
 /* Slot by ID, NULL if unknown. */
 hw_slot *hw_slot_get(CK_SLOT_ID id);
-/* Whether the slot's token is present now (backend token_info succeeds). */
+/* Whether the slot's token is present now (backend token_info succeeds).
+ * Also brings the engine's view up to date after a token removal. */
 bool hw_slot_present(hw_slot *s);
+/* The backend's token went away since the engine last looked (its
+ * token_epoch changed): close the sessions of the old epoch, return the
+ * login state to public, drop the object cache. No lock may be held. */
+void hw_slot_reconcile(hw_slot *s);
 /* Development-mode warning, once per slot per process. */
 void hw_slot_warn_dev(hw_slot *s);
 

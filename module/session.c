@@ -269,6 +269,11 @@ CK_RV hw_slot_sync_inlock(hw_slot *slot)
 /* ---- sessions ------------------------------------------------------------------------ */
 void hw_op_end(hw_op *op)
 {
+	if (op->bop != NULL && op->key != NULL) {
+		hw_slot *slot = hw_slot_get(op->key->slot);
+		if (slot != NULL && slot->ops->op_end != NULL)
+			slot->ops->op_end(slot->ctx, op->bop);
+	}
 	if (op->key != NULL)
 		hw_obj_put(op->key);
 	EVP_PKEY_free(op->pkey);
@@ -302,6 +307,15 @@ CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out)
 	else
 		s = NULL;
 	hw_unlock(&hw_g.lock);
+	if (s != NULL) {
+		hw_slot *slot = &hw_g.slots[s->slot];
+		if (slot->ops->token_epoch != NULL && slot->ops->token_epoch(slot->ctx) != s->epoch) {
+			/* the token went away under this session (B 5.1.7) */
+			hw_session_put(s);
+			s = NULL;
+			hw_slot_reconcile(slot);
+		}
+	}
 	*out = s;
 	return s ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
 }
@@ -351,6 +365,7 @@ CK_RV hw_session_open(hw_slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
 		return CKR_HOST_MEMORY;
 	pthread_mutex_init(&s->lock, NULL);
 	s->slot = slot->index;
+	s->epoch = __atomic_load_n(&slot->epoch, __ATOMIC_ACQUIRE);
 	s->flags = flags;
 	s->refs = 1;               /* the table's reference */
 	hw_lock(&hw_g.lock);
@@ -406,7 +421,8 @@ CK_RV hw_session_close(CK_SESSION_HANDLE h)
 	return CKR_OK;
 }
 
-CK_RV hw_session_close_all(hw_slot *slot)
+/* Close the slot's sessions; stale_only: only those of another epoch. */
+static void close_where(hw_slot *slot, bool stale_only, uint64_t epoch)
 {
 	for (;;) {
 		hw_session *s = NULL;
@@ -415,7 +431,7 @@ CK_RV hw_session_close_all(hw_slot *slot)
 			if (sessions.keys[i] == 0 || sessions.keys[i] == HM_DEL)
 				continue;
 			hw_session *c = sessions.vals[i];
-			if (c->slot == slot->index && !c->closed) {
+			if (c->slot == slot->index && !c->closed && (!stale_only || c->epoch != epoch)) {
 				c->closed = true;
 				hm_del(&sessions, c->handle);
 				s = c;
@@ -426,7 +442,17 @@ CK_RV hw_session_close_all(hw_slot *slot)
 			break;
 		session_closed(s);
 	}
+}
+
+CK_RV hw_session_close_all(hw_slot *slot)
+{
+	close_where(slot, false, 0);
 	return CKR_OK;
+}
+
+void hw_session_close_stale(hw_slot *slot, uint64_t epoch)
+{
+	close_where(slot, true, epoch);
 }
 
 void hw_sessions_drop_all(bool child)

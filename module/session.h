@@ -24,11 +24,13 @@ typedef struct hw_op {
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	unsigned char *label;         /* copy of the OAEP label */
+	void *bop;                    /* backend op_begin state (released by hw_op_end) */
 } hw_op;
 
 typedef struct hw_session {
 	CK_SESSION_HANDLE handle;
 	size_t slot;
+	uint64_t epoch;               /* the slot's token epoch at open */
 	CK_FLAGS flags;
 	pthread_mutex_t lock;
 	int refs;
@@ -40,12 +42,15 @@ typedef struct hw_session {
 } hw_session;
 
 /* Look up and reference a session (module lock taken and released inside);
- * its slot's token is checked present. Release with hw_session_put. */
+ * a session whose token was removed since it was opened is invalid.
+ * Release with hw_session_put. */
 CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out);
 void hw_session_put(hw_session *s);
 CK_RV hw_session_open(hw_slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *out);
 CK_RV hw_session_close(CK_SESSION_HANDLE h);
 CK_RV hw_session_close_all(hw_slot *slot);
+/* Close the slot's sessions opened under another token epoch. */
+void hw_session_close_stale(hw_slot *slot, uint64_t epoch);
 /* Count of this application's sessions on a slot (module lock inside). */
 void hw_session_counts(hw_slot *slot, unsigned *all, unsigned *rw, bool *ro_exists, bool *so_rw);
 /* Session state per the UG table (CKS_*). */

@@ -90,6 +90,12 @@ static const hw_attr_rule rules[] = {
 	A(CKA_HWAGG_SLOT, HW_V_STR, HW_C_ANY, TO),
 };
 
+const hw_attr_rule *hw_rules_table(size_t *count)
+{
+	*count = HW_ARRAY_LEN(rules);
+	return rules;
+}
+
 const hw_attr_rule *hw_rule_find(CK_ATTRIBUTE_TYPE type)
 {
 	for (size_t i = 0; i < HW_ARRAY_LEN(rules); i++)

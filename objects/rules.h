@@ -40,6 +40,9 @@ enum {
 };
 
 const hw_attr_rule *hw_rule_find(CK_ATTRIBUTE_TYPE type);
+/* The whole table: every attribute hwagg knows (a pass-through backend
+ * reads these from the token it fronts). */
+const hw_attr_rule *hw_rules_table(size_t *count);
 const char *hw_attr_name(CK_ATTRIBUTE_TYPE type);
 unsigned hw_class_bit(CK_OBJECT_CLASS cls);   /* 0 for classes hwagg does not store */
 

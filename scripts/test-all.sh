@@ -44,7 +44,7 @@ main_check() {
 }
 step "build and make check" main_check
 
-UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/dlopen/test_dlopen tests/dlopen/test_rules"
+UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_hsm tests/hostile/test_hostile"
 asan() {
 	local b="$top/_build-asan" san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
@@ -61,13 +61,18 @@ step "ASan+UBSan: unit and dlopen suites" asan
 
 vg() {
 	# in-process (no fork per test) so valgrind sees every call into the module
-	CK_FORK=no HWAGG_MODULE="$top/_build/.libs/libhwagg-pkcs11.so" \
-		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-		--show-leak-kinds=definite --track-origins=yes "$top/_build/tests/dlopen/test_dlopen" 2>&1 |
-		tail -n 30
-	return "${PIPESTATUS[0]}"
+	local t rc=0
+	for t in tests/dlopen/test_dlopen tests/dlopen/test_hsm tests/hostile/test_hostile; do
+		echo "--- valgrind $t"
+		CK_FORK=no HWAGG_MODULE="$top/_build/.libs/libhwagg-pkcs11.so" \
+			HWAGG_HOSTILE="$top/_build/tests/hostile/.libs/hostile.so" \
+			valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+			--show-leak-kinds=definite "$top/_build/$t" > "$top/_build/valgrind.out" 2>&1 || rc=1
+		tail -n 15 "$top/_build/valgrind.out"
+	done
+	return $rc
 }
-step "valgrind: dlopen suite" vg
+step "valgrind: dlopen, hsm and hostile suites" vg
 
 dist() {
 	HWAGG_SKIP_CONSUMERS=1 make -C _build distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-strict" \

@@ -93,6 +93,27 @@ typedef struct hw_backend_ops {
 
 	/* One-line health for `hwagg status`; CKR_OK when usable. */
 	CK_RV (*health)(void *ctx, char *msg, size_t msg_len);
+
+	/* ---- optional hooks; NULL keeps the engine's default ---------------- */
+	/* A number that changes whenever the backend's token went away (device
+	 * removed, lower module failed). The engine then treats the token as
+	 * removed (UG "Session events"): sessions opened under an older epoch
+	 * are closed (calls on them return CKR_SESSION_HANDLE_INVALID), the
+	 * login state returns to public and the object cache is dropped. Must
+	 * be cheap: it is read on every call that takes a session. NULL: the
+	 * token never goes away under an open session. */
+	uint64_t (*token_epoch)(void *ctx);
+	/* C_GenerateRandom from the token. NULL: software (OpenSSL). */
+	CK_RV (*generate_random)(void *ctx, unsigned char *out, size_t len);
+	/* Begin the backend's part of a private-key operation at C_SignInit or
+	 * C_DecryptInit (kind CKF_SIGN or CKF_DECRYPT), so that the token
+	 * checks key, mechanism and parameters then and its answer comes back
+	 * from the *Init call. base is what the backend will perform (the
+	 * engine's hash-then-sign happens around it). *op reaches sign/decrypt
+	 * as req->bop and is released by op_end when the operation is over,
+	 * whether or not sign/decrypt ran. NULL: nothing is begun. */
+	CK_RV (*op_begin)(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *base, void **op);
+	void (*op_end)(void *ctx, void *op);
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows; ops NULL when this build

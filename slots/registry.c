@@ -19,12 +19,12 @@ extern const hw_backend_ops hw_tpm_ops;
 
 static const hw_backend_entry table[] = {
 	{ "soft", &hw_soft_ops, NULL },
-#if WITH_HSM && HW_HAVE_HSM_SLOT
+#if WITH_HSM
 	{ "hsm", &hw_hsm_ops, NULL },
 #else
 	{ "hsm", NULL, "(not yet available)" },
 #endif
-#if WITH_KEYRING && HW_HAVE_KEYRING_SLOT
+#if WITH_KEYRING
 	{ "keyring", &hw_keyring_ops, "--with-keyring" },
 #else
 	{ "keyring", NULL, "--with-keyring" },

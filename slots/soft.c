@@ -74,6 +74,15 @@ static void soft_close(void *vctx, bool forked)
  * store that does not exist yet creates nothing: a module registered with
  * p11-kit is loaded by every consumer, and a directory appears only when a
  * token is initialized. *none says there is no store yet. */
+static CK_RV store_open_inlock(soft_ctx *c)
+{
+	CK_RV rv = hw_store_open(c->dir, &c->store);
+	if (rv != CKR_OK)
+		hw_error("slot \"%s\": cannot open the store in %s: %s", c->conf->name, c->dir,
+			 hw_rv_name(rv));
+	return rv;
+}
+
 static CK_RV store_peek_inlock(soft_ctx *c, bool *none)
 {
 	char path[4096];
@@ -85,22 +94,12 @@ static CK_RV store_peek_inlock(soft_ctx *c, bool *none)
 		*none = true;
 		return CKR_OK;
 	}
-	CK_RV rv = hw_store_open(c->dir, &c->store);
-	if (rv != CKR_OK)
-		hw_error("slot \"%s\": cannot open the store in %s: %s", c->conf->name, c->dir,
-			 hw_rv_name(rv));
-	return rv;
+	return store_open_inlock(c);
 }
 
 static CK_RV store_inlock(soft_ctx *c)
 {
-	if (c->store != NULL)
-		return CKR_OK;
-	CK_RV rv = hw_store_open(c->dir, &c->store);
-	if (rv != CKR_OK)
-		hw_error("slot \"%s\": cannot open the store in %s: %s", c->conf->name, c->dir,
-			 hw_rv_name(rv));
-	return rv;
+	return c->store != NULL ? CKR_OK : store_open_inlock(c);
 }
 
 static CK_RV soft_token_info(void *vctx, CK_TOKEN_INFO *info)

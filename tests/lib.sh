@@ -4,7 +4,9 @@
 #   soft (default)  hwagg's embedded soft slot        MODULE=$HWAGG_MODULE
 #   softhsm         SoftHSM2 directly (reference run) MODULE=libsofthsm2.so
 #   hsm             hwagg passing through to SoftHSM2 MODULE=$HWAGG_MODULE
-#   keyring         not available yet: exits 77 (automake SKIP)
+#   keyring         hwagg's keyring slot on a private Secret Service
+#                   (its own session bus and gnome-keyring-daemon, see
+#                   hw_keyring_bus)                 MODULE=$HWAGG_MODULE
 # and exports MODULE TOKEN PIN SO_PIN TMP URI. Every external command runs
 # under a timeout; every background process is registered and killed on exit,
 # and the temp dir is removed. Failures say which step failed and show stderr.
@@ -292,6 +294,134 @@ hw_in_p11kit_ns() {
 		shift 2; exec "$@"' hw_ns "$dir" "$TMP/p11kit-empty" "$@"
 }
 
+# ---- keyring: a private Secret Service -----------------------------------------
+# The keyring target never touches a real user keyring: a test runs on its own
+# session bus (no service activation, tests/keyring/session.conf) with its own
+# gnome-keyring-daemon, whose HOME and runtime directory are under $TMP.
+
+# hw_keyring_bus — re-run this script on a private session bus unless it runs
+# on one already (HW_KEYRING_BUS=1, set for everything started on it).
+hw_keyring_bus() {
+	[ "${HW_KEYRING_BUS:-}" = 1 ] && return 0
+	command -v dbus-run-session >/dev/null || hw_skip "dbus-run-session is not installed"
+	export HW_KEYRING_BUS=1
+	exec dbus-run-session --config-file="$HWAGG_SRCDIR/tests/keyring/session.conf" -- "$BASH" "$0"
+}
+
+# hw_secrets ARGS... — tests/keyring/secrets.py: what a test does to the
+# Secret Service behind hwagg's back (needs python3-dbus).
+hw_secrets() {
+	timeout "$HW_TIMEOUT" /usr/bin/python3 "$HWAGG_SRCDIR/tests/keyring/secrets.py" "$@"
+}
+
+# hw_keyring_start — gnome-keyring-daemon (secrets only) in the foreground, its
+# login collection (alias "default") unlocked with $PIN; again after a
+# hw_keyring_stop, on the same files. Sets HW_KEYRING_PID.
+hw_keyring_start() {
+	local dir="$TMP/keyring"
+	command -v gnome-keyring-daemon >/dev/null || hw_skip "gnome-keyring-daemon is not installed"
+	/usr/bin/python3 -c 'import dbus' 2>/dev/null || hw_skip "python3-dbus is not installed"
+	mkdir -p "$dir/home" "$dir/run" && chmod 700 "$dir/run"
+	printf '%s' "$PIN" | setsid env HOME="$dir/home" XDG_RUNTIME_DIR="$dir/run" \
+		XDG_DATA_HOME="$dir/home/data" XDG_CONFIG_HOME="$dir/home/config" \
+		gnome-keyring-daemon --foreground --unlock --components=secrets >>"$dir/daemon.log" 2>&1 &
+	HW_KEYRING_PID=$!
+	hw_track "$HW_KEYRING_PID"
+	for _ in $(seq 1 100); do
+		if dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+			org.freedesktop.Secret.Service.ReadAlias string:default 2>/dev/null | grep -q '/collection/'; then
+			return 0
+		fi
+		kill -0 "$HW_KEYRING_PID" 2>/dev/null ||
+			hw_fail "gnome-keyring-daemon exited:
+$(tail -n 20 "$dir/daemon.log")"
+		sleep 0.1
+	done
+	hw_fail "the Secret Service did not come up within 10 s:
+$(tail -n 20 "$dir/daemon.log")"
+}
+
+# hw_keyring_setup — the keyring slot's config: the "default" collection of a
+# daemon of our own, or, on a runner's shared daemon (HW_KEYRING_SHARED=1), a
+# collection of this test's own named by its path. Its password is $PIN; the
+# token is initialized with it.
+hw_keyring_setup() {
+	local coll=default
+	if [ "${HW_KEYRING_SHARED:-}" = 1 ]; then
+		coll=$(hw_secrets create-collection "$HW_NAME" "$PIN") ||
+			hw_fail "create a collection for $HW_NAME in the shared Secret Service"
+	else
+		hw_keyring_start
+	fi
+	hw_write_conf '{"name":"'"$TOKEN"'","type":"keyring","collection":"'"$coll"'"}'
+	# the SO PIN of C_InitToken is the collection's password, as is the user PIN
+	hw_run "init token (keyring slot)" pkcs11-tool --module "$MODULE" --token-label "$TOKEN" \
+		--init-token --label "$TOKEN" --so-pin "$PIN"
+}
+
+# hw_keyring_stop — kill the daemon (SIGKILL: no goodbye to its clients).
+hw_keyring_stop() {
+	kill -KILL "$HW_KEYRING_PID" 2>/dev/null
+	wait "$HW_KEYRING_PID" 2>/dev/null
+	return 0
+}
+
+# hw_kr_open NAME CONF — start tests/keyring/krclient as NAME: one
+# long-running PKCS#11 application on slot $TOKEN with config CONF, so the
+# world can change between its calls. Talk to it with hw_kr.
+hw_kr_open() {
+	local name=$1 conf=$2 client="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/keyring/krclient" fd
+	[ -x "$client" ] || hw_skip "$client is not built (make check builds it)"
+	mkfifo "$TMP/$name.in" "$TMP/$name.out"
+	HWAGG_CONF=$conf setsid "$client" "$MODULE" "$TOKEN" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.log" &
+	hw_track $!
+	exec {fd}>"$TMP/$name.in"
+	eval "HW_KR_IN_$name=$fd"
+	exec {fd}<"$TMP/$name.out"
+	eval "HW_KR_OUT_$name=$fd"
+}
+
+# hw_kr NAME COMMAND [EXPECT] — send COMMAND (see krclient.c) to NAME; its
+# answer is in HW_KR_REPLY and must match the extended regex EXPECT if given.
+hw_kr() {
+	local name=$1 cmd=$2 want=${3:-} in out
+	eval "in=\$HW_KR_IN_$name out=\$HW_KR_OUT_$name"
+	printf '%s\n' "$cmd" >&"$in" || hw_fail "krclient $name is gone: $(tail -n 20 "$TMP/$name.log")"
+	IFS= read -r -t "$HW_TIMEOUT" HW_KR_REPLY <&"$out" ||
+		hw_fail "krclient $name: no answer to '$cmd' within ${HW_TIMEOUT}s:
+$(tail -n 20 "$TMP/$name.log")"
+	[ -z "$want" ] || [[ "$HW_KR_REPLY" =~ ^($want)$ ]] ||
+		hw_fail "krclient $name: '$cmd' answered $HW_KR_REPLY, expected $want
+$(tail -n 20 "$TMP/$name.log")"
+}
+
+# ---- the consumer suite against one target -------------------------------------
+
+# hw_consumers NAME "TESTS" [VAR=VALUE ...] — run each consumer test named in
+# TESTS (tests/consumers/T.sh) with the given environment, one log each in
+# $TMP; show their PASS/FAIL/SKIP lines; fail naming those that failed.
+hw_consumers() {
+	local name=$1 tests=$2 t rc failed="" skipped=""
+	shift 2
+	for t in $tests; do
+		rc=0
+		env "$@" "$BASH" "$HWAGG_SRCDIR/tests/consumers/$t.sh" >"$TMP/$t.log" 2>&1 </dev/null || rc=$?
+		grep -E '^(PASS|FAIL|SKIP) ' "$TMP/$t.log"
+		case $rc in
+		0) ;;
+		77) skipped="$skipped $t" ;;
+		*)
+			failed="$failed $t"
+			hw_log "$t failed (exit $rc):
+$(tail -n 30 "$TMP/$t.log")"
+			;;
+		esac
+	done
+	[ -n "$skipped" ] && hw_log "skipped:$skipped"
+	[ -z "$failed" ] || hw_fail "consumer tests failed on the $name slot:$failed"
+	hw_pass "every consumer test passed on the $name slot ($tests)"
+}
+
 # ---- setup ---------------------------------------------------------------------
 
 hw_init_softhsm() {
@@ -320,8 +450,8 @@ hw_setup() {
 	softhsm) MODULE=$HW_SOFTHSM_MODULE ;;
 	soft | hsm) MODULE=${HWAGG_MODULE:-} ;;
 	keyring)
-		echo "target keyring is not available yet"
-		exit 77
+		MODULE=${HWAGG_MODULE:-}
+		hw_keyring_bus
 		;;
 	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring)" ;;
 	esac
@@ -351,6 +481,7 @@ hw_setup() {
 		hw_init_softhsm
 		hw_write_conf '{"name":"'"$TOKEN"'","type":"hsm","module":"'"$HW_SOFTHSM_MODULE"'","token":"'"$TOKEN"'","security":"software"}'
 		;;
+	keyring) hw_keyring_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"
 }

@@ -138,4 +138,14 @@ static void p11_teardown(void)
 	p11_world_remove();
 }
 
+/* Run a suite; the exit status automake's test driver expects. */
+static inline int p11_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 #endif
