@@ -182,7 +182,6 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 			return CKR_ARGUMENTS_BAD;
 		if (n == 4 && !(ia->flags & CKF_OS_LOCKING_OK))
 			return CKR_CANT_LOCK;
-		/* hwagg starts no threads, so CKF_LIBRARY_CANT_CREATE_OS_THREADS is fine */
 		reserved = ia->pReserved;
 	}
 	pthread_once(&atfork_once, register_atfork);
@@ -210,6 +209,19 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
+	if (ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)) {
+		for (size_t i = 0; i < cfg->nslots; i++) {
+			const hw_backend_entry *e = hw_backend_find(cfg->slots[i].type);
+			if (e != NULL && e->ops != NULL && e->ops->starts_threads) {
+				hw_error("slot \"%s\" (%s) needs a thread of its own, and the application "
+					 "set CKF_LIBRARY_CANT_CREATE_OS_THREADS", cfg->slots[i].name,
+					 cfg->slots[i].type);
+				hw_config_free(cfg);
+				rv = CKR_NEED_TO_CREATE_THREADS;
+				goto out;
+			}
+		}
+	}
 	hw_g.config = cfg;
 	hw_g.pid = getpid();
 	hw_g.os_locking = ia != NULL && (ia->flags & CKF_OS_LOCKING_OK);

@@ -200,6 +200,9 @@ void hw_slot_logout_inlock(hw_slot *slot)
 			hw_obj_unlink_inlock(slot, o);
 	}
 	slot->auth = HW_AUTH_PUBLIC;
+	/* the next sync brings the private token objects back, with new
+	 * handles, whether or not the backend saw a change */
+	slot->loaded = false;
 	if (slot->ops->logout != NULL)
 		slot->ops->logout(slot->ctx);
 }

@@ -490,6 +490,7 @@ static CK_RV keyring_health(void *vctx, char *msg, size_t len)
 }
 
 const hw_backend_ops hw_keyring_ops = {
+	.starts_threads = true,   /* GDBus runs a worker thread */
 	.type = "keyring",
 	.ctx_size = sizeof(hw_kr_ctx),
 	.conf_keys = keyring_keys,

@@ -22,6 +22,11 @@ rc=$?
 grep -q "$tmp/typo.json" <<<"$err" && grep -q "slots\[0\].pin_max_trys" <<<"$err" &&
 	grep -q "expected" <<<"$err" || fail "message does not name file, key and expectation: $err"
 
+# a backend's own value check runs too, not only the JSON shape
+echo '{"store": "/tmp", "slots": [{"name": "x", "type": "soft", "pin_max_tries": 0}]}' > "$tmp/value.json"
+err=$("$CLI" config check "$tmp/value.json" 2>&1 >/dev/null) && fail "pin_max_tries 0 accepted"
+grep -q "pin_max_tries" <<<"$err" || fail "value error does not name the key: $err"
+
 echo '{"slots": [' > "$tmp/syntax.json"
 "$CLI" config check "$tmp/syntax.json" >/dev/null 2>&1 && fail "truncated JSON accepted"
 

@@ -23,22 +23,25 @@ static int usage(FILE *f)
 	return f == stderr ? 2 : 0;
 }
 
+/* Exactly the module's validation: C_Initialize on the file, which parses
+ * it and lets every backend check its own keys (no backend connects at
+ * initialization). The module's error line names file, key and expectation. */
 static int config_check(const char *file)
 {
-	char err[HW_CONFIG_ERR_LEN] = "";
-	hw_config *cfg = NULL;
-	CK_RV rv = file ? hw_config_load_file(file, &cfg, err, sizeof(err))
-			: hw_config_load(NULL, &cfg, err, sizeof(err));
+	if (file != NULL && setenv("HWAGG_CONF", file, 1) != 0)
+		return 1;
+	CK_RV rv = hw_C_Initialize(NULL);
 	if (rv != CKR_OK) {
-		fprintf(stderr, "hwagg: configuration error: %s\n", err[0] ? err : hw_rv_name(rv));
+		fprintf(stderr, "hwagg: the configuration is not valid (%s)\n", hw_rv_name(rv));
 		return 1;
 	}
+	const hw_config *cfg = hw_g.config;
 	printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
 	       cfg->path ? cfg->path : "<built-in default>", hw_env_name(cfg->environment),
 	       cfg->store, cfg->nslots);
 	for (size_t i = 0; i < cfg->nslots; i++)
 		printf("  slot %zu: %-20s type %s\n", i, cfg->slots[i].name, cfg->slots[i].type);
-	hw_config_free(cfg);
+	hw_C_Finalize(NULL);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * functions in the wrong state, template and key attribute details, the
  * other curves and Ed25519, operation cancel and length rules.
  */
+#include "config.h"
 #include "p11.h"
 #include "module/pkcs11_3.h"
 
@@ -331,6 +332,28 @@ START_TEST(another_process_key_is_seen)
 }
 END_TEST
 
+START_TEST(thread_starting_slot_refused_without_threads)
+{
+	CK_RV rv;
+	CK_C_INITIALIZE_ARGS a;
+	memset(&a, 0, sizeof(a));
+	a.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK;
+	CKR(p11->C_Finalize(NULL));
+	/* the soft slot starts no thread */
+	CKR(p11->C_Initialize(&a));
+	CKR(p11->C_Finalize(NULL));
+#if WITH_KEYRING
+	/* the keyring slot's D-Bus client does */
+	p11_world_remove();
+	p11_world(",{\"name\": \"kr\", \"type\": \"keyring\"}");
+	CKR_EQ(p11->C_Initialize(&a), CKR_NEED_TO_CREATE_THREADS);
+	CKR(p11->C_Initialize(NULL));
+#else
+	CKR(p11->C_Initialize(NULL));
+#endif
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -347,6 +370,7 @@ static Suite *suite(void)
 	tcase_add_test(t, allowed_mechanisms_and_usage);
 	tcase_add_test(t, certificate_object);
 	tcase_add_test(t, another_process_key_is_seen);
+	tcase_add_test(t, thread_starting_slot_refused_without_threads);
 	suite_add_tcase(s, t);
 	return s;
 }
