@@ -44,4 +44,19 @@ pkcs11-tool --module "$MODULE" --token-label clitest --login --pin 123456 --keyp
 	--key-type EC:prime256v1 --label k >/dev/null 2>&1 || fail "keygen"
 out=$("$CLI" status) || fail "status exited $? with a healthy slot: $out"
 grep -q "initialized, 1 private key(s)" <<<"$out" || fail "status after keygen: $out"
+# no PIN ever reaches a log line, even at debug level
+export HWAGG_LOG=debug
+log="$tmp/debug.log"
+{
+	pkcs11-tool --module "$MODULE" --token-label clitest --login --pin 123456 --change-pin \
+		--new-pin pinmarker-7731
+	pkcs11-tool --module "$MODULE" --token-label clitest --login --pin pinmarker-7731 --keypairgen \
+		--key-type EC:prime256v1 --label k2
+	pkcs11-tool --module "$MODULE" --token-label clitest --login --pin wrongmarker-5519 -O
+	pkcs11-tool --module "$MODULE" --token-label clitest --login --login-type so \
+		--so-pin 12345678 --change-pin --new-pin somarker-8842
+} > "$log" 2>&1
+grep -q "hwagg: \(info\|debug\)" "$log" || fail "no debug log lines were written"
+grep -n "pinmarker\|wrongmarker\|somarker" "$log" | grep -v "^.*Using\|pkcs11-tool" | grep "hwagg" &&
+	fail "a PIN reached the log"
 echo "PASS: hwagg config check and status"
