@@ -4,8 +4,9 @@
 #   2. build with warnings as errors and run `make check` (unit, the suite
 #      that dlopens the module, and every real consumer)
 #   3. build again with ASan+UBSan and run the unit and dlopen suites
-#   4. run the dlopen suite under valgrind
-#   5. make distcheck (packaging; consumers skip there)
+#   4. build with every optional backend disabled and run the unit suites
+#   5. run the dlopen, hsm and hostile suites under valgrind
+#   6. make distcheck (packaging; consumers skip there)
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +59,20 @@ asan() {
 	return $rc
 }
 step "ASan+UBSan: unit and dlopen suites" asan
+
+# every optional backend switched off still builds and passes
+nobackends() {
+	local b="$top/_build-min"
+	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
+	"$top/configure" --enable-strict --with-keyring=no --with-tpm=no --with-kms=no > configure.out &&
+	make -j2 > make.out 2>&1 &&
+	make check TESTS="tests/symbols.sh tests/cli.sh $UNIT" > check.out 2>&1
+	local rc=$?
+	grep -E "^# (TOTAL|PASS|FAIL)" check.out
+	cd "$top"
+	return $rc
+}
+step "build with the optional backends disabled" nobackends
 
 vg() {
 	# in-process (no fork per test) so valgrind sees every call into the module
