@@ -210,16 +210,17 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
 	if (ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)) {
+		/* B 5.4.1 would have such a slot refused with
+		 * CKR_NEED_TO_CREATE_THREADS, but GnuTLS (p11tool, every
+		 * p11-kit consumer through it) sets this flag unconditionally:
+		 * refusing would make those slots unusable there. Deliberate
+		 * deviation, said in the README and here in the log. */
 		for (size_t i = 0; i < cfg->nslots; i++) {
 			const hw_backend_entry *e = hw_backend_find(cfg->slots[i].type);
-			if (e != NULL && e->ops != NULL && e->ops->starts_threads) {
-				hw_error("slot \"%s\" (%s) needs a thread of its own, and the application "
-					 "set CKF_LIBRARY_CANT_CREATE_OS_THREADS", cfg->slots[i].name,
-					 cfg->slots[i].type);
-				hw_config_free(cfg);
-				rv = CKR_NEED_TO_CREATE_THREADS;
-				goto out;
-			}
+			if (e != NULL && e->ops != NULL && e->ops->starts_threads)
+				hw_info("slot \"%s\" (%s) will use a worker thread although the application "
+					"set CKF_LIBRARY_CANT_CREATE_OS_THREADS", cfg->slots[i].name,
+					cfg->slots[i].type);
 		}
 	}
 	hw_g.config = cfg;

@@ -114,10 +114,10 @@ typedef struct hw_backend_ops {
 	 * whether or not sign/decrypt ran. NULL: nothing is begun. */
 	CK_RV (*op_begin)(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *base, void **op);
 	void (*op_end)(void *ctx, void *op);
-	/* The backend starts threads of its own (a D-Bus worker, ...). Such a
-	 * slot cannot be offered when the application passes
-	 * CKF_LIBRARY_CANT_CREATE_OS_THREADS: C_Initialize then returns
-	 * CKR_NEED_TO_CREATE_THREADS (B 5.4.1). */
+	/* The backend starts threads of its own (a D-Bus worker, ...); the
+	 * engine logs it when the application passes
+	 * CKF_LIBRARY_CANT_CREATE_OS_THREADS (see global.c for why it does
+	 * not refuse). */
 	bool starts_threads;
 } hw_backend_ops;
 
