@@ -67,9 +67,48 @@ CK_RV hw_C_DecryptVerifyUpdate(CK_SESSION_HANDLE h, unsigned char *in, CK_ULONG 
 	return unsupported(h);
 }
 
-/* 3.0 message-based functions: one stub serves all twenty (the 3.0 list
- * declares them with a generic pointer type in pkcs11_3.h). */
-CK_RV hw_C_MessageUnsupported(void)
+/* 3.0 message-based functions: not offered. One function per shape of
+ * the specification's signatures serves the twenty entries. */
+CK_RV hw_C_MessageInit(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageFinal(CK_SESSION_HANDLE h)
+{
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageBegin(CK_SESSION_HANDLE h, void *param, CK_ULONG len)
+{
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageBeginAad(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *aad, CK_ULONG aad_len)
+{
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageCrypt(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *aad, CK_ULONG aad_len,
+			CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageCryptNext(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *in, CK_ULONG in_len,
+			    CK_BYTE *out, CK_ULONG *out_len, CK_FLAGS flags)
+{
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageSign(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *data, CK_ULONG data_len,
+		       CK_BYTE *sig, CK_ULONG *sig_len)
+{
+	return unsupported(h);
+}
+
+CK_RV hw_C_MessageVerify(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *data, CK_ULONG data_len,
+			 CK_BYTE *sig, CK_ULONG sig_len)
+{
+	return unsupported(h);
 }

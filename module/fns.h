@@ -78,6 +78,17 @@ CK_RV hw_C_GetInterfaceList(CK_INTERFACE_PTR list, CK_ULONG_PTR count);
 CK_RV hw_C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, CK_INTERFACE_PTR_PTR iface, CK_FLAGS flags);
 CK_RV hw_C_LoginUser(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8CHAR_PTR username, CK_ULONG username_len);
 CK_RV hw_C_SessionCancel(CK_SESSION_HANDLE session, CK_FLAGS flags);
-CK_RV hw_C_MessageUnsupported(void);
+CK_RV hw_C_MessageInit(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_OBJECT_HANDLE key);
+CK_RV hw_C_MessageFinal(CK_SESSION_HANDLE h);
+CK_RV hw_C_MessageBegin(CK_SESSION_HANDLE h, void *param, CK_ULONG len);
+CK_RV hw_C_MessageBeginAad(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *aad, CK_ULONG aad_len);
+CK_RV hw_C_MessageCrypt(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *aad, CK_ULONG aad_len,
+			CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len);
+CK_RV hw_C_MessageCryptNext(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *in, CK_ULONG in_len,
+			    CK_BYTE *out, CK_ULONG *out_len, CK_FLAGS flags);
+CK_RV hw_C_MessageSign(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *data, CK_ULONG data_len,
+		       CK_BYTE *sig, CK_ULONG *sig_len);
+CK_RV hw_C_MessageVerify(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *data, CK_ULONG data_len,
+			 CK_BYTE *sig, CK_ULONG sig_len);
 
 #endif

@@ -48,12 +48,21 @@ typedef CK_RV (*CK_C_GetInterface)(CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE
 typedef CK_RV (*CK_C_LoginUser)(CK_SESSION_HANDLE, CK_USER_TYPE, CK_UTF8CHAR_PTR, CK_ULONG,
 				CK_UTF8CHAR_PTR, CK_ULONG);
 typedef CK_RV (*CK_C_SessionCancel)(CK_SESSION_HANDLE, CK_FLAGS);
-typedef CK_RV (*CK_C_Message5)(CK_SESSION_HANDLE, void *, void *, CK_ULONG, void *, CK_ULONG);
-typedef CK_RV (*CK_C_MessageAny)(void);
+/* The 3.0 message-based functions (B3.0 5.11-5.16), by shape. */
+typedef CK_RV (*CK_C_MessageInit)(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+typedef CK_RV (*CK_C_MessageFinal)(CK_SESSION_HANDLE);
+typedef CK_RV (*CK_C_MessageBegin)(CK_SESSION_HANDLE, void *, CK_ULONG);
+typedef CK_RV (*CK_C_MessageBeginAad)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE_PTR, CK_ULONG);
+typedef CK_RV (*CK_C_MessageCrypt)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+				   CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*CK_C_MessageCryptNext)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+				       CK_BYTE_PTR, CK_ULONG_PTR, CK_FLAGS);
+typedef CK_RV (*CK_C_MessageSign)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+				  CK_BYTE_PTR, CK_ULONG_PTR);
+typedef CK_RV (*CK_C_MessageVerify)(CK_SESSION_HANDLE, void *, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+				    CK_BYTE_PTR, CK_ULONG);
 
-/* 3.0 function list: the 2.40 list, then 24 new entries (B3.0 3.6). The
- * message-based functions are all "not supported" here, so they are
- * declared with a generic pointer type of the same size. */
+/* 3.0 function list: the 2.40 list, then 24 new entries (B3.0 3.6). */
 typedef struct hw_ck_function_list_3_0 {
 	CK_VERSION version;
 	CK_C_Initialize C_Initialize;
@@ -128,14 +137,26 @@ typedef struct hw_ck_function_list_3_0 {
 	CK_C_GetInterface C_GetInterface;
 	CK_C_LoginUser C_LoginUser;
 	CK_C_SessionCancel C_SessionCancel;
-	CK_C_MessageAny C_MessageEncryptInit, C_EncryptMessage, C_EncryptMessageBegin,
-		C_EncryptMessageNext, C_MessageEncryptFinal;
-	CK_C_MessageAny C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin,
-		C_DecryptMessageNext, C_MessageDecryptFinal;
-	CK_C_MessageAny C_MessageSignInit, C_SignMessage, C_SignMessageBegin,
-		C_SignMessageNext, C_MessageSignFinal;
-	CK_C_MessageAny C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin,
-		C_VerifyMessageNext, C_MessageVerifyFinal;
+	CK_C_MessageInit C_MessageEncryptInit;
+	CK_C_MessageCrypt C_EncryptMessage;
+	CK_C_MessageBeginAad C_EncryptMessageBegin;
+	CK_C_MessageCryptNext C_EncryptMessageNext;
+	CK_C_MessageFinal C_MessageEncryptFinal;
+	CK_C_MessageInit C_MessageDecryptInit;
+	CK_C_MessageCrypt C_DecryptMessage;
+	CK_C_MessageBeginAad C_DecryptMessageBegin;
+	CK_C_MessageCryptNext C_DecryptMessageNext;
+	CK_C_MessageFinal C_MessageDecryptFinal;
+	CK_C_MessageInit C_MessageSignInit;
+	CK_C_MessageSign C_SignMessage;
+	CK_C_MessageBegin C_SignMessageBegin;
+	CK_C_MessageSign C_SignMessageNext;
+	CK_C_MessageFinal C_MessageSignFinal;
+	CK_C_MessageInit C_MessageVerifyInit;
+	CK_C_MessageVerify C_VerifyMessage;
+	CK_C_MessageBegin C_VerifyMessageBegin;
+	CK_C_MessageVerify C_VerifyMessageNext;
+	CK_C_MessageFinal C_MessageVerifyFinal;
 } CK_FUNCTION_LIST_3_0;
 
 #endif

@@ -46,6 +46,17 @@ START_TEST(interfaces)
 	ck_assert_int_eq(l30->C_GetInfo(&info), CKR_OK);
 	ck_assert_int_eq(info.cryptokiVersion.major, 2);
 	ck_assert_int_eq(info.cryptokiVersion.minor, 40);
+	/* every 3.0 entry is filled; the message functions say "not supported"
+	 * after the usual session check */
+	void **all = (void **)&l30->C_Initialize;
+	for (int i = 0; i < 92; i++)
+		ck_assert_ptr_nonnull(all[i]);
+	CK_SESSION_HANDLE ms;
+	ck_assert_int_eq(l30->C_MessageSignFinal(999), CKR_SESSION_HANDLE_INVALID);
+	ck_assert_int_eq(l30->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &ms), CKR_OK);
+	ck_assert_int_eq(l30->C_MessageSignInit(ms, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
+	ck_assert_int_eq(l30->C_EncryptMessageNext(ms, NULL, 0, NULL, 0, NULL, NULL, 0), CKR_FUNCTION_NOT_SUPPORTED);
+	ck_assert_int_eq(l30->C_CloseSession(ms), CKR_OK);
 	/* every 2.40 entry is filled */
 	void **fp = (void **)&p11->C_Initialize;
 	for (int i = 0; i < 68; i++)
