@@ -30,20 +30,33 @@ CK_RV hw_C_Finalize(void *reserved)
 	return hw_finalize(reserved);
 }
 
-CK_RV hw_C_GetInfo(CK_INFO *info)
+/* CK_INFO.cryptokiVersion is the version of the list the application
+ * called through: 2.40 from C_GetFunctionList, 3.0 from the 3.0 interface
+ * (B3.0 3.6: the list's version equals cryptokiVersion). */
+static CK_RV get_info(CK_INFO *info, CK_BYTE major, CK_BYTE minor)
 {
 	CK_RV rv = hw_check_init();
 	if (rv != CKR_OK)
 		return rv;
 	HW_RETURN_IF(info == NULL, CKR_ARGUMENTS_BAD);
 	memset(info, 0, sizeof(*info));
-	info->cryptokiVersion.major = 2;
-	info->cryptokiVersion.minor = 40;
+	info->cryptokiVersion.major = major;
+	info->cryptokiVersion.minor = minor;
 	pad(info->manufacturerID, sizeof(info->manufacturerID), HW_MANUFACTURER);
 	pad(info->libraryDescription, sizeof(info->libraryDescription), "hwagg keystore aggregator");
 	info->libraryVersion.major = 0;
 	info->libraryVersion.minor = 1;
 	return CKR_OK;
+}
+
+CK_RV hw_C_GetInfo(CK_INFO *info)
+{
+	return get_info(info, 2, 40);
+}
+
+CK_RV hw_C_GetInfo30(CK_INFO *info)
+{
+	return get_info(info, 3, 0);
 }
 
 CK_RV hw_C_GetSlotList(unsigned char token_present, CK_SLOT_ID *list, CK_ULONG *count)

@@ -8,6 +8,7 @@
 CK_RV hw_C_Initialize(void *init_args);
 CK_RV hw_C_Finalize(void *reserved);
 CK_RV hw_C_GetInfo(CK_INFO *info);
+CK_RV hw_C_GetInfo30(CK_INFO *info);   /* through the 3.0 list */
 CK_RV hw_C_GetSlotList(unsigned char token_present, CK_SLOT_ID *slot_list, CK_ULONG *count);
 CK_RV hw_C_GetSlotInfo(CK_SLOT_ID slot_id, CK_SLOT_INFO *info);
 CK_RV hw_C_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO *info);

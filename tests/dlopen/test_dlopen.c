@@ -44,6 +44,9 @@ START_TEST(interfaces)
 	l30 = it->pFunctionList;
 	CK_INFO info;
 	ck_assert_int_eq(l30->C_GetInfo(&info), CKR_OK);
+	ck_assert_int_eq(info.cryptokiVersion.major, 3);
+	ck_assert_int_eq(info.cryptokiVersion.minor, 0);
+	ck_assert_int_eq(p11->C_GetInfo(&info), CKR_OK);
 	ck_assert_int_eq(info.cryptokiVersion.major, 2);
 	ck_assert_int_eq(info.cryptokiVersion.minor, 40);
 	/* every 3.0 entry is filled; the message functions say "not supported"
