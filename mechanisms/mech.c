@@ -51,6 +51,15 @@ static CK_RV check_eddsa(const hw_mech *m, const CK_MECHANISM *mech)
 	return CKR_OK;
 }
 
+/* RFC 3394/5649 key wrap: no parameter, or the optional 8-byte initial
+ * value (M 2.14); the token behind the slot checks the rest. */
+static CK_RV check_aes_wrap(const hw_mech *m, const CK_MECHANISM *mech)
+{
+	if (mech->pParameter == NULL)
+		return mech->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+	return mech->ulParameterLen == 8 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+}
+
 #define MECH(t) t, #t
 
 static const hw_mech table[] = {
@@ -111,6 +120,14 @@ static const hw_mech table[] = {
 	{ MECH(CKM_EDDSA), CKK_EC_EDWARDS, CKF_SIGN | CKF_VERIFY | ED_CAPS, 255, 255,
 	  CKM_EDDSA, HW_NO_HASH, false, check_eddsa },
 
+	/* secret keys and key wrapping: offered only by slots whose token
+	 * does them (the hsm slot); key sizes in bytes */
+	{ MECH(CKM_AES_KEY_GEN), CKK_AES, CKF_GENERATE, 16, 32, CKM_AES_KEY_GEN, HW_NO_HASH, false, NULL },
+	{ MECH(CKM_AES_KEY_WRAP), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
+	  CKM_AES_KEY_WRAP, HW_NO_HASH, false, check_aes_wrap },
+	{ MECH(CKM_AES_KEY_WRAP_PAD), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
+	  CKM_AES_KEY_WRAP_PAD, HW_NO_HASH, false, check_aes_wrap },
+
 	/* digests, always in software */
 	{ MECH(CKM_SHA_1), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA_1, CKM_SHA_1, true, NULL },
 	{ MECH(CKM_SHA224), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA224, CKM_SHA224, true, NULL },
@@ -157,14 +174,11 @@ static const struct {
 	{ MECH(CKM_GENERIC_SECRET_KEY_GEN) },
 	{ MECH(CKM_ECDH1_DERIVE) },
 	{ MECH(CKM_ECDH1_COFACTOR_DERIVE) },
-	{ MECH(CKM_AES_KEY_GEN) },
 	{ MECH(CKM_AES_ECB) },
 	{ MECH(CKM_AES_CBC) },
 	{ MECH(CKM_AES_CBC_PAD) },
 	{ MECH(CKM_AES_CTR) },
 	{ MECH(CKM_AES_GCM) },
-	{ MECH(CKM_AES_KEY_WRAP) },
-	{ MECH(CKM_AES_KEY_WRAP_PAD) },
 	{ MECH(CKM_DES3_KEY_GEN) },
 	{ MECH(CKM_DES3_CBC) },
 };

@@ -63,6 +63,20 @@ static CK_RV keygen_params(const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn
 	return CKR_OK;
 }
 
+/* The mechanism of a key management call: known to hwagg with the flag,
+ * offered by the slot, with the parameter the table allows. */
+static CK_RV key_mech(hw_slot *s, const CK_MECHANISM *mech, CK_FLAGS need, const hw_mech **out)
+{
+	const hw_mech *m = hw_mech_find(mech->mechanism);
+	if (m == NULL || !(m->flags & need) || s->ops->has_mechanism == NULL ||
+	    !s->ops->has_mechanism(s->ctx, m->base, NULL))
+		return CKR_MECHANISM_INVALID;
+	*out = m;
+	if (m->check_param != NULL)
+		return m->check_param(m, mech);
+	return (mech->pParameter != NULL || mech->ulParameterLen != 0) ? CKR_MECHANISM_PARAM_INVALID : CKR_OK;
+}
+
 CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 			   CK_ATTRIBUTE *pt, CK_ULONG pn, CK_ATTRIBUTE *vt, CK_ULONG vn,
 			   CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
@@ -79,22 +93,18 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	hw_attrs_init(&pub);
 	hw_attrs_init(&priv);
 	hw_slot *s = &hw_g.slots[se->slot];
-	const hw_mech *m = mech ? hw_mech_find(mech->mechanism) : NULL;
+	const hw_mech *m = NULL;
 	if (mech == NULL || pub_h == NULL || priv_h == NULL || (pt == NULL && pn > 0) ||
 	    (vt == NULL && vn > 0)) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
-	if (m == NULL || !(m->flags & CKF_GENERATE_KEY_PAIR) || s->ops->generate_key_pair == NULL ||
-	    s->ops->has_mechanism == NULL || !s->ops->has_mechanism(s->ctx, m->type, NULL)) {
+	if (s->ops->generate_key_pair == NULL) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
-	if (mech->pParameter != NULL || mech->ulParameterLen != 0) {
-		rv = CKR_MECHANISM_PARAM_INVALID;
-		goto out;
-	}
-	if ((rv = check_named(pt, pn, CKO_PUBLIC_KEY, m->key_type)) != CKR_OK ||
+	if ((rv = key_mech(s, mech, CKF_GENERATE_KEY_PAIR, &m)) != CKR_OK ||
+	    (rv = check_named(pt, pn, CKO_PUBLIC_KEY, m->key_type)) != CKR_OK ||
 	    (rv = check_named(vt, vn, CKO_PRIVATE_KEY, m->key_type)) != CKR_OK ||
 	    (rv = keygen_params(m, pt, pn, vt, vn, &g)) != CKR_OK)
 		goto out;
@@ -146,26 +156,124 @@ out:
 	return rv;
 }
 
+/* A secret or private key the backend makes (C_GenerateKey, C_UnwrapKey)
+ * from a checked template: who may write it, then the template with the
+ * engine's defaults in a. gen: the generating mechanism, or
+ * CK_UNAVAILABLE_INFORMATION for a key that was not generated. */
+static CK_RV new_key_attrs(const hw_session *se, const hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n,
+			   CK_OBJECT_CLASS cls, CK_MECHANISM_TYPE gen, hw_attrs *a, bool *token)
+{
+	bool priv;
+	CK_RV rv;
+	if ((rv = hw_tmpl_bool(t, n, CKA_TOKEN, false, token)) != CKR_OK ||
+	    (rv = hw_tmpl_bool(t, n, CKA_PRIVATE, true, &priv)) != CKR_OK ||
+	    (rv = hw_can_write(se, s, *token, priv)) != CKR_OK)
+		return rv;
+	/* a key in a private slot needs the user even when CKA_PRIVATE is false */
+	if (s->auth != HW_AUTH_USER)
+		return CKR_USER_NOT_LOGGED_IN;
+	if ((rv = hw_attrs_merge(a, t, n)) != CKR_OK || (rv = hw_attrs_set_ulong(a, CKA_CLASS, cls)) != CKR_OK ||
+	    (rv = hw_rules_defaults(a, cls, gen != CK_UNAVAILABLE_INFORMATION, gen)) != CKR_OK ||
+	    (rv = hw_attrs_set_bool(a, CKA_COPYABLE, false)) != CKR_OK)
+		return rv;
+	return hw_obj_common_attrs(a, s);
+}
+
+/* Hand the backend's new key to the session (or free what it made). */
+static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, int64_t oid, void *bdata,
+			     CK_OBJECT_HANDLE *out, const char *what, const hw_mech *m, bool token)
+{
+	if (rv == CKR_OK)
+		rv = hw_obj_install(se, s, a, oid, bdata, out);
+	else if (bdata != NULL && s->ops->free_bdata != NULL)
+		s->ops->free_bdata(s->ctx, bdata);
+	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": %s key (%s, %s): %s", s->conf->name,
+	       what, m->name, token ? "token" : "session", hw_rv_name(rv));
+	return rv;
+}
+
 CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t, CK_ULONG n,
 		       CK_OBJECT_HANDLE *key)
 {
 	hw_session *se;
+	hw_attrs a;
+	const hw_mech *m = NULL;
+	CK_ULONG len = 0;
+	bool found, token = false;
+	int64_t oid = 0;
+	void *bdata = NULL;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
+	hw_attrs_init(&a);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (s->ops->generate_key == NULL) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;   /* secret keys: README, not supported */
+		goto out;
+	}
+	if (mech == NULL || key == NULL || (t == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = key_mech(s, mech, CKF_GENERATE, &m)) != CKR_OK ||
+	    (rv = check_named(t, n, CKO_SECRET_KEY, m->key_type)) != CKR_OK ||
+	    (rv = hw_tmpl_ulong(t, n, CKA_VALUE_LEN, &len, &found)) != CKR_OK)
+		goto out;
+	if (!found) {
+		rv = CKR_TEMPLATE_INCOMPLETE;      /* M 2.15: the length is the caller's */
+		goto out;
+	}
+	if (len < m->min_key || len > m->max_key) {
+		rv = CKR_ATTRIBUTE_VALUE_INVALID;
+		goto out;
+	}
+	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, m->type, &a, &token)) != CKR_OK ||
+	    (rv = hw_attrs_set_ulong(&a, CKA_KEY_TYPE, m->key_type)) != CKR_OK)
+		goto out;
+	/* no lock held: the token may take its time */
+	rv = s->ops->generate_key(s->ctx, mech, token, &a, &oid, &bdata);
+	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "generate", m, token);
+out:
+	hw_attrs_clear(&a);
 	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;   /* secret keys: README, not supported */
+	return rv;
 }
 
 CK_RV hw_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
 		   CK_OBJECT_HANDLE key, unsigned char *out, CK_ULONG *out_len)
 {
 	hw_session *se;
+	hw_obj *wk = NULL, *k = NULL;
+	const hw_mech *m = NULL;
+	size_t len;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (s->ops->wrap_key == NULL) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		goto out;
+	}
+	if (mech == NULL || out_len == NULL) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = key_mech(s, mech, CKF_WRAP, &m)) != CKR_OK ||
+	    (rv = hw_obj_get(se, wrapping, CKR_WRAPPING_KEY_HANDLE_INVALID, &wk)) != CKR_OK ||
+	    (rv = hw_obj_get(se, key, CKR_KEY_HANDLE_INVALID, &k)) != CKR_OK)
+		goto out;
+	/* whether the keys may be used so is the token's to say */
+	len = *out_len;
+	rv = s->ops->wrap_key(s->ctx, mech, wk, k, out, &len);
+	if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+		*out_len = len;
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		hw_warn("slot \"%s\": %s wrap: %s", s->conf->name, m->name, hw_rv_name(rv));
+out:
+	hw_obj_put(wk);
+	hw_obj_put(k);
 	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return rv;
 }
 
 CK_RV hw_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
@@ -173,11 +281,50 @@ CK_RV hw_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE u
 		     CK_OBJECT_HANDLE *key)
 {
 	hw_session *se;
+	hw_obj *uk = NULL;
+	hw_attrs a;
+	const hw_mech *m = NULL;
+	CK_ULONG cls = 0;
+	bool found, token = false;
+	int64_t oid = 0;
+	void *bdata = NULL;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
+	hw_attrs_init(&a);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (s->ops->unwrap_key == NULL) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		goto out;
+	}
+	if (mech == NULL || wrapped == NULL || key == NULL || (t == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = key_mech(s, mech, CKF_UNWRAP, &m)) != CKR_OK ||
+	    (rv = hw_obj_get(se, unwrapping, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &uk)) != CKR_OK ||
+	    (rv = hw_tmpl_ulong(t, n, CKA_CLASS, &cls, &found)) != CKR_OK)
+		goto out;
+	/* the wrapped bytes do not say what they are: the template must */
+	if (!found) {
+		rv = CKR_TEMPLATE_INCOMPLETE;
+		goto out;
+	}
+	if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY) {
+		rv = CKR_TEMPLATE_INCONSISTENT;
+		goto out;
+	}
+	/* fn 6: key material comes from the wrapped bytes, never the template */
+	if ((rv = hw_rules_check(t, n, cls, HW_TMPL_GENERATE, NULL, false)) != CKR_OK ||
+	    (rv = new_key_attrs(se, s, t, n, cls, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK)
+		goto out;
+	rv = s->ops->unwrap_key(s->ctx, mech, uk, wrapped, len, token, &a, &oid, &bdata);
+	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "unwrap", m, token);
+out:
+	hw_attrs_clear(&a);
+	hw_obj_put(uk);
 	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return rv;
 }
 
 CK_RV hw_C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE base,

@@ -52,6 +52,8 @@ static const hw_attr_rule rules[] = {
 	A(CKA_LOCAL, HW_V_BOOL, HW_C_KEY, TO),                    /* fn 2/4/6 */
 	A(CKA_KEY_GEN_MECHANISM, HW_V_ULONG, HW_C_KEY, TO),
 	A(CKA_ALLOWED_MECHANISMS, HW_V_MECHS, HW_C_KEY, 0),
+	/* secret keys (B 4.10, M 2.15): required when generating */
+	A(CKA_VALUE_LEN, HW_V_ULONG, HW_C_SECRET, 0),
 	/* public keys (B 4.8) */
 	A(CKA_ENCRYPT, HW_V_BOOL, HW_C_PUB | HW_C_SECRET, MO | CP),
 	A(CKA_VERIFY, HW_V_BOOL, HW_C_PUB | HW_C_SECRET, MO | CP),

@@ -119,6 +119,26 @@ typedef struct hw_backend_ops {
 	 * CKF_LIBRARY_CANT_CREATE_OS_THREADS (see global.c for why it does
 	 * not refuse). */
 	bool starts_threads;
+
+	/* ---- secret keys and key wrapping (optional; NULL: the engine answers
+	 * CKR_FUNCTION_NOT_SUPPORTED) --------------------------------------- */
+	/* C_GenerateKey with mech (validated against the mechanism table).
+	 * attrs holds the validated template plus the engine's defaults; the
+	 * backend adds what its token reports and its vendor attributes and,
+	 * when token is true, persists the key. On success *oid (0 for a
+	 * session key) and *bdata are set. */
+	CK_RV (*generate_key)(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs,
+			      int64_t *oid, void **bdata);
+	/* C_WrapKey (engine holds refs on both keys). out NULL: *out_len gets
+	 * a sufficient length; too small: CKR_BUFFER_TOO_SMALL with *out_len
+	 * the length needed; else *out_len the exact length (B 5.2). The
+	 * checks of CKA_WRAP, CKA_EXTRACTABLE and key types are the token's. */
+	CK_RV (*wrap_key)(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key,
+			  unsigned char *out, size_t *out_len);
+	/* C_UnwrapKey: attrs, token, *oid and *bdata as for generate_key. */
+	CK_RV (*unwrap_key)(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping,
+			    const unsigned char *wrapped, size_t len, bool token, hw_attrs *attrs,
+			    int64_t *oid, void **bdata);
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows; ops NULL when this build

@@ -171,7 +171,7 @@ static void op_end(hsm_ctx *c, hsm_call *k, bool reuse)
 		HSM_CALL(k, C_CloseSession, k->s);
 }
 
-static CK_RV key_handle(const hw_obj *o, const hsm_call *k, CK_OBJECT_HANDLE *h)
+CK_RV hsm_key_handle(const hw_obj *o, const hsm_call *k, CK_OBJECT_HANDLE *h)
 {
 	const hsm_key *b = o->bdata;
 	if (b != NULL) {
@@ -199,7 +199,7 @@ static CK_RV hsm_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANIS
 	if (o == NULL || (rv = op_begin(c, &o->k)) != CKR_OK)
 		goto out;
 	begun = true;
-	if ((rv = key_handle(key, &o->k, &h)) == CKR_OK)
+	if ((rv = hsm_key_handle(key, &o->k, &h)) == CKR_OK)
 		rv = kind == CKF_SIGN ? HSM_CALL(&o->k, C_SignInit, o->k.s, (CK_MECHANISM_PTR)base, h)
 				      : HSM_CALL(&o->k, C_DecryptInit, o->k.s, (CK_MECHANISM_PTR)base, h);
 	rv = hsm_seen(c, &o->k, rv, kind == CKF_SIGN ? "C_SignInit" : "C_DecryptInit");
@@ -332,4 +332,7 @@ const hw_backend_ops hw_hsm_ops = {
 	.generate_random = hsm_random,
 	.op_begin = hsm_begin,
 	.op_end = hsm_end,
+	.generate_key = hsm_generate_key,
+	.wrap_key = hsm_wrap,
+	.unwrap_key = hsm_unwrap,
 };

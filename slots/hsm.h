@@ -27,7 +27,7 @@
 #include "slots/hsm_lower.h"
 #include <pthread.h>
 
-#define HSM_NMECHS 8         /* base mechanisms hwagg asks the lower token about */
+#define HSM_NMECHS 11        /* base mechanisms hwagg asks the lower token about */
 #define HSM_POOL 16          /* idle lower sessions kept per slot */
 #define HSM_TRIES 5          /* reads of a token that looks half-written */
 
@@ -105,6 +105,9 @@ CK_RV hsm_ctl_begin(hsm_ctx *c, hsm_call *k);
 void hsm_ctl_end(hsm_ctx *c, hsm_call *k);
 /* rv came back from fn: if it says the token is gone, unbind. Returns rv. */
 CK_RV hsm_seen(hsm_ctx *c, const hsm_call *k, CK_RV rv, const char *fn);
+/* The lower handle of one of our objects, for the binding of k;
+ * CKR_KEY_HANDLE_INVALID when it is from an older binding. */
+CK_RV hsm_key_handle(const hw_obj *o, const hsm_call *k, CK_OBJECT_HANDLE *h);
 /* The vendor attributes every object of the slot carries (where it lives:
  * backend, security level, provider URI with the module path); ctl_lock held. */
 CK_RV hsm_tag(hsm_ctx *c, hw_attrs *a);
@@ -118,5 +121,11 @@ CK_RV hsm_destroy(void *ctx, int64_t oid, void *bdata);
 void hsm_free_bdata(void *ctx, void *bdata);
 CK_RV hsm_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token,
 		   hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid, void **bdata);
+CK_RV hsm_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs,
+			int64_t *oid, void **bdata);
+CK_RV hsm_wrap(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key,
+	       unsigned char *out, size_t *out_len);
+CK_RV hsm_unwrap(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+		 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 
 #endif

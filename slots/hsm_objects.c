@@ -2,8 +2,9 @@
  * Objects of an hsm slot. The engine caches them as attribute lists: load()
  * reads every attribute hwagg knows (the rule table) from the lower token
  * and adds the vendor attributes saying where the object lives. Creating,
- * changing, destroying and generating go to the lower token first; what it
- * reports back is what the engine caches.
+ * changing, destroying, generating and unwrapping go to the lower token
+ * first; what it reports back is what the engine caches. Wrapping is the
+ * lower token's alone (it checks CKA_WRAP, CKA_EXTRACTABLE ...).
  */
 #include "slots/hsm.h"
 #include "module/log.h"
@@ -110,6 +111,12 @@ static CK_RV read_object(hsm_ctx *c, hsm_call *k, CK_OBJECT_HANDLE h, hw_attrs *
 			types[m++] = r[i].type;
 	CK_RV rv = read_attrs(c, k, h, types, m, out);
 	free(types);
+	/* key material the token lets out (CKA_SENSITIVE false) stays there:
+	 * hwagg never reveals it and never needs it */
+	CK_ULONG cls = hw_attrs_get_ulong(out, CKA_CLASS, CKO_DATA);
+	for (size_t i = 0; rv == CKR_OK && (cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY) && i < n; i++)
+		if (r[i].flags & HW_R_SECRET)
+			hw_attrs_remove(out, r[i].type);
 	return rv;
 }
 
@@ -518,5 +525,82 @@ out:
 	free(key);
 	free(pt);
 	free(vt);
+	return rv;
+}
+
+/* C_GenerateKey (unwrapping NULL) or C_UnwrapKey on the control session;
+ * the new lower key is read back like a loaded one, or destroyed again
+ * when that fails (all or nothing). */
+static CK_RV make_key(hsm_ctx *c, const CK_MECHANISM *mech, const hw_obj *unwrapping,
+		      const unsigned char *wrapped, size_t len, bool token, hw_attrs *attrs,
+		      int64_t *oid, void **bdata)
+{
+	CK_ATTRIBUTE *t;
+	CK_ULONG n;
+	CK_OBJECT_HANDLE hu, h = CK_INVALID_HANDLE;
+	hsm_key *b = NULL;
+	hsm_call k;
+	CK_RV rv = lower_template(attrs, &t, &n);
+	if (rv != CKR_OK)
+		return rv;
+	if ((rv = hsm_ctl_begin(c, &k)) != CKR_OK)
+		goto out;
+	if (unwrapping == NULL)
+		rv = hsm_seen(c, &k, HSM_CALL(&k, C_GenerateKey, k.s, (CK_MECHANISM_PTR)mech, t, n, &h),
+			      "C_GenerateKey");
+	else if (hsm_key_handle(unwrapping, &k, &hu) != CKR_OK)
+		rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+	else
+		rv = hsm_seen(c, &k, HSM_CALL(&k, C_UnwrapKey, k.s, (CK_MECHANISM_PTR)mech, hu,
+					      (CK_BYTE_PTR)wrapped, len, t, n, &h), "C_UnwrapKey");
+	if (rv == CKR_OK && (rv = adopt(c, &k, h, attrs)) == CKR_OK && (b = key_new(h, k.epoch, !token)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK) {
+		*oid = token ? (int64_t)h : 0;
+		*bdata = b;
+	} else if (h != CK_INVALID_HANDLE) {
+		HSM_CALL(&k, C_DestroyObject, k.s, h);
+	}
+	hsm_ctl_end(c, &k);
+out:
+	free(t);
+	return rv;
+}
+
+CK_RV hsm_generate_key(void *vctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs,
+		       int64_t *oid, void **bdata)
+{
+	return make_key(vctx, mech, NULL, NULL, 0, token, attrs, oid, bdata);
+}
+
+CK_RV hsm_unwrap(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+		 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	return make_key(vctx, mech, unwrapping, wrapped, len, token, attrs, oid, bdata);
+}
+
+CK_RV hsm_wrap(void *vctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key,
+	       unsigned char *out, size_t *out_len)
+{
+	hsm_ctx *c = vctx;
+	CK_OBJECT_HANDLE hw, hk;
+	CK_ULONG got = *out_len;
+	hsm_call k;
+	CK_RV rv = hsm_ctl_begin(c, &k);
+	if (rv != CKR_OK)
+		return rv;
+	if (hsm_key_handle(wrapping, &k, &hw) != CKR_OK)
+		rv = CKR_WRAPPING_KEY_HANDLE_INVALID;
+	else if ((rv = hsm_key_handle(key, &k, &hk)) == CKR_OK)
+		rv = hsm_seen(c, &k, HSM_CALL(&k, C_WrapKey, k.s, (CK_MECHANISM_PTR)mech, hw, hk, out, &got),
+			      "C_WrapKey");
+	if (rv == CKR_OK && out != NULL && got > *out_len) {
+		hw_warn("module %s: C_WrapKey returned %lu bytes for a buffer of %zu", c->module,
+			(unsigned long)got, *out_len);
+		rv = CKR_DEVICE_ERROR;
+	}
+	if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+		*out_len = got;
+	hsm_ctl_end(c, &k);
 	return rv;
 }

@@ -9,49 +9,12 @@
  */
 #include "p11.h"
 #include "ossl.h"
+#include "hsm_fixture.h"
 #include "module/hwagg.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/wait.h>
-
-static const char *softhsm;
-
-static void run(const char *cmd)
-{
-	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
-
-static void setup(void)
-{
-	char path[512];
-	snprintf(p11_dir, sizeof(p11_dir), "/tmp/hwagg-hsm-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(p11_dir));
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", p11_dir);
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", p11_dir);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	run("softhsm2-util --init-token --free --label hwtest --so-pin 12345678 --pin 123456 >/dev/null");
-	snprintf(path, sizeof(path), "%s/hwagg.json", p11_dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "{\"environment\": \"development\", \"store\": \"%s/store\", \"slots\": ["
-		   "{\"name\": \"hwtest\", \"type\": \"hsm\", \"module\": \"%s\", \"token\": \"hwtest\","
-		   " \"security\": \"software\"}, {\"name\": \"soft\", \"type\": \"soft\"}]}\n",
-		p11_dir, softhsm);
-	fclose(f);
-	setenv("HWAGG_CONF", path, 1);
-	p11_load();
-	ck_assert_int_eq(p11->C_Initialize(NULL), CKR_OK);
-}
-
-static void teardown(void)
-{
-	p11->C_Finalize(NULL);
-	p11_world_remove();
-}
 
 /* Sign "msg" with CKM_ECDSA_SHA256 and check it; 1 if good. */
 static int sign_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, EVP_PKEY *pub, int i)
@@ -64,33 +27,6 @@ static int sign_check(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, EVP_PKEY *pub,
 		return 0;
 	sha256(msg, sizeof(msg), dg);
 	return ossl_verify_ecdsa(pub, dg, 32, sig, len) == 1;
-}
-
-static CK_OBJECT_HANDLE find_label(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label, CK_ULONG *count)
-{
-	CK_RV rv;
-	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_LABEL, (void *)label, strlen(label) } };
-	CK_OBJECT_HANDLE h[4] = { 0 };
-	CK_ULONG n;
-	CKR(p11->C_FindObjectsInit(s, t, 2));
-	CKR(p11->C_FindObjects(s, h, 4, &n));
-	CKR(p11->C_FindObjectsFinal(s));
-	if (count != NULL)
-		*count = n;
-	return h[0];
-}
-
-/* Whether SoftHSM2 itself (queried by pkcs11-tool in another process) shows text. */
-static bool softhsm_shows(const char *args, const char *text)
-{
-	char cmd[1024], buf[8192];
-	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module %s --token-label hwtest %s 2>&1", softhsm, args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, p);
-	buf[n] = '\0';
-	pclose(p);
-	return strstr(buf, text) != NULL;
 }
 
 START_TEST(token_and_mechanisms)
@@ -530,10 +466,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	softhsm = getenv("HW_SOFTHSM_MODULE") ? getenv("HW_SOFTHSM_MODULE") : "/usr/lib/softhsm/libsofthsm2.so";
-	if (access(softhsm, R_OK) != 0 || system("command -v softhsm2-util pkcs11-tool >/dev/null") != 0) {
-		fprintf(stderr, "SoftHSM2 (%s, softhsm2-util) or pkcs11-tool is not installed\n", softhsm);
-		return 77;
-	}
-	return p11_run(suite());
+	return hsm_available() ? p11_run(suite()) : 77;
 }
