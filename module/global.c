@@ -106,14 +106,6 @@ void hw_slot_reconcile(hw_slot *s)
 	}
 }
 
-void hw_slot_warn_dev(hw_slot *s)
-{
-	if (__atomic_exchange_n(&s->warned_dev, true, __ATOMIC_RELAXED))
-		return;
-	hw_warn("slot \"%s\" (%s) keeps keys in software: for development only, "
-		"not for production keys", s->conf->name, s->conf->type);
-}
-
 /* Free everything; forked: abandon backend state instead of closing it. */
 static void teardown(bool child)
 {

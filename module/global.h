@@ -29,7 +29,6 @@ typedef struct hw_slot {
 	size_t nobjs, cap;
 	bool loaded;                  /* token objects cached */
 	unsigned sessions, rw_sessions;
-	bool warned_dev;              /* the development warning was logged */
 	uint64_t epoch;               /* backend token epoch the state above belongs to */
 } hw_slot;
 
@@ -61,8 +60,6 @@ bool hw_slot_present(hw_slot *s);
  * token_epoch changed): close the sessions of the old epoch, return the
  * login state to public, drop the object cache. No lock may be held. */
 void hw_slot_reconcile(hw_slot *s);
-/* Development-mode warning, once per slot per process. */
-void hw_slot_warn_dev(hw_slot *s);
 
 void hw_lock(pthread_mutex_t *m);
 void hw_unlock(pthread_mutex_t *m);
