@@ -330,23 +330,13 @@ out:
 CK_RV hw_C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE base,
 		     CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *key)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV hw_C_SeedRandom(CK_SESSION_HANDLE h, unsigned char *seed, CK_ULONG len)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
 	/* the generator seeds itself from the OS; outside seeding is refused */
-	return CKR_RANDOM_SEED_NOT_SUPPORTED;
+	return hw_session_answer(h, CKR_RANDOM_SEED_NOT_SUPPORTED);
 }
 
 CK_RV hw_C_GenerateRandom(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG len)

@@ -69,23 +69,13 @@ CK_RV hw_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
 
 CK_RV hw_C_GetOperationState(CK_SESSION_HANDLE h, unsigned char *state, CK_ULONG *len)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV hw_C_SetOperationState(CK_SESSION_HANDLE h, unsigned char *state, CK_ULONG len,
 			     CK_OBJECT_HANDLE enc_key, CK_OBJECT_HANDLE auth_key)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len)
@@ -143,12 +133,7 @@ CK_RV hw_C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin,
 		     CK_UTF8CHAR_PTR username, CK_ULONG username_len)
 {
 	/* hwagg tokens have no named users */
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV hw_C_Logout(CK_SESSION_HANDLE h)
@@ -170,22 +155,12 @@ CK_RV hw_C_Logout(CK_SESSION_HANDLE h)
 
 CK_RV hw_C_GetFunctionStatus(CK_SESSION_HANDLE h)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_PARALLEL;   /* B 5.16: legacy */
+	return hw_session_answer(h, CKR_FUNCTION_NOT_PARALLEL);   /* B 5.16: legacy */
 }
 
 CK_RV hw_C_CancelFunction(CK_SESSION_HANDLE h)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_PARALLEL;
+	return hw_session_answer(h, CKR_FUNCTION_NOT_PARALLEL);
 }
 
 CK_RV hw_C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)

@@ -8,12 +8,7 @@
 
 static CK_RV unsupported(CK_SESSION_HANDLE h)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_session_put(se);
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV hw_C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)

@@ -323,6 +323,16 @@ CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out)
 	return s ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
 }
 
+CK_RV hw_session_answer(CK_SESSION_HANDLE h, CK_RV answer)
+{
+	hw_session *se;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_session_put(se);
+	return answer;
+}
+
 void hw_session_put(hw_session *s)
 {
 	if (s != NULL && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)

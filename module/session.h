@@ -46,6 +46,9 @@ typedef struct hw_session {
  * Release with hw_session_put. */
 CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out);
 void hw_session_put(hw_session *s);
+/* For functions hwagg answers the same way for every valid session: the
+ * session errors first (B 5.1 precedence), then answer. */
+CK_RV hw_session_answer(CK_SESSION_HANDLE h, CK_RV answer);
 CK_RV hw_session_open(hw_slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *out);
 CK_RV hw_session_close(CK_SESSION_HANDLE h);
 CK_RV hw_session_close_all(hw_slot *slot);
