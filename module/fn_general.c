@@ -80,11 +80,10 @@ CK_RV hw_C_GetSlotList(unsigned char token_present, CK_SLOT_ID *list, CK_ULONG *
 
 CK_RV hw_C_GetSlotInfo(CK_SLOT_ID id, CK_SLOT_INFO *info)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	HW_RETURN_IF(info == NULL, CKR_ARGUMENTS_BAD);
 	char desc[80];
 	memset(info, 0, sizeof(*info));
@@ -104,11 +103,10 @@ CK_RV hw_C_GetSlotInfo(CK_SLOT_ID id, CK_SLOT_INFO *info)
 
 CK_RV hw_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO *info)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	HW_RETURN_IF(info == NULL, CKR_ARGUMENTS_BAD);
 	CK_TOKEN_INFO ti;
 	memset(&ti, 0, sizeof(ti));
@@ -182,11 +180,10 @@ static bool slot_mech(hw_slot *s, const hw_mech *m, CK_MECHANISM_INFO *info)
 
 CK_RV hw_C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	HW_RETURN_IF(count == NULL, CKR_ARGUMENTS_BAD);
 	if (!hw_slot_present(s))
 		return CKR_TOKEN_NOT_PRESENT;
@@ -207,11 +204,10 @@ CK_RV hw_C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE *list, CK_ULONG *co
 
 CK_RV hw_C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	HW_RETURN_IF(info == NULL, CKR_ARGUMENTS_BAD);
 	if (!hw_slot_present(s))
 		return CKR_TOKEN_NOT_PRESENT;
@@ -223,11 +219,10 @@ CK_RV hw_C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_
 
 CK_RV hw_C_InitToken(CK_SLOT_ID id, unsigned char *pin, CK_ULONG pin_len, unsigned char *label)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	HW_RETURN_IF(label == NULL || (pin == NULL && pin_len > 0), CKR_ARGUMENTS_BAD);
 	if (!hw_slot_present(s))
 		return CKR_TOKEN_NOT_PRESENT;

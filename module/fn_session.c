@@ -11,11 +11,10 @@
 CK_RV hw_C_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, void *app, CK_NOTIFY notify,
 		       CK_SESSION_HANDLE *session)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	HW_RETURN_IF(session == NULL, CKR_ARGUMENTS_BAD);
 	if (!(flags & CKF_SERIAL_SESSION))
 		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
@@ -40,11 +39,10 @@ CK_RV hw_C_CloseSession(CK_SESSION_HANDLE h)
 
 CK_RV hw_C_CloseAllSessions(CK_SLOT_ID id)
 {
-	CK_RV rv = hw_check_init();
+	hw_slot *s;
+	CK_RV rv = hw_slot_lookup(id, &s);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = hw_slot_get(id);
-	HW_RETURN_IF(s == NULL, CKR_SLOT_ID_INVALID);
 	return hw_session_close_all(s);
 }
 

@@ -72,6 +72,15 @@ hw_slot *hw_slot_get(CK_SLOT_ID id)
 	return id < hw_g.nslots ? &hw_g.slots[id] : NULL;
 }
 
+CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out)
+{
+	CK_RV rv = hw_check_init();
+	if (rv != CKR_OK)
+		return rv;
+	*out = hw_slot_get(id);
+	return *out != NULL ? CKR_OK : CKR_SLOT_ID_INVALID;
+}
+
 bool hw_slot_present(hw_slot *s)
 {
 	CK_TOKEN_INFO info;

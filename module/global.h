@@ -53,6 +53,9 @@ CK_RV hw_finalize(CK_VOID_PTR reserved);
 
 /* Slot by ID, NULL if unknown. */
 hw_slot *hw_slot_get(CK_SLOT_ID id);
+/* Preamble of the functions that take a slot ID: initialized (else
+ * CKR_CRYPTOKI_NOT_INITIALIZED), then known (else CKR_SLOT_ID_INVALID). */
+CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out);
 /* Whether the slot's token is present now (backend token_info succeeds).
  * Also brings the engine's view up to date after a token removal. */
 bool hw_slot_present(hw_slot *s);
