@@ -7,7 +7,7 @@
  */
 #include "mechanisms/crypto.h"
 #include "mechanisms/mech.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

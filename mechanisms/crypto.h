@@ -7,8 +7,8 @@
 #ifndef HW_CRYPTO_H
 #define HW_CRYPTO_H
 
-#include "module/ck.h"
-#include "module/secret.h"
+#include "common/ck.h"
+#include "common/secret.h"
 #include "mechanisms/encode.h"
 #include <openssl/evp.h>
 

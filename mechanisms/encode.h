@@ -7,7 +7,7 @@
 #ifndef HW_ENCODE_H
 #define HW_ENCODE_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 
 /* ---- curves ---------------------------------------------------------------- */
 typedef struct hw_curve {

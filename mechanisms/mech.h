@@ -8,7 +8,7 @@
 #ifndef HW_MECH_H
 #define HW_MECH_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 
 #define HW_NO_HASH ((CK_MECHANISM_TYPE)-1)   /* no software digest first */
 #define HW_NO_KEY  ((CK_KEY_TYPE)-1)         /* mechanism uses no key (digests) */

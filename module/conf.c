@@ -8,7 +8,7 @@
  * libraries the module loads.
  */
 #include "module/conf.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "slots/backend.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #ifndef HW_CONF_H
 #define HW_CONF_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 #include <json-c/json.h>
 
 typedef enum { HW_ENV_DEVELOPMENT = 0, HW_ENV_STAGING, HW_ENV_PRODUCTION } hw_env;

@@ -5,7 +5,7 @@
 #include "module/global.h"
 #include "module/session.h"
 #include "module/objutil.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "mechanisms/mech.h"
 #include "objects/rules.h"
 

@@ -4,7 +4,7 @@
 #include "module/fns.h"
 #include "module/global.h"
 #include "module/session.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
 #ifndef HW_FNS_H
 #define HW_FNS_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 
 CK_RV hw_C_Initialize(void *init_args);
 CK_RV hw_C_Finalize(void *reserved);

@@ -23,7 +23,7 @@
  */
 #include "module/global.h"
 #include "module/session.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "mechanisms/crypto.h"
 
 #include <stdlib.h>

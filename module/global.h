@@ -11,7 +11,7 @@
 #ifndef HW_GLOBAL_H
 #define HW_GLOBAL_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 #include "module/conf.h"
 #include "slots/backend.h"
 #include <pthread.h>

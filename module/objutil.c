@@ -1,5 +1,5 @@
 #include "module/objutil.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "mechanisms/crypto.h"
 #include "objects/rules.h"
 

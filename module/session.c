@@ -2,7 +2,7 @@
  * Sessions, object handles and each slot's object cache.
  */
 #include "module/session.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "objects/rules.h"
 
 #include <stdlib.h>

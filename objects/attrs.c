@@ -1,5 +1,5 @@
 #include "objects/attrs.h"
-#include "module/secret.h"
+#include "common/secret.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #ifndef HW_ATTRS_H
 #define HW_ATTRS_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 
 typedef struct hw_attrs {
 	CK_ATTRIBUTE *v;     /* values are owned (malloc'd) */

@@ -14,7 +14,7 @@
  */
 #include "objects/pin.h"
 #include "mechanisms/crypto.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <limits.h>
 #include <stdlib.h>

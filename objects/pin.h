@@ -12,8 +12,8 @@
 #ifndef HW_PIN_H
 #define HW_PIN_H
 
-#include "module/ck.h"
-#include "module/secret.h"
+#include "common/ck.h"
+#include "common/secret.h"
 #include "objects/store.h"
 
 #define HW_MK_LEN 32

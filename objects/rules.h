@@ -6,7 +6,7 @@
 #ifndef HW_RULES_H
 #define HW_RULES_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 #include "objects/attrs.h"
 
 /* What a template is for: the checks differ per function (B 4.1). */

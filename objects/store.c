@@ -15,7 +15,7 @@
  * published its public half, so one fsync per commit is worth it.
  */
 #include "objects/store.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -9,7 +9,7 @@
 #ifndef HW_STORE_H
 #define HW_STORE_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 
 typedef struct hw_store hw_store;
 

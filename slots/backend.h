@@ -13,7 +13,7 @@
 #ifndef HW_BACKEND_H
 #define HW_BACKEND_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 #include "module/conf.h"
 #include "objects/attrs.h"
 #include "mechanisms/crypto.h"

@@ -4,7 +4,7 @@
  * hsm.h.
  */
 #include "slots/hsm.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * which ends one binding and starts the next. See hsm.h.
  */
 #include "slots/hsm.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * copy after fork).
  */
 #include "slots/hsm_lower.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <dlfcn.h>
 #include <errno.h>

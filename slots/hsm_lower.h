@@ -29,7 +29,7 @@
 #ifndef HW_HSM_LOWER_H
 #define HW_HSM_LOWER_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 #include <pthread.h>
 #include <sys/types.h>
 

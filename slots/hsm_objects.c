@@ -7,7 +7,7 @@
  * lower token's alone (it checks CKA_WRAP, CKA_EXTRACTABLE ...).
  */
 #include "slots/hsm.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "objects/rules.h"
 
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  * keyring tools). Nothing ever waits for an interactive prompt.
  */
 #include "slots/keyring_int.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

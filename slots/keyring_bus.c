@@ -18,7 +18,7 @@
  *   absent instead of hanging.
  */
 #include "slots/keyring_int.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

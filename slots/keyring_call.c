@@ -5,7 +5,7 @@
  * call fails). Secrets travel encrypted for the libsecret session.
  */
 #include "slots/keyring_int.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <string.h>
 

@@ -24,7 +24,7 @@
 #define SECRET_API_SUBJECT_TO_CHANGE 1
 
 #include "slots/backend.h"
-#include "module/secret.h"
+#include "common/secret.h"
 
 #include <libsecret/secret.h>
 #include <pthread.h>

@@ -18,8 +18,8 @@
  * the key bytes stay in libsecret's secure memory and are wiped there.
  */
 #include "slots/keyring_int.h"
-#include "module/log.h"
-#include "module/hwagg.h"
+#include "common/log.h"
+#include "common/hwagg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

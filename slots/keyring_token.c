@@ -25,7 +25,7 @@
  *    CKR_USER_PIN_NOT_INITIALIZED.
  */
 #include "slots/keyring_int.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "objects/pin.h"
 
 #include <stdlib.h>

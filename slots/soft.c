@@ -6,7 +6,7 @@
  * Keys are software keys: for development, and said so.
  */
 #include "slots/backend.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "objects/store.h"
 #include "objects/pin.h"
 

@@ -8,7 +8,7 @@
 #include "module/global.h"
 #include "module/session.h"
 #include "module/conf.h"
-#include "module/log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

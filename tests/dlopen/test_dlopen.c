@@ -5,8 +5,8 @@
  */
 #include "p11.h"
 #include "ossl.h"
-#include "module/pkcs11_3.h"
-#include "module/hwagg.h"
+#include "common/pkcs11_3.h"
+#include "common/hwagg.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>

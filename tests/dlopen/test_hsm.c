@@ -10,7 +10,7 @@
 #include "p11.h"
 #include "ossl.h"
 #include "hsm_fixture.h"
-#include "module/hwagg.h"
+#include "common/hwagg.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
 #include "p11.h"
 #include "ossl.h"
 #include "hsm_fixture.h"
-#include "module/hwagg.h"
+#include "common/hwagg.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -6,7 +6,7 @@
  */
 #include "config.h"
 #include "p11.h"
-#include "module/pkcs11_3.h"
+#include "common/pkcs11_3.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>

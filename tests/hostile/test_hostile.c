@@ -10,7 +10,7 @@
  */
 #include "tests/dlopen/p11.h"
 #include "tests/hostile/hostile.h"
-#include "module/hwagg.h"
+#include "common/hwagg.h"
 
 #include <pthread.h>
 #include <stdbool.h>

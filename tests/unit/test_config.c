@@ -1,6 +1,6 @@
 /* Configuration: search order, shape, every error path, robustness. */
 #include "module/conf.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "slots/backend.h"
 #include "tests/unit/unit.h"
 

@@ -4,7 +4,7 @@
  * connections.
  */
 #include "objects/pin.h"
-#include "module/log.h"
+#include "common/log.h"
 #include "tests/unit/store_fixture.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "module/log.h"
+#include "common/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -6,11 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "module/pkcs11_3.h"
+#include "common/pkcs11_3.h"
 
 #define HW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#include "module/hwagg.h"
+#include "common/hwagg.h"
 
 /* Caller-misuse preconditions: return at once, no lock is held yet. */
 #define HW_RETURN_IF(cond, rv) do { if (cond) return (rv); } while (0)

@@ -6,7 +6,7 @@
 #ifndef HW_LOG_H
 #define HW_LOG_H
 
-#include "module/ck.h"
+#include "common/ck.h"
 
 typedef enum { HW_LOG_ERROR = 0, HW_LOG_WARN = 1, HW_LOG_INFO = 2, HW_LOG_DEBUG = 3 } hw_log_level;
 

@@ -1,6 +1,6 @@
-#include "module/ck.h"
-#include "module/secret.h"
-#include "module/log.h"
+#include "common/ck.h"
+#include "common/secret.h"
+#include "common/log.h"
 
 #include <stdlib.h>
 #include <string.h>
