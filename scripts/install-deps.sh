@@ -5,7 +5,7 @@ set -eu
 PKGS="
   build-essential autoconf automake libtool pkg-config
   libp11-kit-dev p11-kit libjson-c-dev libsqlite3-dev libssl-dev openssl check
-  libsecret-1-dev
+  libdbus-1-dev
   opensc softhsm2 libengine-pkcs11-openssl openssh-client openssh-server
   libnss3-tools gnutls-bin openjdk-17-jdk-headless
   gnome-keyring dbus libsecret-tools python3-dbus

@@ -1,6 +1,6 @@
 /*
  * The "keyring" slot: software keys kept in the desktop's Secret Service
- * (gnome-keyring, through libsecret), protected by the user's login
+ * (gnome-keyring, over D-Bus with libdbus), protected by the user's login
  * session instead of a file of our own.
  *
  * Keys are generated with OpenSSL in this process; each token object is one
@@ -31,12 +31,17 @@ static CK_RV keyring_open(void *vctx, const hw_slot_conf *conf, const hw_config 
 {
 	hw_kr_ctx *c = vctx;
 	c->conf = conf;
-	c->collection = hw_conf_str(conf, "collection", SECRET_COLLECTION_DEFAULT);
+	c->collection = hw_conf_str(conf, "collection", HW_KR_DEFAULT_COLLECTION);
 	c->cache_keys = hw_conf_bool(conf, "cache_keys", false);
-	if (c->collection[0] == '\0' ||
-	    (c->collection[0] == '/' && !g_variant_is_object_path(c->collection))) {
+	if (c->collection[0] == '\0' || !dbus_validate_utf8(c->collection, NULL) ||
+	    (c->collection[0] == '/' && !dbus_validate_path(c->collection, NULL))) {
 		snprintf(err, err_len, "collection: expected an alias such as \"default\" or a D-Bus object path "
 			 "such as \"/org/freedesktop/secrets/collection/login\"");
+		return CKR_ARGUMENTS_BAD;
+	}
+	/* the name goes into every item's attributes, which D-Bus carries as UTF-8 */
+	if (!dbus_validate_utf8(conf->name, NULL)) {
+		snprintf(err, err_len, "name: a keyring slot's name must be valid UTF-8");
 		return CKR_ARGUMENTS_BAD;
 	}
 	pthread_mutex_init(&c->lock, NULL);
@@ -79,14 +84,14 @@ static CK_RV keyring_token_info(void *vctx, CK_TOKEN_INFO *info)
 		info->flags |= CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
 	info->ulMinPinLen = 0;
 	info->ulMaxPinLen = 255;
-	char *id = g_strdup_printf("keyring\n%s\n%s", c->collection, c->conf->name);
-	if (hw_digest_once(CKM_SHA256, id, strlen(id), md, &mdlen) == CKR_OK)
+	char *id = hw_kr_printf("keyring\n%s\n%s", c->collection, c->conf->name);
+	if (id != NULL && hw_digest_once(CKM_SHA256, id, strlen(id), md, &mdlen) == CKR_OK)
 		for (int i = 0; i < 8; i++) {
 			static const char digits[] = "0123456789abcdef";
 			info->serialNumber[2 * i] = (CK_UTF8CHAR)digits[md[i] >> 4];
 			info->serialNumber[2 * i + 1] = (CK_UTF8CHAR)digits[md[i] & 15];
 		}
-	g_free(id);
+	free(id);
 	return CKR_OK;
 }
 
@@ -168,7 +173,7 @@ static CK_RV keyring_create(void *vctx, hw_attrs *attrs, int64_t *oid)
 	if (rv != CKR_OK || (rv = hw_kr_link_get(c, &l)) != CKR_OK)
 		return rv;
 	rv = hw_kr_item_write(c, &l, attrs, NULL, &path, oid);
-	g_free(path);
+	free(path);
 	hw_kr_link_put(&l);
 	return rv;
 }
@@ -182,19 +187,24 @@ typedef struct item_ref {
 
 static CK_RV item_of(hw_kr_ctx *c, int64_t oid, item_ref *r)
 {
+	CK_RV rv = CKR_OBJECT_HANDLE_INVALID;
+	memset(r, 0, sizeof(*r));
 	pthread_mutex_lock(&c->lock);
 	hw_kr_item *it = oid != 0 ? hw_kr_item_by_oid_inlock(c, oid) : NULL;
-	r->path = it ? g_strdup(it->path) : NULL;
-	r->uid = it ? g_strdup(it->uid) : NULL;
-	r->priv = it && it->priv;
+	if (it != NULL) {
+		r->path = strdup(it->path);
+		r->uid = strdup(it->uid);
+		r->priv = it->priv;
+		rv = r->path != NULL && r->uid != NULL ? CKR_OK : CKR_HOST_MEMORY;
+	}
 	pthread_mutex_unlock(&c->lock);
-	return r->path != NULL ? CKR_OK : CKR_OBJECT_HANDLE_INVALID;
+	return rv;
 }
 
 static void item_ref_free(item_ref *r)
 {
-	g_free(r->path);
-	g_free(r->uid);
+	free(r->path);
+	free(r->uid);
 }
 
 /* A private key's PKCS#8 DER, read from its item into secret memory; the
@@ -202,8 +212,7 @@ static void item_ref_free(item_ref *r)
 static CK_RV read_der(hw_kr_ctx *c, const hw_kr_link *l, const item_ref *r, hw_secret **der)
 {
 	const char *path = r->path;
-	SecretValue *v = NULL;
-	gsize len = 0;
+	hw_secret *v = NULL;
 	hw_kr_parts parts;
 	*der = NULL;
 	CK_RV rv = hw_kr_get_secret(c, l, path, &v);
@@ -213,8 +222,7 @@ static CK_RV read_der(hw_kr_ctx *c, const hw_kr_link *l, const item_ref *r, hw_s
 	}
 	if (rv != CKR_OK)
 		return rv;
-	const char *data = secret_value_get(v, &len);
-	if (hw_kr_unpack(data, len, &parts) != CKR_OK || parts.der_len == 0 || parts.uid_len != strlen(r->uid) ||
+	if (hw_kr_unpack(v->data, v->len, &parts) != CKR_OK || parts.der_len == 0 || parts.uid_len != strlen(r->uid) ||
 	    memcmp(parts.uid, r->uid, parts.uid_len) != 0) {
 		hw_error("slot \"%s\" (keyring): item %s does not hold this object's key (changed outside "
 			 "hwagg?)", c->conf->name, path);
@@ -227,8 +235,7 @@ static CK_RV read_der(hw_kr_ctx *c, const hw_kr_link *l, const item_ref *r, hw_s
 	} else if ((*der = hw_secret_dup(parts.der, parts.der_len)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 	}
-	hw_wipe((void *)data, len);
-	secret_value_unref(v);
+	hw_secret_free(v);
 	return rv;
 }
 
@@ -241,7 +248,8 @@ static CK_RV keyring_update(void *vctx, int64_t oid, const hw_attrs *attrs)
 	int64_t same;
 	CK_RV rv = item_of(c, oid, &r);
 	if (rv != CKR_OK) {
-		rv = CKR_DEVICE_ERROR;            /* deleted behind our back */
+		if (rv == CKR_OBJECT_HANDLE_INVALID)
+			rv = CKR_DEVICE_ERROR;    /* deleted behind our back */
 		goto out;
 	}
 	if ((rv = hw_kr_link_get(c, &l)) != CKR_OK)
@@ -261,9 +269,12 @@ static CK_RV keyring_destroy(void *vctx, int64_t oid, void *bdata)
 	hw_kr_ctx *c = vctx;
 	hw_kr_link l;
 	item_ref r;
-	CK_RV rv = CKR_OK;
-	if (item_of(c, oid, &r) != CKR_OK)
-		goto out;                         /* already gone from the collection */
+	CK_RV rv = item_of(c, oid, &r);
+	if (rv != CKR_OK) {
+		if (rv == CKR_OBJECT_HANDLE_INVALID)
+			rv = CKR_OK;              /* already gone from the collection */
+		goto out;
+	}
 	if ((rv = hw_kr_link_get(c, &l)) == CKR_OK)
 		rv = hw_kr_delete(c, &l, r.path);
 	if (rv == CKR_OK) {
@@ -330,9 +341,11 @@ static CK_RV private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX
 	pthread_mutex_unlock(&c->lock);
 	if (rv != CKR_OK || *out != NULL)
 		return rv;
-	if (item_of(c, key->oid, &r) != CKR_OK) {
-		hw_warn("slot \"%s\" (keyring): the key's item is no longer in the collection", c->conf->name);
-		rv = CKR_DEVICE_ERROR;
+	if ((rv = item_of(c, key->oid, &r)) != CKR_OK) {
+		if (rv == CKR_OBJECT_HANDLE_INVALID) {
+			hw_warn("slot \"%s\" (keyring): the key's item is no longer in the collection", c->conf->name);
+			rv = CKR_DEVICE_ERROR;
+		}
 		goto out_ref;
 	}
 	if ((rv = hw_kr_link_get(c, &l)) != CKR_OK)
@@ -429,8 +442,8 @@ static CK_RV store_pair(hw_kr_ctx *c, EVP_PKEY *key, hw_attrs *pub, hw_attrs *pr
 	}
 out:
 	hw_secret_free(der);
-	g_free(priv_path);
-	g_free(pub_path);
+	free(priv_path);
+	free(pub_path);
 	hw_kr_link_put(&l);
 	return rv;
 }
@@ -490,7 +503,6 @@ static CK_RV keyring_health(void *vctx, char *msg, size_t len)
 }
 
 const hw_backend_ops hw_keyring_ops = {
-	.starts_threads = true,   /* GDBus runs a worker thread */
 	.type = "keyring",
 	.ctx_size = sizeof(hw_kr_ctx),
 	.conf_keys = keyring_keys,

@@ -1,21 +1,34 @@
 /*
  * The keyring slot's connection to the Secret Service (keyring_int.h).
  *
- * - A private D-Bus connection rather than GLib's shared session-bus
- *   singleton: the application's own GDBus use is untouched and
- *   C_Finalize can close ours.
- * - A SecretService subclass whose prompt hooks refuse at once, so any call
- *   that would need an interactive prompt fails instead of waiting for a
- *   window nobody may see.
+ * - libdbus in blocking mode on a private connection of our own
+ *   (dbus_connection_open_private + Hello), never the process's shared
+ *   session-bus connection: the application's own D-Bus use is untouched,
+ *   C_Finalize can close ours, and losing the bus never exits the process.
+ *   libdbus starts no thread, so the slot starts none.
  * - Every call is bounded by HW_KR_TIMEOUT_MS and none starts the daemon by
- *   D-Bus activation: no Secret Service running means the token is absent.
- * - Signals (the service or the bus going away; items created, changed or
- *   deleted) are queued on a private GMainContext and dispatched under
- *   ctx->lock when the slot looks, so no application main loop runs our
- *   code and changed() costs no round trip.
- * - GDBus does not work in a process forked from one that used it (its
- *   worker thread is not in the child), so such a child sees the token
- *   absent instead of hanging.
+ *   D-Bus activation: the bus is asked whether the Secret Service runs
+ *   (NameHasOwner) before anything else, and no call to it allows
+ *   auto-start. No service = token absent.
+ * - Nothing waits for an interactive prompt: a call that returns one
+ *   dismisses it and fails (keyring_call.c).
+ * - Change detection without a main loop: match rules on our connection
+ *   (the Secret Service's owner changing; items created, changed or deleted
+ *   in our collection) make the bus send those signals to us; they queue up
+ *   in the connection while the blocking calls read, and the slot drains
+ *   them without waiting, under ctx->lock, whenever it looks: a read of what
+ *   the socket holds (dbus_connection_read_write(conn, 0)), then
+ *   dbus_connection_dispatch() into a filter. Not pop_message: the queue also
+ *   holds replies that other threads' blocking calls are about to pick up,
+ *   and popping one would leave that call waiting for its timeout; dispatch
+ *   hands such a reply to its call. changed() costs no round trip.
+ * - fork(): the child's C_Initialize abandons the parent's connection (its
+ *   socket is shared with the parent: no close, no flush, not even an unref
+ *   that could touch its locks) and the child connects afresh, with a
+ *   session of its own. libdbus keeps no thread or process-wide state that
+ *   would stop a child from doing so, unlike GDBus, whose worker thread is
+ *   not in the child. (As with any library, another thread inside libdbus at
+ *   the moment of fork may leave one of its global locks held in the child.)
  */
 #include "slots/keyring_int.h"
 #include "common/log.h"
@@ -25,13 +38,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#define DBUS_NAME "org.freedesktop.DBus"
-#define DBUS_PATH "/org/freedesktop/DBus"
-
-/* The process whose GDBus worker thread our connections use. */
-static pid_t gdbus_pid;
+#define OWNER_RULE "type='signal',sender='" DBUS_SERVICE_DBUS "',interface='" DBUS_INTERFACE_DBUS "'," \
+	"member='NameOwnerChanged',path='" DBUS_PATH_DBUS "',arg0='" HW_KR_NAME "'"
+/* (a collection's path, validated, needs no quoting in a rule) */
+#define COLL_RULE "type='signal',sender='" HW_KR_NAME "',interface='" HW_KR_IF_COLLECTION "',path='%s'"
 
 double hw_kr_now(void)
 {
@@ -40,131 +51,26 @@ double hw_kr_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* ---- a SecretService that never prompts ---------------------------------------- */
-typedef struct HwKrService {
-	SecretService parent;
-} HwKrService;
-
-typedef struct HwKrServiceClass {
-	SecretServiceClass parent_class;
-} HwKrServiceClass;
-
-static GType hw_kr_service_get_type(void);
-G_DEFINE_TYPE(HwKrService, hw_kr_service, SECRET_TYPE_SERVICE)
-
-static GQuark no_prompt_quark(void)
-{
-	return g_quark_from_static_string("hwagg-keyring-no-prompt");
-}
-
-/* Tell the service we will not show its prompt (nothing waits for the reply). */
-void hw_kr_dismiss(GDBusConnection *conn, const char *name, const char *prompt_path)
-{
-	g_dbus_connection_call(conn, name, prompt_path, HW_KR_IF_PROMPT, "Dismiss", NULL, NULL,
-			       G_DBUS_CALL_FLAGS_NO_AUTO_START, HW_KR_TIMEOUT_MS, NULL, NULL, NULL);
-}
-
-static void dismiss_prompt(SecretService *self, SecretPrompt *prompt)
-{
-	GDBusProxy *svc = G_DBUS_PROXY(self);
-	hw_kr_dismiss(g_dbus_proxy_get_connection(svc), g_dbus_proxy_get_name(svc),
-		g_dbus_proxy_get_object_path(G_DBUS_PROXY(prompt)));
-}
-
-static GVariant *no_prompt_sync(SecretService *self, SecretPrompt *prompt, GCancellable *cancellable,
-				const GVariantType *return_type, GError **error)
-{
-	dismiss_prompt(self, prompt);
-	g_set_error_literal(error, no_prompt_quark(), 1, HW_KR_NO_PROMPT);
-	return NULL;
-}
-
-static void no_prompt_async(SecretService *self, SecretPrompt *prompt, const GVariantType *return_type,
-			    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
-{
-	GTask *t = g_task_new(self, cancellable, callback, user_data);
-	dismiss_prompt(self, prompt);
-	g_task_return_new_error(t, no_prompt_quark(), 1, HW_KR_NO_PROMPT);
-	g_object_unref(t);
-}
-
-static GVariant *no_prompt_finish(SecretService *self, GAsyncResult *result, GError **error)
-{
-	return g_task_propagate_pointer(G_TASK(result), error);
-}
-
-/* SecretService's own constructor points the proxy at GLib's shared
- * session bus; ours keeps the private connection given as "g-connection"
- * and the flags: no activation, no property cache, no service signals. */
-static GObject *hw_kr_service_constructor(GType type, guint n, GObjectConstructParam *params)
-{
-	GObject *o = G_OBJECT_CLASS(hw_kr_service_parent_class)->constructor(type, n, params);
-	/* (its "g-name" stays: set twice, GDBusProxy would leak the first) */
-	g_object_set(o, "g-bus-type", G_BUS_TYPE_NONE,
-		     "g-flags", G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS |
-				G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, NULL);
-	return o;
-}
-
-static void hw_kr_service_class_init(HwKrServiceClass *k)
-{
-	SecretServiceClass *s = SECRET_SERVICE_CLASS(k);
-	G_OBJECT_CLASS(k)->constructor = hw_kr_service_constructor;
-	s->prompt_sync = no_prompt_sync;
-	s->prompt_async = no_prompt_async;
-	s->prompt_finish = no_prompt_finish;
-}
-
-static void hw_kr_service_init(HwKrService *self)
-{
-}
-
 /* ---- errors -------------------------------------------------------------------- */
-bool hw_kr_remote_is(const GError *e, const char *name)
-{
-	char *r = g_dbus_error_get_remote_error(e);
-	bool is = r != NULL && strcmp(r, name) == 0;
-	g_free(r);
-	return is;
-}
-
 /* The service (or the bus) is gone or no longer knows our session. */
-static bool error_gone(const GError *e)
+static bool error_gone(const hw_kr_err *e)
 {
-	if (e->domain == G_DBUS_ERROR)
-		switch (e->code) {
-		case G_DBUS_ERROR_SERVICE_UNKNOWN: case G_DBUS_ERROR_NAME_HAS_NO_OWNER:
-		case G_DBUS_ERROR_NO_REPLY: case G_DBUS_ERROR_DISCONNECTED: case G_DBUS_ERROR_NO_SERVER:
-		case G_DBUS_ERROR_TIMEOUT: case G_DBUS_ERROR_TIMED_OUT:
+	static const char *const gone[] = {
+		DBUS_ERROR_SERVICE_UNKNOWN, DBUS_ERROR_NAME_HAS_NO_OWNER, DBUS_ERROR_NO_REPLY,
+		DBUS_ERROR_DISCONNECTED, DBUS_ERROR_NO_SERVER, DBUS_ERROR_TIMEOUT, DBUS_ERROR_TIMED_OUT,
+		"org.freedesktop.Secret.Error.NoSession",
+	};
+	for (size_t i = 0; i < HW_ARRAY_LEN(gone); i++)
+		if (hw_kr_err_is(e, gone[i]))
 			return true;
-		default:
-			break;
-		}
-	if (e->domain == G_IO_ERROR)
-		switch (e->code) {
-		case G_IO_ERROR_CLOSED: case G_IO_ERROR_TIMED_OUT:
-		case G_IO_ERROR_BROKEN_PIPE:     /* == G_IO_ERROR_CONNECTION_CLOSED */
-			return true;
-		default:
-			break;
-		}
-	return hw_kr_remote_is(e, "org.freedesktop.Secret.Error.NoSession");
+	return false;
 }
 
-/* The item (or collection) does not exist (any more). gnome-keyring answers
- * UnknownMethod for an object path it does not serve. */
-bool hw_kr_error_no_object(const GError *e)
+/* gnome-keyring answers UnknownMethod for an object path it does not serve. */
+bool hw_kr_error_no_object(const hw_kr_err *e)
 {
-	return (e->domain == SECRET_ERROR && e->code == SECRET_ERROR_NO_SUCH_OBJECT) ||
-	       hw_kr_remote_is(e, "org.freedesktop.Secret.Error.NoSuchObject") ||
-	       hw_kr_remote_is(e, "org.freedesktop.DBus.Error.UnknownObject") ||
-	       hw_kr_remote_is(e, "org.freedesktop.DBus.Error.UnknownMethod");
-}
-
-static bool error_locked(const GError *e)
-{
-	return (e->domain == SECRET_ERROR && e->code == SECRET_ERROR_IS_LOCKED) ||
-	       hw_kr_remote_is(e, "org.freedesktop.Secret.Error.IsLocked");
+	return hw_kr_err_is(e, "org.freedesktop.Secret.Error.NoSuchObject") ||
+	       hw_kr_err_is(e, DBUS_ERROR_UNKNOWN_OBJECT) || hw_kr_err_is(e, DBUS_ERROR_UNKNOWN_METHOD);
 }
 
 /* The token was removed: once per lost connection, the engine is told
@@ -178,13 +84,15 @@ static void removed_inlock(hw_kr_ctx *c)
 	hw_kr_logout_inlock(c);
 }
 
-CK_RV hw_kr_fail(hw_kr_ctx *c, const hw_kr_link *l, GError *e, const char *what)
+CK_RV hw_kr_fail(hw_kr_ctx *c, const hw_kr_link *l, const hw_kr_err *e, const char *what)
 {
 	CK_RV rv = CKR_DEVICE_ERROR;
-	if (error_locked(e)) {
+	if (hw_kr_err_is(e, "org.freedesktop.Secret.Error.IsLocked")) {
 		rv = CKR_USER_NOT_LOGGED_IN;
-	} else if (e->domain == no_prompt_quark()) {
+	} else if (hw_kr_err_is(e, HW_KR_ERR_PROMPT)) {
 		rv = CKR_FUNCTION_FAILED;
+	} else if (hw_kr_err_is(e, DBUS_ERROR_NO_MEMORY)) {
+		rv = CKR_HOST_MEMORY;
 	} else if (error_gone(e)) {
 		rv = CKR_DEVICE_REMOVED;
 		pthread_mutex_lock(&c->lock);
@@ -194,99 +102,205 @@ CK_RV hw_kr_fail(hw_kr_ctx *c, const hw_kr_link *l, GError *e, const char *what)
 		}
 		pthread_mutex_unlock(&c->lock);
 	}
-	/* classified by the remote name above; logged without it */
-	g_dbus_error_strip_remote_error(e);
 	hw_log(rv == CKR_USER_NOT_LOGGED_IN ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\" (keyring): %s: %s (%s)",
-	       c->conf->name, what, e->message, hw_rv_name(rv));
-	g_error_free(e);
+	       c->conf->name, what, e->msg, hw_rv_name(rv));
 	return rv;
 }
 
+/* ---- small calls ------------------------------------------------------------------ */
+/* A call to the bus itself with one string argument (or none). */
+static DBusMessage *bus_msg(const char *method, const char *arg, hw_kr_err *e)
+{
+	DBusMessageIter it;
+	DBusMessage *m = hw_kr_msg(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, method, e);
+	if (m == NULL)
+		return NULL;
+	dbus_message_iter_init_append(m, &it);
+	if (arg != NULL && !hw_kr_put_str(&it, DBUS_TYPE_STRING, arg, e)) {
+		dbus_message_unref(m);
+		return NULL;
+	}
+	return m;
+}
+
+static DBusMessage *bus_call(DBusConnection *conn, const char *method, const char *arg, const char *sig,
+			     hw_kr_err *e)
+{
+	DBusMessage *m = bus_msg(method, arg, e);
+	return m != NULL ? hw_kr_send(conn, m, sig, e) : NULL;
+}
+
+static bool bus_ok(DBusConnection *conn, const char *method, const char *arg, hw_kr_err *e)
+{
+	DBusMessage *r = bus_call(conn, method, arg, NULL, e);
+	if (r != NULL)
+		dbus_message_unref(r);
+	return r != NULL;
+}
+
+void hw_kr_dismiss(DBusConnection *conn, const char *prompt_path)
+{
+	hw_kr_err e = { "", "" };
+	DBusMessage *m = hw_kr_msg(NULL, prompt_path, HW_KR_IF_PROMPT, "Dismiss", &e);
+	if (m != NULL)
+		hw_kr_send_only(conn, m);
+}
+
+bool hw_kr_get_locked(DBusConnection *conn, const char *coll, bool *locked, hw_kr_err *e)
+{
+	DBusMessageIter it, var;
+	dbus_bool_t b = FALSE;
+	DBusMessage *r, *m = hw_kr_msg(NULL, coll, HW_KR_IF_PROPS, "Get", e);
+	if (m == NULL)
+		return false;
+	dbus_message_iter_init_append(m, &it);
+	if (!hw_kr_put_str(&it, DBUS_TYPE_STRING, HW_KR_IF_COLLECTION, e) ||
+	    !hw_kr_put_str(&it, DBUS_TYPE_STRING, "Locked", e)) {
+		dbus_message_unref(m);
+		return false;
+	}
+	if ((r = hw_kr_send(conn, m, "v", e)) == NULL)
+		return false;
+	dbus_message_iter_init(r, &it);
+	dbus_message_iter_recurse(&it, &var);
+	if (dbus_message_iter_get_arg_type(&var) == DBUS_TYPE_BOOLEAN)
+		dbus_message_iter_get_basic(&var, &b);
+	*locked = b;
+	dbus_message_unref(r);
+	return true;
+}
+
 /* ---- signals ------------------------------------------------------------------- */
-static void on_owner(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-		     const char *member, GVariant *params, gpointer user)
+/* The filter of our connection: it runs in hw_kr_drain_inlock only (nothing
+ * else dispatches the connection), so with c->lock held. */
+static DBusHandlerResult on_message_inlock(DBusConnection *conn, DBusMessage *m, void *arg)
 {
-	hw_kr_ctx *c = user;
-	const char *name, *old_owner, *new_owner;
-	if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(sss)")))
-		return;
-	g_variant_get(params, "(&s&s&s)", &name, &old_owner, &new_owner);
-	if (new_owner[0] == '\0')
+	hw_kr_ctx *c = arg;
+	const char *a = NULL, *b = NULL, *d = NULL;
+	if (dbus_message_get_type(m) != DBUS_MESSAGE_TYPE_SIGNAL)
+		return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;   /* a late reply to a call that timed out */
+	if (dbus_message_is_signal(m, DBUS_INTERFACE_LOCAL, "Disconnected")) {
 		c->gone = true;
-	else
-		c->retry_at = 0;              /* a new service: try it now */
-}
-
-static void on_item(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
-		    const char *member, GVariant *params, gpointer user)
-{
-	const char *item;
-	if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(o)")))
-		return;
-	g_variant_get(params, "(&o)", &item);
-	hw_kr_item_event_inlock(user, member, item);
-}
-
-static void on_closed(GDBusConnection *conn, gboolean remote_peer_vanished, GError *e, gpointer user)
-{
-	hw_kr_ctx *c = user;
-	c->gone = true;
+	} else if (dbus_message_is_signal(m, DBUS_INTERFACE_DBUS, "NameOwnerChanged")) {
+		if (!dbus_message_has_sender(m, DBUS_SERVICE_DBUS) || !dbus_message_has_signature(m, "sss") ||
+		    !dbus_message_get_args(m, NULL, DBUS_TYPE_STRING, &a, DBUS_TYPE_STRING, &b, DBUS_TYPE_STRING, &d,
+					   DBUS_TYPE_INVALID) || strcmp(a, HW_KR_NAME) != 0)
+			return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+		if (d[0] == '\0')
+			c->gone = true;
+		else
+			c->retry_at = 0;      /* a new service: try it now */
+	} else if (dbus_message_has_interface(m, HW_KR_IF_COLLECTION) && c->match_coll != NULL &&
+		   dbus_message_has_path(m, c->match_coll) && dbus_message_has_signature(m, "o") &&
+		   dbus_message_get_args(m, NULL, DBUS_TYPE_OBJECT_PATH, &a, DBUS_TYPE_INVALID)) {
+		hw_kr_item_event_inlock(c, dbus_message_get_member(m), a);
+	}
+	return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
 }
 
 void hw_kr_drain_inlock(hw_kr_ctx *c)
 {
-	if (c->events != NULL)
-		while (g_main_context_iteration(c->events, FALSE))
-			;
+	if (c->conn == NULL)
+		return;
+	/* read what the socket holds, without waiting (if another thread is
+	 * reading it for its call, that thread queues what arrives) */
+	dbus_connection_read_write(c->conn, 0);
+	/* bounded: other threads' calls may keep queueing messages */
+	for (int i = 0; i < 4096 && dbus_connection_dispatch(c->conn) == DBUS_DISPATCH_DATA_REMAINS; i++)
+		;
+}
+
+/* Receive the signals of coll's items (rules survive a service restart:
+ * the bus matches the sender by name). Best effort: without them changed()
+ * still searches again every HW_KR_RESCAN_S. */
+static void watch_collection_inlock(hw_kr_ctx *c, const char *coll)
+{
+	hw_kr_err e = { "", "" };
+	DBusMessage *m;
+	char *rule = NULL;
+	if (c->match_coll != NULL && strcmp(c->match_coll, coll) == 0)
+		return;
+	/* the old collection's rule: nothing waits for the answer */
+	if (c->match_coll != NULL && (rule = hw_kr_printf(COLL_RULE, c->match_coll)) != NULL &&
+	    (m = bus_msg("RemoveMatch", rule, &e)) != NULL)
+		hw_kr_send_only(c->conn, m);
+	free(rule);
+	free(c->match_coll);
+	c->match_coll = NULL;
+	rule = hw_kr_printf(COLL_RULE, coll);
+	if (rule != NULL && bus_ok(c->conn, "AddMatch", rule, &e))
+		c->match_coll = strdup(coll);
+	else
+		hw_info("slot \"%s\" (keyring): no change signals from the collection (%s): looking again every "
+			"%.0f s", c->conf->name, rule != NULL ? e.msg : "out of memory", HW_KR_RESCAN_S);
+	free(rule);
 }
 
 /* ---- connect and reset ---------------------------------------------------------- */
+static void svc_put(hw_kr_svc *s)
+{
+	if (s != NULL && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		hw_kr_svc_free(s);
+}
+
 static void drop_conn_inlock(hw_kr_ctx *c)
 {
 	if (c->conn == NULL)
 		return;
-	if (c->sub_owner != 0)
-		g_dbus_connection_signal_unsubscribe(c->conn, c->sub_owner);
-	if (c->closed_id != 0)
-		g_signal_handler_disconnect(c->conn, c->closed_id);
-	c->sub_owner = 0;
-	c->closed_id = 0;
-	if (!g_dbus_connection_is_closed(c->conn))
-		g_dbus_connection_close(c->conn, NULL, NULL, NULL);
-	g_clear_object(&c->conn);
+	/* a private connection is closed before its last reference goes */
+	dbus_connection_close(c->conn);
+	dbus_connection_unref(c->conn);
+	c->conn = NULL;
+	free(c->match_coll);
+	c->match_coll = NULL;
 }
 
 /* Forget the service (and the bus connection if it closed); the next call
  * connects again. */
 static void reset_inlock(hw_kr_ctx *c)
 {
-	if (c->sub_items != 0 && c->conn != NULL)
-		g_dbus_connection_signal_unsubscribe(c->conn, c->sub_items);
-	c->sub_items = 0;
-	g_clear_object(&c->svc);
-	g_free(c->coll_path);
-	c->coll_path = NULL;
-	if (c->conn != NULL && g_dbus_connection_is_closed(c->conn))
+	svc_put(c->svc);
+	c->svc = NULL;
+	if (c->conn != NULL && !dbus_connection_get_is_connected(c->conn))
 		drop_conn_inlock(c);
 	c->gone = false;
 }
 
 /* The session bus address, never autolaunching a bus (that may spawn
  * dbus-launch or wait on X11): $DBUS_SESSION_BUS_ADDRESS, else the
- * $XDG_RUNTIME_DIR/bus socket. */
+ * $XDG_RUNTIME_DIR/bus socket. Returns a malloc'ed string. */
 static char *bus_address(char *why, size_t len)
 {
 	const char *a = secure_getenv("DBUS_SESSION_BUS_ADDRESS");
 	const char *run = secure_getenv("XDG_RUNTIME_DIR");
-	char sock[512];
+	char sock[512], *addr = NULL, *esc;
 	struct stat st;
-	if (a != NULL && a[0] != '\0')
-		return g_strdup(a);
+	DBusAddressEntry **entries = NULL;
+	DBusError de;
+	int n = 0;
+	if (a != NULL && a[0] != '\0') {
+		dbus_error_init(&de);
+		if (!dbus_parse_address(a, &entries, &n, &de)) {
+			snprintf(why, len, "DBUS_SESSION_BUS_ADDRESS is not a D-Bus address: %s", de.message);
+			dbus_error_free(&de);
+			return NULL;
+		}
+		for (int i = 0; i < n; i++)
+			if (strcmp(dbus_address_entry_get_method(entries[i]), "autolaunch") == 0)
+				snprintf(why, len, "DBUS_SESSION_BUS_ADDRESS asks to start a bus (autolaunch:); hwagg "
+					 "connects only to a running one");
+		dbus_address_entries_free(entries);
+		if (why[0] == '\0' && (addr = strdup(a)) == NULL)
+			snprintf(why, len, "out of memory");
+		return addr;
+	}
 	if (run != NULL && run[0] != '\0' && (size_t)snprintf(sock, sizeof(sock), "%s/bus", run) < sizeof(sock) &&
 	    stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-		char *esc = g_dbus_address_escape_value(sock);
-		char *addr = g_strdup_printf("unix:path=%s", esc);
-		g_free(esc);
+		if ((esc = dbus_address_escape_value(sock)) != NULL)
+			addr = hw_kr_printf("unix:path=%s", esc);
+		dbus_free(esc);
+		if (addr == NULL)
+			snprintf(why, len, "out of memory");
 		return addr;
 	}
 	snprintf(why, len, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and there is "
@@ -294,130 +308,128 @@ static char *bus_address(char *why, size_t len)
 	return NULL;
 }
 
-GVariant *hw_kr_call(GDBusConnection *conn, const char *path, const char *iface, const char *method,
-		      GVariant *args, const char *reply, GError **e)
+static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+
+/* libdbus would set SIGPIPE to SIG_IGN for the whole process when it makes
+ * a connection; the application's signal dispositions are not ours to
+ * change (libdbus writes to sockets with MSG_NOSIGNAL anyway). */
+static void keep_sigpipe(void)
 {
-	return g_dbus_connection_call_sync(conn, HW_KR_NAME, path, iface, method, args,
-					   reply ? G_VARIANT_TYPE(reply) : NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
-					   HW_KR_TIMEOUT_MS, NULL, e);
+	dbus_connection_set_change_sigpipe(FALSE);
 }
 
-bool hw_kr_get_locked(GDBusConnection *conn, const char *coll, bool *locked, GError **e)
+/* A private connection to the session bus, registered (Hello) and told to
+ * send us the Secret Service's owner changes. */
+static DBusConnection *open_bus(hw_kr_ctx *c, char *why, size_t len)
 {
-	GVariant *v, *r = hw_kr_call(conn, coll, HW_KR_IF_PROPS, "Get",
-				     g_variant_new("(ss)", HW_KR_IF_COLLECTION, "Locked"), "(v)", e);
-	if (r == NULL)
-		return false;
-	g_variant_get(r, "(v)", &v);
-	*locked = g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN) && g_variant_get_boolean(v);
-	g_variant_unref(v);
-	g_variant_unref(r);
-	return true;
+	DBusError de;
+	hw_kr_err e = { "", "" };
+	DBusConnection *conn;
+	char *addr;
+	pthread_once(&sigpipe_once, keep_sigpipe);
+	if ((addr = bus_address(why, len)) == NULL)
+		return NULL;
+	dbus_error_init(&de);
+	conn = dbus_connection_open_private(addr, &de);
+	free(addr);
+	if (conn == NULL) {
+		snprintf(why, len, "cannot connect to the D-Bus session bus: %s", de.message);
+		dbus_error_free(&de);
+		return NULL;
+	}
+	dbus_connection_set_exit_on_disconnect(conn, FALSE);
+	if (!dbus_connection_add_filter(conn, on_message_inlock, c, NULL))
+		hw_kr_err_set(&e, DBUS_ERROR_NO_MEMORY, "out of memory");
+	else if (bus_ok(conn, "Hello", NULL, &e) && bus_ok(conn, "AddMatch", OWNER_RULE, &e))
+		return conn;
+	snprintf(why, len, "cannot register on the D-Bus session bus: %s", e.msg);
+	dbus_connection_close(conn);
+	dbus_connection_unref(conn);
+	return NULL;
 }
 
 /* The configured collection: an object path as given, or an alias. */
 static char *resolve_collection(hw_kr_ctx *c, char *why, size_t len)
 {
-	GError *e = NULL;
+	hw_kr_err e = { "", "" };
+	DBusMessageIter it;
+	DBusMessage *r = NULL, *m;
 	char *path = NULL;
 	bool locked;
 	if (c->collection[0] == '/') {
-		path = g_strdup(c->collection);
-	} else {
-		GVariant *r = hw_kr_call(c->conn, HW_KR_PATH, HW_KR_IF_SERVICE, "ReadAlias",
-					 g_variant_new("(s)", c->collection), "(o)", &e);
-		if (r == NULL) {
-			snprintf(why, len, "cannot read the collection alias \"%s\": %s", c->collection, e->message);
-			goto out;
-		}
-		g_variant_get(r, "(o)", &path);
-		g_variant_unref(r);
-		if (strcmp(path, "/") == 0) {
-			snprintf(why, len, "the Secret Service has no collection with the alias \"%s\" "
-				 "(hwagg never creates one: that needs a prompt)", c->collection);
-			g_clear_pointer(&path, g_free);
-			goto out;
-		}
+		if ((path = strdup(c->collection)) == NULL)
+			snprintf(why, len, "out of memory");
+	} else if ((m = hw_kr_msg(NULL, HW_KR_PATH, HW_KR_IF_SERVICE, "ReadAlias", &e)) != NULL) {
+		dbus_message_iter_init_append(m, &it);
+		if (!hw_kr_put_str(&it, DBUS_TYPE_STRING, c->collection, &e))
+			dbus_message_unref(m);
+		else if ((r = hw_kr_send(c->conn, m, "o", &e)) != NULL)
+			path = hw_kr_reply_str(r, &e);
 	}
-	if (!hw_kr_get_locked(c->conn, path, &locked, &e)) {
-		snprintf(why, len, "collection %s: %s", path, e->message);
-		g_clear_pointer(&path, g_free);
+	if (path == NULL && why[0] == '\0')
+		snprintf(why, len, "cannot read the collection alias \"%s\": %s", c->collection, e.msg);
+	if (path != NULL && strcmp(path, "/") == 0) {
+		snprintf(why, len, "the Secret Service has no collection with the alias \"%s\" "
+			 "(hwagg never creates one: that needs a prompt)", c->collection);
+		free(path);
+		path = NULL;
 	}
-out:
-	g_clear_error(&e);
+	if (path != NULL && !hw_kr_get_locked(c->conn, path, &locked, &e)) {
+		snprintf(why, len, "collection %s: %s", path, e.msg);
+		free(path);
+		path = NULL;
+	}
+	if (r != NULL)
+		dbus_message_unref(r);
 	return path;
 }
 
 static bool connect_inlock(hw_kr_ctx *c, char *why, size_t len)
 {
-	GError *e = NULL;
-	GVariant *r = NULL;
-	char *addr = NULL;
+	hw_kr_err e = { "", "" };
+	DBusMessage *r = NULL;
+	dbus_bool_t running = FALSE;
+	hw_kr_svc *svc = NULL;
 	bool ok = false;
-	pid_t me = getpid();
-	pid_t used = __atomic_load_n(&gdbus_pid, __ATOMIC_RELAXED);
-	if (used != 0 && used != me) {
-		snprintf(why, len, "this process was forked from one that used D-Bus, and GDBus "
-			 "(libsecret's transport) does not work in such a child");
+	if (c->conn == NULL && (c->conn = open_bus(c, why, len)) == NULL)
 		return false;
-	}
-	if (c->events == NULL)
-		c->events = g_main_context_new();
-	/* whatever we create here queues its events on c->events */
-	g_main_context_push_thread_default(c->events);
-	if (c->conn == NULL) {
-		if ((addr = bus_address(why, len)) == NULL)
-			goto out;
-		__atomic_store_n(&gdbus_pid, me, __ATOMIC_RELAXED);
-		c->conn = g_dbus_connection_new_for_address_sync(addr, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-								 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-								 NULL, NULL, &e);
-		if (c->conn == NULL) {
-			snprintf(why, len, "cannot connect to the D-Bus session bus: %s", e->message);
-			goto out;
-		}
-		g_dbus_connection_set_exit_on_close(c->conn, FALSE);
-		c->closed_id = g_signal_connect(c->conn, "closed", G_CALLBACK(on_closed), c);
-		c->sub_owner = g_dbus_connection_signal_subscribe(c->conn, DBUS_NAME, DBUS_NAME, "NameOwnerChanged",
-								  DBUS_PATH, HW_KR_NAME, G_DBUS_SIGNAL_FLAGS_NONE,
-								  on_owner, c, NULL);
-	}
-	r = g_dbus_connection_call_sync(c->conn, DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner",
-					g_variant_new("(s)", HW_KR_NAME), G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE,
-					HW_KR_TIMEOUT_MS, NULL, &e);
-	if (r == NULL) {
-		if (g_error_matches(e, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
-			snprintf(why, len, "no Secret Service is running on the session bus "
-				 "(nothing owns %s; start gnome-keyring-daemon)", HW_KR_NAME);
-		else
-			snprintf(why, len, "cannot ask the session bus for the Secret Service: %s", e->message);
+	if ((r = bus_call(c->conn, "NameHasOwner", HW_KR_NAME, "b", &e)) == NULL) {
+		snprintf(why, len, "cannot ask the session bus for the Secret Service: %s", e.msg);
 		goto out;
 	}
-	c->svc = g_initable_new(hw_kr_service_get_type(), NULL, &e, "g-connection", c->conn,
-				"g-default-timeout", HW_KR_TIMEOUT_MS, "flags", SECRET_SERVICE_OPEN_SESSION, NULL);
-	if (c->svc == NULL) {
-		snprintf(why, len, "cannot open a Secret Service session: %s", e->message);
+	dbus_message_get_args(r, NULL, DBUS_TYPE_BOOLEAN, &running, DBUS_TYPE_INVALID);
+	if (!running) {
+		snprintf(why, len, "no Secret Service is running on the session bus "
+			 "(nothing owns %s; start gnome-keyring-daemon)", HW_KR_NAME);
 		goto out;
 	}
-	if ((c->coll_path = resolve_collection(c, why, len)) == NULL)
+	if ((svc = calloc(1, sizeof(*svc))) == NULL) {
+		snprintf(why, len, "out of memory");
 		goto out;
-	c->sub_items = g_dbus_connection_signal_subscribe(c->conn, HW_KR_NAME, HW_KR_IF_COLLECTION, NULL, c->coll_path,
-							  NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_item, c, NULL);
-	const char *alg = secret_service_get_session_algorithms(c->svc);
-	if (alg != NULL && strcmp(alg, "plain") == 0 && !c->plain_warned) {
+	}
+	svc->refs = 1;
+	svc->conn = dbus_connection_ref(c->conn);
+	if (!hw_kr_session_open(svc, &e)) {
+		snprintf(why, len, "cannot open a Secret Service session: %s", e.msg);
+		goto out;
+	}
+	if ((svc->coll = resolve_collection(c, why, len)) == NULL)
+		goto out;
+	watch_collection_inlock(c, svc->coll);
+	if (svc->key == NULL && !c->plain_warned) {
 		c->plain_warned = true;
 		hw_warn("slot \"%s\" (keyring): the Secret Service session is not encrypted: key bytes "
 			"cross the session bus in the clear", c->conf->name);
 	}
+	c->svc = svc;
+	svc = NULL;
 	ok = true;
 out:
-	g_main_context_pop_thread_default(c->events);
+	svc_put(svc);
 	if (!ok)
 		reset_inlock(c);
 	if (r != NULL)
-		g_variant_unref(r);
-	g_clear_error(&e);
-	g_free(addr);
+		dbus_message_unref(r);
 	return ok;
 }
 
@@ -426,8 +438,11 @@ static bool ensure_inlock(hw_kr_ctx *c)
 {
 	char why[sizeof(c->why)] = "";
 	hw_kr_drain_inlock(c);
+	if (c->conn != NULL && !dbus_connection_get_is_connected(c->conn))
+		c->gone = true;               /* the bus itself went away */
 	if (c->gone) {
-		hw_info("slot \"%s\" (keyring): the Secret Service went away", c->conf->name);
+		if (c->svc != NULL)
+			hw_info("slot \"%s\" (keyring): the Secret Service went away", c->conf->name);
 		removed_inlock(c);
 		reset_inlock(c);
 	}
@@ -438,7 +453,7 @@ static bool ensure_inlock(hw_kr_ctx *c)
 	if (connect_inlock(c, why, sizeof(why))) {
 		hw_log(c->why[0] != '\0' ? HW_LOG_WARN : HW_LOG_INFO,
 		       "slot \"%s\" (keyring): connected to the Secret Service, collection %s%s", c->conf->name,
-		       c->coll_path, c->why[0] != '\0' ? " (the token is back)" : "");
+		       c->svc->coll, c->why[0] != '\0' ? " (the token is back)" : "");
 		if (!c->warned_dev)
 			hw_warn("slot \"%s\" (keyring) keeps software keys in the Secret Service collection "
 				"\"%s\": for development, not for production keys", c->conf->name, c->collection);
@@ -473,9 +488,10 @@ CK_RV hw_kr_link_get(hw_kr_ctx *c, hw_kr_link *l)
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_lock(&c->lock);
 	if (ensure_inlock(c)) {
-		l->conn = g_object_ref(c->conn);
-		l->svc = g_object_ref(c->svc);
-		l->coll = g_strdup(c->coll_path);
+		__atomic_add_fetch(&c->svc->refs, 1, __ATOMIC_RELAXED);
+		l->svc = c->svc;
+		l->conn = c->svc->conn;
+		l->coll = c->svc->coll;
 		l->gen = c->gen;
 		rv = CKR_OK;
 	}
@@ -485,28 +501,29 @@ CK_RV hw_kr_link_get(hw_kr_ctx *c, hw_kr_link *l)
 
 void hw_kr_link_put(hw_kr_link *l)
 {
-	g_clear_object(&l->svc);
-	g_clear_object(&l->conn);
-	g_clear_pointer(&l->coll, g_free);
+	svc_put(l->svc);
+	memset(l, 0, sizeof(*l));
 }
 
 void hw_kr_bus_close(hw_kr_ctx *c, bool forked)
 {
-	g_clear_pointer(&c->token_path, g_free);
+	free(c->token_path);
+	c->token_path = NULL;
+	free(c->match_coll);
+	c->match_coll = NULL;
 	if (forked) {
-		/* the parent's connection: abandoned, never closed from here */
+		/* the parent's connection and session: abandoned, never closed,
+		 * flushed or unreferenced from here; only our copy of the
+		 * session key is wiped */
+		if (c->svc != NULL) {
+			hw_secret_free(c->svc->key);
+			c->svc->key = NULL;
+		}
 		c->svc = NULL;
 		c->conn = NULL;
-		c->events = NULL;
-		c->coll_path = NULL;
 		return;
 	}
-	/* queued signals hold their messages until dispatched */
-	hw_kr_drain_inlock(c);
-	reset_inlock(c);
+	svc_put(c->svc);
+	c->svc = NULL;
 	drop_conn_inlock(c);
-	hw_kr_drain_inlock(c);
-	if (c->events != NULL)
-		g_main_context_unref(c->events);
-	c->events = NULL;
 }

@@ -1,187 +1,293 @@
 /*
- * The D-Bus calls of the keyring slot (keyring_int.h): every one made on a
- * hw_kr_link, bounded by HW_KR_TIMEOUT_MS, never starting the daemon, and
- * none able to wait for a prompt (a prompt returned is dismissed and the
- * call fails). Secrets travel encrypted for the libsecret session.
+ * The Secret Service calls of the keyring slot (keyring_int.h): every one
+ * made on a hw_kr_link, bounded by HW_KR_TIMEOUT_MS, never starting the
+ * daemon, and none able to wait for a prompt (a prompt returned is
+ * dismissed and the call fails). Secrets travel in our session
+ * (keyring_session.c), encrypted for it.
+ *
+ * The items are written as libsecret writes them (the D-Bus path API the
+ * slot used before: CreateItem with the Label and Attributes properties,
+ * never replacing, content type application/octet-stream), so items
+ * written by earlier versions are found and read alike, and libsecret's
+ * clients (secret-tool) see ours as their own (tests/keyring/writers.sh).
  */
 #include "slots/keyring_int.h"
 #include "common/log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 CK_RV hw_kr_is_locked(hw_kr_ctx *c, const hw_kr_link *l, bool *locked)
 {
-	GError *e = NULL;
+	hw_kr_err e = { "", "" };
 	if (hw_kr_get_locked(l->conn, l->coll, locked, &e))
 		return CKR_OK;
-	return hw_kr_fail(c, l, e, "read the collection state");
+	return hw_kr_fail(c, l, &e, "read the collection state");
 }
 
-static GVariant *attributes_variant(GHashTable *attributes)
+/* Send a call built by the caller; on failure the CK_RV of hw_kr_fail. */
+static CK_RV call(hw_kr_ctx *c, const hw_kr_link *l, DBusMessage *m, bool built, const char *sig,
+		  DBusMessage **r, hw_kr_err *e, const char *what)
 {
-	GVariantBuilder b;
-	GHashTableIter it;
-	gpointer k, v;
-	g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
-	g_hash_table_iter_init(&it, attributes);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		g_variant_builder_add(&b, "{ss}", (const char *)k, (const char *)v);
-	return g_variant_builder_end(&b);
+	*r = NULL;
+	if (!built) {
+		if (m != NULL)
+			dbus_message_unref(m);
+		return hw_kr_fail(c, l, e, what);
+	}
+	if ((*r = hw_kr_send(l->conn, m, sig, e)) == NULL)
+		return hw_kr_fail(c, l, e, what);
+	return CKR_OK;
 }
 
 CK_RV hw_kr_search(hw_kr_ctx *c, const hw_kr_link *l, const char *schema, char ***paths)
 {
-	GError *e = NULL;
-	GVariantBuilder b;
-	g_variant_builder_init(&b, G_VARIANT_TYPE("a{ss}"));
-	g_variant_builder_add(&b, "{ss}", "xdg:schema", schema);
-	g_variant_builder_add(&b, "{ss}", "hwagg-slot", c->conf->name);
-	GVariant *v, *r = hw_kr_call(l->conn, l->coll, HW_KR_IF_COLLECTION, "SearchItems",
-				     g_variant_new("(a{ss})", &b), "(ao)", &e);
-	if (r == NULL)
-		return hw_kr_fail(c, l, e, "search the collection");
-	g_variant_get(r, "(@ao)", &v);
-	*paths = g_variant_dup_objv(v, NULL);
-	g_variant_unref(v);
-	g_variant_unref(r);
-	return CKR_OK;
-}
-
-/* One GetSecrets call, decoded by libsecret for our session into its secure
- * memory; a locked item is left out. (libsecret's own GetSecrets path leaks
- * the reply in 0.20.5.) */
-CK_RV hw_kr_get_secrets(hw_kr_ctx *c, const hw_kr_link *l, const char *const *paths, GHashTable **out)
-{
-	GError *e = NULL;
-	GVariantIter it;
-	GVariant *encoded, *map;
-	const char *path;
-	GVariant *r = g_dbus_connection_call_sync(l->conn, HW_KR_NAME, HW_KR_PATH, HW_KR_IF_SERVICE, "GetSecrets",
-						  g_variant_new("(^aoo)", paths, secret_service_get_session_dbus_path(l->svc)),
-						  G_VARIANT_TYPE("(a{o(oayays)})"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-						  HW_KR_TIMEOUT_MS, NULL, &e);
-	if (r == NULL)
-		return hw_kr_fail(c, l, e, "read the items' secrets");
-	*out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)secret_value_unref);
-	map = g_variant_get_child_value(r, 0);
-	g_variant_iter_init(&it, map);
-	while (g_variant_iter_next(&it, "{&o@(oayays)}", &path, &encoded)) {
-		SecretValue *v = secret_service_decode_dbus_secret(l->svc, encoded);
-		if (v != NULL)
-			g_hash_table_insert(*out, g_strdup(path), v);
-		g_variant_unref(encoded);
+	hw_kr_err e = { "", "" };
+	hw_kr_attrs a = { .n = 0 };
+	DBusMessageIter it;
+	DBusMessage *r, *m = hw_kr_msg(NULL, l->coll, HW_KR_IF_COLLECTION, "SearchItems", &e);
+	bool built = m != NULL;
+	*paths = NULL;
+	if (!hw_kr_attrs_add(&a, "xdg:schema", schema) || !hw_kr_attrs_add(&a, "hwagg-slot", c->conf->name)) {
+		hw_kr_err_set(&e, DBUS_ERROR_NO_MEMORY, "out of memory");
+		built = false;
 	}
-	g_variant_unref(map);
-	g_variant_unref(r);
-	return CKR_OK;
-}
-
-CK_RV hw_kr_get_secret(hw_kr_ctx *c, const hw_kr_link *l, const char *path, SecretValue **out)
-{
-	const char *one[2] = { path, NULL };
-	GHashTable *t = NULL;
-	bool locked = false;
-	*out = NULL;
-	CK_RV rv = hw_kr_get_secrets(c, l, one, &t);
+	if (built) {
+		dbus_message_iter_init_append(m, &it);
+		built = hw_kr_put_attrs(&it, &a, &e);
+	}
+	hw_kr_attrs_clear(&a);
+	CK_RV rv = call(c, l, m, built, "ao", &r, &e, "search the collection");
 	if (rv != CKR_OK)
-		goto out;
-	if ((*out = g_hash_table_lookup(t, path)) != NULL) {
-		secret_value_ref(*out);
-		goto out;
-	}
-	/* no secret: the collection was locked, or the item is gone */
-	if ((rv = hw_kr_is_locked(c, l, &locked)) == CKR_OK)
-		rv = locked ? CKR_USER_NOT_LOGGED_IN : CKR_OBJECT_HANDLE_INVALID;
-out:
-	if (t != NULL)
-		g_hash_table_unref(t);
+		return rv;
+	dbus_message_iter_init(r, &it);
+	if ((*paths = hw_kr_get_paths(&it)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	dbus_message_unref(r);
 	return rv;
 }
 
-static SecretValue *value_of(const hw_secret *s, const char *content_type)
+/* One GetSecrets call for all paths; a locked item is left out by the
+ * service. Each secret is decrypted into secret memory here. */
+CK_RV hw_kr_get_secrets(hw_kr_ctx *c, const hw_kr_link *l, const char *const *paths, size_t n, hw_secret **out)
 {
-	return secret_value_new((const gchar *)s->data, (gssize)s->len, content_type);
+	hw_kr_err e = { "", "" };
+	DBusMessageIter it, arr, ent;
+	DBusMessage *r, *m = hw_kr_msg(NULL, HW_KR_PATH, HW_KR_IF_SERVICE, "GetSecrets", &e);
+	bool built = m != NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = NULL;
+	if (built) {
+		dbus_message_iter_init_append(m, &it);
+		built = dbus_message_iter_open_container(&it, DBUS_TYPE_ARRAY, DBUS_TYPE_OBJECT_PATH_AS_STRING, &arr);
+		for (size_t i = 0; built && i < n; i++)
+			if (!hw_kr_put_str(&arr, DBUS_TYPE_OBJECT_PATH, paths[i], &e)) {
+				dbus_message_iter_abandon_container(&it, &arr);
+				built = false;
+			}
+		built = built && dbus_message_iter_close_container(&it, &arr) &&
+			hw_kr_put_str(&it, DBUS_TYPE_OBJECT_PATH, l->svc->session, &e);
+		if (!built && e.name[0] == '\0')
+			hw_kr_err_set(&e, DBUS_ERROR_NO_MEMORY, "out of memory");
+	}
+	CK_RV rv = call(c, l, m, built, "a{o(oayays)}", &r, &e, "read the items' secrets");
+	if (rv != CKR_OK)
+		return rv;
+	dbus_message_iter_init(r, &it);
+	dbus_message_iter_recurse(&it, &arr);
+	for (; rv == CKR_OK && dbus_message_iter_get_arg_type(&arr) == DBUS_TYPE_DICT_ENTRY;
+	     dbus_message_iter_next(&arr)) {
+		const char *path = NULL;
+		bool oom = false;
+		dbus_message_iter_recurse(&arr, &ent);
+		dbus_message_iter_get_basic(&ent, &path);
+		dbus_message_iter_next(&ent);
+		for (size_t i = 0; i < n; i++) {
+			if (out[i] != NULL || strcmp(paths[i], path) != 0)
+				continue;
+			out[i] = hw_kr_get_secret_value(&ent, l->svc, &oom);
+			break;
+		}
+		if (oom)
+			rv = CKR_HOST_MEMORY;
+	}
+	dbus_message_unref(r);
+	if (rv != CKR_OK)
+		for (size_t i = 0; i < n; i++) {
+			hw_secret_free(out[i]);
+			out[i] = NULL;
+		}
+	return rv;
 }
 
-CK_RV hw_kr_create(hw_kr_ctx *c, const hw_kr_link *l, GHashTable *attributes, const char *label,
+CK_RV hw_kr_get_secret(hw_kr_ctx *c, const hw_kr_link *l, const char *path, hw_secret **out)
+{
+	const char *one[1] = { path };
+	bool locked = false;
+	CK_RV rv = hw_kr_get_secrets(c, l, one, 1, out);
+	if (rv != CKR_OK || *out != NULL)
+		return rv;
+	/* no secret: the collection was locked, or the item is gone */
+	if ((rv = hw_kr_is_locked(c, l, &locked)) == CKR_OK)
+		rv = locked ? CKR_USER_NOT_LOGGED_IN : CKR_OBJECT_HANDLE_INVALID;
+	return rv;
+}
+
+/* One {sv} entry of a property dictionary: the label (a string) or the
+ * attributes (a{ss}). */
+static bool put_prop(DBusMessageIter *dict, const char *name, const char *label, const hw_kr_attrs *a, hw_kr_err *e)
+{
+	DBusMessageIter ent;
+	bool ok;
+	if (!dbus_message_iter_open_container(dict, DBUS_TYPE_DICT_ENTRY, NULL, &ent)) {
+		hw_kr_err_set(e, DBUS_ERROR_NO_MEMORY, "out of memory");
+		return false;
+	}
+	ok = hw_kr_put_str(&ent, DBUS_TYPE_STRING, name, e) &&
+	     (a != NULL ? hw_kr_put_variant_attrs(&ent, a, e) : hw_kr_put_variant_str(&ent, label, e));
+	if (!ok) {
+		dbus_message_iter_abandon_container(dict, &ent);
+		return false;
+	}
+	if (!dbus_message_iter_close_container(dict, &ent)) {
+		hw_kr_err_set(e, DBUS_ERROR_NO_MEMORY, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* An item's properties as CreateItem takes them: a{sv} with Label and
+ * Attributes. */
+static bool put_props(DBusMessageIter *it, const char *label, const hw_kr_attrs *a, hw_kr_err *e)
+{
+	DBusMessageIter dict;
+	if (!dbus_message_iter_open_container(it, DBUS_TYPE_ARRAY, "{sv}", &dict)) {
+		hw_kr_err_set(e, DBUS_ERROR_NO_MEMORY, "out of memory");
+		return false;
+	}
+	if (!put_prop(&dict, HW_KR_IF_ITEM ".Label", label, NULL, e) ||
+	    !put_prop(&dict, HW_KR_IF_ITEM ".Attributes", NULL, a, e)) {
+		dbus_message_iter_abandon_container(it, &dict);
+		return false;
+	}
+	if (!dbus_message_iter_close_container(it, &dict)) {
+		hw_kr_err_set(e, DBUS_ERROR_NO_MEMORY, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* A prompt path other than "/" means the service wants to ask the user:
+ * we tell it we will not, and fail. */
+static bool prompted(const hw_kr_link *l, const char *prompt, hw_kr_err *e)
+{
+	if (prompt == NULL || strcmp(prompt, "/") == 0)
+		return false;
+	hw_kr_dismiss(l->conn, prompt);
+	hw_kr_err_set(e, HW_KR_ERR_PROMPT, HW_KR_NO_PROMPT);
+	return true;
+}
+
+static bool put_bool(DBusMessageIter *it, bool v, hw_kr_err *e)
+{
+	dbus_bool_t b = v ? TRUE : FALSE;
+	if (dbus_message_iter_append_basic(it, DBUS_TYPE_BOOLEAN, &b))
+		return true;
+	hw_kr_err_set(e, DBUS_ERROR_NO_MEMORY, "out of memory");
+	return false;
+}
+
+CK_RV hw_kr_create(hw_kr_ctx *c, const hw_kr_link *l, const hw_kr_attrs *attributes, const char *label,
 		   const hw_secret *secret, char **path)
 {
-	GError *e = NULL;
-	GHashTable *props = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_variant_unref);
-	SecretValue *value = value_of(secret, "application/octet-stream");
-	g_hash_table_insert(props, (gpointer)HW_KR_IF_ITEM ".Label", g_variant_ref_sink(g_variant_new_string(label)));
-	g_hash_table_insert(props, (gpointer)HW_KR_IF_ITEM ".Attributes",
-			    g_variant_ref_sink(attributes_variant(attributes)));
-	/* never replace: every object is a new item, so two writers never lose one */
-	*path = secret_service_create_item_dbus_path_sync(l->svc, l->coll, props, value, SECRET_ITEM_CREATE_NONE,
-							  NULL, &e);
-	secret_value_unref(value);
-	g_hash_table_unref(props);
-	return *path != NULL ? CKR_OK : hw_kr_fail(c, l, e, "store an item");
-}
-
-/* The secret as (oayays), encrypted for our session. */
-static GVariant *encode(const hw_kr_link *l, SecretValue *value)
-{
-	return g_variant_ref_sink(secret_service_encode_dbus_secret(l->svc, value));
+	hw_kr_err e = { "", "" };
+	DBusMessageIter it;
+	DBusMessage *r, *m = hw_kr_msg(NULL, l->coll, HW_KR_IF_COLLECTION, "CreateItem", &e);
+	const char *item = NULL, *prompt = NULL;
+	bool built = m != NULL;
+	*path = NULL;
+	if (built) {
+		/* never replace: every object is a new item, so two writers never lose one */
+		dbus_message_iter_init_append(m, &it);
+		built = put_props(&it, label, attributes, &e) &&
+			hw_kr_put_secret(&it, l->svc, secret->data, secret->len, HW_KR_CONTENT, &e) &&
+			put_bool(&it, false, &e);
+	}
+	CK_RV rv = call(c, l, m, built, "oo", &r, &e, "store an item");
+	if (rv != CKR_OK)
+		return rv;
+	dbus_message_get_args(r, NULL, DBUS_TYPE_OBJECT_PATH, &item, DBUS_TYPE_OBJECT_PATH, &prompt, DBUS_TYPE_INVALID);
+	if (prompted(l, prompt, &e))
+		rv = hw_kr_fail(c, l, &e, "store an item");
+	else if (item == NULL || (*path = strdup(item)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	dbus_message_unref(r);
+	return rv;
 }
 
 CK_RV hw_kr_set_secret(hw_kr_ctx *c, const hw_kr_link *l, const char *path, const hw_secret *secret)
 {
-	GError *e = NULL;
-	SecretValue *value = value_of(secret, "application/octet-stream");
-	GVariant *s = encode(l, value);
-	GVariant *r = hw_kr_call(l->conn, path, HW_KR_IF_ITEM, "SetSecret", g_variant_new("(@(oayays))", s), NULL, &e);
-	g_variant_unref(s);
-	secret_value_unref(value);
-	if (r == NULL)
-		return hw_kr_fail(c, l, e, "update an item");
-	g_variant_unref(r);
-	return CKR_OK;
-}
-
-static bool set_prop(const hw_kr_link *l, const char *path, const char *name, GVariant *v, GError **e)
-{
-	GVariant *r = hw_kr_call(l->conn, path, HW_KR_IF_PROPS, "Set",
-				 g_variant_new("(ssv)", HW_KR_IF_ITEM, name, v), NULL, e);
+	hw_kr_err e = { "", "" };
+	DBusMessageIter it;
+	DBusMessage *r, *m = hw_kr_msg(NULL, path, HW_KR_IF_ITEM, "SetSecret", &e);
+	bool built = m != NULL;
+	if (built) {
+		dbus_message_iter_init_append(m, &it);
+		built = hw_kr_put_secret(&it, l->svc, secret->data, secret->len, HW_KR_CONTENT, &e);
+	}
+	CK_RV rv = call(c, l, m, built, NULL, &r, &e, "update an item");
 	if (r != NULL)
-		g_variant_unref(r);
-	return r != NULL;
+		dbus_message_unref(r);
+	return rv;
 }
 
-CK_RV hw_kr_set_attributes(hw_kr_ctx *c, const hw_kr_link *l, const char *path, GHashTable *attributes,
+/* Properties.Set of an item's Label or Attributes. */
+static bool set_prop(const hw_kr_link *l, const char *path, const char *name, const char *label,
+		     const hw_kr_attrs *a, hw_kr_err *e)
+{
+	DBusMessageIter it;
+	DBusMessage *r, *m = hw_kr_msg(NULL, path, HW_KR_IF_PROPS, "Set", e);
+	if (m == NULL)
+		return false;
+	dbus_message_iter_init_append(m, &it);
+	if (!hw_kr_put_str(&it, DBUS_TYPE_STRING, HW_KR_IF_ITEM, e) || !hw_kr_put_str(&it, DBUS_TYPE_STRING, name, e) ||
+	    !(a != NULL ? hw_kr_put_variant_attrs(&it, a, e) : hw_kr_put_variant_str(&it, label, e))) {
+		dbus_message_unref(m);
+		return false;
+	}
+	if ((r = hw_kr_send(l->conn, m, NULL, e)) == NULL)
+		return false;
+	dbus_message_unref(r);
+	return true;
+}
+
+CK_RV hw_kr_set_attributes(hw_kr_ctx *c, const hw_kr_link *l, const char *path, const hw_kr_attrs *attributes,
 			   const char *label)
 {
-	GError *e = NULL;
-	if (!set_prop(l, path, "Attributes", attributes_variant(attributes), &e) ||
-	    !set_prop(l, path, "Label", g_variant_new_string(label), &e))
-		return hw_kr_fail(c, l, e, "update an item's attributes");
+	hw_kr_err e = { "", "" };
+	if (!set_prop(l, path, "Attributes", NULL, attributes, &e) || !set_prop(l, path, "Label", label, NULL, &e))
+		return hw_kr_fail(c, l, &e, "update an item's attributes");
 	return CKR_OK;
 }
 
 CK_RV hw_kr_delete(hw_kr_ctx *c, const hw_kr_link *l, const char *path)
 {
-	GError *e = NULL;
-	const char *prompt;
+	hw_kr_err e = { "", "" };
+	DBusMessage *r = NULL, *m = hw_kr_msg(NULL, path, HW_KR_IF_ITEM, "Delete", &e);
+	const char *prompt = NULL;
 	CK_RV rv = CKR_OK;
-	GVariant *r = hw_kr_call(l->conn, path, HW_KR_IF_ITEM, "Delete", NULL, "(o)", &e);
-	if (r == NULL) {
+	if (m == NULL) {
+		rv = hw_kr_fail(c, l, &e, "delete an item");
+	} else if ((r = hw_kr_send(l->conn, m, "o", &e)) == NULL) {
 		/* an item already gone is what was asked for */
-		if (hw_kr_error_no_object(e))
-			g_error_free(e);
-		else
-			rv = hw_kr_fail(c, l, e, "delete an item");
-		goto out;
+		if (!hw_kr_error_no_object(&e))
+			rv = hw_kr_fail(c, l, &e, "delete an item");
+	} else {
+		dbus_message_get_args(r, NULL, DBUS_TYPE_OBJECT_PATH, &prompt, DBUS_TYPE_INVALID);
+		if (prompted(l, prompt, &e))
+			rv = hw_kr_fail(c, l, &e, "delete an item");
+		dbus_message_unref(r);
 	}
-	g_variant_get(r, "(&o)", &prompt);
-	if (strcmp(prompt, "/") != 0) {
-		hw_kr_dismiss(l->conn, HW_KR_NAME, prompt);
-		hw_warn("slot \"%s\" (keyring): delete an item: " HW_KR_NO_PROMPT, c->conf->name);
-		rv = CKR_FUNCTION_FAILED;
-	}
-out:
-	if (r != NULL)
-		g_variant_unref(r);
 	return rv;
 }
 
@@ -192,37 +298,38 @@ out:
  * by changing the collection's password to itself (ChangeWithMasterPassword
  * verifies the old one first; gnome-keyring then saves and re-reads the
  * collection, so keyring_token.c asks this only when its verifier cannot
- * decide). Wrong -> CKR_PIN_INCORRECT, without side effects.
+ * decide). Wrong -> CKR_PIN_INCORRECT, without side effects. The password
+ * travels as a secret of our session, encrypted like any other.
  */
 CK_RV hw_kr_password(hw_kr_ctx *c, const hw_kr_link *l, const CK_UTF8CHAR *pin, CK_ULONG len, bool locked)
 {
-	GError *e = NULL;
-	CK_RV rv = CKR_OK;
-	SecretValue *value = secret_value_new((const gchar *)(pin ? pin : (const CK_UTF8CHAR *)""), (gssize)len,
-					      "text/plain");
-	GVariant *s = encode(l, value), *r;
-	if (locked)
-		r = hw_kr_call(l->conn, HW_KR_PATH, HW_KR_IF_GNOME, "UnlockWithMasterPassword",
-			       g_variant_new("(o@(oayays))", l->coll, s), NULL, &e);
-	else
-		r = hw_kr_call(l->conn, HW_KR_PATH, HW_KR_IF_GNOME, "ChangeWithMasterPassword",
-			       g_variant_new("(o@(oayays)@(oayays))", l->coll, s, s), NULL, &e);
-	g_variant_unref(s);
-	secret_value_unref(value);
-	if (r != NULL) {
-		g_variant_unref(r);
-	} else if (hw_kr_remote_is(e, "org.gnome.keyring.Error.Denied")) {
-		g_error_free(e);
-		rv = CKR_PIN_INCORRECT;
-	} else if (hw_kr_remote_is(e, "org.freedesktop.DBus.Error.UnknownMethod") ||
-		   hw_kr_remote_is(e, "org.freedesktop.DBus.Error.UnknownInterface")) {
+	hw_kr_err e = { "", "" };
+	DBusMessageIter it;
+	const void *pw = pin != NULL ? (const void *)pin : "";
+	DBusMessage *r = NULL, *m = hw_kr_msg(NULL, HW_KR_PATH, HW_KR_IF_GNOME,
+					      locked ? "UnlockWithMasterPassword" : "ChangeWithMasterPassword", &e);
+	bool built = m != NULL;
+	if (built) {
+		dbus_message_iter_init_append(m, &it);
+		built = hw_kr_put_str(&it, DBUS_TYPE_OBJECT_PATH, l->coll, &e) &&
+			hw_kr_put_secret(&it, l->svc, pw, len, "text/plain", &e) &&
+			(locked || hw_kr_put_secret(&it, l->svc, pw, len, "text/plain", &e));
+		if (!built) {
+			dbus_message_unref(m);
+			m = NULL;
+		}
+	}
+	if (m != NULL && (r = hw_kr_send(l->conn, m, NULL, &e)) != NULL) {
+		dbus_message_unref(r);
+		return CKR_OK;
+	}
+	if (hw_kr_err_is(&e, "org.gnome.keyring.Error.Denied"))
+		return CKR_PIN_INCORRECT;
+	if (hw_kr_err_is(&e, DBUS_ERROR_UNKNOWN_METHOD) || hw_kr_err_is(&e, DBUS_ERROR_UNKNOWN_INTERFACE)) {
 		hw_error("slot \"%s\" (keyring): this Secret Service cannot %s a collection's password without "
 			 "an interactive prompt (hwagg needs gnome-keyring's password interface)", c->conf->name,
 			 locked ? "take" : "check");
-		g_error_free(e);
-		rv = CKR_FUNCTION_FAILED;
-	} else {
-		rv = hw_kr_fail(c, l, e, locked ? "unlock the collection" : "check the password");
+		return CKR_FUNCTION_FAILED;
 	}
-	return rv;
+	return hw_kr_fail(c, l, &e, locked ? "unlock the collection" : "check the password");
 }

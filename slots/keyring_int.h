@@ -1,32 +1,34 @@
 /*
  * The keyring slot's units, shared between slots/keyring*.c:
  *
- *   keyring.c       the backend ops: token, login, objects, keys, signing
- *   keyring_bus.c   the Secret Service connection: private D-Bus connection,
- *                   a SecretService that never prompts, presence, signals,
- *                   errors
- *   keyring_call.c  every D-Bus call the slot makes
- *   keyring_item.c  items: the secret's format, the searchable attributes,
- *                   the item cache (item path <-> object id) and load()
- *   keyring_token.c the token and its PIN: initialization, login, verifier
+ *   keyring.c         the backend ops: token, login, objects, keys, signing
+ *   keyring_bus.c     the connection: a private libdbus connection to the
+ *                     session bus, presence, signals, errors, fork
+ *   keyring_msg.c     D-Bus messages: the blocking call with its timeout,
+ *                     building arguments, reading replies
+ *   keyring_session.c the Secret Service session: OpenSession and the
+ *                     transfer encryption of secrets
+ *   keyring_call.c    every Secret Service call the slot makes
+ *   keyring_item.c    items: the secret's format, the searchable attributes,
+ *                     the item cache (item path <-> object id) and load()
+ *   keyring_token.c   the token and its PIN: initialization, login, verifier
  *
  * One ctx per slot; ctx->lock protects everything in it. D-Bus calls are
- * made without the lock through a hw_kr_link (references to the connection
- * taken under the lock), except the connect itself, so two threads never
- * connect twice.
+ * made without the lock through a hw_kr_link (a reference to the connection
+ * and its session, taken under the lock), except the connect itself, so two
+ * threads never connect twice.
+ *
+ * The transport is libdbus in blocking mode: it starts no thread and keeps
+ * no state outside the connection, so a forked child simply opens a
+ * connection of its own (the parent's is abandoned, see keyring_bus.c).
  */
 #ifndef HW_KEYRING_INT_H
 #define HW_KEYRING_INT_H
 
-/* the D-Bus-path API of libsecret (secret-paths.h) is marked unstable; it
- * has not changed since 0.7 and is the only way to search one collection
- * without creating a proxy per item */
-#define SECRET_API_SUBJECT_TO_CHANGE 1
-
 #include "slots/backend.h"
 #include "common/secret.h"
 
-#include <libsecret/secret.h>
+#include <dbus/dbus.h>
 #include <pthread.h>
 
 /* The Secret Service on the session bus (and gnome-keyring's extension). */
@@ -39,13 +41,46 @@
 #define HW_KR_IF_GNOME "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
 #define HW_KR_IF_PROPS "org.freedesktop.DBus.Properties"
 #define HW_KR_NO_PROMPT "the Secret Service wants an interactive prompt for this; hwagg never prompts"
+#define HW_KR_DEFAULT_COLLECTION "default"  /* the alias libsecret calls SECRET_COLLECTION_DEFAULT */
+
+/* Error names of our own, for failures that are not the service's answer. */
+#define HW_KR_ERR_PROMPT "org.hwagg.Error.NoPrompt"   /* -> CKR_FUNCTION_FAILED */
+#define HW_KR_ERR_REPLY "org.hwagg.Error.BadReply"    /* -> CKR_DEVICE_ERROR */
+#define HW_KR_ERR_ARGS "org.hwagg.Error.BadArgument"  /* a string D-Bus cannot carry */
 
 #define HW_KR_SCHEMA "org.hwagg.Object"   /* xdg:schema of a token object's item */
 #define HW_KR_SCHEMA_TOKEN "org.hwagg.Token" /* xdg:schema of the PIN verifier item */
 #define HW_KR_FORMAT "1"                  /* hwagg-version of the items we write */
+#define HW_KR_CONTENT "application/octet-stream" /* content type of our items' secrets */
 #define HW_KR_TIMEOUT_MS 5000             /* bound on every D-Bus call */
 #define HW_KR_RETRY_S 2.0                 /* a failed connect is not retried sooner */
 #define HW_KR_RESCAN_S 5.0                /* changed() searches again after this */
+
+/* A failed call: the D-Bus error name (the service's, libdbus's or one of
+ * HW_KR_ERR_*) and its message. name[0] == '\0': no error. */
+typedef struct hw_kr_err {
+	char name[128];
+	char msg[160];
+} hw_kr_err;
+
+/* The searchable attributes of an item (values owned). */
+#define HW_KR_NATTRS 8
+typedef struct hw_kr_attrs {
+	struct { const char *name; char *value; } a[HW_KR_NATTRS];
+	size_t n;
+} hw_kr_attrs;
+
+/* A working connection to the Secret Service: the bus connection, our
+ * session on the service and the resolved collection. Reference counted:
+ * calls in flight keep it while a reconnect replaces it. */
+typedef struct hw_kr_svc {
+	unsigned refs;
+	DBusConnection *conn;         /* a reference; closed by keyring_bus.c only */
+	char *session;                /* the session's object path */
+	hw_secret *key;               /* its AES-128 key; NULL for a "plain" session */
+	EVP_CIPHER *aes;              /* AES-128-CBC, fetched once per session */
+	char *coll;                   /* the collection's object path */
+} hw_kr_svc;
 
 /* One hwagg item of the collection, as last read. */
 typedef struct hw_kr_item {
@@ -75,15 +110,12 @@ typedef struct hw_kr_ctx {
 	pthread_mutex_t lock;
 
 	/* keyring_bus.c */
-	GMainContext *events;         /* our signals are queued here, drained under lock */
-	GDBusConnection *conn;
-	SecretService *svc;
-	char *coll_path;              /* the resolved collection */
+	DBusConnection *conn;         /* our private connection to the session bus */
+	hw_kr_svc *svc;               /* the service on it, NULL when not connected */
+	char *match_coll;             /* the collection whose signals we receive */
 	unsigned gen;                 /* bumped at every (re)connect */
 	uint64_t epoch;               /* token_epoch: bumped when a connection is lost */
 	unsigned epoch_gen;           /* the connection whose loss was counted */
-	guint sub_owner, sub_items;
-	gulong closed_id;
 	bool gone;                    /* the service (or the bus) went away */
 	double retry_at;              /* no connect attempt before this time */
 	char why[256];                /* why the token is absent, as last logged */
@@ -109,28 +141,63 @@ typedef struct hw_kr_ctx {
 	size_t nkeys, keys_cap;
 } hw_kr_ctx;
 
-/* What a D-Bus call needs, referenced under the lock and used without it. */
+/* What a D-Bus call needs, referenced under the lock and used without it.
+ * conn and coll belong to svc. */
 typedef struct hw_kr_link {
-	GDBusConnection *conn;
-	SecretService *svc;
-	char *coll;
+	hw_kr_svc *svc;
+	DBusConnection *conn;
+	const char *coll;
 	unsigned gen;
 } hw_kr_link;
 
 double hw_kr_now(void);
+/* A NULL-terminated array of strings; NULL-safe. */
+void hw_kr_strv_free(char **v);
+/* malloc'ed printf; NULL when out of memory. */
+char *hw_kr_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- keyring_bus.c: what keyring_call.c shares --------------------------------- */
-/* A method call to the Secret Service (reply type may be NULL). */
-GVariant *hw_kr_call(GDBusConnection *conn, const char *path, const char *iface, const char *method,
-		     GVariant *args, const char *reply, GError **e);
-bool hw_kr_get_locked(GDBusConnection *conn, const char *coll, bool *locked, GError **e);
-/* Tell the service we will not show the prompt at prompt_path. */
-void hw_kr_dismiss(GDBusConnection *conn, const char *name, const char *prompt_path);
-bool hw_kr_remote_is(const GError *e, const char *name);
-/* The item (or collection) does not exist (any more). */
-bool hw_kr_error_no_object(const GError *e);
+/* ---- keyring_msg.c ------------------------------------------------------------- */
+void hw_kr_err_set(hw_kr_err *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool hw_kr_err_is(const hw_kr_err *e, const char *name);
+/* A method call to dest (NULL: the Secret Service), never starting it by
+ * activation; NULL (e set) when out of memory. */
+DBusMessage *hw_kr_msg(const char *dest, const char *path, const char *iface, const char *method,
+		       hw_kr_err *e);
+/* Send m (consumed) and wait at most HW_KR_TIMEOUT_MS for the reply, which
+ * must have the D-Bus signature sig; NULL with e set otherwise. */
+DBusMessage *hw_kr_send(DBusConnection *conn, DBusMessage *m, const char *sig, hw_kr_err *e);
+/* Send m (consumed) without waiting for a reply. */
+void hw_kr_send_only(DBusConnection *conn, DBusMessage *m);
+/* Append a string (DBUS_TYPE_STRING) or object path (DBUS_TYPE_OBJECT_PATH);
+ * false (e set) if it is not valid for D-Bus or memory ran out. */
+bool hw_kr_put_str(DBusMessageIter *it, int type, const char *s, hw_kr_err *e);
+bool hw_kr_put_bytes(DBusMessageIter *it, const void *p, size_t len, hw_kr_err *e);
+/* a{ss} */
+bool hw_kr_put_attrs(DBusMessageIter *it, const hw_kr_attrs *a, hw_kr_err *e);
+/* A variant holding a string or an a{ss}. */
+bool hw_kr_put_variant_str(DBusMessageIter *it, const char *s, hw_kr_err *e);
+bool hw_kr_put_variant_attrs(DBusMessageIter *it, const hw_kr_attrs *a, hw_kr_err *e);
+/* The next argument of a reply whose signature was checked (iterator
+ * advanced): a string or object path (copied), an array of object paths. */
+char *hw_kr_get_str(DBusMessageIter *it);
+char **hw_kr_get_paths(DBusMessageIter *it);
+/* A reply's first argument, copied (the signature was checked). */
+char *hw_kr_reply_str(DBusMessage *r, hw_kr_err *e);
 
-/* ---- keyring_bus.c and keyring_call.c -------------------------------------------- */
+/* ---- keyring_session.c --------------------------------------------------------- */
+/* Open a session on the service for svc (svc->conn set): the transfer
+ * encryption libsecret uses (dh-ietf1024-sha256-aes128-cbc-pkcs7), or
+ * "plain" when the service offers nothing else. */
+bool hw_kr_session_open(hw_kr_svc *svc, hw_kr_err *e);
+/* Append a secret as (oayays) for svc's session. */
+bool hw_kr_put_secret(DBusMessageIter *it, const hw_kr_svc *svc, const void *data, size_t len,
+		      const char *content_type, hw_kr_err *e);
+/* Read an (oayays) secret into secret memory: NULL if it is not for svc's
+ * session or does not decrypt (logged), or memory ran out (*oom). */
+hw_secret *hw_kr_get_secret_value(DBusMessageIter *it, const hw_kr_svc *svc, bool *oom);
+void hw_kr_svc_free(hw_kr_svc *svc);
+
+/* ---- keyring_bus.c: the connection ----------------------------------------------- */
 /* Token present now: drains events, connects when allowed (cheap otherwise). */
 bool hw_kr_present(hw_kr_ctx *c);
 /* References to a working connection, connecting if needed; otherwise
@@ -138,28 +205,37 @@ bool hw_kr_present(hw_kr_ctx *c);
 CK_RV hw_kr_link_get(hw_kr_ctx *c, hw_kr_link *l);
 void hw_kr_link_put(hw_kr_link *l);
 /* Turn a failed call into a CK_RV: logs it (what = the action), drops the
- * connection when the service is gone, frees e. IsLocked ->
- * CKR_USER_NOT_LOGGED_IN; gone -> CKR_DEVICE_REMOVED; the rest
- * CKR_DEVICE_ERROR. */
-CK_RV hw_kr_fail(hw_kr_ctx *c, const hw_kr_link *l, GError *e, const char *what);
+ * connection when the service is gone. IsLocked -> CKR_USER_NOT_LOGGED_IN;
+ * gone -> CKR_DEVICE_REMOVED; no prompt -> CKR_FUNCTION_FAILED; out of
+ * memory -> CKR_HOST_MEMORY; the rest CKR_DEVICE_ERROR. */
+CK_RV hw_kr_fail(hw_kr_ctx *c, const hw_kr_link *l, const hw_kr_err *e, const char *what);
+/* The item (or collection) does not exist (any more). */
+bool hw_kr_error_no_object(const hw_kr_err *e);
+/* Tell the service we will not show the prompt at prompt_path. */
+void hw_kr_dismiss(DBusConnection *conn, const char *prompt_path);
+/* Read the collection's Locked property. */
+bool hw_kr_get_locked(DBusConnection *conn, const char *coll, bool *locked, hw_kr_err *e);
 /* Dispatch queued signals (c->lock held). */
 void hw_kr_drain_inlock(hw_kr_ctx *c);
 void hw_kr_bus_close(hw_kr_ctx *c, bool forked);
 
+/* ---- keyring_call.c -------------------------------------------------------------- */
 CK_RV hw_kr_is_locked(hw_kr_ctx *c, const hw_kr_link *l, bool *locked);
 /* Paths of this slot's items of a schema in the collection (a search,
  * never a listing). */
 CK_RV hw_kr_search(hw_kr_ctx *c, const hw_kr_link *l, const char *schema, char ***paths);
-/* path -> SecretValue for the unlocked ones among paths. */
-CK_RV hw_kr_get_secrets(hw_kr_ctx *c, const hw_kr_link *l, const char *const *paths, GHashTable **out);
+/* The secrets of paths[0..n-1] in one call: out[i] for paths[i], NULL for a
+ * locked or missing item (the caller frees them with hw_secret_free). */
+CK_RV hw_kr_get_secrets(hw_kr_ctx *c, const hw_kr_link *l, const char *const *paths, size_t n,
+			hw_secret **out);
 /* One item's secret; a locked collection -> CKR_USER_NOT_LOGGED_IN, an item
  * that no longer exists -> CKR_OBJECT_HANDLE_INVALID (logged by the caller). */
-CK_RV hw_kr_get_secret(hw_kr_ctx *c, const hw_kr_link *l, const char *path, SecretValue **out);
-CK_RV hw_kr_create(hw_kr_ctx *c, const hw_kr_link *l, GHashTable *attributes, const char *label,
+CK_RV hw_kr_get_secret(hw_kr_ctx *c, const hw_kr_link *l, const char *path, hw_secret **out);
+CK_RV hw_kr_create(hw_kr_ctx *c, const hw_kr_link *l, const hw_kr_attrs *attributes, const char *label,
 		   const hw_secret *secret, char **path);
 CK_RV hw_kr_set_secret(hw_kr_ctx *c, const hw_kr_link *l, const char *path, const hw_secret *secret);
 CK_RV hw_kr_set_attributes(hw_kr_ctx *c, const hw_kr_link *l, const char *path,
-			   GHashTable *attributes, const char *label);
+			   const hw_kr_attrs *attributes, const char *label);
 /* Delete; an item already gone is not an error. */
 CK_RV hw_kr_delete(hw_kr_ctx *c, const hw_kr_link *l, const char *path);
 /* Unlock a locked collection with the password, or have the service check
@@ -187,8 +263,11 @@ typedef struct hw_kr_parts {
 } hw_kr_parts;
 /* Split a secret (pointers into p); CKR_DEVICE_ERROR if it is not one of ours. */
 CK_RV hw_kr_unpack(const void *p, size_t len, hw_kr_parts *out);
+/* Add name=value (copied) to a; false when out of memory or full. */
+bool hw_kr_attrs_add(hw_kr_attrs *a, const char *name, const char *value);
+void hw_kr_attrs_clear(hw_kr_attrs *a);
 /* The searchable attributes and the label shown by keyring managers. */
-GHashTable *hw_kr_attributes(const char *slot, const hw_attrs *a);
+CK_RV hw_kr_attributes(const char *slot, const hw_attrs *a, hw_kr_attrs *out);
 char *hw_kr_label(const char *slot, const hw_attrs *a);
 
 /* Room for element n of a growing array (array: the address of its pointer). */

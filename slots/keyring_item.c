@@ -15,7 +15,7 @@
  * applications' items are never listed or read, and reads only the items
  * that are new or changed since the last load (one GetSecrets call for all
  * of them). What it reads of a private key's secret is the attribute part;
- * the key bytes stay in libsecret's secure memory and are wiped there.
+ * the secret is decrypted into secret memory and wiped there.
  */
 #include "slots/keyring_int.h"
 #include "common/log.h"
@@ -101,26 +101,37 @@ CK_RV hw_kr_unpack(const void *in, size_t len, hw_kr_parts *out)
 }
 
 /* ---- searchable attributes ------------------------------------------------------ */
-static char *hex(const CK_ATTRIBUTE *at)
+/* prefix followed by the value in lower-case hex; NULL when out of memory. */
+static char *hex(const char *prefix, const CK_ATTRIBUTE *at)
 {
-	GString *s = g_string_new(NULL);
-	for (CK_ULONG i = 0; at != NULL && i < at->ulValueLen; i++)
-		g_string_append_printf(s, "%02x", ((const unsigned char *)at->pValue)[i]);
-	return g_string_free(s, FALSE);
+	static const char digits[] = "0123456789abcdef";
+	size_t n = at != NULL ? at->ulValueLen : 0, p = strlen(prefix);
+	char *s = n < (SIZE_MAX - p - 1) / 2 ? malloc(p + 2 * n + 1) : NULL;
+	if (s == NULL)
+		return NULL;
+	memcpy(s, prefix, p);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = ((const unsigned char *)at->pValue)[i];
+		s[p + 2 * i] = digits[b >> 4];
+		s[p + 2 * i + 1] = digits[b & 15];
+	}
+	s[p + 2 * n] = '\0';
+	return s;
 }
 
 /* A UTF-8 attribute as a D-Bus string: as is when it is valid UTF-8 without
  * NUL, else "hex:..." (D-Bus strings must be valid UTF-8). */
 static char *text(const CK_ATTRIBUTE *at)
 {
-	if (at == NULL)
-		return g_strdup("");
-	if (g_utf8_validate(at->pValue, (gssize)at->ulValueLen, NULL) &&
-	    memchr(at->pValue, 0, at->ulValueLen) == NULL)
-		return g_strndup(at->pValue, at->ulValueLen);
-	char *h = hex(at), *s = g_strconcat("hex:", h, NULL);
-	g_free(h);
-	return s;
+	if (at == NULL || at->ulValueLen == 0)
+		return strdup("");
+	if (memchr(at->pValue, 0, at->ulValueLen) == NULL) {
+		char *s = strndup(at->pValue, at->ulValueLen);
+		if (s == NULL || dbus_validate_utf8(s, NULL))
+			return s;
+		free(s);
+	}
+	return hex("hex:", at);
 }
 
 static const char *class_name(CK_ULONG cls)
@@ -144,30 +155,57 @@ static const char *key_type_name(CK_ULONG kt)
 	}
 }
 
-GHashTable *hw_kr_attributes(const char *slot, const hw_attrs *a)
+bool hw_kr_attrs_add(hw_kr_attrs *a, const char *name, const char *value)
 {
-	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-	g_hash_table_insert(t, (gpointer)"xdg:schema", g_strdup(HW_KR_SCHEMA));
-	g_hash_table_insert(t, (gpointer)"hwagg-slot", g_strdup(slot));
-	g_hash_table_insert(t, (gpointer)"hwagg-class",
-			    g_strdup(class_name(hw_attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION))));
-	g_hash_table_insert(t, (gpointer)"hwagg-id", hex(hw_attrs_get(a, CKA_ID)));
-	g_hash_table_insert(t, (gpointer)"hwagg-label", text(hw_attrs_get(a, CKA_LABEL)));
-	g_hash_table_insert(t, (gpointer)"hwagg-key-type",
-			    g_strdup(key_type_name(hw_attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION))));
-	g_hash_table_insert(t, (gpointer)"hwagg-version", g_strdup(HW_KR_FORMAT));
-	g_hash_table_insert(t, (gpointer)"hwagg-uid", text(hw_attrs_get(a, CKA_UNIQUE_ID)));
-	return t;
+	char *v = value != NULL && a->n < HW_KR_NATTRS ? strdup(value) : NULL;
+	if (v == NULL)
+		return false;
+	a->a[a->n].name = name;
+	a->a[a->n++].value = v;
+	return true;
+}
+
+void hw_kr_attrs_clear(hw_kr_attrs *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->a[i].value);
+	a->n = 0;
+}
+
+/* Add name = value, taking value (malloc'ed; NULL: out of memory). */
+static bool take(hw_kr_attrs *a, const char *name, char *value)
+{
+	bool ok = hw_kr_attrs_add(a, name, value);
+	free(value);
+	return ok;
+}
+
+CK_RV hw_kr_attributes(const char *slot, const hw_attrs *a, hw_kr_attrs *out)
+{
+	CK_ULONG cls = hw_attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
+	CK_ULONG kt = hw_attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+	out->n = 0;
+	if (hw_kr_attrs_add(out, "xdg:schema", HW_KR_SCHEMA) && hw_kr_attrs_add(out, "hwagg-slot", slot) &&
+	    hw_kr_attrs_add(out, "hwagg-class", class_name(cls)) &&
+	    take(out, "hwagg-id", hex("", hw_attrs_get(a, CKA_ID))) &&
+	    take(out, "hwagg-label", text(hw_attrs_get(a, CKA_LABEL))) &&
+	    hw_kr_attrs_add(out, "hwagg-key-type", key_type_name(kt)) &&
+	    hw_kr_attrs_add(out, "hwagg-version", HW_KR_FORMAT) &&
+	    take(out, "hwagg-uid", text(hw_attrs_get(a, CKA_UNIQUE_ID))))
+		return CKR_OK;
+	hw_kr_attrs_clear(out);
+	return CKR_HOST_MEMORY;
 }
 
 char *hw_kr_label(const char *slot, const hw_attrs *a)
 {
-	char *label = text(hw_attrs_get(a, CKA_LABEL)), *id = hex(hw_attrs_get(a, CKA_ID));
-	char *s = g_strdup_printf("hwagg %s: %s \"%s\" id %s", slot,
-				  class_name(hw_attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION)), label,
-				  id[0] ? id : "-");
-	g_free(label);
-	g_free(id);
+	char *label = text(hw_attrs_get(a, CKA_LABEL)), *id = hex("", hw_attrs_get(a, CKA_ID)), *s = NULL;
+	if (label != NULL && id != NULL)
+		s = hw_kr_printf("hwagg %s: %s \"%s\" id %s", slot,
+				 class_name(hw_attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION)), label,
+				 id[0] ? id : "-");
+	free(label);
+	free(id);
 	return s;
 }
 
@@ -202,8 +240,8 @@ static void item_free(hw_kr_item *it)
 {
 	if (it == NULL)
 		return;
-	g_free(it->path);
-	g_free(it->uid);
+	free(it->path);
+	free(it->uid);
 	hw_attrs_clear(&it->attrs);
 	free(it);
 }
@@ -227,9 +265,10 @@ static hw_kr_item *item_add(hw_kr_ctx *c, const char *path)
 	if (!hw_kr_grow(&c->items, c->nitems, &c->cap, sizeof(*c->items)))
 		return NULL;
 	hw_kr_item *it = calloc(1, sizeof(*it));
-	if (it == NULL)
+	if (it == NULL || (it->path = strdup(path)) == NULL) {
+		free(it);
 		return NULL;
-	it->path = g_strdup(path);
+	}
 	hw_attrs_init(&it->attrs);
 	c->items[c->nitems++] = it;
 	return it;
@@ -250,18 +289,25 @@ CK_RV hw_kr_item_put_inlock(hw_kr_ctx *c, const char *path, const hw_attrs *a, b
 {
 	const CK_ATTRIBUTE *uid = hw_attrs_get(a, CKA_UNIQUE_ID);
 	hw_attrs copy;
+	char *uid_copy, *path_copy = NULL;
 	if (uid == NULL || uid->ulValueLen == 0)
 		return CKR_GENERAL_ERROR;
+	if ((uid_copy = strndup(uid->pValue, uid->ulValueLen)) == NULL)
+		return CKR_HOST_MEMORY;
 	CK_RV rv = hw_attrs_copy(&copy, a);
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		free(uid_copy);
 		return rv;
+	}
 	hw_kr_item *it = by_path(c, path), *same = by_uid(c, uid->pValue, uid->ulValueLen);
 	int64_t keep = same != NULL ? same->oid : 0;
-	if (it == NULL && same != NULL) {
+	if (it == NULL && same != NULL && (path_copy = strdup(path)) != NULL) {
 		/* the object moved to another item: it keeps its id */
-		g_free(same->path);
-		same->path = g_strdup(path);
+		free(same->path);
+		same->path = path_copy;
 		it = same;
+	} else if (it == NULL && same != NULL) {
+		it = NULL;                    /* out of memory */
 	} else if (it == NULL) {
 		it = item_add(c, path);
 	} else if (same != NULL && same != it) {
@@ -270,12 +316,13 @@ CK_RV hw_kr_item_put_inlock(hw_kr_ctx *c, const char *path, const hw_attrs *a, b
 	}
 	if (it == NULL) {
 		hw_attrs_clear(&copy);
+		free(uid_copy);
 		return CKR_HOST_MEMORY;
 	}
 	/* a different object in the same item is a different token object */
 	it->oid = keep != 0 ? keep : ++c->next_oid;
-	g_free(it->uid);
-	it->uid = g_strndup(uid->pValue, uid->ulValueLen);
+	free(it->uid);
+	it->uid = uid_copy;
 	hw_attrs_clear(&it->attrs);
 	it->attrs = copy;
 	it->priv = priv;
@@ -289,17 +336,19 @@ CK_RV hw_kr_item_write(hw_kr_ctx *c, const hw_kr_link *l, const hw_attrs *a, con
 			int64_t *oid)
 {
 	hw_secret *s = NULL;
-	GHashTable *attributes = NULL;
+	hw_kr_attrs attributes = { .n = 0 };
 	char *label = NULL;
 	CK_RV rv = hw_kr_pack(a, der, &s);
-	if (rv != CKR_OK)
+	if (rv != CKR_OK || (rv = hw_kr_attributes(c->conf->name, a, &attributes)) != CKR_OK)
 		goto out;
-	attributes = hw_kr_attributes(c->conf->name, a);
-	label = hw_kr_label(c->conf->name, a);
+	if ((label = hw_kr_label(c->conf->name, a)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
 	if (*path == NULL)
-		rv = hw_kr_create(c, l, attributes, label, s, path);
+		rv = hw_kr_create(c, l, &attributes, label, s, path);
 	else if ((rv = hw_kr_set_secret(c, l, *path, s)) == CKR_OK &&
-		 hw_kr_set_attributes(c, l, *path, attributes, label) != CKR_OK)
+		 hw_kr_set_attributes(c, l, *path, &attributes, label) != CKR_OK)
 		/* the secret is what counts: stale search attributes are logged */
 		hw_warn("slot \"%s\" (keyring): item %s: attributes not updated", c->conf->name, *path);
 	if (rv == CKR_OK) {
@@ -308,9 +357,8 @@ CK_RV hw_kr_item_write(hw_kr_ctx *c, const hw_kr_link *l, const hw_attrs *a, con
 		pthread_mutex_unlock(&c->lock);
 	}
 out:
-	if (attributes != NULL)
-		g_hash_table_unref(attributes);
-	g_free(label);
+	hw_kr_attrs_clear(&attributes);
+	free(label);
 	hw_secret_free(s);
 	return rv;
 }
@@ -346,15 +394,13 @@ void hw_kr_items_free(hw_kr_ctx *c)
 /* ---- load ----------------------------------------------------------------------- */
 /* Parse one item's secret into the cache; a secret that is not ours marks
  * the item damaged (skipped, logged once) so one bad item hides no other. */
-static CK_RV take_secret_inlock(hw_kr_ctx *c, const char *path, SecretValue *value)
+static CK_RV take_secret_inlock(hw_kr_ctx *c, const char *path, const hw_secret *value)
 {
-	gsize len = 0;
-	const char *data = secret_value_get(value, &len);
 	hw_kr_parts parts;
 	hw_attrs a;
 	int64_t oid;
 	const char *why = "its secret is not a hwagg object";
-	CK_RV rv = hw_kr_unpack(data, len, &parts);
+	CK_RV rv = hw_kr_unpack(value->data, value->len, &parts);
 	hw_attrs_init(&a);
 	if (rv == CKR_OK && (rv = hw_attrs_deserialize(parts.attrs, parts.attrs_len, &a)) != CKR_OK)
 		rv = rv == CKR_HOST_MEMORY ? rv : CKR_DEVICE_ERROR;
@@ -384,8 +430,6 @@ static CK_RV take_secret_inlock(hw_kr_ctx *c, const char *path, SecretValue *val
 			rv = CKR_OK;
 		}
 	}
-	/* the key bytes (if any) are wiped where libsecret keeps them */
-	hw_wipe((void *)data, len);
 	hw_attrs_clear(&a);
 	return rv;
 }
@@ -398,7 +442,9 @@ typedef struct report {
 /* Which of paths to read: new ones and those changed since read. */
 static const char **wanted_inlock(hw_kr_ctx *c, char **paths, size_t *n)
 {
-	size_t np = g_strv_length(paths), k = 0;
+	size_t np = 0, k = 0;
+	while (paths[np] != NULL)
+		np++;
 	const char **want = calloc(np + 1, sizeof(*want));
 	if (want == NULL)
 		return NULL;
@@ -417,11 +463,11 @@ static const char **wanted_inlock(hw_kr_ctx *c, char **paths, size_t *n)
 
 static CK_RV read_wanted(hw_kr_ctx *c, const hw_kr_link *l, const char **want, size_t n)
 {
-	GHashTable *secrets = NULL;
+	hw_secret **secrets = n > 0 ? calloc(n, sizeof(*secrets)) : NULL;
 	bool locked = false;
-	CK_RV rv = n > 0 ? hw_kr_get_secrets(c, l, want, &secrets) : CKR_OK;
+	CK_RV rv = n == 0 ? CKR_OK : secrets == NULL ? CKR_HOST_MEMORY : hw_kr_get_secrets(c, l, want, n, secrets);
 	for (size_t i = 0; rv == CKR_OK && i < n; i++)
-		if (g_hash_table_lookup(secrets, want[i]) == NULL) {
+		if (secrets[i] == NULL) {
 			/* locked meanwhile, or deleted since the search */
 			rv = hw_kr_is_locked(c, l, &locked);
 			if (rv == CKR_OK && locked)
@@ -429,14 +475,13 @@ static CK_RV read_wanted(hw_kr_ctx *c, const hw_kr_link *l, const char **want, s
 			break;
 		}
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-		SecretValue *v = g_hash_table_lookup(secrets, want[i]);
-		if (v != NULL)
-			rv = take_secret_inlock(c, want[i], v);
-	}
+	for (size_t i = 0; rv == CKR_OK && i < n; i++)
+		if (secrets[i] != NULL)
+			rv = take_secret_inlock(c, want[i], secrets[i]);
 	pthread_mutex_unlock(&c->lock);
-	if (secrets != NULL)
-		g_hash_table_unref(secrets);
+	for (size_t i = 0; secrets != NULL && i < n; i++)
+		hw_secret_free(secrets[i]);
+	free(secrets);
 	return rv;
 }
 
@@ -521,7 +566,7 @@ out:
 		hw_attrs_clear(&r[i].attrs);
 	free(r);
 	free(want);
-	g_strfreev(paths);
+	hw_kr_strv_free(paths);
 	hw_kr_link_put(&l);
 	return rv;
 }

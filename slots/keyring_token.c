@@ -38,8 +38,10 @@ static CK_RV find_token(hw_kr_ctx *c, const hw_kr_link *l, char **path)
 {
 	char **paths = NULL;
 	CK_RV rv = hw_kr_search(c, l, HW_KR_SCHEMA_TOKEN, &paths);
-	*path = rv == CKR_OK && paths[0] != NULL ? g_strdup(paths[0]) : NULL;
-	g_strfreev(paths);
+	*path = NULL;
+	if (rv == CKR_OK && paths[0] != NULL && (*path = strdup(paths[0])) == NULL)
+		rv = CKR_HOST_MEMORY;
+	hw_kr_strv_free(paths);
 	return rv;
 }
 
@@ -59,7 +61,7 @@ CK_RV hw_kr_token_state(hw_kr_ctx *c, bool *initialized)
 		rv = find_token(c, &l, &path);
 	if (rv == CKR_OK) {
 		pthread_mutex_lock(&c->lock);
-		g_free(c->token_path);
+		free(c->token_path);
 		c->token_path = path;
 		c->token_known = l.gen == c->gen;
 		*initialized = path != NULL;
@@ -74,19 +76,16 @@ CK_RV hw_kr_token_state(hw_kr_ctx *c, bool *initialized)
 static CK_RV verify(hw_kr_ctx *c, const hw_kr_link *l, const char *path, const CK_UTF8CHAR *pin,
 		    CK_ULONG len)
 {
-	SecretValue *v = NULL;
-	hw_secret *value = NULL;
-	gsize n = 0;
+	hw_secret *v = NULL, *value = NULL;
 	CK_RV rv = hw_kr_get_secret(c, l, path, &v);
 	if (rv != CKR_OK)
 		return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_PIN_INCORRECT : rv;
-	const unsigned char *data = (const unsigned char *)secret_value_get(v, &n);
-	if (n <= sizeof(magic) || memcmp(data, magic, sizeof(magic)) != 0)
+	if (v->len <= sizeof(magic) || memcmp(v->data, magic, sizeof(magic)) != 0)
 		rv = CKR_PIN_INCORRECT;
 	else
-		rv = hw_pin_unwrap(data + sizeof(magic), n - sizeof(magic), pin, len, &value);
+		rv = hw_pin_unwrap(v->data + sizeof(magic), v->len - sizeof(magic), pin, len, &value);
 	hw_secret_free(value);
-	secret_value_unref(v);
+	hw_secret_free(v);
 	return rv == CKR_DEVICE_ERROR ? CKR_PIN_INCORRECT : rv;
 }
 
@@ -95,7 +94,7 @@ static CK_RV store_verifier(hw_kr_ctx *c, const hw_kr_link *l, const char *path,
 			    CK_ULONG len)
 {
 	hw_secret *value = hw_secret_new(HW_MK_LEN), *s = hw_secret_new(sizeof(magic) + 256);
-	GHashTable *attributes = NULL;
+	hw_kr_attrs attributes = { .n = 0 };
 	char *created = NULL, *label = NULL;
 	size_t wrap_len = 256;
 	CK_RV rv = value != NULL && s != NULL ? hw_random(value->data, value->len) : CKR_HOST_MEMORY;
@@ -107,24 +106,25 @@ static CK_RV store_verifier(hw_kr_ctx *c, const hw_kr_link *l, const char *path,
 		rv = hw_kr_set_secret(c, l, path, s);
 		goto out;
 	}
-	attributes = g_hash_table_new(g_str_hash, g_str_equal);
-	g_hash_table_insert(attributes, (gpointer)"xdg:schema", (gpointer)HW_KR_SCHEMA_TOKEN);
-	g_hash_table_insert(attributes, (gpointer)"hwagg-slot", (gpointer)c->conf->name);
-	g_hash_table_insert(attributes, (gpointer)"hwagg-version", (gpointer)HW_KR_FORMAT);
-	label = g_strdup_printf("hwagg %s: token (PIN verifier)", c->conf->name);
-	if ((rv = hw_kr_create(c, l, attributes, label, s, &created)) == CKR_OK) {
+	if (!hw_kr_attrs_add(&attributes, "xdg:schema", HW_KR_SCHEMA_TOKEN) ||
+	    !hw_kr_attrs_add(&attributes, "hwagg-slot", c->conf->name) ||
+	    !hw_kr_attrs_add(&attributes, "hwagg-version", HW_KR_FORMAT) ||
+	    (label = hw_kr_printf("hwagg %s: token (PIN verifier)", c->conf->name)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	if ((rv = hw_kr_create(c, l, &attributes, label, s, &created)) == CKR_OK) {
 		pthread_mutex_lock(&c->lock);
-		g_free(c->token_path);
+		free(c->token_path);
 		c->token_path = created;
 		c->token_known = l->gen == c->gen;
 		created = NULL;
 		pthread_mutex_unlock(&c->lock);
 	}
 out:
-	if (attributes != NULL)
-		g_hash_table_unref(attributes);
-	g_free(created);
-	g_free(label);
+	hw_kr_attrs_clear(&attributes);
+	free(created);
+	free(label);
 	hw_secret_free(value);
 	hw_secret_free(s);
 	return rv;
@@ -164,11 +164,12 @@ static CK_RV clear_slot(hw_kr_ctx *c, const hw_kr_link *l)
 		rv = hw_kr_search(c, l, schemas[s], &paths);
 		for (size_t i = 0; rv == CKR_OK && paths[i] != NULL; i++)
 			rv = hw_kr_delete(c, l, paths[i]);
-		g_strfreev(paths);
+		hw_kr_strv_free(paths);
 	}
 	pthread_mutex_lock(&c->lock);
 	hw_kr_items_free(c);
-	g_clear_pointer(&c->token_path, g_free);
+	free(c->token_path);
+	c->token_path = NULL;
 	c->token_known = false;
 	c->changes++;
 	pthread_mutex_unlock(&c->lock);
@@ -187,9 +188,11 @@ static CK_RV with_password(hw_kr_ctx *c, const CK_UTF8CHAR *pin, CK_ULONG len, b
 	if (rv != CKR_OK || (rv = hw_kr_link_get(c, &l)) != CKR_OK)
 		return rv;
 	pthread_mutex_lock(&c->lock);
-	token = g_strdup(c->token_path);
+	if (c->token_path != NULL && (token = strdup(c->token_path)) == NULL)
+		rv = CKR_HOST_MEMORY;
 	pthread_mutex_unlock(&c->lock);
-	rv = init || initialized ? check(c, &l, token, pin, len, &locked) : CKR_USER_PIN_NOT_INITIALIZED;
+	if (rv == CKR_OK)
+		rv = init || initialized ? check(c, &l, token, pin, len, &locked) : CKR_USER_PIN_NOT_INITIALIZED;
 	if (rv == CKR_OK && init && (rv = clear_slot(c, &l)) == CKR_OK)
 		rv = store_verifier(c, &l, NULL, pin, len);
 	if (rv == CKR_OK && !init) {
@@ -205,7 +208,7 @@ static CK_RV with_password(hw_kr_ctx *c, const CK_UTF8CHAR *pin, CK_ULONG len, b
 	if (init)
 		hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\" (keyring): token %sinitialized in "
 		       "collection %s: %s", c->conf->name, initialized ? "re-" : "", l.coll, hw_rv_name(rv));
-	g_free(token);
+	free(token);
 	hw_kr_link_put(&l);
 	return rv;
 }

@@ -11,9 +11,6 @@
 #    "cache_keys" a key read during the login session keeps signing;
 #  - an item's secret overwritten with garbage: a clean error for that key,
 #    the others unaffected, the item skipped (and named in the log);
-#  - a child forked from a process that used the slot initializes the module
-#    again: the keyring token is absent there (GDBus does not survive fork)
-#    and says so, nothing hangs, and the parent's session keeps signing;
 #  - no Secret Service on the bus, no session bus at all, a collection that
 #    does not exist: the token is absent at once (nothing waits), the log
 #    says why, and a soft slot next to it keeps working.
@@ -67,12 +64,6 @@ hw_kr a open CKR_OK
 hw_kr a "login $PIN" CKR_OK
 hw_kr a "sign 01" CKR_OK
 hw_pass "daemon killed mid-run or restarted between calls: CKR_DEVICE_REMOVED, session closed, token absent; back with the daemon, key 01 signs"
-
-# --- fork: the child is a new application without D-Bus ---
-hw_kr a fork absent
-hw_expect "the child's log says why" 'forked from one that used D-Bus' "$TMP/a.log"
-hw_kr a sign-again CKR_OK
-hw_pass "a forked child sees the keyring token absent (and why); the parent signs on"
 
 # --- a locked collection ---
 hw_secrets lock default
