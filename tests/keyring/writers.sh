@@ -7,7 +7,12 @@
 #  - another application's item in the same collection is never listed, read
 #    or touched: no call from hwagg and no answer to one names it (a bus
 #    monitor records the whole run), and its secret, attributes and label
-#    are unchanged at the end.
+#    are unchanged at the end;
+#  - secrets cross the bus encrypted for the session: every session hwagg
+#    opened uses dh-ietf1024-sha256-aes128-cbc-pkcs7, and no hwagg secret
+#    (objects, keys, PIN verifier) appears in the clear in the recording;
+#  - the items are what libsecret writes and reads: secret-tool finds one by
+#    its attributes and shows its schema, label and secret.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
@@ -71,3 +76,26 @@ grep -Fq -e "\"$foreign\"" -e "path=$foreign;" "$TMP/calls.log" &&
 $(grep -F -B5 -e "\"$foreign\"" -e "path=$foreign;" "$TMP/calls.log" | head -n 30)"
 [ "$(hw_secrets foreign-check "$TMP/foreign.json")" = unchanged ] || hw_fail "the foreign item changed"
 hw_pass "the foreign item was never listed, read or touched, and is unchanged"
+
+# dbus-monitor shows a byte array as text when it is printable, else in hex
+grep -q 'string "dh-ietf1024-sha256-aes128-cbc-pkcs7"' "$TMP/calls.log" ||
+	hw_fail "no encrypted Secret Service session was opened"
+grep -Eq 'HWAGGK[RT]1|48 57 41 47 47 4b (52|54) 31' "$TMP/calls.log" &&
+	hw_fail "an hwagg secret crossed the bus in the clear:
+$(grep -E -B3 'HWAGGK[RT]1|48 57 41 47 47 4b (52|54) 31' "$TMP/calls.log" | head -n 20)"
+hw_pass "secrets crossed the bus only encrypted for the session (dh-ietf1024-sha256-aes128-cbc-pkcs7)"
+
+if command -v secret-tool >/dev/null; then
+	hw_run "secret-tool search" secret-tool search --all hwagg-slot "$TOKEN" hwagg-id a1 hwagg-class private-key
+	for want in '^schema = org\.hwagg\.Object$' "^label = hwagg $TOKEN: private-key \"wa1\" id a1\$" \
+		'^attribute\.hwagg-key-type = ec$' '^attribute\.hwagg-uid = [0-9a-f]+$'; do
+		cat "$TMP/run.out" "$TMP/run.err" | grep -Eaq "$want" ||
+			hw_fail "secret-tool does not show '$want' for key a1:
+$(cat -v "$TMP/run.out" "$TMP/run.err" | grep -v '^secret')"
+	done
+	magic=$(timeout "$HW_TIMEOUT" secret-tool lookup hwagg-slot "$TOKEN" hwagg-id a1 hwagg-class private-key | head -c 8)
+	[ "$magic" = HWAGGKR1 ] || hw_fail "secret-tool lookup of key a1 did not return its secret"
+	hw_pass "secret-tool (libsecret) finds an item by its attributes and reads its schema, label and secret"
+else
+	hw_log "secret-tool is not installed: the items are not checked through libsecret"
+fi
