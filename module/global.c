@@ -215,7 +215,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		 * CKR_NEED_TO_CREATE_THREADS, but GnuTLS (p11tool, every
 		 * p11-kit consumer through it) sets this flag unconditionally:
 		 * refusing would make those slots unusable there. Deliberate
-		 * deviation, said in the README and here in the log. */
+		 * deviation, said here in the log (no slot of this tree does). */
 		for (size_t i = 0; i < cfg->nslots; i++) {
 			const hw_backend_entry *e = hw_backend_find(cfg->slots[i].type);
 			if (e != NULL && e->ops != NULL && e->ops->starts_threads)

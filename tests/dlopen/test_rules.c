@@ -343,8 +343,7 @@ START_TEST(thread_flag_keeps_every_slot)
 	CKR(p11->C_Initialize(&a));
 	CKR(p11->C_Finalize(NULL));
 #if WITH_KEYRING
-	/* the keyring slot's D-Bus client does, and is still offered: GnuTLS
-	 * sets the flag unconditionally (README) */
+	/* nor does the keyring slot (libdbus in blocking mode): offered too */
 	p11_world_remove();
 	p11_world(",{\"name\": \"kr\", \"type\": \"keyring\"}");
 	CKR(p11->C_Initialize(&a));
