@@ -366,6 +366,36 @@ static CK_RV slot_type(const conf_ctx *c, const char *slot, json_object *obj,
 	return CKR_OK;
 }
 
+/* Keys every slot takes besides name and type, read by the engine. */
+static const struct {
+	const char *name;
+	int64_t min, max;
+	const char *unit;
+} engine_keys[] = {
+	{ "refresh_s", 0, 86400, "seconds" },
+	{ "timeout_ms", 1, 600000, "milliseconds" },
+};
+
+static CK_RV engine_key(const conf_ctx *c, const char *where, json_object *val, size_t k)
+{
+	CK_RV rv = check_type(c, where, val, json_type_int);
+	if (rv != CKR_OK)
+		return rv;
+	int64_t v = json_object_get_int64(val);
+	if (v < engine_keys[k].min || v > engine_keys[k].max)
+		return conf_fail(c, where, "%lld is out of range; expected %s %lld..%lld", (long long)v,
+				 engine_keys[k].unit, (long long)engine_keys[k].min, (long long)engine_keys[k].max);
+	return CKR_OK;
+}
+
+static size_t engine_key_index(const char *key)
+{
+	for (size_t k = 0; k < HW_ARRAY_LEN(engine_keys); k++)
+		if (strcmp(engine_keys[k].name, key) == 0)
+			return k;
+	return SIZE_MAX;
+}
+
 static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object *obj)
 {
 	char slot[32], where[CONF_PATH_LEN], list[256];
@@ -386,8 +416,12 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 			continue;
 		if (strcmp(key, "name") == 0) {
 			rv = check_type(c, where, val, json_type_string);
+		} else if (engine_key_index(key) != SIZE_MAX) {
+			rv = engine_key(c, where, val, engine_key_index(key));
 		} else if (k == NULL) {
 			size_t o = (size_t)snprintf(list, sizeof(list), "name, type");
+			for (size_t e = 0; e < HW_ARRAY_LEN(engine_keys) && o < sizeof(list); e++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", engine_keys[e].name);
 			for (k = ops->conf_keys; k != NULL && k->name != NULL && o < sizeof(list); k++)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", k->name);
 			return conf_fail(c, where, "unknown key; expected one of %s", list);

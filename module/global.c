@@ -24,11 +24,18 @@
 #include "module/global.h"
 #include "module/session.h"
 #include "common/log.h"
+#include "common/userstr.h"
+#include "common/deadline.h"
 #include "mechanisms/crypto.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Engine defaults of the per-slot "refresh_s" and "timeout_ms". */
+#define HW_DEFAULT_TIMEOUT_MS 30000
+/* Longest reserved string read from C_Initialize (p11-kit's x-init-reserved). */
+#define HW_RESERVED_MAX 4096
 
 hw_module hw_g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,12 +54,26 @@ void hw_unlock(pthread_mutex_t *m)
 
 static void atfork_child(void)
 {
-	/* Another parent thread may have held these at fork time. */
+	/* Another parent thread may have held any of these at fork time: the
+	 * child's C_Initialize tears down with them, so they start unlocked. */
 	pthread_mutex_init(&hw_g.lock, NULL);
 	pthread_mutex_init(&init_lock, NULL);
-	for (size_t i = 0; i < hw_g.nslots; i++)
+	for (size_t i = 0; i < hw_g.nslots; i++) {
 		pthread_mutex_init(&hw_g.slots[i].lock, NULL);
+		pthread_mutex_init(&hw_g.slots[i].io, NULL);
+	}
+	hw_cache_atfork_child();
 	forked = 1;
+}
+
+void hw_deadline_start(const hw_slot *s)
+{
+	hw_deadline_set_ms(s->timeout_ms);
+}
+
+hw_security hw_slot_security(const hw_slot *s)
+{
+	return s->open && s->ops->security != NULL ? s->ops->security(s->ctx) : HW_SEC_SOFTWARE;
 }
 
 static void register_atfork(void)
@@ -78,7 +99,10 @@ CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out)
 	if (rv != CKR_OK)
 		return rv;
 	*out = hw_slot_get(id);
-	return *out != NULL ? CKR_OK : CKR_SLOT_ID_INVALID;
+	if (*out == NULL)
+		return CKR_SLOT_ID_INVALID;
+	hw_deadline_start(*out);
+	return CKR_OK;
 }
 
 bool hw_slot_present(hw_slot *s)
@@ -123,10 +147,12 @@ static void teardown(bool child)
 		hw_slot *s = &hw_g.slots[i];
 		hw_slot_drop_objects_inlock(s, false, 0);
 		free(s->objs);
+		free(s->gone);
 		if (s->open && s->ops->close != NULL)
 			s->ops->close(s->ctx, child);
 		free(s->ctx);
 		pthread_mutex_destroy(&s->lock);
+		pthread_mutex_destroy(&s->io);
 	}
 	free(hw_g.slots);
 	hw_g.slots = NULL;
@@ -148,6 +174,7 @@ static CK_RV open_slots(hw_config *cfg)
 		s->index = i;
 		s->conf = &cfg->slots[i];
 		pthread_mutex_init(&s->lock, NULL);
+		pthread_mutex_init(&s->io, NULL);
 		const hw_backend_entry *e = hw_backend_find(s->conf->type);
 		if (e == NULL || e->ops == NULL) {
 			/* conf.c already refused this; keep a clear line anyway */
@@ -156,6 +183,9 @@ static CK_RV open_slots(hw_config *cfg)
 			return CKR_FUNCTION_FAILED;
 		}
 		s->ops = e->ops;
+		s->refresh_s = (unsigned)hw_conf_int(s->conf, "refresh_s", s->ops->default_refresh_s);
+		s->timeout_ms = (unsigned)hw_conf_int(s->conf, "timeout_ms", s->ops->default_timeout_ms ?
+						      s->ops->default_timeout_ms : HW_DEFAULT_TIMEOUT_MS);
 		s->ctx = calloc(1, s->ops->ctx_size ? s->ops->ctx_size : 1);
 		if (s->ctx == NULL)
 			return CKR_HOST_MEMORY;
@@ -170,10 +200,27 @@ static CK_RV open_slots(hw_config *cfg)
 	return CKR_OK;
 }
 
+/* The reserved pointer must be NULL per the spec; p11-kit (x-init-reserved)
+ * and NSS put a string there. Whatever the application passed, it is read
+ * only through the kernel's checks: a pointer that is not a readable,
+ * bounded, well-formed string is CKR_ARGUMENTS_BAD, never a fault. */
+static CK_RV read_reserved(const void *p, char *out, size_t cap)
+{
+	hw_ustr r = hw_user_string(p, out, cap);
+	if (r == HW_USTR_OK)
+		return CKR_OK;
+	hw_log_init();
+	hw_error("C_Initialize: the reserved argument (pReserved) is %s; expected NULL or a "
+		 "configuration string of at most %d bytes such as \"config=/etc/hwagg/hwagg.json\"",
+		 hw_ustr_name(r), HW_RESERVED_MAX - 1);
+	return CKR_ARGUMENTS_BAD;
+}
+
 CK_RV hw_initialize(CK_VOID_PTR args)
 {
 	CK_C_INITIALIZE_ARGS *ia = args;
 	const char *reserved = NULL;
+	char reserved_buf[HW_RESERVED_MAX];
 	CK_RV rv;
 
 	if (ia != NULL) {
@@ -183,7 +230,11 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 			return CKR_ARGUMENTS_BAD;
 		if (n == 4 && !(ia->flags & CKF_OS_LOCKING_OK))
 			return CKR_CANT_LOCK;
-		reserved = ia->pReserved;
+		if (ia->pReserved != NULL) {
+			if ((rv = read_reserved(ia->pReserved, reserved_buf, sizeof(reserved_buf))) != CKR_OK)
+				return rv;
+			reserved = reserved_buf;
+		}
 	}
 	pthread_once(&atfork_once, register_atfork);
 
@@ -193,6 +244,9 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	if (forked) {
+		/* a parent thread may have been inside OpenSSL with our library
+		 * context: abandon it, the child builds its own */
+		hw_crypto_forget();
 		if (hw_g.initialized)
 			teardown(true);
 		forked = 0;

@@ -305,6 +305,11 @@ static uint64_t hsm_epoch(void *vctx)
 	return __atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE);
 }
 
+static hw_security hsm_security(void *vctx)
+{
+	return ((const hsm_ctx *)vctx)->sec;
+}
+
 const hw_backend_ops hw_hsm_ops = {
 	.type = "hsm",
 	.ctx_size = sizeof(hsm_ctx),
@@ -328,6 +333,7 @@ const hw_backend_ops hw_hsm_ops = {
 	.sign = hsm_sign,
 	.decrypt = hsm_decrypt,
 	.health = hsm_health,
+	.security = hsm_security,
 	.token_epoch = hsm_epoch,
 	.generate_random = hsm_random,
 	.op_begin = hsm_begin,

@@ -425,7 +425,9 @@ static CK_RV unseal_one(void *varg, const hw_store_obj *o)
 	hw_secret *der = NULL;
 	if (o->secret == NULL)
 		return CKR_KEY_HANDLE_INVALID;
-	CK_RV rv = seal_aad(ua->c, &ua->key->attrs, aad, sizeof(aad), &aad_len);
+	hw_snap *snap = hw_obj_snap(ua->key);
+	CK_RV rv = seal_aad(ua->c, hw_snap_attrs(snap), aad, sizeof(aad), &aad_len);
+	hw_snap_put(snap);
 	if (rv == CKR_OK)
 		rv = hw_unseal(ua->c->mk, aad, aad_len, o->secret, o->secret_len, &der);
 	if (rv == CKR_OK)

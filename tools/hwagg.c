@@ -48,10 +48,10 @@ static int config_check(const char *file)
 static void count_objects(hw_slot *s, unsigned *keys, unsigned *certs, unsigned *other)
 {
 	*keys = *certs = *other = 0;
+	hw_slot_sync(s);
 	hw_lock(&s->lock);
-	hw_slot_sync_inlock(s);
 	for (size_t i = 0; i < s->nobjs; i++) {
-		CK_ULONG cls = hw_attrs_get_ulong(&s->objs[i]->attrs, CKA_CLASS, CKO_DATA);
+		CK_ULONG cls = hw_attrs_get_ulong(hw_obj_attrs_inlock(s->objs[i]), CKA_CLASS, CKO_DATA);
 		if (cls == CKO_PRIVATE_KEY)
 			(*keys)++;
 		else if (cls == CKO_CERTIFICATE)

@@ -100,6 +100,26 @@ static void expect_bad_at(int where, const char *json, const char *jpath, const 
 	ck_assert_msg(strstr(err, expect) != NULL, "at %d: [%s] not in [%s]", where, expect, err);
 }
 
+/* refresh_s and timeout_ms: every slot type takes them, as integers in range */
+START_TEST(test_engine_keys)
+{
+	char err[HW_CONFIG_ERR_LEN] = "";
+	hw_config *c = NULL;
+	ck_assert_uint_eq(hw_config_parse("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", "
+					  "\"refresh_s\": 30, \"timeout_ms\": 1500}]}", FILE_NAME, &c, err,
+					  sizeof(err)), CKR_OK);
+	ck_assert_int_eq(hw_conf_int(&c->slots[0], "refresh_s", -1), 30);
+	ck_assert_int_eq(hw_conf_int(&c->slots[0], "timeout_ms", -1), 1500);
+	hw_config_free(c);
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", \"refresh_s\": -1}]}",
+		   "slots[0].refresh_s", "-1 is out of range; expected seconds 0..86400");
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", \"timeout_ms\": 0}]}",
+		   "slots[0].timeout_ms", "0 is out of range; expected milliseconds 1..600000");
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", \"timeout_ms\": \"5s\"}]}",
+		   "slots[0].timeout_ms", "expected an integer");
+}
+END_TEST
+
 /* ---- valid configurations ------------------------------------------------- */
 
 START_TEST(test_minimal)
@@ -364,7 +384,8 @@ END_TEST
 START_TEST(test_backend_keys)
 {
 	char want[512], json[256], jpath[128];
-	size_t n = 0, o = (size_t)snprintf(want, sizeof(want), "unknown key; expected one of name, type");
+	size_t n = 0, o = (size_t)snprintf(want, sizeof(want),
+						  "unknown key; expected one of name, type, refresh_s, timeout_ms");
 	const hw_backend_entry *soft = hw_backend_find("soft"), *t = hw_backend_table(&n);
 	ck_assert(soft != NULL && soft->ops != NULL);
 	for (const hw_conf_key *k = soft->ops->conf_keys; k != NULL && k->name != NULL; k++)
@@ -747,6 +768,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_examples);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_hostile_values);
+	tcase_add_test(tc, test_engine_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
