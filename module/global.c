@@ -37,7 +37,7 @@
 /* Longest reserved string read from C_Initialize (p11-kit's x-init-reserved). */
 #define HW_RESERVED_MAX 4096
 
-hw_module hw_g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+hw_module hw_g;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static volatile int forked;
@@ -56,8 +56,8 @@ static void atfork_child(void)
 {
 	/* Another parent thread may have held any of these at fork time: the
 	 * child's C_Initialize tears down with them, so they start unlocked. */
-	pthread_mutex_init(&hw_g.lock, NULL);
 	pthread_mutex_init(&init_lock, NULL);
+	hw_sessions_atfork_child();
 	for (size_t i = 0; i < hw_g.nslots; i++) {
 		pthread_mutex_init(&hw_g.slots[i].lock, NULL);
 		pthread_mutex_init(&hw_g.slots[i].io, NULL);

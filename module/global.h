@@ -1,6 +1,6 @@
 /*
  * Module state: initialization (the C_Initialize truth table), the slots
- * built from the config, fork detection, and the module lock.
+ * built from the config, fork detection, and the lock order.
  *
  * Locks, in the only order they are ever taken (a thread holding one may
  * take only those below it):
@@ -11,7 +11,7 @@
  *                 listings (login, logout, PIN and token init, changed,
  *                 load, update). Held across their I/O, but never taken by
  *                 key operations, cache lookups or slot and token queries.
- *   module lock   the session table.
+ *   table lock    the session table (in shards; one held at a time).
  *   slot lock     the slot's login state and object cache; in-memory work
  *                 only, never held across a backend hook that does I/O.
  *   handle lock   the object handle table (a leaf).
@@ -59,7 +59,6 @@ typedef struct hw_module {
 	hw_config *config;
 	hw_slot *slots;
 	size_t nslots;
-	pthread_mutex_t lock;
 	bool os_locking;              /* locking wanted by the application */
 } hw_module;
 

@@ -9,9 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sessions: under hw_g.lock. */
-static hw_hmap sessions;
+/* The session table, in shards by handle: threads that each use their own
+ * session (a TLS server's workers) look up under different locks, on
+ * different cache lines. When several shards are locked, it is one at a
+ * time. */
+#define SHARDS 16
+typedef struct shard {
+	pthread_mutex_t lock;
+	hw_hmap map;
+} __attribute__((aligned(64))) shard;
+static shard shards[SHARDS] = { [0 ... SHARDS - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER } };
 static CK_SESSION_HANDLE next_session = 1;
+
+static shard *shard_of(CK_SESSION_HANDLE h)
+{
+	return &shards[h % SHARDS];
+}
+
+void hw_sessions_atfork_child(void)
+{
+	for (size_t i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&shards[i].lock, NULL);
+}
 
 CK_RV hw_obj_get(hw_session *s, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj **out)
 {
@@ -53,13 +72,14 @@ CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out)
 	CK_RV rv = hw_check_init();
 	if (rv != CKR_OK)
 		return rv;
-	hw_lock(&hw_g.lock);
-	hw_session *s = hw_hmap_get(&sessions, h);
+	shard *sh = shard_of(h);
+	hw_lock(&sh->lock);
+	hw_session *s = hw_hmap_get(&sh->map, h);
 	if (s != NULL && !s->closed)
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
 	else
 		s = NULL;
-	hw_unlock(&hw_g.lock);
+	hw_unlock(&sh->lock);
 	if (s != NULL) {
 		hw_slot *slot = &hw_g.slots[s->slot];
 		hw_deadline_start(slot);
@@ -93,16 +113,18 @@ void hw_session_put(hw_session *s)
 void hw_session_counts(hw_slot *slot, unsigned *all, unsigned *rw, bool *ro_exists, bool *so_rw)
 {
 	unsigned a = 0, w = 0;
-	hw_lock(&hw_g.lock);
-	for (size_t i = 0; i < sessions.cap; i++) {
-		hw_session *s = hw_hmap_at(&sessions, i);
-		if (s == NULL || s->slot != slot->index)
-			continue;
-		a++;
-		if (s->flags & CKF_RW_SESSION)
-			w++;
+	for (size_t k = 0; k < SHARDS; k++) {
+		hw_lock(&shards[k].lock);
+		for (size_t i = 0; i < shards[k].map.cap; i++) {
+			hw_session *s = hw_hmap_at(&shards[k].map, i);
+			if (s == NULL || s->slot != slot->index)
+				continue;
+			a++;
+			if (s->flags & CKF_RW_SESSION)
+				w++;
+		}
+		hw_unlock(&shards[k].lock);
 	}
-	hw_unlock(&hw_g.lock);
 	if (all) *all = a;
 	if (rw) *rw = w;
 	if (ro_exists) *ro_exists = a > w;
@@ -130,11 +152,12 @@ CK_RV hw_session_open(hw_slot *slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
 	s->epoch = __atomic_load_n(&slot->epoch, __ATOMIC_ACQUIRE);
 	s->flags = flags;
 	s->refs = 1;               /* the table's reference */
-	hw_lock(&hw_g.lock);
-	s->handle = next_session++;
-	if (!hw_hmap_put(&sessions, s->handle, s))
+	s->handle = __atomic_fetch_add(&next_session, 1, __ATOMIC_RELAXED);
+	shard *sh = shard_of(s->handle);
+	hw_lock(&sh->lock);
+	if (!hw_hmap_put(&sh->map, s->handle, s))
 		rv = CKR_HOST_MEMORY;
-	hw_unlock(&hw_g.lock);
+	hw_unlock(&sh->lock);
 	if (rv != CKR_OK) {
 		session_free(s);
 		return rv;
@@ -149,7 +172,7 @@ static void session_closed(hw_session *s)
 {
 	hw_slot *slot = &hw_g.slots[s->slot];
 	unsigned left;
-	/* io before the module lock (the count), which comes before the slot lock */
+	/* io before the session table (the count), which comes before the slot lock */
 	hw_lock(&slot->io);
 	hw_session_counts(slot, &left, NULL, NULL, NULL);
 	hw_lock(&slot->lock);
@@ -172,15 +195,16 @@ CK_RV hw_session_close(CK_SESSION_HANDLE h)
 	CK_RV rv = hw_check_init();
 	if (rv != CKR_OK)
 		return rv;
-	hw_lock(&hw_g.lock);
-	hw_session *s = hw_hmap_get(&sessions, h);
+	shard *sh = shard_of(h);
+	hw_lock(&sh->lock);
+	hw_session *s = hw_hmap_get(&sh->map, h);
 	if (s != NULL && !s->closed) {
 		s->closed = true;
-		hw_hmap_del(&sessions, h);
+		hw_hmap_del(&sh->map, h);
 	} else {
 		s = NULL;
 	}
-	hw_unlock(&hw_g.lock);
+	hw_unlock(&sh->lock);
 	if (s == NULL)
 		return CKR_SESSION_HANDLE_INVALID;
 	session_closed(s);
@@ -192,16 +216,20 @@ static void close_where(hw_slot *slot, bool stale_only, uint64_t epoch)
 {
 	for (;;) {
 		hw_session *s = NULL;
-		hw_lock(&hw_g.lock);
-		for (size_t i = 0; i < sessions.cap && s == NULL; i++) {
-			hw_session *c = hw_hmap_at(&sessions, i);
-			if (c != NULL && c->slot == slot->index && !c->closed && (!stale_only || c->epoch != epoch)) {
-				c->closed = true;
-				hw_hmap_del(&sessions, c->handle);
-				s = c;
+		for (size_t k = 0; k < SHARDS && s == NULL; k++) {
+			hw_hmap *m = &shards[k].map;
+			hw_lock(&shards[k].lock);
+			for (size_t i = 0; i < m->cap && s == NULL; i++) {
+				hw_session *c = hw_hmap_at(m, i);
+				if (c != NULL && c->slot == slot->index && !c->closed &&
+				    (!stale_only || c->epoch != epoch)) {
+					c->closed = true;
+					hw_hmap_del(m, c->handle);
+					s = c;
+				}
 			}
+			hw_unlock(&shards[k].lock);
 		}
-		hw_unlock(&hw_g.lock);
 		if (s == NULL)
 			break;
 		session_closed(s);
@@ -221,16 +249,18 @@ void hw_session_close_stale(hw_slot *slot, uint64_t epoch)
 
 void hw_sessions_drop_all(bool child)
 {
-	hw_lock(&hw_g.lock);
-	for (size_t i = 0; i < sessions.cap; i++) {
-		hw_session *s = hw_hmap_at(&sessions, i);
-		if (s == NULL)
-			continue;
-		s->closed = true;
-		hw_session_put(s);
+	for (size_t k = 0; k < SHARDS; k++) {
+		hw_lock(&shards[k].lock);
+		for (size_t i = 0; i < shards[k].map.cap; i++) {
+			hw_session *s = hw_hmap_at(&shards[k].map, i);
+			if (s == NULL)
+				continue;
+			s->closed = true;
+			hw_session_put(s);
+		}
+		hw_hmap_free(&shards[k].map);
+		hw_unlock(&shards[k].lock);
 	}
-	hw_hmap_free(&sessions);
-	hw_unlock(&hw_g.lock);
 	for (size_t i = 0; i < hw_g.nslots; i++) {
 		hw_slot *slot = &hw_g.slots[i];
 		if (slot->auth != HW_AUTH_PUBLIC) {

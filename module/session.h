@@ -43,7 +43,7 @@ typedef struct hw_session {
 	size_t nfound, found_pos;
 } hw_session;
 
-/* Look up and reference a session (module lock taken and released inside);
+/* Look up and reference a session (table lock taken and released inside);
  * a session whose token was removed since it was opened is invalid.
  * Release with hw_session_put. */
 CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out);
@@ -56,12 +56,13 @@ CK_RV hw_session_close(CK_SESSION_HANDLE h);
 CK_RV hw_session_close_all(hw_slot *slot);
 /* Close the slot's sessions opened under another token epoch. */
 void hw_session_close_stale(hw_slot *slot, uint64_t epoch);
-/* Count of this application's sessions on a slot (module lock inside). */
+/* Count of this application's sessions on a slot (table locks inside). */
 void hw_session_counts(hw_slot *slot, unsigned *all, unsigned *rw, bool *ro_exists, bool *so_rw);
 /* Session state per the UG table (CKS_*). */
 CK_STATE hw_session_state(const hw_session *s, const hw_slot *slot);
 void hw_op_end(hw_op *op);
 void hw_sessions_drop_all(bool child);   /* finalize; child: after fork */
+void hw_sessions_atfork_child(void);     /* the table's locks start unlocked */
 
 /* ---- objects (cache.h has the rest) -------------------------------------------- */
 /* Resolve a handle visible to the session, with a reference. */
