@@ -112,7 +112,7 @@ CK_RV hw_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO *info)
 	memset(&ti, 0, sizeof(ti));
 	pad(ti.model, sizeof(ti.model), s->conf->type);
 	pad(ti.serialNumber, sizeof(ti.serialNumber), "");
-	if (!s->open || s->ops->token_info == NULL)
+	if (!hw_slot_activate(s) || s->ops->token_info == NULL)
 		return CKR_TOKEN_NOT_PRESENT;
 	rv = s->ops->token_info(s->ctx, &ti);
 	hw_slot_reconcile(s);

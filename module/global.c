@@ -63,6 +63,7 @@ static void atfork_child(void)
 		pthread_mutex_init(&hw_g.slots[i].io, NULL);
 	}
 	hw_cache_atfork_child();
+	hw_backend_loader_atfork_child();
 	forked = 1;
 }
 
@@ -73,7 +74,8 @@ void hw_deadline_start(const hw_slot *s)
 
 hw_security hw_slot_security(const hw_slot *s)
 {
-	return s->open && s->ops->security != NULL ? s->ops->security(s->ctx) : HW_SEC_SOFTWARE;
+	return __atomic_load_n(&s->open, __ATOMIC_ACQUIRE) && s->ops->security != NULL ?
+	       s->ops->security(s->ctx) : HW_SEC_SOFTWARE;
 }
 
 static void register_atfork(void)
@@ -108,7 +110,7 @@ CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out)
 bool hw_slot_present(hw_slot *s)
 {
 	CK_TOKEN_INFO info;
-	if (!s->open || s->ops->token_info == NULL)
+	if (!hw_slot_activate(s) || s->ops->token_info == NULL)
 		return false;
 	memset(&info, 0, sizeof(info));
 	bool present = s->ops->token_info(s->ctx, &info) == CKR_OK;
@@ -118,7 +120,7 @@ bool hw_slot_present(hw_slot *s)
 
 void hw_slot_reconcile(hw_slot *s)
 {
-	if (!s->open || s->ops->token_epoch == NULL)
+	if (!__atomic_load_n(&s->open, __ATOMIC_ACQUIRE) || s->ops->token_epoch == NULL)
 		return;
 	uint64_t now = s->ops->token_epoch(s->ctx);
 	if (now == __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE))
@@ -162,6 +164,52 @@ static void teardown(bool child)
 	hw_g.initialized = false;
 }
 
+/* Give the slot its backend: context, per-slot settings, open(). */
+static CK_RV slot_open(hw_slot *s, const hw_backend_ops *ops, char *err, size_t err_len)
+{
+	s->ops = ops;
+	s->refresh_s = (unsigned)hw_conf_int(s->conf, "refresh_s", ops->default_refresh_s);
+	s->timeout_ms = (unsigned)hw_conf_int(s->conf, "timeout_ms", ops->default_timeout_ms ?
+					      ops->default_timeout_ms : HW_DEFAULT_TIMEOUT_MS);
+	s->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+	if (s->ctx == NULL)
+		return CKR_HOST_MEMORY;
+	CK_RV rv = ops->open(s->ctx, s->conf, hw_g.config, err, err_len);
+	if (rv != CKR_OK) {
+		free(s->ctx);
+		s->ctx = NULL;
+		return rv;
+	}
+	__atomic_store_n(&s->open, true, __ATOMIC_RELEASE);
+	return CKR_OK;
+}
+
+bool hw_slot_activate(hw_slot *s)
+{
+	if (__atomic_load_n(&s->open, __ATOMIC_ACQUIRE))
+		return true;
+	hw_lock(&s->io);
+	if (!s->open && !s->failed) {
+		char err[HW_CONFIG_ERR_LEN] = "";
+		const hw_backend_ops *ops = hw_backend_ops_get(s->entry, err, sizeof(err));
+		CK_RV rv = ops != NULL ? slot_open(s, ops, err, sizeof(err)) : CKR_FUNCTION_FAILED;
+		if (rv != CKR_OK) {
+			/* said once; the other slots work on */
+			s->failed = true;
+			hw_error("slot \"%s\" (%s): %s; the slot shows no token", s->conf->name, s->conf->type,
+				 err[0] ? err : hw_rv_name(rv));
+		} else if (hw_g.no_threads && ops->starts_threads) {
+			hw_info("slot \"%s\" (%s) uses a worker thread although the application set "
+				"CKF_LIBRARY_CANT_CREATE_OS_THREADS", s->conf->name, s->conf->type);
+		}
+	}
+	hw_unlock(&s->io);
+	return __atomic_load_n(&s->open, __ATOMIC_ACQUIRE);
+}
+
+/* Built-in backends open now, so that a bad value in their config fails
+ * C_Initialize; backend modules wait for the slot's first use (nothing
+ * heavy is loaded into a process that never uses them). */
 static CK_RV open_slots(hw_config *cfg)
 {
 	hw_g.slots = calloc(cfg->nslots ? cfg->nslots : 1, sizeof(hw_slot));
@@ -175,27 +223,22 @@ static CK_RV open_slots(hw_config *cfg)
 		s->conf = &cfg->slots[i];
 		pthread_mutex_init(&s->lock, NULL);
 		pthread_mutex_init(&s->io, NULL);
-		const hw_backend_entry *e = hw_backend_find(s->conf->type);
-		if (e == NULL || e->ops == NULL) {
+		s->entry = hw_backend_find(s->conf->type);
+		if (!hw_backend_available(s->entry)) {
 			/* conf.c already refused this; keep a clear line anyway */
 			hw_error("%s: slots[%zu].type: \"%s\" is not available in this build",
 				 cfg->path ? cfg->path : "<built-in>", i, s->conf->type);
 			return CKR_FUNCTION_FAILED;
 		}
-		s->ops = e->ops;
-		s->refresh_s = (unsigned)hw_conf_int(s->conf, "refresh_s", s->ops->default_refresh_s);
-		s->timeout_ms = (unsigned)hw_conf_int(s->conf, "timeout_ms", s->ops->default_timeout_ms ?
-						      s->ops->default_timeout_ms : HW_DEFAULT_TIMEOUT_MS);
-		s->ctx = calloc(1, s->ops->ctx_size ? s->ops->ctx_size : 1);
-		if (s->ctx == NULL)
-			return CKR_HOST_MEMORY;
-		CK_RV rv = s->ops->open(s->ctx, s->conf, cfg, err, sizeof(err));
+		s->timeout_ms = (unsigned)hw_conf_int(s->conf, "timeout_ms", HW_DEFAULT_TIMEOUT_MS);
+		if (s->entry->ops == NULL)
+			continue;
+		CK_RV rv = slot_open(s, s->entry->ops, err, sizeof(err));
 		if (rv != CKR_OK) {
 			hw_error("%s: slots[%zu] (\"%s\"): %s", cfg->path ? cfg->path : "<built-in>",
 				 i, s->conf->name, err[0] ? err : hw_rv_name(rv));
 			return rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 		}
-		s->open = true;
 	}
 	return CKR_OK;
 }
@@ -264,7 +307,8 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
-	if (ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)) {
+	hw_g.no_threads = ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS);
+	if (hw_g.no_threads) {
 		/* B 5.4.1 would have such a slot refused with
 		 * CKR_NEED_TO_CREATE_THREADS, but GnuTLS (p11tool, every
 		 * p11-kit consumer through it) sets this flag unconditionally:
@@ -272,7 +316,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		 * deviation, said in the README and here in the log. */
 		for (size_t i = 0; i < cfg->nslots; i++) {
 			const hw_backend_entry *e = hw_backend_find(cfg->slots[i].type);
-			if (e != NULL && e->ops != NULL && e->ops->starts_threads)
+			if (e != NULL && e->ops != NULL && e->ops->starts_threads)   /* modules: when loaded */
 				hw_info("slot \"%s\" (%s) will use a worker thread although the application "
 					"set CKF_LIBRARY_CANT_CREATE_OS_THREADS", cfg->slots[i].name,
 					cfg->slots[i].type);

@@ -32,9 +32,11 @@
 typedef struct hw_slot {
 	size_t index;                 /* == slot ID: config order, stable */
 	const hw_slot_conf *conf;
-	const hw_backend_ops *ops;
+	const hw_backend_entry *entry;
+	const hw_backend_ops *ops;    /* set once the backend is open */
 	void *ctx;
-	bool open;                    /* ops->open succeeded */
+	bool open;                    /* ops->open succeeded (read atomically) */
+	bool failed;                  /* a backend module could not be loaded or opened */
 	pthread_mutex_t lock;         /* login state, object cache */
 	pthread_mutex_t io;           /* state-changing hooks and listings */
 	hw_auth auth;                 /* this application's login state on the token */
@@ -60,6 +62,7 @@ typedef struct hw_module {
 	hw_slot *slots;
 	size_t nslots;
 	bool os_locking;              /* locking wanted by the application */
+	bool no_threads;              /* CKF_LIBRARY_CANT_CREATE_OS_THREADS */
 } hw_module;
 
 extern hw_module hw_g;
@@ -76,6 +79,9 @@ hw_slot *hw_slot_get(CK_SLOT_ID id);
 /* Preamble of the functions that take a slot ID: initialized (else
  * CKR_CRYPTOKI_NOT_INITIALIZED), then known (else CKR_SLOT_ID_INVALID). */
 CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out);
+/* Load and open the slot's backend module if that was not done yet; false
+ * (logged once) when it cannot be: the slot then shows no token. */
+bool hw_slot_activate(hw_slot *s);
 /* Whether the slot's token is present now (backend token_info succeeds).
  * Also brings the engine's view up to date after a token removal. */
 bool hw_slot_present(hw_slot *s);

@@ -64,7 +64,6 @@ typedef CK_RV (*hw_obj_sink)(void *arg, int64_t oid, hw_attrs *attrs, void *bdat
 typedef struct hw_backend_ops {
 	const char *type;             /* config "type" */
 	size_t ctx_size;              /* bytes of zeroed context the engine allocates */
-	const hw_conf_key *conf_keys; /* allowed keys besides name/type, NULL-terminated */
 
 	/* Parse the slot config into ctx. No I/O, no blocking (design: nothing
 	 * blocks at load). Bad values -> CKR_ARGUMENTS_BAD with *err filled. */
@@ -174,15 +173,25 @@ typedef struct hw_backend_ops {
 			    int64_t *oid, void **bdata);
 } hw_backend_ops;
 
-/* The registry: every backend type hwagg knows; ops NULL when this build
- * left it out (so the config can say "not built in" rather than "unknown"). */
+/* The registry: every backend type hwagg knows. A backend is built in (ops
+ * set), a module file loaded on first use (module set), or left out of this
+ * build (both NULL: the config can say "not built" rather than "unknown"). */
 typedef struct hw_backend_entry {
 	const char *type;
-	const hw_backend_ops *ops;
+	const hw_backend_ops *ops;      /* built in */
+	const char *module;             /* backend module file name, without ".so" */
+	const hw_conf_key *conf_keys;   /* allowed keys besides the engine's, NULL-terminated */
 	const char *configure_switch;   /* "--with-tpm" */
 } hw_backend_entry;
 
 const hw_backend_entry *hw_backend_table(size_t *count);
+/* In this build (built in or as a module). */
+bool hw_backend_available(const hw_backend_entry *e);
+/* The ops of a backend: built in, or from its module, loaded now if it was
+ * not yet (once per process; never unloaded). NULL with a reason in err
+ * when the module file is missing or broken. */
+const hw_backend_ops *hw_backend_ops_get(const hw_backend_entry *e, char *err, size_t err_len);
+void hw_backend_loader_atfork_child(void);
 /* For backends, after adding public values to a new key pair: fills the
  * attributes derived from them (CKA_ID from the public key when the
  * application gave none, CKA_UNIQUE_ID). */

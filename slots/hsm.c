@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const hw_conf_key hsm_keys[] = {
+const hw_conf_key hw_hsm_conf_keys[] = {
 	{ "module", json_type_string, true },
 	{ "token", json_type_string, false },
 	{ "security", json_type_string, false },
@@ -313,7 +313,6 @@ static hw_security hsm_security(void *vctx)
 const hw_backend_ops hw_hsm_ops = {
 	.type = "hsm",
 	.ctx_size = sizeof(hsm_ctx),
-	.conf_keys = hsm_keys,
 	.open = hsm_open,
 	.close = hsm_close,
 	.token_info = hsm_token_info,

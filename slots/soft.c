@@ -27,7 +27,7 @@ typedef struct soft_ctx {
 	uint64_t seen;                /* store change marker */
 } soft_ctx;
 
-static const hw_conf_key soft_keys[] = {
+const hw_conf_key hw_soft_conf_keys[] = {
 	{ "pin_max_tries", json_type_int, false },
 	{ "pin_min_len", json_type_int, false },
 	{ "pin_max_len", json_type_int, false },
@@ -509,7 +509,6 @@ static CK_RV soft_health(void *vctx, char *msg, size_t len)
 const hw_backend_ops hw_soft_ops = {
 	.type = "soft",
 	.ctx_size = sizeof(soft_ctx),
-	.conf_keys = soft_keys,
 	.open = soft_open,
 	.close = soft_close,
 	.token_info = soft_token_info,

@@ -35,6 +35,16 @@ static int config_check(const char *file)
 		fprintf(stderr, "hwagg: the configuration is not valid (%s)\n", hw_rv_name(rv));
 		return 1;
 	}
+	/* backend modules check their keys when they open, on first use:
+	 * open them all now */
+	for (size_t i = 0; i < hw_g.nslots; i++) {
+		if (!hw_slot_activate(&hw_g.slots[i])) {
+			fprintf(stderr, "hwagg: slot \"%s\" cannot be used (see the message above)\n",
+				hw_g.slots[i].conf->name);
+			hw_C_Finalize(NULL);
+			return 1;
+		}
+	}
 	const hw_config *cfg = hw_g.config;
 	printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
 	       cfg->path ? cfg->path : "<built-in default>", hw_env_name(cfg->environment),
