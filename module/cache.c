@@ -293,6 +293,7 @@ static bool was_gone(const hw_slot *slot, int64_t oid)
 static CK_RV merge_inlock(hw_slot *slot, listing *l, uint64_t since)
 {
 	size_t n0 = slot->nobjs;
+	bool created_meanwhile = slot->gen != since;
 	bool *seen = calloc(n0 + 1, sizeof(bool));
 	hw_hmap at = { 0 };           /* oid -> index + 1 among the first n0 */
 	CK_RV rv = CKR_OK;
@@ -308,7 +309,8 @@ static CK_RV merge_inlock(hw_slot *slot, listing *l, uint64_t since)
 		if (was_gone(slot, e->oid))
 			continue;
 		size_t i = e->oid == -1 ? 0 : (size_t)(uintptr_t)hw_hmap_get(&at, (uint64_t)e->oid);
-		hw_obj *o = i > 0 ? slot->objs[i - 1] : hw_obj_find_oid_inlock(slot, e->oid);
+		hw_obj *o = i > 0 ? slot->objs[i - 1] :
+			    e->oid == -1 || created_meanwhile ? hw_obj_find_oid_inlock(slot, e->oid) : NULL;
 		if (o != NULL) {
 			/* same handle and cached key; the fresh attributes */
 			if (i > 0)
