@@ -66,11 +66,16 @@ void hw_log_close(void)
 
 void hw_log_msg(hw_log_level level, const char *where, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	hw_log_vmsg(level, where, fmt, ap);
 	va_end(ap);
+}
+
+void hw_log_vmsg(hw_log_level level, const char *where, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
 	/* Strip control characters so a hostile string cannot forge lines. */
 	for (char *p = line; *p; p++)
 		if ((unsigned char)*p < 0x20)

@@ -7,16 +7,25 @@
 #define HW_LOG_H
 
 #include "common/ck.h"
+#include <stdarg.h>
 
 typedef enum { HW_LOG_ERROR = 0, HW_LOG_WARN = 1, HW_LOG_INFO = 2, HW_LOG_DEBUG = 3 } hw_log_level;
 
+#ifdef HW_BACKEND_MODULE
+/* a backend module reads the engine's level (slots/shim.c) */
+extern int *hw_log_threshold_ref;
+#define hw_log_threshold (*hw_log_threshold_ref)
+#else
 extern int hw_log_threshold;
+#endif
 
 void hw_log_init(void);                              /* reads $HWAGG_LOG */
 void hw_log_configure(int level, const char *file);  /* from the config; level<0 keeps */
 void hw_log_close(void);
 void hw_log_msg(hw_log_level level, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void hw_log_vmsg(hw_log_level level, const char *where, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 int hw_log_level_parse(const char *name);            /* -1 if unknown */
 
 /* Symbolic name of a CK_RV ("CKR_PIN_INCORRECT"), or "CKR_0x..." */

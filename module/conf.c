@@ -322,16 +322,16 @@ static void type_list(char *out, size_t len, bool built_only)
 	const hw_backend_entry *t = hw_backend_table(&n);
 	out[0] = '\0';
 	for (size_t i = 0; i < n && o < len; i++) {
-		if (built_only && t[i].ops == NULL)
+		if (built_only && !hw_backend_available(&t[i]))
 			continue;
 		int w = snprintf(out + o, len - o, "%s%s", o ? ", " : "", t[i].type);
 		o += w > 0 ? (size_t)w : 0;
 	}
 }
 
-static const hw_conf_key *find_key(const hw_backend_ops *ops, const char *key)
+static const hw_conf_key *find_key(const hw_backend_entry *e, const char *key)
 {
-	for (const hw_conf_key *k = ops->conf_keys; k != NULL && k->name != NULL; k++)
+	for (const hw_conf_key *k = e->conf_keys; k != NULL && k->name != NULL; k++)
 		if (strcmp(k->name, key) == 0)
 			return k;
 	return NULL;
@@ -355,7 +355,7 @@ static CK_RV slot_type(const conf_ctx *c, const char *slot, json_object *obj,
 	if ((*entry = hw_backend_find(type)) == NULL)
 		return conf_fail(c, where, "unknown slot type %s; expected one of %s",
 				 show(q, type, strlen(type)), list);
-	if ((*entry)->ops == NULL) {
+	if (!hw_backend_available(*entry)) {
 		const char *sw = (*entry)->configure_switch;
 		type_list(list, sizeof(list), true);
 		return conf_fail(c, where, "\"%s\" is not built into this module%s%s%s; "
@@ -364,6 +364,36 @@ static CK_RV slot_type(const conf_ctx *c, const char *slot, json_object *obj,
 				 sw == NULL ? "" : sw, sw == NULL || sw[0] == '(' ? "" : ")", list);
 	}
 	return CKR_OK;
+}
+
+/* Keys every slot takes besides name and type, read by the engine. */
+static const struct {
+	const char *name;
+	int64_t min, max;
+	const char *unit;
+} engine_keys[] = {
+	{ "refresh_s", 0, 86400, "seconds" },
+	{ "timeout_ms", 1, 600000, "milliseconds" },
+};
+
+static CK_RV engine_key(const conf_ctx *c, const char *where, json_object *val, size_t k)
+{
+	CK_RV rv = check_type(c, where, val, json_type_int);
+	if (rv != CKR_OK)
+		return rv;
+	int64_t v = json_object_get_int64(val);
+	if (v < engine_keys[k].min || v > engine_keys[k].max)
+		return conf_fail(c, where, "%lld is out of range; expected %s %lld..%lld", (long long)v,
+				 engine_keys[k].unit, (long long)engine_keys[k].min, (long long)engine_keys[k].max);
+	return CKR_OK;
+}
+
+static size_t engine_key_index(const char *key)
+{
+	for (size_t k = 0; k < HW_ARRAY_LEN(engine_keys); k++)
+		if (strcmp(engine_keys[k].name, key) == 0)
+			return k;
+	return SIZE_MAX;
 }
 
 static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object *obj)
@@ -377,18 +407,20 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 	if ((rv = check_type(c, slot, obj, json_type_object)) != CKR_OK ||
 	    (rv = slot_type(c, slot, obj, &entry)) != CKR_OK)
 		return rv;
-	const hw_backend_ops *ops = entry->ops;
-
 	json_object_object_foreach(obj, key, val) {
-		const hw_conf_key *k = find_key(ops, key);
+		const hw_conf_key *k = find_key(entry, key);
 		path_key(where, sizeof(where), slot, key);
 		if (strcmp(key, "type") == 0)
 			continue;
 		if (strcmp(key, "name") == 0) {
 			rv = check_type(c, where, val, json_type_string);
+		} else if (engine_key_index(key) != SIZE_MAX) {
+			rv = engine_key(c, where, val, engine_key_index(key));
 		} else if (k == NULL) {
 			size_t o = (size_t)snprintf(list, sizeof(list), "name, type");
-			for (k = ops->conf_keys; k != NULL && k->name != NULL && o < sizeof(list); k++)
+			for (size_t e = 0; e < HW_ARRAY_LEN(engine_keys) && o < sizeof(list); e++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", engine_keys[e].name);
+			for (k = entry->conf_keys; k != NULL && k->name != NULL && o < sizeof(list); k++)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", k->name);
 			return conf_fail(c, where, "unknown key; expected one of %s", list);
 		} else {
@@ -397,7 +429,7 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 		if (rv != CKR_OK)
 			return rv;
 	}
-	for (const hw_conf_key *k = ops->conf_keys; k != NULL && k->name != NULL; k++) {
+	for (const hw_conf_key *k = entry->conf_keys; k != NULL && k->name != NULL; k++) {
 		path_key(where, sizeof(where), slot, k->name);
 		if (k->required && !json_object_object_get_ex(obj, k->name, NULL))
 			return conf_fail(c, where, "missing required key for type \"%s\"; expected %s",

@@ -152,9 +152,11 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 	if (kind != HW_OP_DIGEST) {
 		if ((rv = hw_obj_get(se, kh, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
 			goto out;
-		hw_lock(&s->lock);
-		CK_ULONG cls = hw_attrs_get_ulong(&key->attrs, CKA_CLASS, CKO_DATA);
-		CK_ULONG kt = hw_attrs_get_ulong(&key->attrs, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+		/* the operation keeps the attributes it started with */
+		op->snap = hw_obj_snap(key);
+		const hw_attrs *ka = hw_snap_attrs(op->snap);
+		CK_ULONG cls = hw_attrs_get_ulong(ka, CKA_CLASS, CKO_DATA);
+		CK_ULONG kt = hw_attrs_get_ulong(ka, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
 		bool pub_op = kind == HW_OP_VERIFY || kind == HW_OP_ENCRYPT;
 		if (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)
 			rv = CKR_KEY_HANDLE_INVALID;
@@ -162,20 +164,19 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 			rv = CKR_KEY_TYPE_INCONSISTENT;
 		else if (cls != kinds[kind].cls && !(pub_op && cls == CKO_PRIVATE_KEY))
 			rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-		else if (cls == kinds[kind].cls && !hw_attrs_get_bool(&key->attrs, kinds[kind].usage, false))
+		else if (cls == kinds[kind].cls && !hw_attrs_get_bool(ka, kinds[kind].usage, false))
 			rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-		else if (!allowed(&key->attrs, m->type))
+		else if (!allowed(ka, m->type))
 			rv = CKR_MECHANISM_INVALID;
-		else if (m->min_key && (key_bits(&key->attrs) < m->min_key || key_bits(&key->attrs) > m->max_key))
+		else if (m->min_key && (key_bits(ka) < m->min_key || key_bits(ka) > m->max_key))
 			rv = CKR_KEY_SIZE_RANGE;
-		else if ((rv = set_params(op, mech, &key->attrs)) != CKR_OK)
+		else if ((rv = set_params(op, mech, ka)) != CKR_OK)
 			;
 		else if (pub_op) {
-			const CK_ATTRIBUTE *spki = hw_attrs_get(&key->attrs, CKA_PUBLIC_KEY_INFO);
+			const CK_ATTRIBUTE *spki = hw_attrs_get(ka, CKA_PUBLIC_KEY_INFO);
 			rv = spki ? hw_key_from_spki(spki->pValue, spki->ulValueLen, &op->pkey)
 				  : CKR_KEY_HANDLE_INVALID;
 		}
-		hw_unlock(&s->lock);
 		if (rv != CKR_OK)
 			goto out;
 		op->key = key;
@@ -322,7 +323,7 @@ static CK_RV op_update(CK_SESSION_HANDLE h, hw_op_kind kind, const unsigned char
 static CK_RV sign_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
 		      unsigned char *out, CK_ULONG *out_len)
 {
-	size_t need = out_len_for(&op->key->attrs, op->mech->base);
+	size_t need = out_len_for(hw_snap_attrs(op->snap), op->mech->base);
 	unsigned char scratch[128];
 	hw_sign_req r;
 	CK_RV rv;
@@ -413,7 +414,7 @@ CK_RV hw_C_VerifyFinal(CK_SESSION_HANDLE h, unsigned char *sig, CK_ULONG sig_len
 static CK_RV crypt_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
 		       unsigned char *out, CK_ULONG *out_len, bool decrypt)
 {
-	size_t k = (key_bits(&op->key->attrs) + 7) / 8, len;
+	size_t k = (key_bits(hw_snap_attrs(op->snap)) + 7) / 8, len;
 	hw_crypt_req r = { .mech = op->mech->type, .oaep = op->oaep, .data = in, .len = in_len, .bop = op->bop };
 	unsigned char *tmp = NULL;
 	CK_RV rv;

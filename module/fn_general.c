@@ -112,7 +112,7 @@ CK_RV hw_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO *info)
 	memset(&ti, 0, sizeof(ti));
 	pad(ti.model, sizeof(ti.model), s->conf->type);
 	pad(ti.serialNumber, sizeof(ti.serialNumber), "");
-	if (!s->open || s->ops->token_info == NULL)
+	if (!hw_slot_activate(s) || s->ops->token_info == NULL)
 		return CKR_TOKEN_NOT_PRESENT;
 	rv = s->ops->token_info(s->ctx, &ti);
 	hw_slot_reconcile(s);
@@ -232,11 +232,14 @@ CK_RV hw_C_InitToken(CK_SLOT_ID id, unsigned char *pin, CK_ULONG pin_len, unsign
 	hw_session_counts(s, &all, NULL, NULL, NULL);
 	if (all > 0)
 		return CKR_SESSION_EXISTS;     /* B 5.5.7 */
-	hw_lock(&s->lock);
+	hw_lock(&s->io);
 	rv = s->ops->init_token(s->ctx, pin, pin_len, label);
-	if (rv == CKR_OK)
+	if (rv == CKR_OK) {
+		hw_lock(&s->lock);
 		hw_slot_drop_objects_inlock(s, false, 0);
-	hw_unlock(&s->lock);
+		hw_unlock(&s->lock);
+	}
+	hw_unlock(&s->io);
 	hw_info("slot \"%s\": C_InitToken: %s", s->conf->name, hw_rv_name(rv));
 	return rv;
 }
@@ -254,8 +257,11 @@ CK_RV hw_C_InitPIN(CK_SESSION_HANDLE h, unsigned char *pin, CK_ULONG pin_len)
 		rv = CKR_USER_NOT_LOGGED_IN;   /* B 5.5.8 */
 	else if (s->ops->init_pin == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
+	else {
+		hw_lock(&s->io);
 		rv = s->ops->init_pin(s->ctx, pin, pin_len);
+		hw_unlock(&s->io);
+	}
 	hw_info("slot \"%s\": C_InitPIN: %s", s->conf->name, hw_rv_name(rv));
 	hw_session_put(se);
 	return rv;
@@ -275,9 +281,12 @@ CK_RV hw_C_SetPIN(CK_SESSION_HANDLE h, unsigned char *old_pin, CK_ULONG old_len,
 		rv = CKR_SESSION_READ_ONLY;    /* B 5.5.9 */
 	else if (s->ops->set_pin == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	else
+	else {
+		hw_lock(&s->io);
 		rv = s->ops->set_pin(s->ctx, s->auth == HW_AUTH_SO ? HW_AUTH_SO : HW_AUTH_USER,
 				     old_pin, old_len, new_pin, new_len);
+		hw_unlock(&s->io);
+	}
 	hw_info("slot \"%s\": C_SetPIN: %s", s->conf->name, hw_rv_name(rv));
 	hw_session_put(se);
 	return rv;

@@ -29,17 +29,24 @@ CK_RV hw_obj_install(hw_session *se, hw_slot *s, hw_attrs *attrs, int64_t oid, v
 {
 	bool token = hw_attrs_get_bool(attrs, CKA_TOKEN, false);
 	hw_obj *o = hw_obj_new(s->index, token ? oid : 0, token ? 0 : se->handle, attrs, bdata);
-	if (o == NULL)
+	if (o == NULL) {
+		hw_attrs_clear(attrs);
+		if (bdata != NULL && s->ops->free_bdata != NULL)
+			s->ops->free_bdata(s->ctx, bdata);
 		return CKR_HOST_MEMORY;
-	hw_lock(&s->lock);
-	CK_RV rv = hw_obj_add_inlock(s, o);
-	hw_unlock(&s->lock);
-	if (rv != CKR_OK) {
-		hw_obj_put(o);
-		return rv;
 	}
-	*out = o->handle;
-	return CKR_OK;
+	CK_RV rv = CKR_OK;
+	hw_lock(&s->lock);
+	/* a listing that ran meanwhile may have brought it in already */
+	hw_obj *known = token ? hw_obj_find_oid_inlock(s, oid) : NULL;
+	if (known != NULL)
+		*out = known->handle;
+	else if ((rv = hw_obj_add_inlock(s, o)) == CKR_OK)
+		*out = o->handle;
+	hw_unlock(&s->lock);
+	if (known != NULL || rv != CKR_OK)
+		hw_obj_put(o);
+	return rv;
 }
 
 CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out)
@@ -116,9 +123,9 @@ CK_RV hw_C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE src, CK_ATTRIBUTE *t
 	}
 	if ((rv = hw_obj_get(se, src, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
 		goto out;
-	hw_lock(&s->lock);
-	rv = hw_attrs_copy(&a, &o->attrs);
-	hw_unlock(&s->lock);
+	hw_snap *snap = hw_obj_snap(o);
+	rv = hw_attrs_copy(&a, hw_snap_attrs(snap));
+	hw_snap_put(snap);
 	if (rv != CKR_OK)
 		goto out;
 	CK_ULONG cls = hw_attrs_get_ulong(&a, CKA_CLASS, CKO_DATA);
@@ -158,17 +165,22 @@ CK_RV hw_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 	hw_slot *s = &hw_g.slots[se->slot];
 	if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
 		goto out;
-	hw_lock(&s->lock);
 	bool token = o->oid != 0;
-	if (!hw_attrs_get_bool(&o->attrs, CKA_DESTROYABLE, true))
+	hw_snap *snap = hw_obj_snap(o);
+	if (!hw_attrs_get_bool(hw_snap_attrs(snap), CKA_DESTROYABLE, true))
 		rv = CKR_ACTION_PROHIBITED;
 	else
-		rv = hw_can_write(se, s, token, hw_attrs_get_bool(&o->attrs, CKA_PRIVATE, false));
+		rv = hw_can_write(se, s, token, hw_attrs_get_bool(hw_snap_attrs(snap), CKA_PRIVATE, false));
+	hw_snap_put(snap);
+	/* the backend's I/O runs with no engine lock held */
 	if (rv == CKR_OK && token)
 		rv = s->ops->destroy ? s->ops->destroy(s->ctx, o->oid, o->bdata) : CKR_FUNCTION_NOT_SUPPORTED;
-	if (rv == CKR_OK && !o->dead)
-		hw_obj_unlink_inlock(s, o);
-	hw_unlock(&s->lock);
+	if (rv == CKR_OK) {
+		hw_lock(&s->lock);
+		if (!o->dead)
+			hw_obj_unlink_inlock(s, o);
+		hw_unlock(&s->lock);
+	}
 	hw_info("slot \"%s\": destroy object %lu: %s", s->conf->name, (unsigned long)oh, hw_rv_name(rv));
 out:
 	hw_obj_put(o);
@@ -199,13 +211,12 @@ CK_RV hw_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIB
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = &hw_g.slots[se->slot];
 	if (tmpl == NULL && n > 0)
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) == CKR_OK) {
-		hw_lock(&s->lock);
-		rv = hw_attrs_read(&o->attrs, tmpl, n, hw_rules_hidden);
-		hw_unlock(&s->lock);
+		hw_snap *snap = hw_obj_snap(o);
+		rv = hw_attrs_read(hw_snap_attrs(snap), tmpl, n, hw_rules_hidden);
+		hw_snap_put(snap);
 	}
 	hw_obj_put(o);
 	hw_session_put(se);
@@ -228,28 +239,33 @@ CK_RV hw_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIB
 	}
 	if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
 		goto out;
-	hw_lock(&s->lock);
-	CK_ULONG cls = hw_attrs_get_ulong(&o->attrs, CKA_CLASS, CKO_DATA);
+	/* io: one change of the slot's objects at a time, and none while a
+	 * listing runs, so that no update is lost or undone by a reload */
+	hw_lock(&s->io);
+	hw_snap *snap = hw_obj_snap(o);
+	const hw_attrs *cur = hw_snap_attrs(snap);
+	CK_ULONG cls = hw_attrs_get_ulong(cur, CKA_CLASS, CKO_DATA);
 	bool token = o->oid != 0;
-	if (!hw_attrs_get_bool(&o->attrs, CKA_MODIFIABLE, true))
+	if (!hw_attrs_get_bool(cur, CKA_MODIFIABLE, true))
 		rv = CKR_ACTION_PROHIBITED;
-	else if ((rv = hw_can_write(se, s, token, hw_attrs_get_bool(&o->attrs, CKA_PRIVATE, false))) != CKR_OK)
+	else if ((rv = hw_can_write(se, s, token, hw_attrs_get_bool(cur, CKA_PRIVATE, false))) != CKR_OK)
 		;
-	else if ((rv = hw_rules_check(tmpl, n, cls, HW_TMPL_SET, &o->attrs, s->auth == HW_AUTH_SO)) != CKR_OK)
+	else if ((rv = hw_rules_check(tmpl, n, cls, HW_TMPL_SET, cur, s->auth == HW_AUTH_SO)) != CKR_OK)
 		;
-	else if ((rv = hw_attrs_copy(&a, &o->attrs)) != CKR_OK || (rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK)
+	else if ((rv = hw_attrs_copy(&a, cur)) != CKR_OK || (rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK)
 		;
 	else if (token && s->ops->update == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if (token && (rv = s->ops->update(s->ctx, o->oid, &a)) != CKR_OK)
 		;
 	else {
-		/* all or nothing: swap in the new set only now */
-		hw_attrs old = o->attrs;
-		o->attrs = a;
-		a = old;
+		/* all or nothing: the new set is published only now */
+		hw_lock(&s->lock);
+		rv = o->dead ? CKR_OBJECT_HANDLE_INVALID : hw_obj_publish_inlock(o, &a);
+		hw_unlock(&s->lock);
 	}
-	hw_unlock(&s->lock);
+	hw_snap_put(snap);
+	hw_unlock(&s->io);
 out:
 	hw_attrs_clear(&a);
 	hw_obj_put(o);
@@ -273,8 +289,10 @@ CK_RV hw_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 		rv = CKR_OPERATION_ACTIVE;
 		goto out;
 	}
+	/* the listing runs with no slot lock held; a backend read error still
+	 * lets cached objects be found */
+	hw_slot_sync(s);
 	hw_lock(&s->lock);
-	hw_slot_sync_inlock(s);       /* a backend read error still lets cached objects be found */
 	CK_OBJECT_HANDLE *found = malloc((s->nobjs + 1) * sizeof(*found));
 	size_t nf = 0;
 	if (found == NULL) {
@@ -282,7 +300,7 @@ CK_RV hw_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 	} else {
 		for (size_t i = 0; i < s->nobjs; i++) {
 			hw_obj *o = s->objs[i];
-			if (hw_obj_visible(o, s) && hw_attrs_match(&o->attrs, tmpl, n))
+			if (hw_obj_visible(o, s) && hw_attrs_match(hw_obj_attrs_inlock(o), tmpl, n))
 				found[nf++] = o->handle;
 		}
 	}

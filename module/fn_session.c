@@ -97,12 +97,14 @@ static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *p
 		rv = CKR_USER_TYPE_INVALID;
 		goto done;
 	}
+	/* io keeps logins, logouts and listings of the slot one at a time; the
+	 * backend's check of the PIN (a KDF, a device) runs with no slot lock */
+	hw_lock(&s->io);
 	hw_session_counts(s, NULL, NULL, &ro_exists, NULL);
-	hw_lock(&s->lock);
-	hw_auth want = who == CKU_SO ? HW_AUTH_SO : HW_AUTH_USER;
-	if (s->auth == want)
+	hw_auth want = who == CKU_SO ? HW_AUTH_SO : HW_AUTH_USER, now = __atomic_load_n(&s->auth, __ATOMIC_ACQUIRE);
+	if (now == want)
 		rv = CKR_USER_ALREADY_LOGGED_IN;
-	else if (s->auth != HW_AUTH_PUBLIC)
+	else if (now != HW_AUTH_PUBLIC)
 		rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
 	else if (who == CKU_SO && ro_exists)
 		rv = CKR_SESSION_READ_ONLY_EXISTS;
@@ -111,10 +113,14 @@ static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *p
 	else
 		rv = s->ops->login(s->ctx, who, pin, len);
 	if (rv == CKR_OK) {
-		s->auth = want;
-		hw_slot_sync_inlock(s);
+		hw_lock(&s->lock);
+		__atomic_store_n(&s->auth, want, __ATOMIC_RELEASE);
+		/* private token objects come with the next listing */
+		s->loaded = false;
+		hw_unlock(&s->lock);
+		hw_slot_sync_io(s);
 	}
-	hw_unlock(&s->lock);
+	hw_unlock(&s->io);
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": login as %s: %s",
 	       s->conf->name, who == CKU_SO ? "SO" : "user", hw_rv_name(rv));
 done:
@@ -141,12 +147,12 @@ CK_RV hw_C_Logout(CK_SESSION_HANDLE h)
 	if (rv != CKR_OK)
 		return rv;
 	hw_slot *s = &hw_g.slots[se->slot];
-	hw_lock(&s->lock);
-	if (s->auth == HW_AUTH_PUBLIC)
+	hw_lock(&s->io);
+	if (__atomic_load_n(&s->auth, __ATOMIC_ACQUIRE) == HW_AUTH_PUBLIC)
 		rv = CKR_USER_NOT_LOGGED_IN;
 	else
-		hw_slot_logout_inlock(s);
-	hw_unlock(&s->lock);
+		hw_slot_logout_io(s);
+	hw_unlock(&s->io);
 	hw_session_put(se);
 	return rv;
 }

@@ -24,13 +24,20 @@
 #include "module/global.h"
 #include "module/session.h"
 #include "common/log.h"
+#include "common/userstr.h"
+#include "common/deadline.h"
 #include "mechanisms/crypto.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-hw_module hw_g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+/* Engine defaults of the per-slot "refresh_s" and "timeout_ms". */
+#define HW_DEFAULT_TIMEOUT_MS 30000
+/* Longest reserved string read from C_Initialize (p11-kit's x-init-reserved). */
+#define HW_RESERVED_MAX 4096
+
+hw_module hw_g;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static volatile int forked;
@@ -47,12 +54,28 @@ void hw_unlock(pthread_mutex_t *m)
 
 static void atfork_child(void)
 {
-	/* Another parent thread may have held these at fork time. */
-	pthread_mutex_init(&hw_g.lock, NULL);
+	/* Another parent thread may have held any of these at fork time: the
+	 * child's C_Initialize tears down with them, so they start unlocked. */
 	pthread_mutex_init(&init_lock, NULL);
-	for (size_t i = 0; i < hw_g.nslots; i++)
+	hw_sessions_atfork_child();
+	for (size_t i = 0; i < hw_g.nslots; i++) {
 		pthread_mutex_init(&hw_g.slots[i].lock, NULL);
+		pthread_mutex_init(&hw_g.slots[i].io, NULL);
+	}
+	hw_cache_atfork_child();
+	hw_backend_loader_atfork_child();
 	forked = 1;
+}
+
+void hw_deadline_start(const hw_slot *s)
+{
+	hw_deadline_set_ms(s->timeout_ms);
+}
+
+hw_security hw_slot_security(const hw_slot *s)
+{
+	return __atomic_load_n(&s->open, __ATOMIC_ACQUIRE) && s->ops->security != NULL ?
+	       s->ops->security(s->ctx) : HW_SEC_SOFTWARE;
 }
 
 static void register_atfork(void)
@@ -78,13 +101,16 @@ CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out)
 	if (rv != CKR_OK)
 		return rv;
 	*out = hw_slot_get(id);
-	return *out != NULL ? CKR_OK : CKR_SLOT_ID_INVALID;
+	if (*out == NULL)
+		return CKR_SLOT_ID_INVALID;
+	hw_deadline_start(*out);
+	return CKR_OK;
 }
 
 bool hw_slot_present(hw_slot *s)
 {
 	CK_TOKEN_INFO info;
-	if (!s->open || s->ops->token_info == NULL)
+	if (!hw_slot_activate(s) || s->ops->token_info == NULL)
 		return false;
 	memset(&info, 0, sizeof(info));
 	bool present = s->ops->token_info(s->ctx, &info) == CKR_OK;
@@ -94,7 +120,7 @@ bool hw_slot_present(hw_slot *s)
 
 void hw_slot_reconcile(hw_slot *s)
 {
-	if (!s->open || s->ops->token_epoch == NULL)
+	if (!__atomic_load_n(&s->open, __ATOMIC_ACQUIRE) || s->ops->token_epoch == NULL)
 		return;
 	uint64_t now = s->ops->token_epoch(s->ctx);
 	if (now == __atomic_load_n(&s->epoch, __ATOMIC_ACQUIRE))
@@ -123,10 +149,12 @@ static void teardown(bool child)
 		hw_slot *s = &hw_g.slots[i];
 		hw_slot_drop_objects_inlock(s, false, 0);
 		free(s->objs);
+		free(s->gone);
 		if (s->open && s->ops->close != NULL)
 			s->ops->close(s->ctx, child);
 		free(s->ctx);
 		pthread_mutex_destroy(&s->lock);
+		pthread_mutex_destroy(&s->io);
 	}
 	free(hw_g.slots);
 	hw_g.slots = NULL;
@@ -136,6 +164,52 @@ static void teardown(bool child)
 	hw_g.initialized = false;
 }
 
+/* Give the slot its backend: context, per-slot settings, open(). */
+static CK_RV slot_open(hw_slot *s, const hw_backend_ops *ops, char *err, size_t err_len)
+{
+	s->ops = ops;
+	s->refresh_s = (unsigned)hw_conf_int(s->conf, "refresh_s", ops->default_refresh_s);
+	s->timeout_ms = (unsigned)hw_conf_int(s->conf, "timeout_ms", ops->default_timeout_ms ?
+					      ops->default_timeout_ms : HW_DEFAULT_TIMEOUT_MS);
+	s->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+	if (s->ctx == NULL)
+		return CKR_HOST_MEMORY;
+	CK_RV rv = ops->open(s->ctx, s->conf, hw_g.config, err, err_len);
+	if (rv != CKR_OK) {
+		free(s->ctx);
+		s->ctx = NULL;
+		return rv;
+	}
+	__atomic_store_n(&s->open, true, __ATOMIC_RELEASE);
+	return CKR_OK;
+}
+
+bool hw_slot_activate(hw_slot *s)
+{
+	if (__atomic_load_n(&s->open, __ATOMIC_ACQUIRE))
+		return true;
+	hw_lock(&s->io);
+	if (!s->open && !s->failed) {
+		char err[HW_CONFIG_ERR_LEN] = "";
+		const hw_backend_ops *ops = hw_backend_ops_get(s->entry, err, sizeof(err));
+		CK_RV rv = ops != NULL ? slot_open(s, ops, err, sizeof(err)) : CKR_FUNCTION_FAILED;
+		if (rv != CKR_OK) {
+			/* said once; the other slots work on */
+			s->failed = true;
+			hw_error("slot \"%s\" (%s): %s; the slot shows no token", s->conf->name, s->conf->type,
+				 err[0] ? err : hw_rv_name(rv));
+		} else if (hw_g.no_threads && ops->starts_threads) {
+			hw_info("slot \"%s\" (%s) uses a worker thread although the application set "
+				"CKF_LIBRARY_CANT_CREATE_OS_THREADS", s->conf->name, s->conf->type);
+		}
+	}
+	hw_unlock(&s->io);
+	return __atomic_load_n(&s->open, __ATOMIC_ACQUIRE);
+}
+
+/* Built-in backends open now, so that a bad value in their config fails
+ * C_Initialize; backend modules wait for the slot's first use (nothing
+ * heavy is loaded into a process that never uses them). */
 static CK_RV open_slots(hw_config *cfg)
 {
 	hw_g.slots = calloc(cfg->nslots ? cfg->nslots : 1, sizeof(hw_slot));
@@ -148,32 +222,48 @@ static CK_RV open_slots(hw_config *cfg)
 		s->index = i;
 		s->conf = &cfg->slots[i];
 		pthread_mutex_init(&s->lock, NULL);
-		const hw_backend_entry *e = hw_backend_find(s->conf->type);
-		if (e == NULL || e->ops == NULL) {
+		pthread_mutex_init(&s->io, NULL);
+		s->entry = hw_backend_find(s->conf->type);
+		if (!hw_backend_available(s->entry)) {
 			/* conf.c already refused this; keep a clear line anyway */
 			hw_error("%s: slots[%zu].type: \"%s\" is not available in this build",
 				 cfg->path ? cfg->path : "<built-in>", i, s->conf->type);
 			return CKR_FUNCTION_FAILED;
 		}
-		s->ops = e->ops;
-		s->ctx = calloc(1, s->ops->ctx_size ? s->ops->ctx_size : 1);
-		if (s->ctx == NULL)
-			return CKR_HOST_MEMORY;
-		CK_RV rv = s->ops->open(s->ctx, s->conf, cfg, err, sizeof(err));
+		s->timeout_ms = (unsigned)hw_conf_int(s->conf, "timeout_ms", HW_DEFAULT_TIMEOUT_MS);
+		if (s->entry->ops == NULL)
+			continue;
+		CK_RV rv = slot_open(s, s->entry->ops, err, sizeof(err));
 		if (rv != CKR_OK) {
 			hw_error("%s: slots[%zu] (\"%s\"): %s", cfg->path ? cfg->path : "<built-in>",
 				 i, s->conf->name, err[0] ? err : hw_rv_name(rv));
 			return rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 		}
-		s->open = true;
 	}
 	return CKR_OK;
+}
+
+/* The reserved pointer must be NULL per the spec; p11-kit (x-init-reserved)
+ * and NSS put a string there. Whatever the application passed, it is read
+ * only through the kernel's checks: a pointer that is not a readable,
+ * bounded, well-formed string is CKR_ARGUMENTS_BAD, never a fault. */
+static CK_RV read_reserved(const void *p, char *out, size_t cap)
+{
+	hw_ustr r = hw_user_string(p, out, cap);
+	if (r == HW_USTR_OK)
+		return CKR_OK;
+	hw_log_init();
+	hw_error("C_Initialize: the reserved argument (pReserved) is %s; expected NULL or a "
+		 "configuration string of at most %d bytes such as \"config=/etc/hwagg/hwagg.json\"",
+		 hw_ustr_name(r), HW_RESERVED_MAX - 1);
+	return CKR_ARGUMENTS_BAD;
 }
 
 CK_RV hw_initialize(CK_VOID_PTR args)
 {
 	CK_C_INITIALIZE_ARGS *ia = args;
 	const char *reserved = NULL;
+	char reserved_buf[HW_RESERVED_MAX];
 	CK_RV rv;
 
 	if (ia != NULL) {
@@ -183,7 +273,11 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 			return CKR_ARGUMENTS_BAD;
 		if (n == 4 && !(ia->flags & CKF_OS_LOCKING_OK))
 			return CKR_CANT_LOCK;
-		reserved = ia->pReserved;
+		if (ia->pReserved != NULL) {
+			if ((rv = read_reserved(ia->pReserved, reserved_buf, sizeof(reserved_buf))) != CKR_OK)
+				return rv;
+			reserved = reserved_buf;
+		}
 	}
 	pthread_once(&atfork_once, register_atfork);
 
@@ -193,6 +287,9 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	if (forked) {
+		/* a parent thread may have been inside OpenSSL with our library
+		 * context: abandon it, the child builds its own */
+		hw_crypto_forget();
 		if (hw_g.initialized)
 			teardown(true);
 		forked = 0;
@@ -210,7 +307,8 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
-	if (ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)) {
+	hw_g.no_threads = ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS);
+	if (hw_g.no_threads) {
 		/* B 5.4.1 would have such a slot refused with
 		 * CKR_NEED_TO_CREATE_THREADS, but GnuTLS (p11tool, every
 		 * p11-kit consumer through it) sets this flag unconditionally:
@@ -218,7 +316,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		 * deviation, said here in the log (no slot of this tree does). */
 		for (size_t i = 0; i < cfg->nslots; i++) {
 			const hw_backend_entry *e = hw_backend_find(cfg->slots[i].type);
-			if (e != NULL && e->ops != NULL && e->ops->starts_threads)
+			if (e != NULL && e->ops != NULL && e->ops->starts_threads)   /* modules: when loaded */
 				hw_info("slot \"%s\" (%s) will use a worker thread although the application "
 					"set CKF_LIBRARY_CANT_CREATE_OS_THREADS", cfg->slots[i].name,
 					cfg->slots[i].type);

@@ -1,12 +1,24 @@
 /*
  * Module state: initialization (the C_Initialize truth table), the slots
- * built from the config, fork detection, and the module lock.
+ * built from the config, fork detection, and the lock order.
  *
- * Lock order, always: module lock -> slot lock -> session lock. The module
- * lock protects the session table and the object handle table; a slot lock
- * protects that slot's login state and object cache; a session lock
- * serializes calls on one session. No lock of ours is held across a
- * backend's network or device I/O except a slot lock during load().
+ * Locks, in the only order they are ever taken (a thread holding one may
+ * take only those below it):
+ *
+ *   session lock  serializes the calls on one session; held across that
+ *                 session's own backend work (its sign, its listing).
+ *   slot io lock  serializes the slot's state-changing backend hooks and
+ *                 listings (login, logout, PIN and token init, changed,
+ *                 load, update). Held across their I/O, but never taken by
+ *                 key operations, cache lookups or slot and token queries.
+ *   table lock    the session table (in shards; one held at a time).
+ *   slot lock     the slot's login state and object cache; in-memory work
+ *                 only, never held across a backend hook that does I/O.
+ *   handle lock   the object handle table (a leaf).
+ *   snapshot lock an object's current-attributes pointer (a leaf).
+ *
+ * The concurrency suite runs under ThreadSanitizer, whose lock-order
+ * detection fails the run on any inversion of this order.
  */
 #ifndef HW_GLOBAL_H
 #define HW_GLOBAL_H
@@ -20,14 +32,25 @@
 typedef struct hw_slot {
 	size_t index;                 /* == slot ID: config order, stable */
 	const hw_slot_conf *conf;
-	const hw_backend_ops *ops;
+	const hw_backend_entry *entry;
+	const hw_backend_ops *ops;    /* set once the backend is open */
 	void *ctx;
-	bool open;                    /* ops->open succeeded */
-	pthread_mutex_t lock;
+	bool open;                    /* ops->open succeeded (read atomically) */
+	bool failed;                  /* a backend module could not be loaded or opened */
+	pthread_mutex_t lock;         /* login state, object cache */
+	pthread_mutex_t io;           /* state-changing hooks and listings */
 	hw_auth auth;                 /* this application's login state on the token */
 	hw_obj **objs;                /* token objects (cached) and session objects */
 	size_t nobjs, cap;
 	bool loaded;                  /* token objects cached */
+	uint64_t gen;                 /* counts objects entering the cache */
+	bool loading;                 /* a listing is running (io held) */
+	bool list_stale;              /* the running listing's result must be dropped */
+	int64_t *gone;                /* token objects destroyed here while listing */
+	size_t ngone, capgone;
+	double loaded_at;             /* monotonic seconds of the last listing */
+	unsigned refresh_s;           /* from config or the backend's default */
+	unsigned timeout_ms;
 	unsigned sessions, rw_sessions;
 	uint64_t epoch;               /* backend token epoch the state above belongs to */
 } hw_slot;
@@ -38,8 +61,8 @@ typedef struct hw_module {
 	hw_config *config;
 	hw_slot *slots;
 	size_t nslots;
-	pthread_mutex_t lock;
 	bool os_locking;              /* locking wanted by the application */
+	bool no_threads;              /* CKF_LIBRARY_CANT_CREATE_OS_THREADS */
 } hw_module;
 
 extern hw_module hw_g;
@@ -56,6 +79,9 @@ hw_slot *hw_slot_get(CK_SLOT_ID id);
 /* Preamble of the functions that take a slot ID: initialized (else
  * CKR_CRYPTOKI_NOT_INITIALIZED), then known (else CKR_SLOT_ID_INVALID). */
 CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out);
+/* Load and open the slot's backend module if that was not done yet; false
+ * (logged once) when it cannot be: the slot then shows no token. */
+bool hw_slot_activate(hw_slot *s);
 /* Whether the slot's token is present now (backend token_info succeeds).
  * Also brings the engine's view up to date after a token removal. */
 bool hw_slot_present(hw_slot *s);
@@ -63,6 +89,11 @@ bool hw_slot_present(hw_slot *s);
  * token_epoch changed): close the sessions of the old epoch, return the
  * login state to public, drop the object cache. No lock may be held. */
 void hw_slot_reconcile(hw_slot *s);
+
+/* Where the slot's keys live (the backend's answer; software if it has none). */
+hw_security hw_slot_security(const hw_slot *s);
+/* Start the deadline of a PKCS#11 call on this slot (the slot's timeout_ms). */
+void hw_deadline_start(const hw_slot *s);
 
 void hw_lock(pthread_mutex_t *m);
 void hw_unlock(pthread_mutex_t *m);

@@ -8,6 +8,7 @@
 #define HW_SESSION_H
 
 #include "module/global.h"
+#include "module/cache.h"
 #include "mechanisms/mech.h"
 
 typedef enum { HW_OP_SIGN, HW_OP_VERIFY, HW_OP_ENCRYPT, HW_OP_DECRYPT, HW_OP_DIGEST, HW_OP_COUNT } hw_op_kind;
@@ -16,6 +17,7 @@ typedef struct hw_op {
 	bool active;
 	const hw_mech *mech;
 	hw_obj *key;                  /* ref held while active */
+	hw_snap *snap;                /* the key's attributes the operation started with */
 	EVP_PKEY *pkey;               /* public key for verify/encrypt (owned) */
 	hw_digest *dg;                /* hash-then-sign / digest */
 	unsigned char *buf;           /* single-part input collected */
@@ -41,7 +43,7 @@ typedef struct hw_session {
 	size_t nfound, found_pos;
 } hw_session;
 
-/* Look up and reference a session (module lock taken and released inside);
+/* Look up and reference a session (table lock taken and released inside);
  * a session whose token was removed since it was opened is invalid.
  * Release with hw_session_put. */
 CK_RV hw_session_get(CK_SESSION_HANDLE h, hw_session **out);
@@ -54,30 +56,16 @@ CK_RV hw_session_close(CK_SESSION_HANDLE h);
 CK_RV hw_session_close_all(hw_slot *slot);
 /* Close the slot's sessions opened under another token epoch. */
 void hw_session_close_stale(hw_slot *slot, uint64_t epoch);
-/* Count of this application's sessions on a slot (module lock inside). */
+/* Count of this application's sessions on a slot (table locks inside). */
 void hw_session_counts(hw_slot *slot, unsigned *all, unsigned *rw, bool *ro_exists, bool *so_rw);
 /* Session state per the UG table (CKS_*). */
 CK_STATE hw_session_state(const hw_session *s, const hw_slot *slot);
 void hw_op_end(hw_op *op);
 void hw_sessions_drop_all(bool child);   /* finalize; child: after fork */
+void hw_sessions_atfork_child(void);     /* the table's locks start unlocked */
 
-/* ---- objects ------------------------------------------------------------------- */
-/* Bring the slot's token object cache up to date (slot lock held). */
-CK_RV hw_slot_sync_inlock(hw_slot *slot);
-/* Add an object to its slot and give it a fresh handle (slot lock held). */
-CK_RV hw_obj_add_inlock(hw_slot *slot, hw_obj *o);
-hw_obj *hw_obj_new(size_t slot, int64_t oid, CK_SESSION_HANDLE owner, hw_attrs *attrs, void *bdata);
-/* Resolve a handle visible to the session, with a reference. Not found or
- * not visible -> not_found (CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID). */
+/* ---- objects (cache.h has the rest) -------------------------------------------- */
+/* Resolve a handle visible to the session, with a reference. */
 CK_RV hw_obj_get(hw_session *s, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj **out);
-void hw_obj_put(hw_obj *o);
-/* Remove from the slot and handle table (slot lock held); freed on last put. */
-void hw_obj_unlink_inlock(hw_slot *slot, hw_obj *o);
-/* Visible to a session in this login state (UG "Permitted object accesses"). */
-bool hw_obj_visible(const hw_obj *o, const hw_slot *slot);
-/* Logout: destroy private session objects and forget private token objects. */
-void hw_slot_logout_inlock(hw_slot *slot);
-/* Drop every object of the slot (finalize, token removal, C_InitToken). */
-void hw_slot_drop_objects_inlock(hw_slot *slot, bool session_only, CK_SESSION_HANDLE owner);
 
 #endif

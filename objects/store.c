@@ -15,6 +15,7 @@
  * published its public half, so one fsync per commit is worth it.
  */
 #include "objects/store.h"
+#include "common/deadline.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -119,6 +120,19 @@ static CK_RV hw_store_fail_inlock(hw_store *s, const char *op, int rc)
 	return hw_store_rv(rc);
 }
 
+/* SQLite's busy handler: wait for another process's lock in 2 ms naps, up
+ * to HW_STORE_BUSY_MS or the deadline of the PKCS#11 call, whichever comes
+ * first; then the statement fails with SQLITE_BUSY (CKR_DEVICE_ERROR). */
+static int hw_store_busy(void *arg, int count)
+{
+	struct timespec nap = { 0, 2 * 1000 * 1000 };
+	(void)arg;
+	if (count >= HW_STORE_BUSY_MS / 2 || hw_deadline_left_ms(HW_STORE_BUSY_MS) == 0)
+		return 0;
+	nanosleep(&nap, NULL);
+	return 1;
+}
+
 /* First step of a statement, retried while another process holds a lock in
  * a way SQLite reports without its busy handler (WAL recovery, a concurrent
  * journal-mode switch), up to the busy timeout. Nothing ran yet, so a retry
@@ -130,7 +144,8 @@ static int hw_store_step_retry_inlock(sqlite3_stmt *st)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (((rc = sqlite3_step(st)) & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= HW_STORE_BUSY_MS)
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= HW_STORE_BUSY_MS ||
+		    hw_deadline_left_ms(HW_STORE_BUSY_MS) == 0)
 			break;
 		sqlite3_reset(st);
 		nanosleep(&nap, NULL);
@@ -319,7 +334,7 @@ static CK_RV hw_store_setup_inlock(hw_store *s)
 	int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		return hw_store_fail_inlock(s, "open", rc);
-	sqlite3_busy_timeout(s->db, HW_STORE_BUSY_MS);
+	sqlite3_busy_handler(s->db, hw_store_busy, NULL);
 
 	rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
 	if (rc == SQLITE_OK)

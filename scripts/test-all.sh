@@ -4,7 +4,9 @@
 #   2. build with warnings as errors and run `make check` (unit, the suite
 #      that dlopens the module, and every real consumer)
 #   3. build again with ASan+UBSan and run the unit and dlopen suites
-#   4. build with every optional backend disabled and run the unit suites
+#   4. build with every optional backend disabled and run the unit suites,
+#      and with every backend built in (no backend modules) and run the
+#      suites of the backends that are otherwise modules
 #   5. run the dlopen, hsm and hostile suites under valgrind
 #   6. make distcheck (packaging; consumers skip there)
 # Ends with one line "N passed, N failed".
@@ -45,7 +47,7 @@ main_check() {
 }
 step "build and make check" main_check
 
-UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_hsm tests/dlopen/test_hsm_wrap tests/hostile/test_hostile"
+UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_coldstart tests/dlopen/test_hsm tests/dlopen/test_hsm_wrap tests/hostile/test_hostile"
 asan() {
 	local b="$top/_build-asan" san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
@@ -73,6 +75,23 @@ nobackends() {
 	return $rc
 }
 step "build with the optional backends disabled" nobackends
+
+# every backend linked into the one module file, as --enable-builtin-backends
+# packagers get it: the keyring suites and its consumers pass that way too
+builtin() {
+	local b="$top/_build-builtin"
+	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
+	"$top/configure" --enable-strict --enable-builtin-backends > configure.out &&
+	make -j2 > make.out 2>&1 &&
+	make check TESTS="tests/symbols.sh tests/dlopen/test_coldstart tests/dlopen/test_dlopen \
+		tests/keyring/faults.sh tests/keyring/writers.sh tests/keyring/fork.sh tests/keyring/consumers.sh" \
+		> check.out 2>&1
+	local rc=$?
+	grep -E "^# (TOTAL|PASS|FAIL)" check.out
+	cd "$top"
+	return $rc
+}
+step "build with every backend built in" builtin
 
 vg() {
 	# in-process (no fork per test) so valgrind sees every call into the module

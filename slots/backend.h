@@ -4,11 +4,19 @@
  * function, CKR_MECHANISM_INVALID for a mechanism). slots/registry.c is the
  * only place that names every backend.
  *
- * Threading: the engine never holds its own locks while calling a hook that
- * may do I/O (generate, sign, decrypt, login, load); backends protect their
- * own context. Token objects are cached by the engine as attribute lists
- * (hw_obj); a backend reports its objects through load() and keeps whatever
- * it needs per key in hw_obj.bdata.
+ * Threading: the engine holds none of the locks that key operations, object
+ * lookups or slot and token queries take while it calls a hook that may do
+ * I/O. It serializes, per slot, the hooks that change login or token state
+ * and the object listing (login, logout, init_token, init_pin, set_pin,
+ * changed, load, update) so that a backend sees them one at a time; every
+ * other hook may run on several threads at once and the backend protects
+ * its own context. Token objects are cached by the engine as immutable
+ * attribute snapshots (hw_obj); a backend reports its objects through
+ * load() and keeps whatever it needs per key in hw_obj.bdata.
+ *
+ * Deadlines: every PKCS#11 call that reaches a slot starts a deadline of the
+ * slot's timeout_ms; a hook that can block bounds its waits with
+ * hw_deadline_left_ms() (common/deadline.h).
  */
 #ifndef HW_BACKEND_H
 #define HW_BACKEND_H
@@ -16,19 +24,32 @@
 #include "common/ck.h"
 #include "module/conf.h"
 #include "objects/attrs.h"
+#include "common/deadline.h"
 #include "mechanisms/crypto.h"
 
 typedef struct hw_obj hw_obj;
+typedef struct hw_snap hw_snap;  /* an immutable, reference-counted attribute set */
 struct hw_obj {
 	CK_OBJECT_HANDLE handle;      /* ours, never reused */
 	size_t slot;                  /* index of the owning slot */
 	int64_t oid;                  /* backend id of a token object; 0 for session objects */
 	CK_SESSION_HANDLE owner;      /* creating session of a session object; 0 for token */
-	hw_attrs attrs;               /* every attribute, incl. private-key public parts */
-	void *bdata;                  /* backend per-object data (cached key, remote id) */
-	int refs;                     /* engine-managed */
+	void *bdata;                  /* backend per-object data (cached key, remote id);
+	                               * the backend's own lock guards it */
+	/* ---- engine-private: backends read attributes through hw_obj_snap() ---- */
+	hw_snap *snap;                /* current attributes; replaced, never changed */
+	bool priv;                    /* CKA_PRIVATE of snap, for lock-free visibility */
+	uint64_t born;                /* slot generation when it entered the cache */
+	int refs;
 	bool dead;                    /* destroyed; freed when the last ref goes */
 };
+
+/* The object's attributes as they are now, as a snapshot that stays valid
+ * (and unchanged) until hw_snap_put, whatever reloads or updates happen
+ * meanwhile. Safe without any engine lock. */
+hw_snap *hw_obj_snap(hw_obj *o);
+const hw_attrs *hw_snap_attrs(const hw_snap *s);
+void hw_snap_put(hw_snap *s);
 
 /* Where a backend's keys live, for CKA_HWAGG_SECURITY_LEVEL. */
 typedef enum { HW_SEC_SOFTWARE = 0, HW_SEC_HARDWARE, HW_SEC_EXTERNAL } hw_security;
@@ -43,7 +64,6 @@ typedef CK_RV (*hw_obj_sink)(void *arg, int64_t oid, hw_attrs *attrs, void *bdat
 typedef struct hw_backend_ops {
 	const char *type;             /* config "type" */
 	size_t ctx_size;              /* bytes of zeroed context the engine allocates */
-	const hw_conf_key *conf_keys; /* allowed keys besides name/type, NULL-terminated */
 
 	/* Parse the slot config into ctx. No I/O, no blocking (design: nothing
 	 * blocks at load). Bad values -> CKR_ARGUMENTS_BAD with *err filled. */
@@ -69,8 +89,10 @@ typedef struct hw_backend_ops {
 	CK_RV (*set_pin)(void *ctx, hw_auth who, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
 			 const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
 
-	/* Token objects. changed() is cheap and says whether load() must run
-	 * again (another process wrote). load() reports every object. */
+	/* Token objects. changed() says whether load() must run again (another
+	 * process wrote); the engine asks it at most every refresh_s seconds.
+	 * load() reports every object; it runs with no engine lock held and
+	 * the engine merges the result (handles of unchanged objects stay). */
 	bool (*changed)(void *ctx);
 	CK_RV (*load)(void *ctx, hw_obj_sink sink, void *arg);
 	CK_RV (*create)(void *ctx, hw_attrs *attrs, int64_t *oid);   /* may add vendor attributes */
@@ -93,6 +115,16 @@ typedef struct hw_backend_ops {
 
 	/* One-line health for `hwagg status`; CKR_OK when usable. */
 	CK_RV (*health)(void *ctx, char *msg, size_t msg_len);
+
+	/* Where this slot's keys live (per key: CKA_HWAGG_SECURITY_LEVEL). NULL:
+	 * software. Read by `hwagg status` and the policy slot. */
+	hw_security (*security)(void *ctx);
+	/* Defaults of the slot's "refresh_s" and "timeout_ms" (0: the engine's:
+	 * refresh 0 = ask changed() on every listing, timeout 30000 ms). A remote
+	 * backend declares a longer refresh so that a listing is not repeated
+	 * on every C_FindObjectsInit. */
+	unsigned default_refresh_s;
+	unsigned default_timeout_ms;
 
 	/* ---- optional hooks; NULL keeps the engine's default ---------------- */
 	/* A number that changes whenever the backend's token went away (device
@@ -141,15 +173,25 @@ typedef struct hw_backend_ops {
 			    int64_t *oid, void **bdata);
 } hw_backend_ops;
 
-/* The registry: every backend type hwagg knows; ops NULL when this build
- * left it out (so the config can say "not built in" rather than "unknown"). */
+/* The registry: every backend type hwagg knows. A backend is built in (ops
+ * set), a module file loaded on first use (module set), or left out of this
+ * build (both NULL: the config can say "not built" rather than "unknown"). */
 typedef struct hw_backend_entry {
 	const char *type;
-	const hw_backend_ops *ops;
+	const hw_backend_ops *ops;      /* built in */
+	const char *module;             /* backend module file name, without ".so" */
+	const hw_conf_key *conf_keys;   /* allowed keys besides the engine's, NULL-terminated */
 	const char *configure_switch;   /* "--with-tpm" */
 } hw_backend_entry;
 
 const hw_backend_entry *hw_backend_table(size_t *count);
+/* In this build (built in or as a module). */
+bool hw_backend_available(const hw_backend_entry *e);
+/* The ops of a backend: built in, or from its module, loaded now if it was
+ * not yet (once per process; never unloaded). NULL with a reason in err
+ * when the module file is missing or broken. */
+const hw_backend_ops *hw_backend_ops_get(const hw_backend_entry *e, char *err, size_t err_len);
+void hw_backend_loader_atfork_child(void);
 /* For backends, after adding public values to a new key pair: fills the
  * attributes derived from them (CKA_ID from the public key when the
  * application gave none, CKA_UNIQUE_ID). */

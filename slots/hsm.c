@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const hw_conf_key hsm_keys[] = {
+const hw_conf_key hw_hsm_conf_keys[] = {
 	{ "module", json_type_string, true },
 	{ "token", json_type_string, false },
 	{ "security", json_type_string, false },
@@ -305,10 +305,14 @@ static uint64_t hsm_epoch(void *vctx)
 	return __atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE);
 }
 
+static hw_security hsm_security(void *vctx)
+{
+	return ((const hsm_ctx *)vctx)->sec;
+}
+
 const hw_backend_ops hw_hsm_ops = {
 	.type = "hsm",
 	.ctx_size = sizeof(hsm_ctx),
-	.conf_keys = hsm_keys,
 	.open = hsm_open,
 	.close = hsm_close,
 	.token_info = hsm_token_info,
@@ -328,6 +332,7 @@ const hw_backend_ops hw_hsm_ops = {
 	.sign = hsm_sign,
 	.decrypt = hsm_decrypt,
 	.health = hsm_health,
+	.security = hsm_security,
 	.token_epoch = hsm_epoch,
 	.generate_random = hsm_random,
 	.op_begin = hsm_begin,

@@ -21,12 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const hw_conf_key keyring_keys[] = {
-	{ "collection", json_type_string, false },
-	{ "cache_keys", json_type_boolean, false },
-	{ NULL, json_type_null, false },
-};
-
 static CK_RV keyring_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {
 	hw_kr_ctx *c = vctx;
@@ -505,7 +499,6 @@ static CK_RV keyring_health(void *vctx, char *msg, size_t len)
 const hw_backend_ops hw_keyring_ops = {
 	.type = "keyring",
 	.ctx_size = sizeof(hw_kr_ctx),
-	.conf_keys = keyring_keys,
 	.open = keyring_open,
 	.close = keyring_close,
 	.token_info = keyring_token_info,

@@ -6,7 +6,8 @@
  *   session-bus connection: the application's own D-Bus use is untouched,
  *   C_Finalize can close ours, and losing the bus never exits the process.
  *   libdbus starts no thread, so the slot starts none.
- * - Every call is bounded by HW_KR_TIMEOUT_MS and none starts the daemon by
+ * - Every call is bounded by HW_KR_TIMEOUT_MS (or what is left of the PKCS#11
+ *   call's deadline, common/deadline.h) and none starts the daemon by
  *   D-Bus activation: the bus is asked whether the Secret Service runs
  *   (NameHasOwner) before anything else, and no call to it allows
  *   auto-start. No service = token absent.

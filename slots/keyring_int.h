@@ -47,12 +47,13 @@
 #define HW_KR_ERR_PROMPT "org.hwagg.Error.NoPrompt"   /* -> CKR_FUNCTION_FAILED */
 #define HW_KR_ERR_REPLY "org.hwagg.Error.BadReply"    /* -> CKR_DEVICE_ERROR */
 #define HW_KR_ERR_ARGS "org.hwagg.Error.BadArgument"  /* a string D-Bus cannot carry */
+#define HW_KR_ERR_DEADLINE "org.hwagg.Error.Deadline"  /* the PKCS#11 call's deadline passed */
 
 #define HW_KR_SCHEMA "org.hwagg.Object"   /* xdg:schema of a token object's item */
 #define HW_KR_SCHEMA_TOKEN "org.hwagg.Token" /* xdg:schema of the PIN verifier item */
 #define HW_KR_FORMAT "1"                  /* hwagg-version of the items we write */
 #define HW_KR_CONTENT "application/octet-stream" /* content type of our items' secrets */
-#define HW_KR_TIMEOUT_MS 5000             /* bound on every D-Bus call */
+#define HW_KR_TIMEOUT_MS 5000             /* bound on every D-Bus call (or the call's deadline) */
 #define HW_KR_RETRY_S 2.0                 /* a failed connect is not retried sooner */
 #define HW_KR_RESCAN_S 5.0                /* changed() searches again after this */
 

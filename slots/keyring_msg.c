@@ -8,6 +8,7 @@
  * reply is read only after its whole signature was checked.
  */
 #include "slots/keyring_int.h"
+#include "common/deadline.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,10 +54,20 @@ DBusMessage *hw_kr_msg(const char *dest, const char *path, const char *iface, co
 DBusMessage *hw_kr_send(DBusConnection *conn, DBusMessage *m, const char *sig, hw_kr_err *e)
 {
 	DBusError de;
-	DBusMessage *r;
+	DBusMessage *r = NULL;
+	/* the PKCS#11 call's deadline (common/deadline.h) may come first; a
+	 * call it cuts short is not a sign that the service went away */
+	int ms = hw_deadline_left_ms(HW_KR_TIMEOUT_MS);
+	bool cut = ms < HW_KR_TIMEOUT_MS;
 	dbus_error_init(&de);
-	r = dbus_connection_send_with_reply_and_block(conn, m, HW_KR_TIMEOUT_MS, &de);
+	if (ms > 0)
+		r = dbus_connection_send_with_reply_and_block(conn, m, cut ? ms : HW_KR_TIMEOUT_MS, &de);
 	dbus_message_unref(m);
+	if (r == NULL && (ms <= 0 || (cut && dbus_error_has_name(&de, DBUS_ERROR_NO_REPLY)))) {
+		hw_kr_err_set(e, HW_KR_ERR_DEADLINE, "no answer within the slot's timeout_ms");
+		dbus_error_free(&de);
+		return NULL;
+	}
 	if (r == NULL) {
 		hw_kr_err_set(e, de.name ? de.name : DBUS_ERROR_FAILED, "%s", de.message ? de.message : "no reply");
 		dbus_error_free(&de);

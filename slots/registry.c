@@ -1,39 +1,46 @@
 /*
  * The registry: the one place that names every backend. Adding a backend is
- * one file in slots/, one row here and one configure switch.
+ * one file set in slots/, one row here and one configure switch. A backend
+ * with heavy libraries is a module file unless configure was given
+ * --enable-builtin-backends (HW_BUILTIN_BACKENDS).
  */
 #include "slots/backend.h"
 #include <string.h>
 
 extern const hw_backend_ops hw_soft_ops;
+extern const hw_conf_key hw_soft_conf_keys[];
 #if WITH_HSM
 extern const hw_backend_ops hw_hsm_ops;
+extern const hw_conf_key hw_hsm_conf_keys[];
 #endif
 #if WITH_KEYRING
+extern const hw_conf_key hw_keyring_conf_keys[];
+#if HW_BUILTIN_BACKENDS
 extern const hw_backend_ops hw_keyring_ops;
+#define KEYRING_OPS &hw_keyring_ops, NULL
+#else
+#define KEYRING_OPS NULL, "hwagg-keyring"
 #endif
-#if WITH_TPM
-extern const hw_backend_ops hw_tpm_ops;
 #endif
-
 
 static const hw_backend_entry table[] = {
-	{ "soft", &hw_soft_ops, NULL },
+	{ "soft", &hw_soft_ops, NULL, hw_soft_conf_keys, NULL },
 #if WITH_HSM
-	{ "hsm", &hw_hsm_ops, NULL },
+	{ "hsm", &hw_hsm_ops, NULL, hw_hsm_conf_keys, NULL },
 #else
-	{ "hsm", NULL, "(not yet available)" },
+	{ "hsm", NULL, NULL, NULL, "(not yet available)" },
 #endif
 #if WITH_KEYRING
-	{ "keyring", &hw_keyring_ops, "--with-keyring" },
+	{ "keyring", KEYRING_OPS, hw_keyring_conf_keys, "--with-keyring" },
 #else
-	{ "keyring", NULL, "--with-keyring" },
+	{ "keyring", NULL, NULL, NULL, "--with-keyring" },
 #endif
-	{ "tpm", NULL, "--with-tpm" },
-	{ "aws-kms", NULL, "--with-kms" },
-	{ "azure-kv", NULL, "--with-kms" },
-	{ "gcp-kms", NULL, "--with-kms" },
-	{ "policy", NULL, "(not yet available)" },
+	/* types hwagg knows that no build includes yet */
+	{ "tpm", NULL, NULL, NULL, "(not yet available)" },
+	{ "aws-kms", NULL, NULL, NULL, "(not yet available)" },
+	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
+	{ "gcp-kms", NULL, NULL, NULL, "(not yet available)" },
+	{ "policy", NULL, NULL, NULL, "(not yet available)" },
 };
 
 const hw_backend_entry *hw_backend_table(size_t *count)
@@ -48,6 +55,11 @@ const hw_backend_entry *hw_backend_find(const char *type)
 		if (strcmp(table[i].type, type) == 0)
 			return &table[i];
 	return NULL;
+}
+
+bool hw_backend_available(const hw_backend_entry *e)
+{
+	return e != NULL && (e->ops != NULL || e->module != NULL);
 }
 
 const char *hw_security_name(hw_security s)

@@ -27,7 +27,7 @@ typedef struct soft_ctx {
 	uint64_t seen;                /* store change marker */
 } soft_ctx;
 
-static const hw_conf_key soft_keys[] = {
+const hw_conf_key hw_soft_conf_keys[] = {
 	{ "pin_max_tries", json_type_int, false },
 	{ "pin_min_len", json_type_int, false },
 	{ "pin_max_len", json_type_int, false },
@@ -425,7 +425,9 @@ static CK_RV unseal_one(void *varg, const hw_store_obj *o)
 	hw_secret *der = NULL;
 	if (o->secret == NULL)
 		return CKR_KEY_HANDLE_INVALID;
-	CK_RV rv = seal_aad(ua->c, &ua->key->attrs, aad, sizeof(aad), &aad_len);
+	hw_snap *snap = hw_obj_snap(ua->key);
+	CK_RV rv = seal_aad(ua->c, hw_snap_attrs(snap), aad, sizeof(aad), &aad_len);
+	hw_snap_put(snap);
 	if (rv == CKR_OK)
 		rv = hw_unseal(ua->c->mk, aad, aad_len, o->secret, o->secret_len, &der);
 	if (rv == CKR_OK)
@@ -507,7 +509,6 @@ static CK_RV soft_health(void *vctx, char *msg, size_t len)
 const hw_backend_ops hw_soft_ops = {
 	.type = "soft",
 	.ctx_size = sizeof(soft_ctx),
-	.conf_keys = soft_keys,
 	.open = soft_open,
 	.close = soft_close,
 	.token_info = soft_token_info,

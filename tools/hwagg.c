@@ -35,6 +35,16 @@ static int config_check(const char *file)
 		fprintf(stderr, "hwagg: the configuration is not valid (%s)\n", hw_rv_name(rv));
 		return 1;
 	}
+	/* backend modules check their keys when they open, on first use:
+	 * open them all now */
+	for (size_t i = 0; i < hw_g.nslots; i++) {
+		if (!hw_slot_activate(&hw_g.slots[i])) {
+			fprintf(stderr, "hwagg: slot \"%s\" cannot be used (see the message above)\n",
+				hw_g.slots[i].conf->name);
+			hw_C_Finalize(NULL);
+			return 1;
+		}
+	}
 	const hw_config *cfg = hw_g.config;
 	printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
 	       cfg->path ? cfg->path : "<built-in default>", hw_env_name(cfg->environment),
@@ -48,10 +58,10 @@ static int config_check(const char *file)
 static void count_objects(hw_slot *s, unsigned *keys, unsigned *certs, unsigned *other)
 {
 	*keys = *certs = *other = 0;
+	hw_slot_sync(s);
 	hw_lock(&s->lock);
-	hw_slot_sync_inlock(s);
 	for (size_t i = 0; i < s->nobjs; i++) {
-		CK_ULONG cls = hw_attrs_get_ulong(&s->objs[i]->attrs, CKA_CLASS, CKO_DATA);
+		CK_ULONG cls = hw_attrs_get_ulong(hw_obj_attrs_inlock(s->objs[i]), CKA_CLASS, CKO_DATA);
 		if (cls == CKO_PRIVATE_KEY)
 			(*keys)++;
 		else if (cls == CKO_CERTIFICATE)

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 START_TEST(interfaces)
@@ -95,6 +96,54 @@ START_TEST(initialize_truth_table)
 	ck_assert_int_eq(info.flags, 0);
 	ck_assert_int_eq(info.manufacturerID[31], ' ');
 	CKR_EQ(p11->C_GetInfo(NULL), CKR_ARGUMENTS_BAD);
+}
+END_TEST
+
+/* pReserved that is not a readable string: CKR_ARGUMENTS_BAD, never a fault
+ * (the test runs in a forked process by default, and in-process under
+ * valgrind: a fault would fail either way). A config= string still works. */
+START_TEST(initialize_bad_reserved)
+{
+	CK_RV rv;
+	CK_C_INITIALIZE_ARGS a;
+	long page = sysconf(_SC_PAGESIZE);
+	CKR(p11->C_Finalize(NULL));
+	memset(&a, 0, sizeof(a));
+	a.flags = CKF_OS_LOCKING_OK;
+	a.pReserved = (void *)1;
+	CKR_EQ(p11->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	/* an unmapped page */
+	char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	ck_assert_int_eq(munmap(m + page, (size_t)page), 0);
+	a.pReserved = m + page;
+	CKR_EQ(p11->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	/* no NUL before the unmapped page: read up to it, never past */
+	memset(m, 'a', (size_t)page);
+	a.pReserved = m + page - 10;
+	CKR_EQ(p11->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	/* a string that ends just before the unmapped page is read */
+	char conf[300];
+	snprintf(conf, sizeof(conf), "config=%s/hwagg.json", p11_dir);
+	memcpy(m + page - strlen(conf) - 1, conf, strlen(conf) + 1);
+	a.pReserved = m + page - strlen(conf) - 1;
+	CKR(p11->C_Initialize(&a));
+	CKR(p11->C_Finalize(NULL));
+	/* control characters, and a string longer than any configuration */
+	a.pReserved = (void *)"config=/etc/x\x01";
+	CKR_EQ(p11->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	char *big = malloc(8192);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'c', 8191);
+	big[8191] = '\0';
+	a.pReserved = big;
+	CKR_EQ(p11->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	free(big);
+	munmap(m, (size_t)page);
+	CK_ULONG n;
+	CKR_EQ(p11->C_GetSlotList(CK_FALSE, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED);
+	a.pReserved = NULL;
+	CKR(p11->C_Initialize(&a));
 }
 END_TEST
 
@@ -660,6 +709,7 @@ static Suite *suite(void)
 	tcase_add_test(t, interfaces);
 	tcase_add_test(t, initialize_truth_table);
 	tcase_add_test(t, config_error_fails_initialize);
+	tcase_add_test(t, initialize_bad_reserved);
 	tcase_add_test(t, slots_and_tokens);
 	tcase_add_test(t, login_rules_and_lockout);
 	tcase_add_test(t, ecdsa_sign_rules);

@@ -100,6 +100,26 @@ static void expect_bad_at(int where, const char *json, const char *jpath, const 
 	ck_assert_msg(strstr(err, expect) != NULL, "at %d: [%s] not in [%s]", where, expect, err);
 }
 
+/* refresh_s and timeout_ms: every slot type takes them, as integers in range */
+START_TEST(test_engine_keys)
+{
+	char err[HW_CONFIG_ERR_LEN] = "";
+	hw_config *c = NULL;
+	ck_assert_uint_eq(hw_config_parse("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", "
+					  "\"refresh_s\": 30, \"timeout_ms\": 1500}]}", FILE_NAME, &c, err,
+					  sizeof(err)), CKR_OK);
+	ck_assert_int_eq(hw_conf_int(&c->slots[0], "refresh_s", -1), 30);
+	ck_assert_int_eq(hw_conf_int(&c->slots[0], "timeout_ms", -1), 1500);
+	hw_config_free(c);
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", \"refresh_s\": -1}]}",
+		   "slots[0].refresh_s", "-1 is out of range; expected seconds 0..86400");
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", \"timeout_ms\": 0}]}",
+		   "slots[0].timeout_ms", "0 is out of range; expected milliseconds 1..600000");
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\", \"timeout_ms\": \"5s\"}]}",
+		   "slots[0].timeout_ms", "expected an integer");
+}
+END_TEST
+
 /* ---- valid configurations ------------------------------------------------- */
 
 START_TEST(test_minimal)
@@ -343,7 +363,7 @@ START_TEST(test_slot_type_registry)
 	for (size_t i = 0; i < n; i++) {
 		const char *sw = t[i].configure_switch;
 		bool paren = sw != NULL && sw[0] == '(';
-		if (t[i].ops != NULL)
+		if (hw_backend_available(&t[i]))
 			continue;
 		snprintf(json, sizeof(json), "{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"},"
 			 " {\"name\": \"b\", \"type\": \"%s\"}]}", t[i].type);
@@ -353,9 +373,9 @@ START_TEST(test_slot_type_registry)
 		expect_bad(json, "slots[1].type", want);
 		expect_bad(json, "slots[1].type", "expected a type this build includes: soft");
 	}
-	if (tpm != NULL && tpm->ops == NULL)
+	if (tpm != NULL && !hw_backend_available(tpm))
 		expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"tpm\"}]}",
-			   "slots[1].type", "\"tpm\" is not built into this module (configure --with-tpm)");
+			   "slots[1].type", "\"tpm\" is not built into this module");
 }
 END_TEST
 
@@ -364,15 +384,16 @@ END_TEST
 START_TEST(test_backend_keys)
 {
 	char want[512], json[256], jpath[128];
-	size_t n = 0, o = (size_t)snprintf(want, sizeof(want), "unknown key; expected one of name, type");
+	size_t n = 0, o = (size_t)snprintf(want, sizeof(want),
+						  "unknown key; expected one of name, type, refresh_s, timeout_ms");
 	const hw_backend_entry *soft = hw_backend_find("soft"), *t = hw_backend_table(&n);
 	ck_assert(soft != NULL && soft->ops != NULL);
-	for (const hw_conf_key *k = soft->ops->conf_keys; k != NULL && k->name != NULL; k++)
+	for (const hw_conf_key *k = soft->conf_keys; k != NULL && k->name != NULL; k++)
 		o += (size_t)snprintf(want + o, sizeof(want) - o, ", %s", k->name);
 	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"soft\"},"
 		   " {\"nmae\": \"c\", \"type\": \"soft\"}]}", "slots[2].nmae", want);
 	for (size_t i = 0; i < n; i++) {
-		const hw_conf_key *k = t[i].ops != NULL ? t[i].ops->conf_keys : NULL;
+		const hw_conf_key *k = hw_backend_available(&t[i]) ? t[i].conf_keys : NULL;
 		while (k != NULL && k->name != NULL && !k->required)
 			k++;
 		if (k == NULL || k->name == NULL)
@@ -747,6 +768,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_examples);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_hostile_values);
+	tcase_add_test(tc, test_engine_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
