@@ -205,7 +205,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 	hw_config *cfg = NULL;
 	rv = hw_config_load(reserved, &cfg, err, sizeof(err));
 	if (rv != CKR_OK) {
-		hw_error("configuration error: %s", err[0] ? err : hw_rv_name(rv));
+		hw_error("config: %s", err[0] ? err : hw_rv_name(rv));
 		rv = rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 		goto out;
 	}
@@ -233,7 +233,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_g.initialized = true;
-	hw_debug("initialized: %zu slot(s), environment %s, config %s", hw_g.nslots,
+	hw_debug("module initialized: %zu slot(s), environment %s, config %s", hw_g.nslots,
 		 hw_env_name(cfg->environment), cfg->path ? cfg->path : "<built-in>");
 out:
 	hw_unlock(&init_lock);

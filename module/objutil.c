@@ -32,7 +32,7 @@ static CK_RV complete_cert(hw_attrs *a)
 	if (x == NULL)
 		return CKR_HOST_MEMORY;
 	if (d2i_X509(&x, &p, (long)v->ulValueLen) == NULL || p != (const unsigned char *)v->pValue + v->ulValueLen) {
-		hw_info("C_CreateObject: CKA_VALUE is not a DER X.509 certificate");
+		hw_info("create object: the certificate's CKA_VALUE is not DER X.509");
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
