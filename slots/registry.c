@@ -15,25 +15,46 @@ extern const hw_backend_ops hw_keyring_ops;
 #if WITH_TPM
 extern const hw_backend_ops hw_tpm_ops;
 #endif
+#if WITH_KMS
+extern const hw_backend_ops hw_aws_kms_ops, hw_azure_kv_ops, hw_gcp_kms_ops;
+#endif
 
+/* Every row follows its configure switch. A backend whose code is not in
+ * the tree yet (tpm, the cloud KMS ones) has a switch that configure
+ * refuses to turn on (configure.ac, HW_BACKEND_PLANNED), so its WITH_ is
+ * never defined and the row says so instead of naming a switch that could
+ * not build it; defining the WITH_ by hand fails at link time rather than
+ * claiming a backend that is not there. When such a backend lands, its
+ * switch becomes an HW_BACKEND and its #else row names it, like keyring's. */
+#define NOT_YET "(not yet available)"
 
 static const hw_backend_entry table[] = {
 	{ "soft", &hw_soft_ops, NULL },
 #if WITH_HSM
 	{ "hsm", &hw_hsm_ops, NULL },
 #else
-	{ "hsm", NULL, "(not yet available)" },
+	{ "hsm", NULL, NOT_YET },
 #endif
 #if WITH_KEYRING
 	{ "keyring", &hw_keyring_ops, "--with-keyring" },
 #else
 	{ "keyring", NULL, "--with-keyring" },
 #endif
-	{ "tpm", NULL, "--with-tpm" },
-	{ "aws-kms", NULL, "--with-kms" },
-	{ "azure-kv", NULL, "--with-kms" },
-	{ "gcp-kms", NULL, "--with-kms" },
-	{ "policy", NULL, "(not yet available)" },
+#if WITH_TPM
+	{ "tpm", &hw_tpm_ops, "--with-tpm" },
+#else
+	{ "tpm", NULL, NOT_YET },
+#endif
+#if WITH_KMS
+	{ "aws-kms", &hw_aws_kms_ops, "--with-kms" },
+	{ "azure-kv", &hw_azure_kv_ops, "--with-kms" },
+	{ "gcp-kms", &hw_gcp_kms_ops, "--with-kms" },
+#else
+	{ "aws-kms", NULL, NOT_YET },
+	{ "azure-kv", NULL, NOT_YET },
+	{ "gcp-kms", NULL, NOT_YET },
+#endif
+	{ "policy", NULL, NOT_YET },
 };
 
 const hw_backend_entry *hw_backend_table(size_t *count)
