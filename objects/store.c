@@ -65,8 +65,8 @@ static const char *const hw_store_sql[ST_COUNT] = {
 		"ELSE min(so_fails + 1, ?3) END WHERE slot = ?1",
 	[ST_FAILS_GET] = "SELECT user_fails, so_fails FROM tokens WHERE slot = ?1",
 	[ST_OBJ_WIPE_SLOT] = "DELETE FROM objects WHERE slot = ?1",
-	[ST_OBJ_EACH] = "SELECT id, attrs, secret FROM objects WHERE slot = ?1 ORDER BY id",
-	[ST_OBJ_GET] = "SELECT id, attrs, secret FROM objects WHERE slot = ?1 AND id = ?2",
+	[ST_OBJ_EACH] = "SELECT id, attrs, secret, created FROM objects WHERE slot = ?1 ORDER BY id",
+	[ST_OBJ_GET] = "SELECT id, attrs, secret, created FROM objects WHERE slot = ?1 AND id = ?2",
 	[ST_OBJ_INSERT] = "INSERT INTO objects(slot, attrs, secret, created) VALUES (?1, ?2, ?3, ?4)",
 	[ST_OBJ_UPDATE] = "UPDATE objects SET attrs = ?3 WHERE slot = ?1 AND id = ?2",
 	[ST_OBJ_DELETE] = "DELETE FROM objects WHERE slot = ?1 AND id = ?2",
@@ -619,7 +619,7 @@ CK_RV hw_store_fail_bump(hw_store *s, const char *slot, bool so, bool reset, uns
 
 /* ---- objects ------------------------------------------------------------- */
 
-/* Walk the rows of a bound SELECT id, attrs, secret; no row -> empty_rv. */
+/* Walk the rows of a bound SELECT id, attrs, secret, created; no row -> empty_rv. */
 static CK_RV hw_store_walk_inlock(hw_store *s, sqlite3_stmt *st, const char *op, CK_RV empty_rv,
 				  CK_RV (*fn)(void *arg, const hw_store_obj *o), void *arg)
 {
@@ -631,6 +631,7 @@ static CK_RV hw_store_walk_inlock(hw_store *s, sqlite3_stmt *st, const char *op,
 		o.attrs_len = (size_t)sqlite3_column_bytes(st, 1);
 		o.secret = sqlite3_column_blob(st, 2);
 		o.secret_len = o.secret != NULL ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+		o.created = sqlite3_column_int64(st, 3);
 		if (o.attrs == NULL)
 			o.attrs = (const unsigned char *)"";
 		rv = fn(arg, &o);
