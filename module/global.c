@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "mechanisms/crypto.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,4 +256,53 @@ CK_RV hw_finalize(CK_VOID_PTR reserved)
 out:
 	hw_unlock(&init_lock);
 	return rv;
+}
+
+CK_RV hw_module_describe(hw_module_desc *out)
+{
+	HW_RETURN_IF(out == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_check_init();
+	if (rv != CKR_OK)
+		return rv;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->config, sizeof(out->config), "%s", hw_g.config->path ? hw_g.config->path : "");
+	snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(hw_g.config->environment));
+	snprintf(out->store, sizeof(out->store), "%s", hw_g.config->store ? hw_g.config->store : "");
+	return CKR_OK;
+}
+
+CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out)
+{
+	hw_slot *s;
+	HW_RETURN_IF(out == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_slot_lookup(id, &s);
+	if (rv != CKR_OK)
+		return rv;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", s->conf->name);
+	snprintf(out->type, sizeof(out->type), "%s", s->conf->type);
+	if (!deep)
+		return CKR_OK;
+	out->has_health = s->ops->health != NULL;
+	if (out->has_health)
+		out->health_rv = s->ops->health(s->ctx, out->health, sizeof(out->health));
+	if (!hw_slot_present(s))
+		return CKR_OK;
+	hw_lock(&s->lock);
+	if (hw_slot_sync_inlock(s) != CKR_OK)
+		goto out;
+	for (size_t i = 0; i < s->nobjs; i++) {
+		if (s->objs[i]->owner != 0)
+			continue;                 /* a session object: not on the token */
+		switch (hw_attrs_get_ulong(&s->objs[i]->attrs, CKA_CLASS, CKO_DATA)) {
+		case CKO_PRIVATE_KEY: out->private_keys++; break;
+		case CKO_PUBLIC_KEY: out->public_keys++; break;
+		case CKO_CERTIFICATE: out->certificates++; break;
+		default: out->other++; break;
+		}
+	}
+	out->counted = true;
+out:
+	hw_unlock(&s->lock);
+	return CKR_OK;
 }
