@@ -144,27 +144,6 @@ CK_RV hw_admin_slots(hw_admin_slot **out, size_t *n)
 	return CKR_OK;
 }
 
-CK_RV hw_admin_slot_find(const char *name, CK_SLOT_ID *id)
-{
-	CK_SLOT_ID *ids = NULL;
-	CK_ULONG count = 0;
-	hw_slot_desc d;
-	HW_RETURN_IF(name == NULL || id == NULL, CKR_ARGUMENTS_BAD);
-	CK_RV rv = slot_ids(&ids, &count);
-	if (rv != CKR_OK)
-		return rv;
-	rv = CKR_SLOT_ID_INVALID;
-	for (CK_ULONG i = 0; i < count; i++) {
-		if (hw_slot_describe(ids[i], false, &d) == CKR_OK && strcmp(d.name, name) == 0) {
-			*id = ids[i];
-			rv = CKR_OK;
-			break;
-		}
-	}
-	free(ids);
-	return rv;
-}
-
 CK_RV hw_admin_login(CK_SLOT_ID id, const unsigned char *pin, size_t pin_len, CK_SESSION_HANDLE *out)
 {
 	CK_SESSION_HANDLE s;
@@ -468,12 +447,19 @@ CK_RV hw_admin_key_exists(CK_SESSION_HANDLE s, const unsigned char *id, size_t i
 	return rv;
 }
 
+static void tmpl_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
+{
+	t[*n].type = type;
+	t[*n].pValue = value;
+	t[*n].ulValueLen = len;
+	(*n)++;
+}
+
 CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 		      const unsigned char *id, size_t id_len, hw_admin_key **out)
 {
 	const struct key_type *kt = NULL;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG bits;
 	CK_OBJECT_HANDLE pub, priv;
 	char token[33];
 	HW_RETURN_IF(type == NULL || label == NULL || out == NULL || (id == NULL && id_len > 0), CKR_ARGUMENTS_BAD);
@@ -487,31 +473,31 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 	if (kt->curve != NULL && curve == NULL)
 		return CKR_CURVE_NOT_SUPPORTED;
 	bool rsa = kt->curve == NULL;
-	bits = kt->bits;
+	CK_ULONG bits = kt->bits, label_len = (CK_ULONG)strlen(label), pn = 0, vn = 0;
 	CK_MECHANISM mech = { kt->mech, NULL, 0 };
-	/* the first entries are the same for both; the last two vary */
-	CK_ATTRIBUTE pt[] = {
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &no, sizeof(no) },
-		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
-		{ rsa ? CKA_MODULUS_BITS : CKA_EC_PARAMS, rsa ? (void *)&bits : (void *)curve->params,
-		  rsa ? sizeof(bits) : (CK_ULONG)curve->params_len },
-		{ rsa ? CKA_ENCRYPT : CKA_WRAP, rsa ? &yes : &no, sizeof(CK_BBOOL) },
-		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
-	};
-	CK_ATTRIBUTE vt[] = {
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) },
-		{ CKA_DECRYPT, rsa ? &yes : &no, sizeof(CK_BBOOL) },
-		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
-	};
+	CK_ATTRIBUTE pt[8], vt[8];
+	tmpl_add(pt, &pn, CKA_TOKEN, &yes, sizeof(yes));
+	tmpl_add(pt, &pn, CKA_PRIVATE, &no, sizeof(no));
+	tmpl_add(pt, &pn, CKA_VERIFY, &yes, sizeof(yes));
+	tmpl_add(pt, &pn, CKA_LABEL, (void *)label, label_len);
+	tmpl_add(vt, &vn, CKA_TOKEN, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_PRIVATE, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_SIGN, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_SENSITIVE, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_EXTRACTABLE, &no, sizeof(no));
+	tmpl_add(vt, &vn, CKA_LABEL, (void *)label, label_len);
+	if (rsa) {
+		tmpl_add(pt, &pn, CKA_MODULUS_BITS, &bits, sizeof(bits));
+		tmpl_add(pt, &pn, CKA_ENCRYPT, &yes, sizeof(yes));
+		tmpl_add(vt, &vn, CKA_DECRYPT, &yes, sizeof(yes));
+	} else {
+		tmpl_add(pt, &pn, CKA_EC_PARAMS, (void *)curve->params, (CK_ULONG)curve->params_len);
+	}
 	/* without an id the module derives one from the public key */
-	CK_ULONG pn = HW_ARRAY_LEN(pt) - (id_len == 0), vn = HW_ARRAY_LEN(vt) - (id_len == 0);
+	if (id_len > 0) {
+		tmpl_add(pt, &pn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+		tmpl_add(vt, &vn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+	}
 	CK_RV rv = token_label(s, token);
 	if (rv == CKR_OK)
 		rv = hw_C_GenerateKeyPair(s, &mech, pt, pn, vt, vn, &pub, &priv);

@@ -41,8 +41,6 @@ typedef struct hw_admin_slot {
 
 /* Every slot in slot ID order (config order); free *out with free(). */
 CK_RV hw_admin_slots(hw_admin_slot **out, size_t *n);
-/* The slot whose config name is name; none: CKR_SLOT_ID_INVALID. */
-CK_RV hw_admin_slot_find(const char *name, CK_SLOT_ID *id);
 
 /* A read-write session logged in as the user; the PIN is not kept. The
  * token's answer comes back as it is (CKR_PIN_INCORRECT, CKR_PIN_LOCKED,

@@ -145,8 +145,8 @@ static int pick_slot(const char *name, hw_admin_slot *out)
 		fprintf(stderr, "hwagg: slot \"%s\": the token is absent%s%s\n", out->name,
 			out->health[0] ? ": " : "", out->health);
 	} else if (!(out->token_flags & CKF_TOKEN_INITIALIZED)) {
-		fprintf(stderr, "hwagg: slot \"%s\": the token is not initialized (C_InitToken, e.g. "
-			"pkcs11-tool --init-token)\n", out->name);
+		fprintf(stderr, "hwagg: slot \"%s\": the token is not initialized (pkcs11-tool "
+			"--init-token)\n", out->name);
 	} else {
 		ret = HW_EXIT_OK;
 	}
@@ -160,24 +160,23 @@ static void login_error(const char *slot, CK_RV rv)
 	switch (rv) {
 	case CKR_PIN_INCORRECT: why = "wrong PIN"; break;
 	case CKR_PIN_LOCKED: why = "the user PIN is locked after too many wrong PINs; the SO sets a new one "
-				   "(C_InitPIN)"; break;
+				   "(pkcs11-tool --login --login-type so --init-pin)"; break;
 	case CKR_PIN_LEN_RANGE: why = "the PIN's length is outside what this token accepts"; break;
 	case CKR_PIN_EXPIRED: why = "the PIN has expired"; break;
-	case CKR_USER_PIN_NOT_INITIALIZED: why = "the token has no user PIN yet (C_InitPIN, e.g. pkcs11-tool "
-					      "--init-pin)"; break;
+	case CKR_USER_PIN_NOT_INITIALIZED: why = "the token has no user PIN yet (pkcs11-tool --login "
+					      "--login-type so --init-pin)"; break;
 	case CKR_TOKEN_NOT_PRESENT: case CKR_DEVICE_REMOVED: why = "the token is absent"; break;
 	default: why = "login failed"; break;
 	}
 	fprintf(stderr, "hwagg: slot \"%s\": %s (%s)\n", slot, why, hw_rv_name(rv));
 }
 
-/* Everything before the command's own work: options, module, slot, PIN,
- * login. On success the caller owns *s and must hw_admin_logout it. */
-static int begin(int argc, char **argv, bool keygen, opts *o, hw_admin_slot *slot, CK_SESSION_HANDLE *s)
+/* Everything between the options and the command's own work: module,
+ * slot, PIN, login. On success the caller owns *s and must hw_admin_logout
+ * it, then hw_admin_close. */
+static int begin(const opts *o, hw_admin_slot *slot, CK_SESSION_HANDLE *s)
 {
-	int ret = parse(argc, argv, keygen, o);
-	if (ret != HW_EXIT_OK)
-		return ret;
+	int ret;
 	CK_RV rv = hw_admin_open();
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hwagg: the module did not start: %s (see the message above)\n", hw_rv_name(rv));
@@ -213,9 +212,11 @@ int hw_cli_keys(int argc, char **argv)
 	CK_SESSION_HANDLE s;
 	hw_admin_key *keys = NULL;
 	size_t n = 0;
-	int ret = begin(argc, argv, false, &o, &slot, &s);
+	int ret = parse(argc, argv, false, &o);
 	if (ret != HW_EXIT_OK)
 		return ret < 0 ? HW_EXIT_OK : ret;
+	if ((ret = begin(&o, &slot, &s)) != HW_EXIT_OK)
+		return ret;
 	CK_RV rv = hw_admin_keys(s, &keys, &n);
 	if (rv == CKR_OK) {
 		printf("%-10s %-8s %-9s %-20s %s\n", "ALGORITHM", "BACKEND", "SECURITY", "CREATED", "URI");
@@ -256,8 +257,8 @@ int hw_cli_keygen(int argc, char **argv)
 			o.id_hex, ID_MAX);
 		return HW_EXIT_USAGE;
 	}
-	if ((ret = begin(argc, argv, true, &o, &slot, &s)) != HW_EXIT_OK)
-		return ret < 0 ? HW_EXIT_OK : ret;
+	if ((ret = begin(&o, &slot, &s)) != HW_EXIT_OK)
+		return ret;
 	CK_RV rv = id_len > 0 ? hw_admin_key_exists(s, id, id_len, &taken) : CKR_OK;
 	if (rv == CKR_OK && taken) {
 		fprintf(stderr, "hwagg: slot \"%s\" already has a private key with id %s; choose another --id\n",

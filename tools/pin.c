@@ -97,7 +97,9 @@ static void restore_tty(int sig)
 
 static hw_secret *from_prompt(const char *slot)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP };
+	/* not SIGTSTP: after a stop and continue the read would go on with
+	 * echo back on; a stopped prompt is the shell's to tidy up */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP };
 	struct sigaction sa = { .sa_handler = restore_tty }, old[HW_ARRAY_LEN(sigs)];
 	struct termios quiet;
 	unsigned char c;
@@ -117,11 +119,15 @@ static hw_secret *from_prompt(const char *slot)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < HW_ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &sa, &old[i]);
-	/* echo off before the prompt shows: nothing typed after it is echoed */
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
-		done = -1;
-	fprintf(stderr, "PIN for slot \"%s\": ", slot);
-	fflush(stderr);
+	/* echo off before the prompt shows: nothing typed after it is echoed;
+	 * where echo cannot be turned off, no PIN is read */
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
+		fprintf(stderr, "hwagg: cannot turn the terminal's echo off: %s\n", strerror(errno));
+		done = -2;
+	} else {
+		fprintf(stderr, "PIN for slot \"%s\": ", slot);
+		fflush(stderr);
+	}
 	while (done == 0) {
 		ssize_t r = read(STDIN_FILENO, &c, 1);
 		if (r < 0 && errno == EINTR)
@@ -132,6 +138,10 @@ static hw_secret *from_prompt(const char *slot)
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
 	for (size_t i = 0; i < HW_ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &old[i], NULL);
+	if (done == -2) {
+		hw_secret_free(pin);
+		return NULL;
+	}
 	fputc('\n', stderr);
 	if (done < 0) {
 		fprintf(stderr, "hwagg: no PIN was typed\n");
