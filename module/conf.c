@@ -623,7 +623,7 @@ CK_RV hw_config_load_file(const char *path, hw_config **out, char *err, size_t e
 		goto out;           /* rv is still CKR_FUNCTION_FAILED */
 	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-		hw_warn("%s is writable by group or others, and it names modules this process loads", path);
+		hw_warn("config %s: writable by group or others, and it names modules this process loads", path);
 	buf[n] = '\0';
 	const char *nul = memchr(buf, '\0', n);      /* config_build reports n > CONF_MAX_SIZE */
 	if (nul != NULL)
@@ -693,7 +693,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 		if (rv == CKR_FUNCTION_FAILED && err != NULL && err_len > strlen(err))
 			snprintf(err + strlen(err), err_len - strlen(err), " (named by %s)", origin);
 		if (rv == CKR_OK)
-			hw_info("configuration %s (%s): %zu slot(s), %s mode", path, origin, (*out)->nslots,
+			hw_info("config: %s (%s): %zu slot(s), %s mode", path, origin, (*out)->nslots,
 				hw_env_name((*out)->environment));
 		goto out;
 	}
@@ -703,7 +703,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 		*out = NULL;
 		goto out;
 	}
-	hw_warn("no configuration file (%s absent, $HWAGG_CONF unset): using the built-in default, "
+	hw_warn("config: no configuration file (%s absent, $HWAGG_CONF unset): using the built-in default, "
 		"one soft slot \"hwagg-dev\" in %s, %s mode", system_path ? system_path : "system file",
 		(*out)->store, hw_env_name((*out)->environment));
 out:

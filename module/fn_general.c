@@ -240,7 +240,7 @@ CK_RV hw_C_InitToken(CK_SLOT_ID id, unsigned char *pin, CK_ULONG pin_len, unsign
 		hw_unlock(&s->lock);
 	}
 	hw_unlock(&s->io);
-	hw_info("slot \"%s\": C_InitToken: %s", s->conf->name, hw_rv_name(rv));
+	hw_info("slot \"%s\": initialize token: %s", s->conf->name, hw_rv_name(rv));
 	return rv;
 }
 
@@ -262,7 +262,7 @@ CK_RV hw_C_InitPIN(CK_SESSION_HANDLE h, unsigned char *pin, CK_ULONG pin_len)
 		rv = s->ops->init_pin(s->ctx, pin, pin_len);
 		hw_unlock(&s->io);
 	}
-	hw_info("slot \"%s\": C_InitPIN: %s", s->conf->name, hw_rv_name(rv));
+	hw_info("slot \"%s\": initialize the user PIN: %s", s->conf->name, hw_rv_name(rv));
 	hw_session_put(se);
 	return rv;
 }
@@ -287,7 +287,7 @@ CK_RV hw_C_SetPIN(CK_SESSION_HANDLE h, unsigned char *old_pin, CK_ULONG old_len,
 				     old_pin, old_len, new_pin, new_len);
 		hw_unlock(&s->io);
 	}
-	hw_info("slot \"%s\": C_SetPIN: %s", s->conf->name, hw_rv_name(rv));
+	hw_info("slot \"%s\": change PIN: %s", s->conf->name, hw_rv_name(rv));
 	hw_session_put(se);
 	return rv;
 }

@@ -228,6 +228,9 @@ CK_RV hsm_tag(hsm_ctx *c, hw_attrs *a)
 {
 	/* c->uri changes only while binding, under ctl_lock, which callers hold */
 	CK_RV rv = hw_vendor_attrs(a, "hsm", c->sec, 1, c->uri);
+	/* the lower token keeps no creation time of ours: one set now would
+	 * be gone at the next load */
+	hw_attrs_remove(a, CKA_HWAGG_CREATED);
 	return rv == CKR_OK ? hw_attrs_set_str(a, CKA_HWAGG_SLOT, c->conf->name) : rv;
 }
 
