@@ -357,6 +357,109 @@ START_TEST(thread_flag_keeps_every_slot)
 }
 END_TEST
 
+/* ---- conformance details ---------------------------------------------------------- */
+
+/* RSA encryption is single-part only (M 2.1.6): a multi-part finish has
+ * nothing to finish. It fails like C_EncryptUpdate does, ends the
+ * operation, and says there is no last part. */
+START_TEST(crypt_final_on_single_part_operation)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	p11_gen_rsa(s, "final", &pub, &priv);
+	CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
+	unsigned char out[256], ct[256];
+	CK_ULONG len = 4242, clen = sizeof(ct);
+	CKR_EQ(p11->C_EncryptFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_EncryptInit(s, &m, pub));
+	CKR_EQ(p11->C_EncryptFinal(s, NULL, NULL), CKR_ARGUMENTS_BAD);
+	CKR_EQ(p11->C_Encrypt(s, (unsigned char *)"x", 1, ct, &clen), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_EncryptInit(s, &m, pub));
+	CKR_EQ(p11->C_EncryptFinal(s, NULL, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_uint_eq(len, 0);
+	CKR_EQ(p11->C_Encrypt(s, (unsigned char *)"x", 1, ct, &clen), CKR_OPERATION_NOT_INITIALIZED);
+	/* the single-part path still works after that */
+	CKR(p11->C_EncryptInit(s, &m, pub));
+	CKR(p11->C_Encrypt(s, (unsigned char *)"x", 1, ct, &clen));
+	ck_assert_uint_eq(clen, 256);
+
+	len = 4242;
+	CKR_EQ(p11->C_DecryptFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_DecryptInit(s, &m, priv));
+	CKR_EQ(p11->C_DecryptFinal(s, out, NULL), CKR_ARGUMENTS_BAD);
+	len = sizeof(out);
+	CKR_EQ(p11->C_Decrypt(s, ct, clen, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_DecryptInit(s, &m, priv));
+	len = 4242;
+	CKR_EQ(p11->C_DecryptFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_uint_eq(len, 0);
+	CKR(p11->C_DecryptInit(s, &m, priv));
+	len = sizeof(out);
+	CKR(p11->C_Decrypt(s, ct, clen, out, &len));
+	ck_assert_uint_eq(len, 1);
+	ck_assert_int_eq(out[0], 'x');
+}
+END_TEST
+
+/* One crypto operation at a time per session: hwagg has no dual-function
+ * operations (no CKF_DUAL_CRYPTO_OPERATIONS), so an active operation of any
+ * kind blocks starting another (B 5.1.6 CKR_OPERATION_ACTIVE). */
+START_TEST(one_operation_per_session)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	p11_gen_ec(s, "busy", CK_FALSE, &pub, &priv);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, ecdsa = { CKM_ECDSA_SHA256, NULL, 0 };
+	unsigned char md[64], sig[64];
+	CK_ULONG len;
+	CKR(p11->C_SignInit(s, &ecdsa, priv));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv), CKR_OPERATION_ACTIVE);
+	CKR_EQ(p11->C_DigestInit(s, &sha), CKR_OPERATION_ACTIVE);
+	CKR_EQ(p11->C_VerifyInit(s, &ecdsa, pub), CKR_OPERATION_ACTIVE);
+	/* the refused calls left the signature alone */
+	len = sizeof(sig);
+	CKR(p11->C_Sign(s, (unsigned char *)"abc", 3, sig, &len));
+	ck_assert_uint_eq(len, 64);
+	CKR(p11->C_DigestInit(s, &sha));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv), CKR_OPERATION_ACTIVE);
+	CKR_EQ(p11->C_DigestInit(s, &sha), CKR_OPERATION_ACTIVE);
+	CKR(p11->C_DigestUpdate(s, (unsigned char *)"a", 1));
+	CKR_EQ(p11->C_EncryptInit(s, &ecdsa, pub), CKR_OPERATION_ACTIVE);
+	CKR(p11->C_DigestUpdate(s, (unsigned char *)"bc", 2));
+	/* B 5.2: a length query and a short buffer leave it active */
+	len = 0;
+	CKR(p11->C_DigestFinal(s, NULL, &len));
+	ck_assert_uint_eq(len, 32);
+	len = 31;
+	CKR_EQ(p11->C_DigestFinal(s, md, &len), CKR_BUFFER_TOO_SMALL);
+	ck_assert_uint_eq(len, 32);
+	len = sizeof(md);
+	CKR(p11->C_DigestFinal(s, md, &len));
+	ck_assert_uint_eq(len, 32);
+	ck_assert_mem_eq(md, "\xba\x78\x16\xbf\x8f\x01\xcf\xea\x41\x41\x40\xde\x5d\xae\x22\x23"
+			 "\xb0\x03\x61\xa3\x96\x17\x7a\x9c\xb4\x10\xff\x61\xf2\x00\x15\xad", 32);
+	CKR_EQ(p11->C_DigestFinal(s, md, &len), CKR_OPERATION_NOT_INITIALIZED);
+	/* anything else ends it: C_Digest cannot finish a multi-part digest */
+	CKR(p11->C_DigestInit(s, &sha));
+	CKR(p11->C_DigestUpdate(s, (unsigned char *)"a", 1));
+	len = sizeof(md);
+	CKR_EQ(p11->C_Digest(s, (unsigned char *)"bc", 2, md, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR_EQ(p11->C_DigestFinal(s, md, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_DigestInit(s, &sha));
+	CKR_EQ(p11->C_DigestFinal(s, md, NULL), CKR_ARGUMENTS_BAD);
+	CKR_EQ(p11->C_DigestUpdate(s, (unsigned char *)"a", 1), CKR_OPERATION_NOT_INITIALIZED);
+	/* cancelling one kind frees the session for another */
+	CKR(p11->C_SignInit(s, &ecdsa, priv));
+	CKR(p11->C_SignInit(s, NULL, priv));
+	CKR(p11->C_DigestInit(s, &sha));
+	/* an operation on another session is no obstacle */
+	CK_SESSION_HANDLE s2 = p11_user_session();
+	CKR(p11->C_SignInit(s2, &ecdsa, priv));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -374,6 +477,8 @@ static Suite *suite(void)
 	tcase_add_test(t, certificate_object);
 	tcase_add_test(t, another_process_key_is_seen);
 	tcase_add_test(t, thread_flag_keeps_every_slot);
+	tcase_add_test(t, crypt_final_on_single_part_operation);
+	tcase_add_test(t, one_operation_per_session);
 	suite_add_tcase(s, t);
 	return s;
 }
