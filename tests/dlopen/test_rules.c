@@ -402,6 +402,116 @@ START_TEST(crypt_final_on_single_part_operation)
 }
 END_TEST
 
+START_TEST(seed_random_argument_check_first)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CKR_EQ(p11->C_SeedRandom(s, NULL, 16), CKR_ARGUMENTS_BAD);
+	CKR_EQ(p11->C_SeedRandom(s, (unsigned char *)"seed", 4), CKR_RANDOM_SEED_NOT_SUPPORTED);
+	CKR_EQ(p11->C_SeedRandom(s, NULL, 0), CKR_RANDOM_SEED_NOT_SUPPORTED);
+	/* the session is checked before the arguments */
+	CKR_EQ(p11->C_SeedRandom(s + 1000, NULL, 16), CKR_SESSION_HANDLE_INVALID);
+}
+END_TEST
+
+/* Generate an RSA pair with the given public exponent bytes. */
+static CK_RV gen_rsa_exp(CK_SESSION_HANDLE s, const void *e, CK_ULONG elen, CK_OBJECT_HANDLE *pub,
+			 CK_OBJECT_HANDLE *priv)
+{
+	CK_ULONG bits = 2048;
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_PUBLIC_EXPONENT, (void *)e, elen } };
+	return p11->C_GenerateKeyPair(s, &m, pt, 2, NULL, 0, pub, priv);
+}
+
+START_TEST(public_exponent_leading_zeros)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	unsigned char exp[16];
+	CKR(gen_rsa_exp(s, "\x00\x01\x00\x01", 4, &pub, &priv));
+	/* the key says its exponent canonically, on both halves */
+	CK_ATTRIBUTE a = { CKA_PUBLIC_EXPONENT, exp, sizeof(exp) };
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 3);
+	ck_assert_mem_eq(exp, "\x01\x00\x01", 3);
+	a.ulValueLen = sizeof(exp);
+	CKR(p11->C_GetAttributeValue(s, priv, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 3);
+	CKR(gen_rsa_exp(s, "\x00\x00\x00\x00\x00\x00\x00\x03", 8, &pub, &priv));
+	a.ulValueLen = sizeof(exp);
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 1);
+	ck_assert_int_eq(exp[0], 3);
+	/* the exponent may come in the private template too; the same value
+	 * in both, however encoded, is no contradiction */
+	CK_ULONG bits = 2048;
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) },
+			      { CKA_PUBLIC_EXPONENT, "\x00\x01\x00\x01", 4 } };
+	CK_ATTRIBUTE vt = { CKA_PUBLIC_EXPONENT, "\x01\x00\x01", 3 };
+	CKR(p11->C_GenerateKeyPair(s, &m, pt, 2, &vt, 1, &pub, &priv));
+	CK_ATTRIBUTE v3 = { CKA_PUBLIC_EXPONENT, "\x03", 1 };
+	CKR(p11->C_GenerateKeyPair(s, &m, pt, 1, &v3, 1, &pub, &priv));
+	a.ulValueLen = sizeof(exp);
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 1);
+	ck_assert_int_eq(exp[0], 3);
+	/* leading zeros do not make a bad exponent good */
+	CKR_EQ(gen_rsa_exp(s, "\x00\x00\x00\x01", 4, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
+	CKR_EQ(gen_rsa_exp(s, "\x00\x01\x00\x00", 4, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
+}
+END_TEST
+
+START_TEST(contradictory_key_pair_templates)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	CK_OBJECT_CLASS pc = CKO_PUBLIC_KEY, vc = CKO_PRIVATE_KEY, sc = CKO_SECRET_KEY;
+	CK_KEY_TYPE ec = CKK_EC, rsa = CKK_RSA;
+	CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE ep = { CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID) };
+	static const unsigned char p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+	struct { CK_ATTRIBUTE pt[3]; CK_ULONG pn; CK_ATTRIBUTE vt[2]; CK_ULONG vn; } c[] = {
+		/* a class of the wrong kind in either template */
+		{ { ep, { CKA_CLASS, &vc, sizeof(vc) } }, 2, { { 0 } }, 0 },
+		{ { ep }, 1, { { CKA_CLASS, &pc, sizeof(pc) } }, 1 },
+		{ { ep, { CKA_CLASS, &sc, sizeof(sc) } }, 2, { { 0 } }, 0 },
+		/* key types that differ between the halves or from the mechanism */
+		{ { ep, { CKA_KEY_TYPE, &ec, sizeof(ec) } }, 2, { { CKA_KEY_TYPE, &rsa, sizeof(rsa) } }, 1 },
+		{ { ep }, 1, { { CKA_KEY_TYPE, &rsa, sizeof(rsa) } }, 1 },
+		/* one half persistent, the other a session object */
+		{ { ep, { CKA_TOKEN, &t, 1 } }, 2, { { CKA_TOKEN, &f, 1 } }, 1 },
+		{ { ep, { CKA_TOKEN, &f, 1 } }, 2, { { CKA_TOKEN, &t, 1 } }, 1 },
+		/* two curves, or two exponents, for one key pair */
+		{ { ep }, 1, { { CKA_EC_PARAMS, (void *)p384, sizeof(p384) } }, 1 },
+		{ { ep }, 1, { { CKA_EC_PARAMS, "\x06\x50", 2 } }, 1 },
+		/* the same attribute twice with different values */
+		{ { ep, { CKA_TOKEN, &t, 1 }, { CKA_TOKEN, &f, 1 } }, 3, { { 0 } }, 0 },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		rv = p11->C_GenerateKeyPair(s, &m, c[i].pt, c[i].pn, c[i].vn ? c[i].vt : NULL, c[i].vn, &pub, &priv);
+		ck_assert_msg(rv == CKR_TEMPLATE_INCONSISTENT, "case %zu: 0x%lx", i, (unsigned long)rv);
+	}
+	/* nothing was made */
+	ck_assert_uint_eq(find_count(s, NULL, 0), 0);
+	/* naming the right class and type on both halves is fine */
+	CK_ATTRIBUTE okp[] = { ep, { CKA_CLASS, &pc, sizeof(pc) }, { CKA_KEY_TYPE, &ec, sizeof(ec) } };
+	CK_ATTRIBUTE okv[] = { { CKA_CLASS, &vc, sizeof(vc) }, { CKA_KEY_TYPE, &ec, sizeof(ec) } };
+	CKR(p11->C_GenerateKeyPair(s, &m, okp, 3, okv, 2, &pub, &priv));
+	/* and so is the curve in both templates */
+	CKR(p11->C_GenerateKeyPair(s, &m, &ep, 1, &ep, 1, &pub, &priv));
+	CK_MECHANISM rm = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ULONG bits = 2048;
+	CK_ATTRIBUTE rp[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_PUBLIC_EXPONENT, "\x01\x00\x01", 3 } };
+	CK_ATTRIBUTE rv3 = { CKA_PUBLIC_EXPONENT, "\x03", 1 };
+	CKR_EQ(p11->C_GenerateKeyPair(s, &rm, rp, 2, &rv3, 1, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
+}
+END_TEST
+
 /* One crypto operation at a time per session: hwagg has no dual-function
  * operations (no CKF_DUAL_CRYPTO_OPERATIONS), so an active operation of any
  * kind blocks starting another (B 5.1.6 CKR_OPERATION_ACTIVE). */
@@ -478,6 +588,9 @@ static Suite *suite(void)
 	tcase_add_test(t, another_process_key_is_seen);
 	tcase_add_test(t, thread_flag_keeps_every_slot);
 	tcase_add_test(t, crypt_final_on_single_part_operation);
+	tcase_add_test(t, seed_random_argument_check_first);
+	tcase_add_test(t, public_exponent_leading_zeros);
+	tcase_add_test(t, contradictory_key_pair_templates);
 	tcase_add_test(t, one_operation_per_session);
 	suite_add_tcase(s, t);
 	return s;
