@@ -288,6 +288,18 @@ START_TEST(certificate_object)
 	CK_ATTRIBUTE bad[] = { { CKA_CLASS, &cc, sizeof(cc) }, { CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
 			       { CKA_VALUE, "not a cert", 10 } };
 	CKR_EQ(p11->C_CreateObject(s, bad, 3, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+	/* a copy may carry a new label (B 4.1.3); the certificate stays the same */
+	CK_OBJECT_HANDLE cp;
+	CK_ATTRIBUTE nl[] = { { CKA_LABEL, "renamed", 7 }, { CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+			      { CKA_CLASS, &cc, sizeof(cc) } };
+	CKR(p11->C_CopyObject(s, h, nl, 3, &cp));
+	char label[16];
+	CK_ATTRIBUTE q[] = { { CKA_LABEL, label, sizeof(label) }, { CKA_VALUE, val, sizeof(val) } };
+	CKR(p11->C_GetAttributeValue(s, cp, q, 2));
+	ck_assert_uint_eq(q[0].ulValueLen, 7);
+	ck_assert_mem_eq(label, "renamed", 7);
+	ck_assert_uint_eq(q[1].ulValueLen, (CK_ULONG)dlen);
+	ck_assert_mem_eq(val, der, (size_t)dlen);
 	OPENSSL_free(want);
 	OPENSSL_free(der);
 	X509_free(x);
@@ -512,6 +524,49 @@ START_TEST(contradictory_key_pair_templates)
 }
 END_TEST
 
+START_TEST(copy_changes_modifiable_attributes)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_CLASS dc = CKO_DATA;
+	CK_BBOOL t = CK_TRUE;
+	CK_OBJECT_HANDLE d, cp, cp2;
+	CK_ATTRIBUTE dt[] = { { CKA_CLASS, &dc, sizeof(dc) }, { CKA_LABEL, "original", 8 },
+			      { CKA_VALUE, "payload", 7 }, { CKA_APPLICATION, "app", 3 } };
+	CKR(p11->C_CreateObject(s, dt, 4, &d));
+	CK_ATTRIBUTE nl = { CKA_LABEL, "the copy", 8 };
+	CKR(p11->C_CopyObject(s, d, &nl, 1, &cp));
+	ck_assert_uint_ne(cp, d);
+	char label[32], value[32];
+	CK_ATTRIBUTE q[] = { { CKA_LABEL, label, sizeof(label) }, { CKA_VALUE, value, sizeof(value) } };
+	CKR(p11->C_GetAttributeValue(s, cp, q, 2));
+	ck_assert_uint_eq(q[0].ulValueLen, 8);
+	ck_assert_mem_eq(label, "the copy", 8);
+	ck_assert_uint_eq(q[1].ulValueLen, 7);
+	ck_assert_mem_eq(value, "payload", 7);
+	q[0].ulValueLen = sizeof(label);
+	CKR(p11->C_GetAttributeValue(s, d, q, 1));
+	ck_assert_mem_eq(label, "original", 8);          /* the original is untouched */
+	/* a persistent copy with a new label and application */
+	CK_ATTRIBUTE two[] = { { CKA_LABEL, "kept", 4 }, { CKA_TOKEN, &t, 1 }, { CKA_APPLICATION, "other", 5 } };
+	CKR(p11->C_CopyObject(s, d, two, 3, &cp2));
+	CK_ATTRIBUTE kq = { CKA_LABEL, "kept", 4 };
+	ck_assert_uint_eq(find_count(s, &kq, 1), 1);
+	/* naming attributes that cannot change, with the values they have,
+	 * changes nothing: the copy is made */
+	CK_ATTRIBUTE same[] = { { CKA_CLASS, &dc, sizeof(dc) }, { CKA_VALUE, "payload", 7 },
+				{ CKA_LABEL, "same", 4 } };
+	CKR(p11->C_CopyObject(s, d, same, 3, &cp));
+	q[0].ulValueLen = sizeof(label);
+	CKR(p11->C_GetAttributeValue(s, cp, q, 1));
+	ck_assert_uint_eq(q[0].ulValueLen, 4);
+	ck_assert_mem_eq(label, "same", 4);
+	/* a value that is not modifiable is refused */
+	CK_ATTRIBUTE nv = { CKA_VALUE, "changed", 7 };
+	CKR_EQ(p11->C_CopyObject(s, d, &nv, 1, &cp), CKR_ATTRIBUTE_READ_ONLY);
+}
+END_TEST
+
 /* One crypto operation at a time per session: hwagg has no dual-function
  * operations (no CKF_DUAL_CRYPTO_OPERATIONS), so an active operation of any
  * kind blocks starting another (B 5.1.6 CKR_OPERATION_ACTIVE). */
@@ -591,6 +646,7 @@ static Suite *suite(void)
 	tcase_add_test(t, seed_random_argument_check_first);
 	tcase_add_test(t, public_exponent_leading_zeros);
 	tcase_add_test(t, contradictory_key_pair_templates);
+	tcase_add_test(t, copy_changes_modifiable_attributes);
 	tcase_add_test(t, one_operation_per_session);
 	suite_add_tcase(s, t);
 	return s;
