@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
+#include "module/mechpolicy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 		goto out;
 	}
 	const hw_mech *m = hw_mech_find(mech->mechanism);
-	if (m == NULL || !(m->flags & kinds[kind].need)) {
+	if (m == NULL || !(m->flags & kinds[kind].need) || hw_mech_policy_check(s->conf, m) != CKR_OK) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
@@ -182,6 +183,8 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 			rv = CKR_MECHANISM_INVALID;
 		else if (m->min_key && (key_bits(&key->attrs) < m->min_key || key_bits(&key->attrs) > m->max_key))
 			rv = CKR_KEY_SIZE_RANGE;
+		else if ((rv = hw_mech_key_size_check(s->conf, m, key_bits(&key->attrs))) != CKR_OK)
+			;
 		else if ((rv = set_params(op, mech, &key->attrs)) != CKR_OK)
 			;
 		else if (pub_op) {

@@ -7,6 +7,7 @@
 #include "module/objutil.h"
 #include "common/log.h"
 #include "mechanisms/mech.h"
+#include "module/mechpolicy.h"
 #include "objects/rules.h"
 
 #include <string.h>
@@ -67,8 +68,8 @@ static CK_RV pair_param(const CK_ATTRIBUTE *pt, CK_ULONG pn, const CK_ATTRIBUTE 
 	return a != NULL && b != NULL && !same(a, b) ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
 }
 
-/* Mechanism and templates -> what to generate. */
-static CK_RV keygen_params(const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn,
+/* Mechanism and templates -> what to generate on slot s. */
+static CK_RV keygen_params(const hw_slot *s, const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn,
 			   const CK_ATTRIBUTE *vt, CK_ULONG vn, hw_keygen *g)
 {
 	const CK_ATTRIBUTE *p;
@@ -81,8 +82,14 @@ static CK_RV keygen_params(const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn
 			return rv;
 		if (!found)
 			return CKR_TEMPLATE_INCOMPLETE;
+		/* a size hwagg cannot make is a bad attribute value: B 5.14.2
+		 * lists no CKR_KEY_SIZE_RANGE for key generation */
 		if (g->rsa_bits < m->min_key || g->rsa_bits > m->max_key || g->rsa_bits % 8 != 0)
-			return CKR_ATTRIBUTE_VALUE_INVALID;    /* B 5.14.2: not KEY_SIZE_RANGE */
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		/* one it makes but this slot's configuration refuses is refused
+		 * as a key of that size is at *Init (B 5.1.6 KEY_SIZE_RANGE) */
+		if ((rv = hw_mech_key_size_check(s->conf, m, g->rsa_bits)) != CKR_OK)
+			return rv;
 		if ((rv = pair_param(pt, pn, vt, vn, CKA_PUBLIC_EXPONENT, same_integer, &p)) != CKR_OK)
 			return rv;
 		if (p != NULL) {
@@ -123,6 +130,9 @@ static CK_RV key_mech(hw_slot *s, const CK_MECHANISM *mech, CK_FLAGS need, const
 	if (m == NULL || !(m->flags & need) || s->ops->has_mechanism == NULL ||
 	    !s->ops->has_mechanism(s->ctx, m->base, NULL))
 		return CKR_MECHANISM_INVALID;
+	CK_RV rv = hw_mech_policy_check(s->conf, m);
+	if (rv != CKR_OK)
+		return rv;
 	*out = m;
 	if (m->check_param != NULL)
 		return m->check_param(m, mech);
@@ -158,7 +168,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	if ((rv = key_mech(s, mech, CKF_GENERATE_KEY_PAIR, &m)) != CKR_OK ||
 	    (rv = check_named(pt, pn, CKO_PUBLIC_KEY, m->key_type)) != CKR_OK ||
 	    (rv = check_named(vt, vn, CKO_PRIVATE_KEY, m->key_type)) != CKR_OK ||
-	    (rv = keygen_params(m, pt, pn, vt, vn, &g)) != CKR_OK)
+	    (rv = keygen_params(s, m, pt, pn, vt, vn, &g)) != CKR_OK)
 		goto out;
 	if ((rv = hw_tmpl_bool(pt, pn, CKA_TOKEN, false, &pub_token)) != CKR_OK ||
 	    (rv = hw_tmpl_bool(vt, vn, CKA_TOKEN, false, &priv_token)) != CKR_OK ||
@@ -280,6 +290,8 @@ CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t,
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
+	if ((rv = hw_mech_key_size_check(s->conf, m, len)) != CKR_OK)
+		goto out;
 	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, m->type, &a, &token)) != CKR_OK ||
 	    (rv = hw_attrs_set_ulong(&a, CKA_KEY_TYPE, m->key_type)) != CKR_OK)
 		goto out;

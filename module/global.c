@@ -25,6 +25,7 @@
 #include "module/session.h"
 #include "common/log.h"
 #include "mechanisms/crypto.h"
+#include "module/mechpolicy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
+	hw_mech_policy_announce(cfg);
 	if (ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS)) {
 		/* B 5.4.1 would have such a slot refused with
 		 * CKR_NEED_TO_CREATE_THREADS, but GnuTLS (p11tool, every
