@@ -9,10 +9,12 @@
  */
 #include "module/conf.h"
 #include "common/log.h"
+#include "mechanisms/mech.h"
 #include "slots/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -329,9 +331,42 @@ static void type_list(char *out, size_t len, bool built_only)
 	}
 }
 
-static const hw_conf_key *find_key(const hw_backend_entry *e, const char *key)
+/* Keys every slot type takes beside its backend's: name, type, and the
+ * mechanism policy (read by slot_policy). */
+static const hw_conf_key slot_keys[] = {
+	{ "name", json_type_string, true },
+	{ "type", json_type_string, true },
+	{ "rsa_min_bits", json_type_int, false },
+	{ "mechanisms", json_type_object, false },
+	{ "refresh_s", json_type_int, false },
+	{ "timeout_ms", json_type_int, false },
+	{ NULL, json_type_null, false },
+};
+
+/* The ranges of the engine's integer slot keys (read in global.c). */
+static const struct {
+	const char *name;
+	int64_t min, max;
+	const char *unit;
+} ranges[] = {
+	{ "refresh_s", 0, 86400, "seconds" },
+	{ "timeout_ms", 1, 600000, "milliseconds" },
+};
+
+static CK_RV check_range(const conf_ctx *c, const char *where, const char *key, json_object *val)
 {
-	for (const hw_conf_key *k = e->conf_keys; k != NULL && k->name != NULL; k++)
+	for (size_t k = 0; k < HW_ARRAY_LEN(ranges); k++) {
+		int64_t v = json_object_get_int64(val);
+		if (strcmp(ranges[k].name, key) == 0 && (v < ranges[k].min || v > ranges[k].max))
+			return conf_fail(c, where, "%lld is out of range; expected %s %lld..%lld", (long long)v,
+					 ranges[k].unit, (long long)ranges[k].min, (long long)ranges[k].max);
+	}
+	return CKR_OK;
+}
+
+static const hw_conf_key *find_key(const hw_conf_key *keys, const char *key)
+{
+	for (const hw_conf_key *k = keys; k != NULL && k->name != NULL; k++)
 		if (strcmp(k->name, key) == 0)
 			return k;
 	return NULL;
@@ -366,34 +401,61 @@ static CK_RV slot_type(const conf_ctx *c, const char *slot, json_object *obj,
 	return CKR_OK;
 }
 
-/* Keys every slot takes besides name and type, read by the engine. */
-static const struct {
-	const char *name;
-	int64_t min, max;
-	const char *unit;
-} engine_keys[] = {
-	{ "refresh_s", 0, 86400, "seconds" },
-	{ "timeout_ms", 1, 600000, "milliseconds" },
-};
-
-static CK_RV engine_key(const conf_ctx *c, const char *where, json_object *val, size_t k)
+/* "allow" or "deny": names from the mechanism table, at least one. */
+static CK_RV mech_names(const conf_ctx *c, const char *where, json_object *arr,
+			CK_MECHANISM_TYPE **out, size_t *n)
 {
-	CK_RV rv = check_type(c, where, val, json_type_int);
-	if (rv != CKR_OK)
-		return rv;
-	int64_t v = json_object_get_int64(val);
-	if (v < engine_keys[k].min || v > engine_keys[k].max)
-		return conf_fail(c, where, "%lld is out of range; expected %s %lld..%lld", (long long)v,
-				 engine_keys[k].unit, (long long)engine_keys[k].min, (long long)engine_keys[k].max);
+	char at[CONF_PATH_LEN + 24], q[CONF_QUOTE_LEN];
+	CK_RV rv = check_type(c, where, arr, json_type_array);
+	size_t len = rv == CKR_OK ? json_object_array_length(arr) : 0;
+	if (rv == CKR_OK && len == 0)
+		return conf_fail(c, where, "empty array; expected at least one mechanism name");
+	if (rv != CKR_OK || (*out = calloc(len, sizeof(**out))) == NULL)
+		return rv != CKR_OK ? rv : conf_oom(c);
+	for (size_t i = 0; i < len; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		snprintf(at, sizeof(at), "%s[%zu]", where, i);
+		if ((rv = check_type(c, at, v, json_type_string)) != CKR_OK)
+			return rv;
+		const char *name = json_object_get_string(v);
+		const hw_mech *m = hw_mech_by_name(name);
+		if (m == NULL)
+			return conf_fail(c, at, "unknown mechanism %s; expected a mechanism hwagg implements, named "
+					 "as in hwagg.json(5), such as CKM_ECDSA_SHA256", show(q, name, strlen(name)));
+		(*out)[(*n)++] = m->type;
+	}
 	return CKR_OK;
 }
 
-static size_t engine_key_index(const char *key)
+/* The slot's mechanism policy (types already checked): "rsa_min_bits" in
+ * HW_RSA_FLOOR_BITS..HW_RSA_MAX_BITS, "mechanisms" with "allow" and "deny". */
+static CK_RV slot_policy(const conf_ctx *c, const char *slot, json_object *obj, hw_slot_conf *s)
 {
-	for (size_t k = 0; k < HW_ARRAY_LEN(engine_keys); k++)
-		if (strcmp(engine_keys[k].name, key) == 0)
-			return k;
-	return SIZE_MAX;
+	char where[CONF_PATH_LEN], base[CONF_PATH_LEN];
+	json_object *v = NULL;
+	CK_RV rv = CKR_OK;
+	s->rsa_min_bits = HW_RSA_MIN_BITS;
+	if (json_object_object_get_ex(obj, "rsa_min_bits", &v)) {
+		int64_t bits = json_object_get_int64(v);
+		path_key(where, sizeof(where), slot, "rsa_min_bits");
+		if (bits < HW_RSA_FLOOR_BITS || bits > HW_RSA_MAX_BITS)
+			return conf_fail(c, where, "%" PRId64 " is out of range; expected modulus bits from %d to %d "
+					 "(default %d)", bits, HW_RSA_FLOOR_BITS, HW_RSA_MAX_BITS, HW_RSA_MIN_BITS);
+		s->rsa_min_bits = (CK_ULONG)bits;
+	}
+	if (!json_object_object_get_ex(obj, "mechanisms", &v))
+		return CKR_OK;
+	path_key(base, sizeof(base), slot, "mechanisms");
+	json_object_object_foreach(v, key, val) {
+		path_key(where, sizeof(where), base, key);
+		bool allow = strcmp(key, "allow") == 0;
+		if (!allow && strcmp(key, "deny") != 0)
+			return conf_fail(c, where, "unknown key; expected one of allow, deny");
+		if ((rv = mech_names(c, where, val, allow ? &s->mech_allow : &s->mech_deny,
+				     allow ? &s->n_allow : &s->n_deny)) != CKR_OK)
+			return rv;
+	}
+	return CKR_OK;
 }
 
 static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object *obj)
@@ -408,25 +470,21 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 	    (rv = slot_type(c, slot, obj, &entry)) != CKR_OK)
 		return rv;
 	json_object_object_foreach(obj, key, val) {
-		const hw_conf_key *k = find_key(entry, key);
+		const hw_conf_key *k = find_key(slot_keys, key);
 		path_key(where, sizeof(where), slot, key);
 		if (strcmp(key, "type") == 0)
 			continue;
-		if (strcmp(key, "name") == 0) {
-			rv = check_type(c, where, val, json_type_string);
-		} else if (engine_key_index(key) != SIZE_MAX) {
-			rv = engine_key(c, where, val, engine_key_index(key));
-		} else if (k == NULL) {
-			size_t o = (size_t)snprintf(list, sizeof(list), "name, type");
-			for (size_t e = 0; e < HW_ARRAY_LEN(engine_keys) && o < sizeof(list); e++)
-				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", engine_keys[e].name);
+		if (k == NULL && (k = find_key(entry->conf_keys, key)) == NULL) {
+			size_t o = 0;
+			list[0] = '\0';
+			for (k = slot_keys; k->name != NULL && o < sizeof(list); k++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", k->name);
 			for (k = entry->conf_keys; k != NULL && k->name != NULL && o < sizeof(list); k++)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", k->name);
 			return conf_fail(c, where, "unknown key; expected one of %s", list);
-		} else {
-			rv = check_type(c, where, val, k->type);
 		}
-		if (rv != CKR_OK)
+		if ((rv = check_type(c, where, val, k->type)) != CKR_OK ||
+		    (rv = check_range(c, where, key, val)) != CKR_OK)
 			return rv;
 	}
 	for (const hw_conf_key *k = entry->conf_keys; k != NULL && k->name != NULL; k++) {
@@ -452,7 +510,7 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 	s->type = strdup(entry->type);
 	s->json = obj;
 	s->index = i;
-	return s->name == NULL || s->type == NULL ? conf_oom(c) : CKR_OK;
+	return s->name == NULL || s->type == NULL ? conf_oom(c) : slot_policy(c, slot, obj, s);
 }
 
 static CK_RV parse_slots(const conf_ctx *c, hw_config *cfg, json_object *arr)
@@ -723,6 +781,8 @@ void hw_config_free(hw_config *c)
 	for (size_t i = 0; i < c->nslots; i++) {
 		free(c->slots[i].name);
 		free(c->slots[i].type);
+		free(c->slots[i].mech_allow);
+		free(c->slots[i].mech_deny);
 	}
 	free(c->slots);
 	free(c->path);
