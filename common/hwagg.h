@@ -11,5 +11,7 @@
 #define CKA_HWAGG_KEY_VERSION    (CKA_HWAGG_BASE + 3) /* CK_ULONG */
 #define CKA_HWAGG_PROVIDER_URI   (CKA_HWAGG_BASE + 4) /* UTF-8 */
 #define CKA_HWAGG_SLOT           (CKA_HWAGG_BASE + 5) /* UTF-8: the hwagg slot name */
+#define CKA_HWAGG_CREATED        (CKA_HWAGG_BASE + 6) /* UTF-8: creation time, UTC, "2025-01-31T23:59:59Z";
+                                                         absent where the backend cannot keep it (hsm) */
 
 #endif

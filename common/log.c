@@ -64,15 +64,15 @@ void hw_log_close(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
-void hw_log_msg(hw_log_level level, const char *where, const char *fmt, ...)
+void hw_log_msg(hw_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	hw_log_vmsg(level, where, fmt, ap);
+	hw_log_vmsg(level, fmt, ap);
 	va_end(ap);
 }
 
-void hw_log_vmsg(hw_log_level level, const char *where, const char *fmt, va_list ap)
+void hw_log_vmsg(hw_log_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -87,10 +87,9 @@ void hw_log_vmsg(hw_log_level level, const char *where, const char *fmt, va_list
 		time_t now = time(NULL);
 		struct tm tm;
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-		fprintf(f, "%s hwagg[%ld] %s: %s: %s\n", ts, (long)getpid(),
-			level_names[level], where, line);
+		fprintf(f, "%s hwagg[%ld] %s: %s\n", ts, (long)getpid(), level_names[level], line);
 	} else {
-		fprintf(f, "hwagg: %s: %s: %s\n", level_names[level], where, line);
+		fprintf(f, "hwagg: %s: %s\n", level_names[level], line);
 	}
 	fflush(f);
 	pthread_mutex_unlock(&log_lock);

@@ -42,7 +42,7 @@ hw_secret *hw_secret_new(size_t len)
 		return NULL;
 	}
 	if (mlock(m, map_len) != 0 && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
-		hw_warn("mlock refused (RLIMIT_MEMLOCK?): secrets are kept out of core dumps "
+		hw_warn("secret memory: locking refused (RLIMIT_MEMLOCK?): secrets are kept out of core dumps "
 			"but may be swapped");
 	hw_secret *s = m;
 	s->data = (unsigned char *)m + sizeof(hw_secret);

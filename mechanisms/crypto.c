@@ -54,10 +54,10 @@ CK_RV hw_crypto_error(const char *what, CK_RV rv)
 	if (e != 0 && ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
 		rv = CKR_HOST_MEMORY;
 	else if (rv != CKR_OK) {
-		hw_debug("%s: %s", what, msg);
+		hw_debug("crypto: %s: %s", what, msg);
 		return rv;
 	}
-	hw_error("%s: %s", what, msg);
+	hw_error("crypto: %s: %s", what, msg);
 	return rv == CKR_OK ? CKR_FUNCTION_FAILED : rv;
 }
 
@@ -81,7 +81,7 @@ CK_RV hw_crypto_init(void)
 	 * provider can reach it. */
 	ctx = OSSL_LIB_CTX_new();
 	if (ctx == NULL) {
-		rv = ossl_fail("OSSL_LIB_CTX_new");
+		rv = ossl_fail("creating the library context");
 		goto out;
 	}
 	prov = OSSL_PROVIDER_load(ctx, "default");
@@ -93,7 +93,7 @@ CK_RV hw_crypto_init(void)
 	for (size_t i = 0; i < HW_ARRAY_LEN(md_types); i++) {
 		md[i] = EVP_MD_fetch(ctx, hw_hash_ossl_name(md_types[i]), NULL);
 		if (md[i] == NULL) {
-			rv = ossl_fail("EVP_MD_fetch");
+			rv = ossl_fail("fetching a digest");
 			goto out;
 		}
 	}
@@ -167,9 +167,9 @@ static void secure_heap_init(void)
 		return;
 	int r = CRYPTO_secure_malloc_init(HW_SECURE_HEAP, 32);
 	if (r == 0)
-		hw_warn("OpenSSL secure heap unavailable: software private keys are held in ordinary memory");
+		hw_warn("crypto: OpenSSL secure heap unavailable: software private keys are held in ordinary memory");
 	else if (r == 2)
-		hw_warn("OpenSSL secure heap could not be locked (RLIMIT_MEMLOCK): "
+		hw_warn("crypto: OpenSSL secure heap could not be locked (RLIMIT_MEMLOCK): "
 			"software private keys are kept out of core dumps but may be swapped");
 }
 
@@ -268,7 +268,7 @@ CK_RV hw_random(void *out, size_t len)
 	if (lc == NULL)
 		return CKR_FUNCTION_FAILED;
 	if (len > 0 && RAND_bytes_ex(lc, out, len, 0) != 1)
-		return ossl_fail("RAND_bytes_ex");
+		return ossl_fail("random bytes");
 	return CKR_OK;
 }
 

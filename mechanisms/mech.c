@@ -19,8 +19,8 @@
  * Ed25519 has a single point encoding, reported like the other curves. */
 #define ED_CAPS (EC_CAPS | CKF_EC_CURVENAME)
 
-#define RSA_MIN 2048
-#define RSA_MAX 4096
+#define RSA_MIN HW_RSA_FLOOR_BITS   /* a slot's own minimum is mechpolicy.c's */
+#define RSA_MAX HW_RSA_MAX_BITS
 
 static CK_RV check_pss(const hw_mech *m, const CK_MECHANISM *mech)
 {
@@ -146,6 +146,14 @@ const hw_mech *hw_mech_find(CK_MECHANISM_TYPE type)
 {
 	for (size_t i = 0; i < HW_ARRAY_LEN(table); i++)
 		if (table[i].type == type)
+			return &table[i];
+	return NULL;
+}
+
+const hw_mech *hw_mech_by_name(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < HW_ARRAY_LEN(table); i++)
+		if (strcmp(table[i].name, name) == 0)
 			return &table[i];
 	return NULL;
 }

@@ -11,6 +11,13 @@
 #include "common/ck.h"
 
 #define HW_NO_HASH ((CK_MECHANISM_TYPE)-1)   /* no software digest first */
+
+/* RSA modulus sizes: hwagg makes and uses keys of HW_RSA_FLOOR_BITS up to
+ * HW_RSA_MAX_BITS (the table's range); a slot allows HW_RSA_MIN_BITS and
+ * up unless its configuration lowers that (rsa_min_bits, mechpolicy.c). */
+#define HW_RSA_FLOOR_BITS 1024
+#define HW_RSA_MIN_BITS   2048
+#define HW_RSA_MAX_BITS   4096
 #define HW_NO_KEY  ((CK_KEY_TYPE)-1)         /* mechanism uses no key (digests) */
 
 typedef struct hw_mech hw_mech;
@@ -32,6 +39,8 @@ struct hw_mech {
 const hw_mech *hw_mech_table(size_t *count);
 /* Lookup by type; NULL if hwagg does not know it. */
 const hw_mech *hw_mech_find(CK_MECHANISM_TYPE type);
+/* Lookup by the name in the table ("CKM_RSA_PKCS"); NULL if none. */
+const hw_mech *hw_mech_by_name(const char *name);
 /* Symbolic name of any mechanism ("CKM_0x..." when unknown). */
 const char *hw_mech_name(CK_MECHANISM_TYPE type);
 

@@ -9,10 +9,12 @@
  */
 #include "module/conf.h"
 #include "common/log.h"
+#include "mechanisms/mech.h"
 #include "slots/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,198 +23,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_MAX_SIZE     (1024 * 1024)   /* bytes; a real config is a few hundred */
-#define CONF_NAME_MAX     32              /* CK_TOKEN_INFO.label */
-#define CONF_SHOW_MAX     40              /* bytes of a user string shown in a message */
-#define CONF_QUOTE_LEN    (CONF_SHOW_MAX * 6 + 8)
-#define CONF_PATH_LEN     160
-#define CONF_DEFAULT_JSON "{\"slots\":[{\"name\":\"hwagg-dev\",\"type\":\"soft\"}]}"
-
-typedef struct conf_ctx {
-	const char *file;        /* for messages */
-	char *err;
-	size_t err_len;
-} conf_ctx;
+#include "module/conf_int.h"
 
 static const char *const env_names[] = {
 	[HW_ENV_DEVELOPMENT] = "development",
 	[HW_ENV_STAGING] = "staging",
 	[HW_ENV_PRODUCTION] = "production",
 };
-
-/* ---- messages -------------------------------------------------------------- */
-
-/* "<file>: <where>: <fmt>" (where NULL: "<file>: <fmt>"); returns
- * CKR_ARGUMENTS_BAD, the code of every content error. */
-__attribute__((format(printf, 3, 4)))
-static CK_RV conf_fail(const conf_ctx *c, const char *where, const char *fmt, ...)
-{
-	va_list ap;
-	if (c->err == NULL || c->err_len == 0)
-		return CKR_ARGUMENTS_BAD;
-	int n = snprintf(c->err, c->err_len, "%s: %s%s", c->file, where ? where : "", where ? ": " : "");
-	if (n >= 0 && (size_t)n < c->err_len) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->err_len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return CKR_ARGUMENTS_BAD;
-}
-
-static CK_RV conf_oom(const conf_ctx *c)
-{
-	conf_fail(c, NULL, "out of memory");
-	return CKR_HOST_MEMORY;
-}
-
-/* Decode one UTF-8 sequence; 0 if malformed (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 :
-		   (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-	if (n == 0 || n > len)
-		return 0;
-	uint32_t v = n == 1 ? s[0] : s[0] & (0x7Fu >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3Fu);
-	}
-	if (v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return n;
-}
-
-static bool is_control(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7F && cp < 0xA0);
-}
-
-/* A user string, quoted, control characters and bad bytes escaped, long
- * values cut, so a hostile value can neither forge nor flood a log line.
- * buf must hold CONF_QUOTE_LEN bytes. */
-static const char *show(char *buf, const char *s, size_t slen)
-{
-	size_t o = 0, i = 0;
-	buf[o++] = '"';
-	while (i < slen && i < CONF_SHOW_MAX) {
-		uint32_t cp = 0;
-		size_t n = utf8_next((const unsigned char *)s + i, slen - i, &cp);
-		if (n == 0 || is_control(cp) || cp == '"' || cp == '\\') {
-			o += (size_t)snprintf(buf + o, CONF_QUOTE_LEN - o, n == 0 ? "\\x%02x" :
-					      cp == '"' || cp == '\\' ? "\\%c" : "\\u%04x",
-					      n == 0 ? (unsigned char)s[i] : (unsigned)cp);
-			n = n == 0 ? 1 : n;
-		} else {
-			memcpy(buf + o, s + i, n);
-			o += n;
-		}
-		i += n;
-	}
-	o += (size_t)snprintf(buf + o, CONF_QUOTE_LEN - o, "%s\"", i < slen ? "..." : "");
-	return buf;
-}
-
-/* JSON path of a member: parent.key, or parent["odd key"] when the key is not
- * a plain identifier. parent "" is the top level. */
-static void path_key(char *out, size_t len, const char *parent, const char *key)
-{
-	char q[CONF_QUOTE_LEN];
-	size_t klen = strlen(key);
-	if (klen > 0 && klen <= CONF_SHOW_MAX && strspn(key, "abcdefghijklmnopqrstuvwxyz"
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == klen)
-		snprintf(out, len, "%s%s%s", parent, *parent ? "." : "", key);
-	else
-		snprintf(out, len, "%s[%s]", parent, show(q, key, klen));
-}
-
-static const char *jtype_want(json_type t)
-{
-	static const char *const want[] = {
-		[json_type_null] = "null", [json_type_boolean] = "a boolean (true or false)",
-		[json_type_double] = "a number", [json_type_int] = "an integer",
-		[json_type_object] = "an object", [json_type_array] = "an array", [json_type_string] = "a string",
-	};
-	return (size_t)t < HW_ARRAY_LEN(want) ? want[t] : "null";
-}
-
-/* Type check (no value rules): strings without NUL, integers inside the
- * signed 64-bit range (json-c clamps bigger literals to the limits). */
-static CK_RV check_type(const conf_ctx *c, const char *where, json_object *v, json_type want)
-{
-	json_type got = json_object_get_type(v);
-	if (want == json_type_double && got == json_type_int)
-		return CKR_OK;
-	if (want == json_type_int && got == json_type_double)
-		return conf_fail(c, where, "expected an integer, got a number with a fraction or exponent");
-	if (got != want)
-		return conf_fail(c, where, "expected %s, got %s", jtype_want(want),
-				 got == json_type_int || got == json_type_double ? "number" : json_type_to_name(got));
-	if (got == json_type_string &&
-	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-		return conf_fail(c, where, "contains a NUL character (\\u0000); expected text without NUL");
-	if (got == json_type_int && (json_object_get_int64(v) == INT64_MIN ||
-				     json_object_get_int64(v) == INT64_MAX))
-		return conf_fail(c, where, "integer out of range; expected a signed 64-bit integer");
-	return CKR_OK;
-}
-
-/* ---- paths: "~/", $VAR and ${VAR} ------------------------------------------ */
-
-static bool var_char(char ch, bool first)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-	       (!first && ch >= '0' && ch <= '9');
-}
-
-/* Expand "~" (as $HOME), $VAR and ${VAR}; the result must be absolute. */
-static CK_RV expand_path(const conf_ctx *c, const char *where, const char *in, char **out)
-{
-	char q[CONF_QUOTE_LEN], name[256], *buf = NULL;
-	size_t blen = 0, i = 0;
-	CK_RV rv = CKR_OK;
-	FILE *f = open_memstream(&buf, &blen);
-
-	if (f == NULL)
-		return conf_oom(c);
-	while (rv == CKR_OK && in[i] != '\0') {
-		bool tilde = i == 0 && in[0] == '~' && (in[1] == '/' || in[1] == '\0');
-		bool braced = in[i] == '$' && in[i + 1] == '{';
-		if (!tilde && (in[i] != '$' || (!braced && !var_char(in[i + 1], true)))) {
-			fputc(in[i++], f);
-			continue;
-		}
-		const char *v = tilde ? "HOME" : in + i + (braced ? 2 : 1), *val = NULL;
-		size_t len = 0;
-		while (var_char(v[len], len == 0))
-			len++;
-		if (braced && (len == 0 || v[len] != '}'))
-			rv = conf_fail(c, where, "bad variable reference at byte %zu of %s; expected ${NAME} "
-				       "with NAME made of letters, digits and _", i + 1, show(q, in, strlen(in)));
-		if (rv == CKR_OK && len < sizeof(name)) {
-			memcpy(name, v, len);
-			name[len] = '\0';
-			val = secure_getenv(name);
-		}
-		if (rv == CKR_OK && val == NULL)
-			rv = conf_fail(c, where, "undefined variable $%.*s%s; expected it to be set in the environment",
-				       (int)(len < CONF_SHOW_MAX ? len : CONF_SHOW_MAX), v, tilde ? " (for ~)" : "");
-		if (rv == CKR_OK)
-			fputs(val, f);
-		i = tilde ? 1 : (size_t)(v - in) + len + (braced ? 1 : 0);
-	}
-	if (fclose(f) != 0 && rv == CKR_OK)
-		rv = conf_oom(c);
-	if (rv == CKR_OK && (blen == 0 || buf[0] != '/' || blen >= PATH_MAX))
-		rv = conf_fail(c, where, "%s is not an absolute path of at most %d bytes; expected a path "
-			       "starting with /, \"~/\" or a variable holding one", show(q, buf, blen), PATH_MAX - 1);
-	*out = rv == CKR_OK ? buf : NULL;
-	if (rv != CKR_OK)
-		free(buf);
-	return rv;
-}
 
 /* $XDG_DATA_HOME/hwagg, else $HOME/.local/share/hwagg (absolute values only,
  * as the XDG base directory specification asks). */
@@ -222,11 +39,11 @@ static CK_RV default_store(const conf_ctx *c, char **out)
 	int n = xdg != NULL && xdg[0] == '/' ? asprintf(out, "%s/hwagg", xdg) :
 		home != NULL && home[0] == '/' ? asprintf(out, "%s/.local/share/hwagg", home) : -2;
 	if (n == -2)
-		return conf_fail(c, "store", "not set, and neither $XDG_DATA_HOME nor $HOME is set; "
+		return hw_conf_fail(c, "store", "not set, and neither $XDG_DATA_HOME nor $HOME is set; "
 				 "expected \"store\" in the file or one of those variables");
 	if (n < 0)
 		*out = NULL;
-	return n < 0 ? conf_oom(c) : CKR_OK;
+	return n < 0 ? hw_conf_oom(c) : CKR_OK;
 }
 
 /* ---- values ---------------------------------------------------------------- */
@@ -245,8 +62,8 @@ static CK_RV env_set(const conf_ctx *c, const char *where, const char *s, hw_con
 			return CKR_OK;
 		}
 	}
-	return conf_fail(c, where, "unknown environment %s; expected one of production, staging, development",
-			 show(q, s, strlen(s)));
+	return hw_conf_fail(c, where, "unknown environment %s; expected one of production, staging, development",
+			 hw_conf_show(q, s, strlen(s)));
 }
 
 static CK_RV env_override(const conf_ctx *c, hw_config *cfg)
@@ -255,34 +72,15 @@ static CK_RV env_override(const conf_ctx *c, hw_config *cfg)
 	return e == NULL || *e == '\0' ? CKR_OK : env_set(c, "$HWAGG_ENVIRONMENT", e, cfg);
 }
 
-static CK_RV check_name(const conf_ctx *c, const char *where, const char *s)
-{
-	size_t len = strlen(s);
-	if (len == 0 || len > CONF_NAME_MAX)
-		return conf_fail(c, where, "%s; expected 1 to %d bytes of UTF-8",
-				 len == 0 ? "empty" : "longer than 32 bytes", CONF_NAME_MAX);
-	for (size_t i = 0, n; i < len; i += n) {
-		uint32_t cp = 0;
-		if ((n = utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0)
-			return conf_fail(c, where, "invalid UTF-8 at byte %zu; expected UTF-8 text", i + 1);
-		if (is_control(cp))
-			return conf_fail(c, where, "control character U+%04X at byte %zu; "
-					 "expected printable characters", (unsigned)cp, i + 1);
-	}
-	if (s[len - 1] == ' ')
-		return conf_fail(c, where, "ends with a space; expected a name without trailing spaces "
-				 "(token labels are padded with spaces)");
-	return CKR_OK;
-}
 
 /* A string member that is a path: type-checked, then expanded. */
 static CK_RV get_path(const conf_ctx *c, const char *where, json_object *v, char **out)
 {
-	CK_RV rv = check_type(c, where, v, json_type_string);
+	CK_RV rv = hw_conf_check_type(c, where, v, json_type_string);
 	if (rv != CKR_OK)
 		return rv;
 	free(*out);
-	return expand_path(c, where, json_object_get_string(v), out);
+	return hw_conf_expand_path(c, where, json_object_get_string(v), out);
 }
 
 /* ---- sections -------------------------------------------------------------- */
@@ -292,22 +90,22 @@ static CK_RV parse_section(const conf_ctx *c, hw_config *cfg, const char *sect, 
 {
 	char where[CONF_PATH_LEN], q[CONF_QUOTE_LEN];
 	bool is_log = strcmp(sect, "log") == 0;
-	CK_RV rv = check_type(c, sect, obj, json_type_object);
+	CK_RV rv = hw_conf_check_type(c, sect, obj, json_type_object);
 	if (rv != CKR_OK)
 		return rv;
 	json_object_object_foreach(obj, key, val) {
-		path_key(where, sizeof(where), sect, key);
+		hw_conf_path_key(where, sizeof(where), sect, key);
 		if (strcmp(key, "file") == 0) {
 			rv = get_path(c, where, val, is_log ? &cfg->log_file : &cfg->audit_file);
 		} else if (is_log && strcmp(key, "level") == 0) {
-			if ((rv = check_type(c, where, val, json_type_string)) != CKR_OK)
+			if ((rv = hw_conf_check_type(c, where, val, json_type_string)) != CKR_OK)
 				return rv;
 			const char *s = json_object_get_string(val);
 			if ((cfg->log_level = hw_log_level_parse(s)) < 0)
-				return conf_fail(c, where, "unknown log level %s; expected one of error, warn, info, debug",
-						 show(q, s, strlen(s)));
+				return hw_conf_fail(c, where, "unknown log level %s; expected one of error, warn, info, debug",
+						 hw_conf_show(q, s, strlen(s)));
 		} else {
-			return conf_fail(c, where, "unknown key; expected %s", is_log ? "one of level, file" : "file");
+			return hw_conf_fail(c, where, "unknown key; expected %s", is_log ? "one of level, file" : "file");
 		}
 		if (rv != CKR_OK)
 			return rv;
@@ -329,9 +127,42 @@ static void type_list(char *out, size_t len, bool built_only)
 	}
 }
 
-static const hw_conf_key *find_key(const hw_backend_entry *e, const char *key)
+/* Keys every slot type takes beside its backend's: name, type, and the
+ * mechanism policy (read by slot_policy). */
+static const hw_conf_key slot_keys[] = {
+	{ "name", json_type_string, true },
+	{ "type", json_type_string, true },
+	{ "rsa_min_bits", json_type_int, false },
+	{ "mechanisms", json_type_object, false },
+	{ "refresh_s", json_type_int, false },
+	{ "timeout_ms", json_type_int, false },
+	{ NULL, json_type_null, false },
+};
+
+/* The ranges of the engine's integer slot keys (read in global.c). */
+static const struct {
+	const char *name;
+	int64_t min, max;
+	const char *unit;
+} ranges[] = {
+	{ "refresh_s", 0, 86400, "seconds" },
+	{ "timeout_ms", 1, 600000, "milliseconds" },
+};
+
+static CK_RV check_range(const conf_ctx *c, const char *where, const char *key, json_object *val)
 {
-	for (const hw_conf_key *k = e->conf_keys; k != NULL && k->name != NULL; k++)
+	for (size_t k = 0; k < HW_ARRAY_LEN(ranges); k++) {
+		int64_t v = json_object_get_int64(val);
+		if (strcmp(ranges[k].name, key) == 0 && (v < ranges[k].min || v > ranges[k].max))
+			return hw_conf_fail(c, where, "%lld is out of range; expected %s %lld..%lld", (long long)v,
+					 ranges[k].unit, (long long)ranges[k].min, (long long)ranges[k].max);
+	}
+	return CKR_OK;
+}
+
+static const hw_conf_key *find_key(const hw_conf_key *keys, const char *key)
+{
+	for (const hw_conf_key *k = keys; k != NULL && k->name != NULL; k++)
 		if (strcmp(k->name, key) == 0)
 			return k;
 	return NULL;
@@ -345,20 +176,20 @@ static CK_RV slot_type(const conf_ctx *c, const char *slot, json_object *obj,
 	json_object *v = NULL;
 	CK_RV rv;
 
-	path_key(where, sizeof(where), slot, "type");
+	hw_conf_path_key(where, sizeof(where), slot, "type");
 	type_list(list, sizeof(list), false);
 	if (!json_object_object_get_ex(obj, "type", &v))
-		return conf_fail(c, where, "missing required key; expected one of %s", list);
-	if ((rv = check_type(c, where, v, json_type_string)) != CKR_OK)
+		return hw_conf_fail(c, where, "missing required key; expected one of %s", list);
+	if ((rv = hw_conf_check_type(c, where, v, json_type_string)) != CKR_OK)
 		return rv;
 	const char *type = json_object_get_string(v);
 	if ((*entry = hw_backend_find(type)) == NULL)
-		return conf_fail(c, where, "unknown slot type %s; expected one of %s",
-				 show(q, type, strlen(type)), list);
+		return hw_conf_fail(c, where, "unknown slot type %s; expected one of %s",
+				 hw_conf_show(q, type, strlen(type)), list);
 	if (!hw_backend_available(*entry)) {
 		const char *sw = (*entry)->configure_switch;
 		type_list(list, sizeof(list), true);
-		return conf_fail(c, where, "\"%s\" is not built into this module%s%s%s; "
+		return hw_conf_fail(c, where, "\"%s\" is not built into this module%s%s%s; "
 				 "expected a type this build includes: %s", (*entry)->type,
 				 sw == NULL ? "" : sw[0] == '(' ? " " : " (configure ",
 				 sw == NULL ? "" : sw, sw == NULL || sw[0] == '(' ? "" : ")", list);
@@ -366,34 +197,61 @@ static CK_RV slot_type(const conf_ctx *c, const char *slot, json_object *obj,
 	return CKR_OK;
 }
 
-/* Keys every slot takes besides name and type, read by the engine. */
-static const struct {
-	const char *name;
-	int64_t min, max;
-	const char *unit;
-} engine_keys[] = {
-	{ "refresh_s", 0, 86400, "seconds" },
-	{ "timeout_ms", 1, 600000, "milliseconds" },
-};
-
-static CK_RV engine_key(const conf_ctx *c, const char *where, json_object *val, size_t k)
+/* "allow" or "deny": names from the mechanism table, at least one. */
+static CK_RV mech_names(const conf_ctx *c, const char *where, json_object *arr,
+			CK_MECHANISM_TYPE **out, size_t *n)
 {
-	CK_RV rv = check_type(c, where, val, json_type_int);
-	if (rv != CKR_OK)
-		return rv;
-	int64_t v = json_object_get_int64(val);
-	if (v < engine_keys[k].min || v > engine_keys[k].max)
-		return conf_fail(c, where, "%lld is out of range; expected %s %lld..%lld", (long long)v,
-				 engine_keys[k].unit, (long long)engine_keys[k].min, (long long)engine_keys[k].max);
+	char at[CONF_PATH_LEN + 24], q[CONF_QUOTE_LEN];
+	CK_RV rv = hw_conf_check_type(c, where, arr, json_type_array);
+	size_t len = rv == CKR_OK ? json_object_array_length(arr) : 0;
+	if (rv == CKR_OK && len == 0)
+		return hw_conf_fail(c, where, "empty array; expected at least one mechanism name");
+	if (rv != CKR_OK || (*out = calloc(len, sizeof(**out))) == NULL)
+		return rv != CKR_OK ? rv : hw_conf_oom(c);
+	for (size_t i = 0; i < len; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		snprintf(at, sizeof(at), "%s[%zu]", where, i);
+		if ((rv = hw_conf_check_type(c, at, v, json_type_string)) != CKR_OK)
+			return rv;
+		const char *name = json_object_get_string(v);
+		const hw_mech *m = hw_mech_by_name(name);
+		if (m == NULL)
+			return hw_conf_fail(c, at, "unknown mechanism %s; expected a mechanism hwagg implements, named "
+					 "as in hwagg.json(5), such as CKM_ECDSA_SHA256", hw_conf_show(q, name, strlen(name)));
+		(*out)[(*n)++] = m->type;
+	}
 	return CKR_OK;
 }
 
-static size_t engine_key_index(const char *key)
+/* The slot's mechanism policy (types already checked): "rsa_min_bits" in
+ * HW_RSA_FLOOR_BITS..HW_RSA_MAX_BITS, "mechanisms" with "allow" and "deny". */
+static CK_RV slot_policy(const conf_ctx *c, const char *slot, json_object *obj, hw_slot_conf *s)
 {
-	for (size_t k = 0; k < HW_ARRAY_LEN(engine_keys); k++)
-		if (strcmp(engine_keys[k].name, key) == 0)
-			return k;
-	return SIZE_MAX;
+	char where[CONF_PATH_LEN], base[CONF_PATH_LEN];
+	json_object *v = NULL;
+	CK_RV rv = CKR_OK;
+	s->rsa_min_bits = HW_RSA_MIN_BITS;
+	if (json_object_object_get_ex(obj, "rsa_min_bits", &v)) {
+		int64_t bits = json_object_get_int64(v);
+		hw_conf_path_key(where, sizeof(where), slot, "rsa_min_bits");
+		if (bits < HW_RSA_FLOOR_BITS || bits > HW_RSA_MAX_BITS)
+			return hw_conf_fail(c, where, "%" PRId64 " is out of range; expected modulus bits from %d to %d "
+					 "(default %d)", bits, HW_RSA_FLOOR_BITS, HW_RSA_MAX_BITS, HW_RSA_MIN_BITS);
+		s->rsa_min_bits = (CK_ULONG)bits;
+	}
+	if (!json_object_object_get_ex(obj, "mechanisms", &v))
+		return CKR_OK;
+	hw_conf_path_key(base, sizeof(base), slot, "mechanisms");
+	json_object_object_foreach(v, key, val) {
+		hw_conf_path_key(where, sizeof(where), base, key);
+		bool allow = strcmp(key, "allow") == 0;
+		if (!allow && strcmp(key, "deny") != 0)
+			return hw_conf_fail(c, where, "unknown key; expected one of allow, deny");
+		if ((rv = mech_names(c, where, val, allow ? &s->mech_allow : &s->mech_deny,
+				     allow ? &s->n_allow : &s->n_deny)) != CKR_OK)
+			return rv;
+	}
+	return CKR_OK;
 }
 
 static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object *obj)
@@ -404,47 +262,43 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 	CK_RV rv;
 
 	snprintf(slot, sizeof(slot), "slots[%zu]", i);
-	if ((rv = check_type(c, slot, obj, json_type_object)) != CKR_OK ||
+	if ((rv = hw_conf_check_type(c, slot, obj, json_type_object)) != CKR_OK ||
 	    (rv = slot_type(c, slot, obj, &entry)) != CKR_OK)
 		return rv;
 	json_object_object_foreach(obj, key, val) {
-		const hw_conf_key *k = find_key(entry, key);
-		path_key(where, sizeof(where), slot, key);
+		const hw_conf_key *k = find_key(slot_keys, key);
+		hw_conf_path_key(where, sizeof(where), slot, key);
 		if (strcmp(key, "type") == 0)
 			continue;
-		if (strcmp(key, "name") == 0) {
-			rv = check_type(c, where, val, json_type_string);
-		} else if (engine_key_index(key) != SIZE_MAX) {
-			rv = engine_key(c, where, val, engine_key_index(key));
-		} else if (k == NULL) {
-			size_t o = (size_t)snprintf(list, sizeof(list), "name, type");
-			for (size_t e = 0; e < HW_ARRAY_LEN(engine_keys) && o < sizeof(list); e++)
-				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", engine_keys[e].name);
+		if (k == NULL && (k = find_key(entry->conf_keys, key)) == NULL) {
+			size_t o = 0;
+			list[0] = '\0';
+			for (k = slot_keys; k->name != NULL && o < sizeof(list); k++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", k->name);
 			for (k = entry->conf_keys; k != NULL && k->name != NULL && o < sizeof(list); k++)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, ", %s", k->name);
-			return conf_fail(c, where, "unknown key; expected one of %s", list);
-		} else {
-			rv = check_type(c, where, val, k->type);
+			return hw_conf_fail(c, where, "unknown key; expected one of %s", list);
 		}
-		if (rv != CKR_OK)
+		if ((rv = hw_conf_check_type(c, where, val, k->type)) != CKR_OK ||
+		    (rv = check_range(c, where, key, val)) != CKR_OK)
 			return rv;
 	}
 	for (const hw_conf_key *k = entry->conf_keys; k != NULL && k->name != NULL; k++) {
-		path_key(where, sizeof(where), slot, k->name);
+		hw_conf_path_key(where, sizeof(where), slot, k->name);
 		if (k->required && !json_object_object_get_ex(obj, k->name, NULL))
-			return conf_fail(c, where, "missing required key for type \"%s\"; expected %s",
-					 entry->type, jtype_want(k->type));
+			return hw_conf_fail(c, where, "missing required key for type \"%s\"; expected %s",
+					 entry->type, hw_conf_jtype_want(k->type));
 	}
-	path_key(where, sizeof(where), slot, "name");
+	hw_conf_path_key(where, sizeof(where), slot, "name");
 	if (!json_object_object_get_ex(obj, "name", &v))
-		return conf_fail(c, where, "missing required key; expected a slot name of 1 to %d bytes",
+		return hw_conf_fail(c, where, "missing required key; expected a slot name of 1 to %d bytes",
 				 CONF_NAME_MAX);
 	const char *name = json_object_get_string(v);
-	if ((rv = check_name(c, where, name)) != CKR_OK)
+	if ((rv = hw_conf_check_name(c, where, name)) != CKR_OK)
 		return rv;
 	for (size_t j = 0; j < cfg->nslots; j++)
 		if (strcmp(cfg->slots[j].name, name) == 0)
-			return conf_fail(c, where, "duplicate slot name \"%s\" (also slots[%zu]); "
+			return hw_conf_fail(c, where, "duplicate slot name \"%s\" (also slots[%zu]); "
 					 "expected a unique name", name, j);
 
 	hw_slot_conf *s = &cfg->slots[cfg->nslots++];   /* counted now: freed either way */
@@ -452,19 +306,19 @@ static CK_RV parse_slot(const conf_ctx *c, hw_config *cfg, size_t i, json_object
 	s->type = strdup(entry->type);
 	s->json = obj;
 	s->index = i;
-	return s->name == NULL || s->type == NULL ? conf_oom(c) : CKR_OK;
+	return s->name == NULL || s->type == NULL ? hw_conf_oom(c) : slot_policy(c, slot, obj, s);
 }
 
 static CK_RV parse_slots(const conf_ctx *c, hw_config *cfg, json_object *arr)
 {
-	CK_RV rv = check_type(c, "slots", arr, json_type_array);
+	CK_RV rv = hw_conf_check_type(c, "slots", arr, json_type_array);
 	if (rv != CKR_OK)
 		return rv;
 	size_t n = json_object_array_length(arr);
 	if (n == 0)
-		return conf_fail(c, "slots", "empty array; expected at least one slot object");
+		return hw_conf_fail(c, "slots", "empty array; expected at least one slot object");
 	if ((cfg->slots = calloc(n, sizeof(*cfg->slots))) == NULL)
-		return conf_oom(c);
+		return hw_conf_oom(c);
 	for (size_t i = 0; i < n && rv == CKR_OK; i++)
 		rv = parse_slot(c, cfg, i, json_object_array_get_idx(arr, i));
 	return rv;
@@ -475,13 +329,13 @@ static CK_RV parse_slots(const conf_ctx *c, hw_config *cfg, json_object *arr)
 static CK_RV parse_root(const conf_ctx *c, hw_config *cfg)
 {
 	char where[CONF_PATH_LEN];
-	CK_RV rv = check_type(c, "top level", cfg->root, json_type_object);
+	CK_RV rv = hw_conf_check_type(c, "top level", cfg->root, json_type_object);
 	if (rv != CKR_OK)
 		return rv;
 	json_object_object_foreach(cfg->root, key, val) {
-		path_key(where, sizeof(where), "", key);
+		hw_conf_path_key(where, sizeof(where), "", key);
 		if (strcmp(key, "environment") == 0) {
-			if ((rv = check_type(c, where, val, json_type_string)) == CKR_OK)
+			if ((rv = hw_conf_check_type(c, where, val, json_type_string)) == CKR_OK)
 				rv = env_set(c, where, json_object_get_string(val), cfg);
 		} else if (strcmp(key, "store") == 0) {
 			rv = get_path(c, where, val, &cfg->store);
@@ -490,13 +344,13 @@ static CK_RV parse_root(const conf_ctx *c, hw_config *cfg)
 		} else if (strcmp(key, "slots") == 0) {
 			rv = parse_slots(c, cfg, val);
 		} else {
-			return conf_fail(c, where, "unknown key; expected one of environment, store, log, audit, slots");
+			return hw_conf_fail(c, where, "unknown key; expected one of environment, store, log, audit, slots");
 		}
 		if (rv != CKR_OK)
 			return rv;
 	}
 	if (cfg->slots == NULL)
-		return conf_fail(c, "slots", "missing required key; expected a non-empty array of slot objects");
+		return hw_conf_fail(c, "slots", "missing required key; expected a non-empty array of slot objects");
 	return cfg->store == NULL ? default_store(c, &cfg->store) : CKR_OK;
 }
 
@@ -511,7 +365,7 @@ static CK_RV syntax_error(const conf_ctx *c, const char *text, size_t off, const
 		line += text[i] == '\n';
 	}
 	snprintf(where, sizeof(where), "line %zu, column %zu", line, col);
-	return conf_fail(c, where, "%s; expected a JSON object (RFC 8259)", what);
+	return hw_conf_fail(c, where, "%s; expected a JSON object (RFC 8259)", what);
 }
 
 static CK_RV parse_json(const conf_ctx *c, const char *text, size_t len, json_object **root)
@@ -522,7 +376,7 @@ static CK_RV parse_json(const conf_ctx *c, const char *text, size_t len, json_ob
 
 	*root = NULL;
 	if (tok == NULL)
-		return conf_oom(c);
+		return hw_conf_oom(c);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	/* The terminating NUL is passed too: it ends a top-level literal. */
 	*root = json_tokener_parse_ex(tok, text + skip, (int)(len - skip + 1));
@@ -552,14 +406,14 @@ static CK_RV config_build(const conf_ctx *c, const char *path, const char *text,
 
 	*out = NULL;
 	if (cfg == NULL || (path != NULL && (cfg->path = strdup(path)) == NULL)) {
-		rv = conf_oom(c);
+		rv = hw_conf_oom(c);
 		goto out;
 	}
 	cfg->builtin = builtin;
 	cfg->log_level = -1;
 	cfg->environment = builtin ? HW_ENV_DEVELOPMENT : HW_ENV_PRODUCTION;
 	if (len > CONF_MAX_SIZE)
-		rv = conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);
+		rv = hw_conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);
 	else if ((rv = parse_json(c, text, len, &cfg->root)) == CKR_OK &&
 		 (rv = parse_root(c, cfg)) == CKR_OK && !builtin)
 		rv = env_override(c, cfg);
@@ -576,7 +430,7 @@ CK_RV hw_config_parse(const char *text, const char *path, hw_config **out, char 
 {
 	conf_ctx c = { path != NULL ? path : "<built-in>", err, err_len };
 	if (out == NULL || text == NULL)
-		return conf_fail(&c, NULL, "no configuration text");
+		return hw_conf_fail(&c, NULL, "no configuration text");
 	return config_build(&c, path, text, false, out);
 }
 
@@ -604,7 +458,7 @@ CK_RV hw_config_load_file(const char *path, hw_config **out, char *err, size_t e
 	int fd = -1;
 
 	if (out == NULL || path == NULL)
-		return conf_fail(&c, NULL, "no configuration file given");
+		return hw_conf_fail(&c, NULL, "no configuration file given");
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) != 0)
 		why = strerror(errno);
@@ -619,11 +473,11 @@ CK_RV hw_config_load_file(const char *path, hw_config **out, char *err, size_t e
 		n += r > 0 ? (size_t)r : 0;
 	}
 	if (why != NULL) {
-		conf_fail(&c, NULL, "cannot read: %s; expected a readable JSON file", why);
+		hw_conf_fail(&c, NULL, "cannot read: %s; expected a readable JSON file", why);
 		goto out;           /* rv is still CKR_FUNCTION_FAILED */
 	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-		hw_warn("%s is writable by group or others, and it names modules this process loads", path);
+		hw_warn("config %s: writable by group or others, and it names modules this process loads", path);
 	buf[n] = '\0';
 	const char *nul = memchr(buf, '\0', n);      /* config_build reports n > CONF_MAX_SIZE */
 	if (nul != NULL)
@@ -648,14 +502,14 @@ static CK_RV reserved_path(const char *reserved, char **path, char *err, size_t 
 		size_t len = strcspn(p, " \t,");
 		if (len >= 7 && strncmp(p, "config=", 7) == 0) {
 			if (len == 7 || *path != NULL) {
-				conf_fail(&c, NULL, "config= %s; expected one config=PATH",
+				hw_conf_fail(&c, NULL, "config= %s; expected one config=PATH",
 					  len == 7 ? "has an empty path" : "given twice");
 				free(*path);
 				*path = NULL;
 				return CKR_ARGUMENTS_BAD;
 			}
 			if ((*path = strndup(p + 7, len - 7)) == NULL)
-				return conf_oom(&c);
+				return hw_conf_oom(&c);
 		}
 		p += len;
 		p += strspn(p, " \t,");
@@ -673,7 +527,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 	CK_RV rv;
 
 	if (out == NULL)
-		return conf_fail(&c, NULL, "no place for the configuration");
+		return hw_conf_fail(&c, NULL, "no place for the configuration");
 	*out = NULL;
 	if ((rv = reserved_path(reserved, &rpath, err, err_len)) != CKR_OK)
 		goto out;
@@ -693,7 +547,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 		if (rv == CKR_FUNCTION_FAILED && err != NULL && err_len > strlen(err))
 			snprintf(err + strlen(err), err_len - strlen(err), " (named by %s)", origin);
 		if (rv == CKR_OK)
-			hw_info("configuration %s (%s): %zu slot(s), %s mode", path, origin, (*out)->nslots,
+			hw_info("config: %s (%s): %zu slot(s), %s mode", path, origin, (*out)->nslots,
 				hw_env_name((*out)->environment));
 		goto out;
 	}
@@ -703,7 +557,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 		*out = NULL;
 		goto out;
 	}
-	hw_warn("no configuration file (%s absent, $HWAGG_CONF unset): using the built-in default, "
+	hw_warn("config: no configuration file (%s absent, $HWAGG_CONF unset): using the built-in default, "
 		"one soft slot \"hwagg-dev\" in %s, %s mode", system_path ? system_path : "system file",
 		(*out)->store, hw_env_name((*out)->environment));
 out:
@@ -723,6 +577,8 @@ void hw_config_free(hw_config *c)
 	for (size_t i = 0; i < c->nslots; i++) {
 		free(c->slots[i].name);
 		free(c->slots[i].type);
+		free(c->slots[i].mech_allow);
+		free(c->slots[i].mech_deny);
 	}
 	free(c->slots);
 	free(c->path);

@@ -25,6 +25,12 @@ typedef struct hw_slot_conf {
 	char *type;              /* "soft", "hsm", "tpm", ... */
 	json_object *json;       /* the slot's whole object, for backend keys (borrowed) */
 	size_t index;            /* position in "slots" = slot ID order */
+	/* the mechanism policy, keys every slot type takes (mechpolicy.c applies it) */
+	CK_ULONG rsa_min_bits;   /* "rsa_min_bits"; 0 = HW_RSA_MIN_BITS */
+	CK_MECHANISM_TYPE *mech_allow;   /* "mechanisms.allow": the only ones; NULL = all */
+	size_t n_allow;
+	CK_MECHANISM_TYPE *mech_deny;    /* "mechanisms.deny": never these */
+	size_t n_deny;
 } hw_slot_conf;
 
 typedef struct hw_config {

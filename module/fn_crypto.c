@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
+#include "module/mechpolicy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,20 @@ static CK_RV backend_begin(hw_slot *s, hw_op *op, CK_FLAGS kind)
 	return s->ops->op_begin(s->ctx, op->key, kind, &base, &op->bop);
 }
 
+/* hwagg has no dual-function operations and does not claim
+ * CKF_DUAL_CRYPTO_OPERATIONS, so a session runs one crypto operation at a
+ * time: any active one blocks a new *Init, of the same kind or another
+ * (B 5.1.6 CKR_OPERATION_ACTIVE: "an active signature operation would
+ * prevent Cryptoki from activating an encryption operation"). A search
+ * blocks nothing. Session lock held. */
+static bool session_busy(const hw_session *se)
+{
+	for (size_t k = 0; k < HW_OP_COUNT; k++)
+		if (se->ops[k].active)
+			return true;
+	return false;
+}
+
 static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, CK_OBJECT_HANDLE kh)
 {
 	hw_session *se;
@@ -131,12 +146,12 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 		hw_op_end(op);
 		goto out;
 	}
-	if (op->active) {
+	if (session_busy(se)) {
 		rv = CKR_OPERATION_ACTIVE;
 		goto out;
 	}
 	const hw_mech *m = hw_mech_find(mech->mechanism);
-	if (m == NULL || !(m->flags & kinds[kind].need)) {
+	if (m == NULL || !(m->flags & kinds[kind].need) || hw_mech_policy_check(s->conf, m) != CKR_OK) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
@@ -170,6 +185,8 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 			rv = CKR_MECHANISM_INVALID;
 		else if (m->min_key && (key_bits(ka) < m->min_key || key_bits(ka) > m->max_key))
 			rv = CKR_KEY_SIZE_RANGE;
+		else if ((rv = hw_mech_key_size_check(s->conf, m, key_bits(ka))) != CKR_OK)
+			;
 		else if ((rv = set_params(op, mech, ka)) != CKR_OK)
 			;
 		else if (pub_op) {
@@ -459,6 +476,22 @@ static CK_RV encrypt_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULON
 	return crypt_fin(s, op, in, in_len, out, out_len, false);
 }
 
+/* C_EncryptFinal and C_DecryptFinal. Every encryption mechanism in the
+ * table is single-part (M 2.1.6-2.1.8): C_EncryptUpdate fails on them and
+ * ends the operation, so a multi-part operation never exists to be
+ * finished, and finishing one fails the same way. op_run has already
+ * checked the arguments (CKR_ARGUMENTS_BAD) and ends the operation on this
+ * answer, as B 5.9.4 asks of anything but a too-small buffer or a
+ * successful length query. There is no last part: its length is 0. */
+static CK_RV crypt_final_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
+			     unsigned char *out, CK_ULONG *out_len)
+{
+	*out_len = 0;
+	hw_info("slot \"%s\": %s is single-part: no multi-part operation to finish", s->conf->name,
+		op->mech->name);
+	return CKR_OPERATION_NOT_INITIALIZED;
+}
+
 CK_RV hw_C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	return op_init(h, HW_OP_ENCRYPT, mech, key);
@@ -477,7 +510,7 @@ CK_RV hw_C_EncryptUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len,
 
 CK_RV hw_C_EncryptFinal(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG *out_len)
 {
-	return op_update(h, HW_OP_ENCRYPT, NULL, 0);
+	return op_run(h, HW_OP_ENCRYPT, false, NULL, 0, out, out_len, crypt_final_fin);
 }
 
 CK_RV hw_C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
@@ -498,7 +531,7 @@ CK_RV hw_C_DecryptUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len,
 
 CK_RV hw_C_DecryptFinal(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG *out_len)
 {
-	return op_update(h, HW_OP_DECRYPT, NULL, 0);
+	return op_run(h, HW_OP_DECRYPT, false, NULL, 0, out, out_len, crypt_final_fin);
 }
 
 /* ---- digest --------------------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include "module/session.h"
 #include "common/log.h"
 #include "mechanisms/mech.h"
+#include "module/mechpolicy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -150,20 +151,22 @@ CK_RV hw_C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID *slot, void *reserved)
 	return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
-/* Whether slot s offers mechanism m, and its info. */
+/* Whether slot s offers mechanism m (the backend can, the slot's policy
+ * lets it), and its info. */
 static bool slot_mech(hw_slot *s, const hw_mech *m, CK_MECHANISM_INFO *info)
 {
 	CK_MECHANISM_INFO base;
 	memset(&base, 0, sizeof(base));
-	if (m->key_type == HW_NO_KEY) {
+	if (!hw_mech_permitted(s->conf, m->type)) {
+		return false;
+	} else if (m->key_type == HW_NO_KEY) {
 		/* digests are done in software for every slot */
 		base.flags = m->flags;
 	} else if (s->ops->has_mechanism == NULL || !s->ops->has_mechanism(s->ctx, m->base, &base)) {
 		return false;
 	}
 	if (info != NULL) {
-		info->ulMinKeySize = m->min_key;
-		info->ulMaxKeySize = m->max_key;
+		hw_mech_key_range(s->conf, m, &info->ulMinKeySize, &info->ulMaxKeySize);
 		/* verify/encrypt with a public key are done in software */
 		CK_FLAGS can = base.flags | CKF_VERIFY | CKF_ENCRYPT | CKF_DIGEST |
 			       CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_CURVENAME;
@@ -240,7 +243,7 @@ CK_RV hw_C_InitToken(CK_SLOT_ID id, unsigned char *pin, CK_ULONG pin_len, unsign
 		hw_unlock(&s->lock);
 	}
 	hw_unlock(&s->io);
-	hw_info("slot \"%s\": C_InitToken: %s", s->conf->name, hw_rv_name(rv));
+	hw_info("slot \"%s\": initialize token: %s", s->conf->name, hw_rv_name(rv));
 	return rv;
 }
 
@@ -262,7 +265,7 @@ CK_RV hw_C_InitPIN(CK_SESSION_HANDLE h, unsigned char *pin, CK_ULONG pin_len)
 		rv = s->ops->init_pin(s->ctx, pin, pin_len);
 		hw_unlock(&s->io);
 	}
-	hw_info("slot \"%s\": C_InitPIN: %s", s->conf->name, hw_rv_name(rv));
+	hw_info("slot \"%s\": initialize the user PIN: %s", s->conf->name, hw_rv_name(rv));
 	hw_session_put(se);
 	return rv;
 }
@@ -287,7 +290,7 @@ CK_RV hw_C_SetPIN(CK_SESSION_HANDLE h, unsigned char *old_pin, CK_ULONG old_len,
 				     old_pin, old_len, new_pin, new_len);
 		hw_unlock(&s->io);
 	}
-	hw_info("slot \"%s\": C_SetPIN: %s", s->conf->name, hw_rv_name(rv));
+	hw_info("slot \"%s\": change PIN: %s", s->conf->name, hw_rv_name(rv));
 	hw_session_put(se);
 	return rv;
 }

@@ -7,6 +7,7 @@
 #include "module/objutil.h"
 #include "common/log.h"
 #include "mechanisms/mech.h"
+#include "module/mechpolicy.h"
 #include "objects/rules.h"
 
 #include <string.h>
@@ -28,39 +29,97 @@ static CK_RV check_named(const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_CLASS cls,
 	return hw_rules_check(t, n, cls, HW_TMPL_GENERATE, NULL, false);
 }
 
-/* Mechanism and public template -> what to generate. */
-static CK_RV keygen_params(const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn,
+/* Two big-endian integers (CKA_PUBLIC_EXPONENT) are the same number:
+ * leading zero bytes do not count. */
+static bool same_integer(const CK_ATTRIBUTE *a, const CK_ATTRIBUTE *b)
+{
+	const unsigned char *x = a->pValue, *y = b->pValue;
+	CK_ULONG xl = a->ulValueLen, yl = b->ulValueLen;
+	while (xl > 0 && x[0] == 0) {
+		x++;
+		xl--;
+	}
+	while (yl > 0 && y[0] == 0) {
+		y++;
+		yl--;
+	}
+	return xl == yl && (xl == 0 || memcmp(x, y, xl) == 0);
+}
+
+/* Two CKA_EC_PARAMS name the same curve, maybe differently (an OID and a
+ * 3.0 curve name); unparsable ones name nothing. */
+static bool same_curve(const CK_ATTRIBUTE *a, const CK_ATTRIBUTE *b)
+{
+	const hw_curve *x, *y;
+	return hw_curve_from_params(a->pValue, a->ulValueLen, &x) == CKR_OK &&
+	       hw_curve_from_params(b->pValue, b->ulValueLen, &y) == CKR_OK && x == y;
+}
+
+/* A parameter of the pair that applications give in either template (the
+ * spec puts CKA_EC_PARAMS and CKA_PUBLIC_EXPONENT in the public one; some
+ * put them in the private one too, or only there): the one given, NULL if
+ * none; two that differ contradict each other (B 5.14.2). */
+static CK_RV pair_param(const CK_ATTRIBUTE *pt, CK_ULONG pn, const CK_ATTRIBUTE *vt, CK_ULONG vn,
+			CK_ATTRIBUTE_TYPE type, bool (*same)(const CK_ATTRIBUTE *, const CK_ATTRIBUTE *),
+			const CK_ATTRIBUTE **out)
+{
+	const CK_ATTRIBUTE *a = hw_tmpl_find(pt, pn, type), *b = hw_tmpl_find(vt, vn, type);
+	*out = a != NULL ? a : b;
+	return a != NULL && b != NULL && !same(a, b) ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
+}
+
+/* Mechanism and templates -> what to generate on slot s. */
+static CK_RV keygen_params(const hw_slot *s, const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn,
 			   const CK_ATTRIBUTE *vt, CK_ULONG vn, hw_keygen *g)
 {
+	const CK_ATTRIBUTE *p;
+	CK_RV rv;
 	memset(g, 0, sizeof(*g));
 	g->key_type = m->key_type;
 	if (m->key_type == CKK_RSA) {
 		bool found;
-		CK_RV rv = hw_tmpl_ulong(pt, pn, CKA_MODULUS_BITS, &g->rsa_bits, &found);
-		if (rv != CKR_OK)
+		if ((rv = hw_tmpl_ulong(pt, pn, CKA_MODULUS_BITS, &g->rsa_bits, &found)) != CKR_OK)
 			return rv;
 		if (!found)
 			return CKR_TEMPLATE_INCOMPLETE;
+		/* a size hwagg cannot make is a bad attribute value: B 5.14.2
+		 * lists no CKR_KEY_SIZE_RANGE for key generation */
 		if (g->rsa_bits < m->min_key || g->rsa_bits > m->max_key || g->rsa_bits % 8 != 0)
-			return CKR_ATTRIBUTE_VALUE_INVALID;    /* B 5.14.2: not KEY_SIZE_RANGE */
-		const CK_ATTRIBUTE *e = hw_tmpl_find(pt, pn, CKA_PUBLIC_EXPONENT);
-		if (e != NULL) {
-			g->rsa_e = e->pValue;
-			g->rsa_e_len = e->ulValueLen;
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		/* one it makes but this slot's configuration refuses is refused
+		 * as a key of that size is at *Init (B 5.1.6 KEY_SIZE_RANGE) */
+		if ((rv = hw_mech_key_size_check(s->conf, m, g->rsa_bits)) != CKR_OK)
+			return rv;
+		if ((rv = pair_param(pt, pn, vt, vn, CKA_PUBLIC_EXPONENT, same_integer, &p)) != CKR_OK)
+			return rv;
+		if (p != NULL) {
+			g->rsa_e = p->pValue;
+			g->rsa_e_len = p->ulValueLen;
 		}
 		return CKR_OK;
 	}
-	const CK_ATTRIBUTE *p = hw_tmpl_find(pt, pn, CKA_EC_PARAMS);
-	if (p == NULL)
-		p = hw_tmpl_find(vt, vn, CKA_EC_PARAMS);  /* some applications put it there */
+	if ((rv = pair_param(pt, pn, vt, vn, CKA_EC_PARAMS, same_curve, &p)) != CKR_OK)
+		return rv;
 	if (p == NULL)
 		return CKR_TEMPLATE_INCOMPLETE;
-	CK_RV rv = hw_curve_from_params(p->pValue, p->ulValueLen, &g->curve);
+	rv = hw_curve_from_params(p->pValue, p->ulValueLen, &g->curve);
 	if (rv != CKR_OK)
 		return rv;
 	if (g->curve->key_type != m->key_type)
 		return CKR_CURVE_NOT_SUPPORTED;   /* M 2.3.9: Edwards with EC_KEY_PAIR_GEN */
 	return CKR_OK;
+}
+
+/* The pair's parameter given in the private template only goes on the
+ * public half too, where a backend that passes templates on (hsm) and the
+ * spec (M 2.1.4, 2.3.9) expect it. */
+static CK_RV public_param(hw_attrs *pub, const hw_mech *m, const CK_ATTRIBUTE *vt, CK_ULONG vn)
+{
+	CK_ATTRIBUTE_TYPE t = m->key_type == CKK_RSA ? CKA_PUBLIC_EXPONENT : CKA_EC_PARAMS;
+	const CK_ATTRIBUTE *a = hw_tmpl_find(vt, vn, t);
+	if (a == NULL || hw_attrs_get(pub, t) != NULL)
+		return CKR_OK;
+	return hw_attrs_set(pub, t, a->pValue, a->ulValueLen);
 }
 
 /* The mechanism of a key management call: known to hwagg with the flag,
@@ -71,6 +130,9 @@ static CK_RV key_mech(hw_slot *s, const CK_MECHANISM *mech, CK_FLAGS need, const
 	if (m == NULL || !(m->flags & need) || s->ops->has_mechanism == NULL ||
 	    !s->ops->has_mechanism(s->ctx, m->base, NULL))
 		return CKR_MECHANISM_INVALID;
+	CK_RV rv = hw_mech_policy_check(s->conf, m);
+	if (rv != CKR_OK)
+		return rv;
 	*out = m;
 	if (m->check_param != NULL)
 		return m->check_param(m, mech);
@@ -106,7 +168,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	if ((rv = key_mech(s, mech, CKF_GENERATE_KEY_PAIR, &m)) != CKR_OK ||
 	    (rv = check_named(pt, pn, CKO_PUBLIC_KEY, m->key_type)) != CKR_OK ||
 	    (rv = check_named(vt, vn, CKO_PRIVATE_KEY, m->key_type)) != CKR_OK ||
-	    (rv = keygen_params(m, pt, pn, vt, vn, &g)) != CKR_OK)
+	    (rv = keygen_params(s, m, pt, pn, vt, vn, &g)) != CKR_OK)
 		goto out;
 	if ((rv = hw_tmpl_bool(pt, pn, CKA_TOKEN, false, &pub_token)) != CKR_OK ||
 	    (rv = hw_tmpl_bool(vt, vn, CKA_TOKEN, false, &priv_token)) != CKR_OK ||
@@ -126,6 +188,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	}
 	CK_OBJECT_CLASS pc = CKO_PUBLIC_KEY, vc = CKO_PRIVATE_KEY;
 	if ((rv = hw_attrs_merge(&pub, pt, pn)) != CKR_OK || (rv = hw_attrs_merge(&priv, vt, vn)) != CKR_OK ||
+	    (rv = public_param(&pub, m, vt, vn)) != CKR_OK ||
 	    (rv = hw_attrs_set(&pub, CKA_CLASS, &pc, sizeof(pc))) != CKR_OK ||
 	    (rv = hw_attrs_set(&priv, CKA_CLASS, &vc, sizeof(vc))) != CKR_OK ||
 	    (rv = hw_attrs_set_ulong(&pub, CKA_KEY_TYPE, m->key_type)) != CKR_OK ||
@@ -227,6 +290,8 @@ CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t,
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
+	if ((rv = hw_mech_key_size_check(s->conf, m, len)) != CKR_OK)
+		goto out;
 	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, m->type, &a, &token)) != CKR_OK ||
 	    (rv = hw_attrs_set_ulong(&a, CKA_KEY_TYPE, m->key_type)) != CKR_OK)
 		goto out;
@@ -335,8 +400,9 @@ CK_RV hw_C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE b
 
 CK_RV hw_C_SeedRandom(CK_SESSION_HANDLE h, unsigned char *seed, CK_ULONG len)
 {
-	/* the generator seeds itself from the OS; outside seeding is refused */
-	return hw_session_answer(h, CKR_RANDOM_SEED_NOT_SUPPORTED);
+	/* the generator seeds itself from the OS; outside seeding is refused,
+	 * after the session and argument checks (B 5.15.1 | 5.19.1) */
+	return hw_session_answer(h, seed == NULL && len > 0 ? CKR_ARGUMENTS_BAD : CKR_RANDOM_SEED_NOT_SUPPORTED);
 }
 
 CK_RV hw_C_GenerateRandom(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG len)

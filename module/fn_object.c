@@ -73,8 +73,8 @@ CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_
 	}
 	if (cls != CKO_DATA && cls != CKO_CERTIFICATE && cls != CKO_PUBLIC_KEY) {
 		/* private and secret keys are generated, never imported */
-		hw_info("C_CreateObject: class 0x%lx cannot be created (only data, "
-			"certificates and public keys)", (unsigned long)cls);
+		hw_info("slot \"%s\": create object: class 0x%lx cannot be created (only data, "
+			"certificates and public keys)", s->conf->name, (unsigned long)cls);
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}

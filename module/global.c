@@ -27,7 +27,9 @@
 #include "common/userstr.h"
 #include "common/deadline.h"
 #include "mechanisms/crypto.h"
+#include "module/mechpolicy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -302,11 +304,12 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 	hw_config *cfg = NULL;
 	rv = hw_config_load(reserved, &cfg, err, sizeof(err));
 	if (rv != CKR_OK) {
-		hw_error("configuration error: %s", err[0] ? err : hw_rv_name(rv));
+		hw_error("config: %s", err[0] ? err : hw_rv_name(rv));
 		rv = rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
+	hw_mech_policy_announce(cfg);
 	hw_g.no_threads = ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS);
 	if (hw_g.no_threads) {
 		/* B 5.4.1 would have such a slot refused with
@@ -331,7 +334,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_g.initialized = true;
-	hw_debug("initialized: %zu slot(s), environment %s, config %s", hw_g.nslots,
+	hw_debug("module initialized: %zu slot(s), environment %s, config %s", hw_g.nslots,
 		 hw_env_name(cfg->environment), cfg->path ? cfg->path : "<built-in>");
 out:
 	hw_unlock(&init_lock);
@@ -353,4 +356,56 @@ CK_RV hw_finalize(CK_VOID_PTR reserved)
 out:
 	hw_unlock(&init_lock);
 	return rv;
+}
+
+CK_RV hw_module_describe(hw_module_desc *out)
+{
+	HW_RETURN_IF(out == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_check_init();
+	if (rv != CKR_OK)
+		return rv;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->config, sizeof(out->config), "%s", hw_g.config->path ? hw_g.config->path : "");
+	snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(hw_g.config->environment));
+	snprintf(out->store, sizeof(out->store), "%s", hw_g.config->store ? hw_g.config->store : "");
+	return CKR_OK;
+}
+
+CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out)
+{
+	hw_slot *s;
+	HW_RETURN_IF(out == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_slot_lookup(id, &s);
+	if (rv != CKR_OK)
+		return rv;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", s->conf->name);
+	snprintf(out->type, sizeof(out->type), "%s", s->conf->type);
+	if (!deep)
+		return CKR_OK;
+	/* a backend module is loaded now: its health is what the operator asks */
+	if (!(out->available = hw_slot_activate(s)))
+		return CKR_OK;
+	snprintf(out->security, sizeof(out->security), "%s", hw_security_name(hw_slot_security(s)));
+	out->has_health = s->ops->health != NULL;
+	if (out->has_health)
+		out->health_rv = s->ops->health(s->ctx, out->health, sizeof(out->health));
+	if (!hw_slot_present(s))
+		return CKR_OK;
+	if (hw_slot_sync(s) != CKR_OK)
+		return CKR_OK;
+	hw_lock(&s->lock);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		if (s->objs[i]->owner != 0)
+			continue;                 /* a session object: not on the token */
+		switch (hw_attrs_get_ulong(hw_obj_attrs_inlock(s->objs[i]), CKA_CLASS, CKO_DATA)) {
+		case CKO_PRIVATE_KEY: out->private_keys++; break;
+		case CKO_PUBLIC_KEY: out->public_keys++; break;
+		case CKO_CERTIFICATE: out->certificates++; break;
+		default: out->other++; break;
+		}
+	}
+	out->counted = true;
+	hw_unlock(&s->lock);
+	return CKR_OK;
 }

@@ -98,4 +98,31 @@ void hw_deadline_start(const hw_slot *s);
 void hw_lock(pthread_mutex_t *m);
 void hw_unlock(pthread_mutex_t *m);
 
+/* ---- what PKCS#11 cannot say, read-only, for module/admin.c -------------- */
+typedef struct hw_module_desc {
+	char config[4096];            /* the file loaded; "" for the built-in default */
+	char environment[16];         /* "production", "staging", "development" */
+	char store[4096];             /* store directory */
+} hw_module_desc;
+
+typedef struct hw_slot_desc {
+	char name[33];                /* config name = token label */
+	char type[24];                /* backend type: "soft", "hsm", ... */
+	bool available;               /* its backend opened (a module loaded) */
+	char security[16];            /* where its keys live: "hardware", "software", ... */
+	bool has_health;              /* the backend has a health check */
+	CK_RV health_rv;              /* its verdict: CKR_OK when usable */
+	char health[256];             /* its one line */
+	bool counted;                 /* token present: the counts are valid */
+	unsigned private_keys, public_keys, certificates, other;
+} hw_slot_desc;
+
+/* Initialized, else CKR_CRYPTOKI_NOT_INITIALIZED; out NULL: CKR_ARGUMENTS_BAD. */
+CK_RV hw_module_describe(hw_module_desc *out);
+/* A slot's config name and type; deep: also its backend's health (may do
+ * I/O: no lock is held) and its token objects by class, private ones
+ * included, which C_FindObjects shows only after a login. Unknown slot:
+ * CKR_SLOT_ID_INVALID. */
+CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out);
+
 #endif

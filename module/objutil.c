@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static CK_RV set_from_x509(hw_attrs *a, CK_ATTRIBUTE_TYPE t, const unsigned char *der, int len)
 {
@@ -32,7 +33,7 @@ static CK_RV complete_cert(hw_attrs *a)
 	if (x == NULL)
 		return CKR_HOST_MEMORY;
 	if (d2i_X509(&x, &p, (long)v->ulValueLen) == NULL || p != (const unsigned char *)v->pValue + v->ulValueLen) {
-		hw_info("C_CreateObject: CKA_VALUE is not a DER X.509 certificate");
+		hw_info("create object: the certificate's CKA_VALUE is not DER X.509");
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
@@ -107,7 +108,8 @@ CK_RV hw_obj_common_attrs(hw_attrs *a, const hw_slot *s)
 		snprintf(uid + 2 * i, 3, "%02x", r[i]);
 	if (hw_attrs_get(a, CKA_UNIQUE_ID) == NULL && (rv = hw_attrs_set_str(a, CKA_UNIQUE_ID, uid)) != CKR_OK)
 		return rv;
-	if ((rv = hw_attrs_set_str(a, CKA_HWAGG_SLOT, s->conf->name)) != CKR_OK)
+	if ((rv = hw_attrs_set_str(a, CKA_HWAGG_SLOT, s->conf->name)) != CKR_OK ||
+	    (rv = hw_attrs_set_time(a, CKA_HWAGG_CREATED, (int64_t)time(NULL))) != CKR_OK)
 		return rv;
 	return hw_attrs_set_str(a, CKA_HWAGG_BACKEND, s->conf->type);
 }

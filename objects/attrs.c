@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void hw_attrs_init(hw_attrs *a)
 {
@@ -95,6 +96,16 @@ CK_RV hw_attrs_set_ulong(hw_attrs *a, CK_ATTRIBUTE_TYPE type, CK_ULONG v)
 CK_RV hw_attrs_set_str(hw_attrs *a, CK_ATTRIBUTE_TYPE type, const char *s)
 {
 	return hw_attrs_set(a, type, s, strlen(s));
+}
+
+CK_RV hw_attrs_set_time(hw_attrs *a, CK_ATTRIBUTE_TYPE type, int64_t when)
+{
+	char buf[32];
+	struct tm tm;
+	time_t t = (time_t)when;
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return CKR_GENERAL_ERROR;
+	return hw_attrs_set_str(a, type, buf);
 }
 
 CK_RV hw_attrs_default(hw_attrs *a, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)

@@ -21,6 +21,9 @@ CK_RV hw_attrs_set(hw_attrs *a, CK_ATTRIBUTE_TYPE type, const void *value, CK_UL
 CK_RV hw_attrs_set_bool(hw_attrs *a, CK_ATTRIBUTE_TYPE type, bool v);
 CK_RV hw_attrs_set_ulong(hw_attrs *a, CK_ATTRIBUTE_TYPE type, CK_ULONG v);
 CK_RV hw_attrs_set_str(hw_attrs *a, CK_ATTRIBUTE_TYPE type, const char *s);
+/* A time (seconds since the epoch) as UTF-8 "YYYY-MM-DDTHH:MM:SSZ", UTC
+ * (RFC 3339): how hwagg's vendor attributes hold times. */
+CK_RV hw_attrs_set_time(hw_attrs *a, CK_ATTRIBUTE_TYPE type, int64_t when);
 /* Set only if absent. */
 CK_RV hw_attrs_default(hw_attrs *a, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
 CK_RV hw_attrs_default_bool(hw_attrs *a, CK_ATTRIBUTE_TYPE type, bool v);

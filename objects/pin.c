@@ -61,7 +61,7 @@ static CK_RV hw_pin_libctx(OSSL_LIB_CTX **ctx)
 	*ctx = hw_crypto_ctx();
 	if (*ctx != NULL)
 		return CKR_OK;
-	hw_error("crypto library context is not initialized");
+	hw_error("key sealing: the crypto library context is not initialized");
 	return CKR_GENERAL_ERROR;
 }
 
@@ -73,7 +73,7 @@ static CK_RV hw_pin_ossl_fail(const char *what)
 	unsigned long e = ERR_peek_last_error();
 	if (e != 0)
 		ERR_error_string_n(e, buf, sizeof(buf));
-	hw_error("%s failed: %s", what, buf);
+	hw_error("key sealing: %s failed: %s", what, buf);
 	return CKR_FUNCTION_FAILED;
 }
 
@@ -239,7 +239,7 @@ CK_RV hw_pin_unwrap(const unsigned char *wrap, size_t wrap_len,
 	hw_secret *key = NULL;
 	*mk = NULL;
 	if (!hw_pin_wrap_ok(wrap, wrap_len)) {
-		hw_error("PIN wrap is malformed (%zu bytes, version %u)", wrap_len,
+		hw_error("key sealing: PIN wrap is malformed (%zu bytes, version %u)", wrap_len,
 			 wrap != NULL && wrap_len > 0 ? wrap[0] : 0);
 		rv = CKR_DEVICE_ERROR;
 		goto out;
@@ -322,7 +322,7 @@ CK_RV hw_unseal(const hw_secret *mk, const void *aad, size_t aad_len,
 	const unsigned char *in = sealed;
 	*plain = NULL;
 	if (in == NULL || sealed_len < HW_PIN_SEAL_HDR + HW_PIN_TAG || in[0] != HW_PIN_SEAL_V1) {
-		hw_error("sealed key is malformed (%zu bytes)", sealed_len);
+		hw_error("key sealing: sealed key is malformed (%zu bytes)", sealed_len);
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
@@ -340,7 +340,7 @@ CK_RV hw_unseal(const hw_secret *mk, const void *aad, size_t aad_len,
 	rv = hw_pin_gcm(ctx, false, key, in + 1 + HW_PIN_SALT, aad, aad_len, in + HW_PIN_SEAL_HDR,
 			ct_len, (*plain)->data, (unsigned char *)(in + HW_PIN_SEAL_HDR + ct_len));
 	if (rv == CKR_ENCRYPTED_DATA_INVALID) {
-		hw_error("sealed key failed authentication (wrong token or tampered store)");
+		hw_error("key sealing: sealed key failed authentication (wrong token or tampered store)");
 		rv = CKR_DEVICE_ERROR;
 	}
 	if (rv != CKR_OK) {
@@ -403,7 +403,7 @@ static CK_RV hw_pin_check(hw_store *s, const char *slot, const hw_pin_policy *p,
 		goto out;
 	}
 	if (!hw_pin_wrap_ok(wrap, wrap_len)) {
-		hw_error("slot %s: %s PIN wrap is malformed", slot, so ? "SO" : "user");
+		hw_error("slot \"%s\": %s PIN wrap is malformed", slot, so ? "SO" : "user");
 		rv = CKR_DEVICE_ERROR;
 		goto out;
 	}
@@ -418,10 +418,10 @@ static CK_RV hw_pin_check(hw_store *s, const char *slot, const hw_pin_policy *p,
 	if (rv != CKR_OK)
 		goto out;
 	if (hw_store_fail_bump(s, slot, so, true, NULL) != CKR_OK)
-		hw_warn("slot %s: could not reset the %s PIN failure counter", slot, so ? "SO" : "user");
+		hw_warn("slot \"%s\": could not reset the %s PIN failure counter", slot, so ? "SO" : "user");
 out:
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED)
-		hw_info("slot %s: %s login refused (%s)", slot, so ? "SO" : "user", hw_rv_name(rv));
+		hw_info("slot \"%s\": %s login refused (%s)", slot, so ? "SO" : "user", hw_rv_name(rv));
 	return rv;
 }
 
@@ -505,7 +505,7 @@ CK_RV hw_pin_init_token(hw_store *s, const char *slot, const hw_pin_policy *pol,
 	if (rv == CKR_OK)
 		rv = hw_store_token_reset(s, slot, &fresh);
 	if (rv == CKR_OK)
-		hw_info("slot %s: token initialized", slot);
+		hw_info("slot \"%s\": token initialized", slot);
 out:
 	hw_secret_free(old);
 	hw_secret_free(mk);

@@ -90,6 +90,7 @@ static const hw_attr_rule rules[] = {
 	A(CKA_HWAGG_KEY_VERSION, HW_V_ULONG, HW_C_KEY, TO),
 	A(CKA_HWAGG_PROVIDER_URI, HW_V_STR, HW_C_ANY, TO),
 	A(CKA_HWAGG_SLOT, HW_V_STR, HW_C_ANY, TO),
+	A(CKA_HWAGG_CREATED, HW_V_STR, HW_C_ANY, TO),
 };
 
 const hw_attr_rule *hw_rules_table(size_t *count)
@@ -235,13 +236,13 @@ CK_RV hw_rules_check(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_CLASS cls,
 			bool allowed = op == HW_TMPL_SET ? (r->flags & HW_R_MODIFIABLE)
 							 : (r->flags & HW_R_COPY_OK);
 			const CK_ATTRIBUTE *now = cur ? hw_attrs_get(cur, a->type) : NULL;
-			if (a->type == CKA_CLASS || a->type == CKA_KEY_TYPE) {
-				/* naming the current value is harmless */
-				if (now != NULL && same_value(now, a))
-					continue;
-				return CKR_ATTRIBUTE_READ_ONLY;
-			}
-			if (!allowed)
+			bool fixed = a->type == CKA_CLASS || a->type == CKA_KEY_TYPE;
+			/* Naming the current value changes nothing: harmless for the
+			 * class and key type, and for any attribute of a copy, whose
+			 * template only has to describe the new object (B 4.1.3). */
+			if (now != NULL && same_value(now, a) && (fixed || op == HW_TMPL_COPY))
+				continue;
+			if (fixed || !allowed)
 				return CKR_ATTRIBUTE_READ_ONLY;
 			if (r->value == HW_V_BOOL && now != NULL && now->ulValueLen == 1) {
 				bool was = *(CK_BBOOL *)now->pValue, want = *(CK_BBOOL *)a->pValue;

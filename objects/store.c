@@ -66,8 +66,8 @@ static const char *const hw_store_sql[ST_COUNT] = {
 		"ELSE min(so_fails + 1, ?3) END WHERE slot = ?1",
 	[ST_FAILS_GET] = "SELECT user_fails, so_fails FROM tokens WHERE slot = ?1",
 	[ST_OBJ_WIPE_SLOT] = "DELETE FROM objects WHERE slot = ?1",
-	[ST_OBJ_EACH] = "SELECT id, attrs, secret FROM objects WHERE slot = ?1 ORDER BY id",
-	[ST_OBJ_GET] = "SELECT id, attrs, secret FROM objects WHERE slot = ?1 AND id = ?2",
+	[ST_OBJ_EACH] = "SELECT id, attrs, secret, created FROM objects WHERE slot = ?1 ORDER BY id",
+	[ST_OBJ_GET] = "SELECT id, attrs, secret, created FROM objects WHERE slot = ?1 AND id = ?2",
 	[ST_OBJ_INSERT] = "INSERT INTO objects(slot, attrs, secret, created) VALUES (?1, ?2, ?3, ?4)",
 	[ST_OBJ_UPDATE] = "UPDATE objects SET attrs = ?3 WHERE slot = ?1 AND id = ?2",
 	[ST_OBJ_DELETE] = "DELETE FROM objects WHERE slot = ?1 AND id = ?2",
@@ -115,7 +115,7 @@ static CK_RV hw_store_rv(int rc)
 /* The one log line of a failed operation. */
 static CK_RV hw_store_fail_inlock(hw_store *s, const char *op, int rc)
 {
-	hw_error("store %s: %s: %s", s->path, op, s->db != NULL && sqlite3_errcode(s->db) == rc ?
+	hw_error("store \"%s\": %s: %s", s->path, op, s->db != NULL && sqlite3_errcode(s->db) == rc ?
 		 sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 	return hw_store_rv(rc);
 }
@@ -225,7 +225,7 @@ static CK_RV hw_store_end_inlock(hw_store *s, const char *op, CK_RV rv)
 	if (rv != CKR_OK && !sqlite3_get_autocommit(s->db)) {
 		int rc = hw_store_run_inlock(s, ST_ROLLBACK);
 		if (rc != SQLITE_DONE)
-			hw_debug("store %s: rollback after %s: %s", s->path, op, sqlite3_errstr(rc));
+			hw_debug("store \"%s\": rollback after %s: %s", s->path, op, sqlite3_errstr(rc));
 	}
 	return rv;
 }
@@ -246,7 +246,7 @@ static CK_RV hw_store_mkdirs(const char *dir)
 		char keep = *c;
 		*c = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			hw_error("store %s: create directory %s: %s", dir, p, strerror(errno));
+			hw_error("store \"%s\": create directory %s: %s", dir, p, strerror(errno));
 			rv = CKR_DEVICE_ERROR;
 			goto out;
 		}
@@ -255,7 +255,7 @@ static CK_RV hw_store_mkdirs(const char *dir)
 			break;
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		hw_error("store %s: not a directory", dir);
+		hw_error("store \"%s\": not a directory", dir);
 		rv = CKR_DEVICE_ERROR;
 	}
 out:
@@ -269,7 +269,7 @@ static CK_RV hw_store_create_file(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST) {
-		hw_error("store %s: create: %s", path, strerror(errno));
+		hw_error("store \"%s\": create: %s", path, strerror(errno));
 		return CKR_DEVICE_ERROR;
 	}
 	if (fd >= 0)
@@ -296,7 +296,7 @@ static CK_RV hw_store_schema_inlock(hw_store *s)
 	}
 	int version = sqlite3_column_int(st, 0);
 	if (version > HW_STORE_SCHEMA) {
-		hw_error("store %s: schema version %d is newer than this hwagg (%d)",
+		hw_error("store \"%s\": schema version %d is newer than this hwagg (%d)",
 			 s->path, version, HW_STORE_SCHEMA);
 		rv = CKR_DEVICE_ERROR;
 		goto out;
@@ -345,7 +345,7 @@ static CK_RV hw_store_setup_inlock(hw_store *s)
 	}
 	const char *mode = (const char *)sqlite3_column_text(st, 0);
 	if (mode == NULL || strcmp(mode, "wal") != 0)
-		hw_warn("store %s: journal mode is %s, not wal: other processes may wait",
+		hw_warn("store \"%s\": journal mode is %s, not wal: other processes may wait",
 			s->path, mode != NULL ? mode : "unknown");
 	/* A statement left running would make every later COMMIT fail. */
 	sqlite3_finalize(st);
@@ -392,7 +392,7 @@ CK_RV hw_store_open(const char *dir, hw_store **out)
 	CK_RV rv;
 	*out = NULL;
 	if (sqlite3_threadsafe() == 0) {
-		hw_error("store %s: SQLite was built without thread support", dir);
+		hw_error("store \"%s\": SQLite was built without thread support", dir);
 		return CKR_GENERAL_ERROR;
 	}
 	hw_store *s = calloc(1, sizeof(*s));
@@ -449,7 +449,7 @@ void hw_store_forget(hw_store *s)
 	if (idle) {
 		hw_store_free(s);
 	} else {
-		hw_warn("store %s: the parent's connection was busy at fork and is abandoned; "
+		hw_warn("store \"%s\": the parent's connection was busy at fork and is abandoned; "
 			"reopening this store in the child is unsafe", s->path);
 		free(s->path);
 		free(s);
@@ -521,7 +521,7 @@ CK_RV hw_store_token_get(hw_store *s, const char *slot, hw_token_rec *out)
 	    uf < 0 || sf < 0 || uf > HW_STORE_FAILS_CAP || sf > HW_STORE_FAILS_CAP ||
 	    hw_store_col_copy(st, 5, out->so_wrap, sizeof(out->so_wrap), &out->so_wrap_len) != CKR_OK ||
 	    hw_store_col_copy(st, 6, out->user_wrap, sizeof(out->user_wrap), &out->user_wrap_len) != CKR_OK) {
-		hw_error("store %s: token record of slot %s is malformed", s->path, slot);
+		hw_error("store \"%s\": token record of slot \"%s\" is malformed", s->path, slot);
 		memset(out, 0, sizeof(*out));
 		rv = CKR_DEVICE_ERROR;
 		goto out;
@@ -634,7 +634,7 @@ CK_RV hw_store_fail_bump(hw_store *s, const char *slot, bool so, bool reset, uns
 
 /* ---- objects ------------------------------------------------------------- */
 
-/* Walk the rows of a bound SELECT id, attrs, secret; no row -> empty_rv. */
+/* Walk the rows of a bound SELECT id, attrs, secret, created; no row -> empty_rv. */
 static CK_RV hw_store_walk_inlock(hw_store *s, sqlite3_stmt *st, const char *op, CK_RV empty_rv,
 				  CK_RV (*fn)(void *arg, const hw_store_obj *o), void *arg)
 {
@@ -646,6 +646,7 @@ static CK_RV hw_store_walk_inlock(hw_store *s, sqlite3_stmt *st, const char *op,
 		o.attrs_len = (size_t)sqlite3_column_bytes(st, 1);
 		o.secret = sqlite3_column_blob(st, 2);
 		o.secret_len = o.secret != NULL ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+		o.created = sqlite3_column_int64(st, 3);
 		if (o.attrs == NULL)
 			o.attrs = (const unsigned char *)"";
 		rv = fn(arg, &o);

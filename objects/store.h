@@ -68,6 +68,7 @@ typedef struct hw_store_obj {
 	size_t attrs_len;
 	const unsigned char *secret;   /* sealed private key or NULL */
 	size_t secret_len;
+	int64_t created;               /* seconds since the epoch, set by insert */
 } hw_store_obj;
 
 /* Calls fn once per object of the slot, in id order (data valid during the

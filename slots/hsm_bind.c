@@ -6,6 +6,7 @@
  */
 #include "slots/hsm.h"
 #include "common/log.h"
+#include "common/uri.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,22 +193,6 @@ static void read_mechs_inlock(hsm_ctx *c, hsm_call *k)
 	__atomic_store_n(&c->mechs, mask, __ATOMIC_RELEASE);
 }
 
-/* RFC 7512 percent-encoding of everything but unreserved characters. */
-static size_t pct(char *out, size_t cap, const char *s)
-{
-	size_t o = 0;
-	for (; *s != '\0' && o + 4 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    strchr("-._~/", ch) != NULL)
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
-	}
-	out[o] = '\0';
-	return o;
-}
-
 static void make_uri_inlock(hsm_ctx *c)
 {
 	char l[33], s[17], enc[200];
@@ -217,11 +202,11 @@ static void make_uri_inlock(hsm_ctx *c)
 	s[16] = '\0';
 	for (int i = 15; i >= 0 && s[i] == ' '; i--)
 		s[i] = '\0';
-	pct(enc, sizeof(enc), l);
+	hw_uri_encode(enc, sizeof(enc), l, strlen(l), HW_URI_PATH);
 	o += (size_t)snprintf(c->uri + o, sizeof(c->uri) - o, "%s;serial=", enc);
-	pct(enc, sizeof(enc), s);
+	hw_uri_encode(enc, sizeof(enc), s, strlen(s), HW_URI_PATH);
 	o += (size_t)snprintf(c->uri + o, sizeof(c->uri) - o, "%s?module-path=", enc);
-	pct(c->uri + o, sizeof(c->uri) - o, c->module);
+	hw_uri_encode(c->uri + o, sizeof(c->uri) - o, c->module, strlen(c->module), HW_URI_QUERY);
 }
 
 CK_RV hsm_open_session(hsm_call *k, CK_SLOT_ID slot, CK_SESSION_HANDLE *s)

@@ -228,6 +228,9 @@ CK_RV hsm_tag(hsm_ctx *c, hw_attrs *a)
 {
 	/* c->uri changes only while binding, under ctl_lock, which callers hold */
 	CK_RV rv = hw_vendor_attrs(a, "hsm", c->sec, 1, c->uri);
+	/* the lower token keeps no creation time of ours: one set now would
+	 * be gone at the next load */
+	hw_attrs_remove(a, CKA_HWAGG_CREATED);
 	return rv == CKR_OK ? hw_attrs_set_str(a, CKA_HWAGG_SLOT, c->conf->name) : rv;
 }
 
@@ -489,6 +492,11 @@ CK_RV hsm_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token,
 	/* some applications name the curve in the private template only */
 	if (type != CKK_RSA && hw_attrs_get(pub, CKA_EC_PARAMS) == NULL && ecp != NULL)
 		rv = hw_attrs_set(pub, CKA_EC_PARAMS, ecp->pValue, ecp->ulValueLen);
+	/* the token takes the pair's parameters on the public half only
+	 * (SoftHSM2 refuses them in a private template); the private key
+	 * gets them back from the public one (hw_keypair_complete) */
+	hw_attrs_remove(priv, CKA_EC_PARAMS);
+	hw_attrs_remove(priv, CKA_PUBLIC_EXPONENT);
 	if (rv != CKR_OK || (rv = lower_template(pub, &pt, &pn)) != CKR_OK ||
 	    (rv = lower_template(priv, &vt, &vn)) != CKR_OK || (rv = hsm_ctl_begin(c, &k)) != CKR_OK)
 		goto out;

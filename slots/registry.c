@@ -35,7 +35,9 @@ static const hw_backend_entry table[] = {
 #else
 	{ "keyring", NULL, NULL, NULL, "--with-keyring" },
 #endif
-	/* types hwagg knows that no build includes yet */
+	/* types of the design whose code is not in the tree yet: configure
+	 * refuses their switches (HW_BACKEND_PLANNED); when one lands, its row
+	 * follows its switch like keyring's */
 	{ "tpm", NULL, NULL, NULL, "(not yet available)" },
 	{ "aws-kms", NULL, NULL, NULL, "(not yet available)" },
 	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },

@@ -84,7 +84,7 @@ typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */
 	size_t size;                  /* sizeof(hw_services) */
 	int *log_threshold;           /* the engine's current log level */
-	void (*log_vmsg)(hw_log_level level, const char *where, const char *fmt, va_list ap);
+	void (*log_vmsg)(hw_log_level level, const char *fmt, va_list ap);
 	HW_SERVICES(HW_SERVICE_R, HW_SERVICE_V)
 } hw_services;
 

@@ -17,11 +17,11 @@ int *hw_log_threshold_ref;
 #define HW_SHIM_V(name, params, args) void name params { svc->name args; }
 HW_SERVICES(HW_SHIM_R, HW_SHIM_V)
 
-void hw_log_msg(hw_log_level level, const char *where, const char *fmt, ...)
+void hw_log_msg(hw_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	svc->log_vmsg(level, where, fmt, ap);
+	svc->log_vmsg(level, fmt, ap);
 	va_end(ap);
 }
 

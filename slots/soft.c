@@ -234,6 +234,13 @@ static CK_RV load_one(void *varg, const hw_store_obj *o)
 		hw_error("slot \"%s\": store object %lld is damaged; skipped", la->slot, (long long)o->id);
 		return CKR_OK;
 	}
+	/* objects stored before hwagg kept CKA_HWAGG_CREATED: the store's time */
+	if (hw_attrs_get(&a, CKA_HWAGG_CREATED) == NULL && o->created > 0)
+		rv = hw_attrs_set_time(&a, CKA_HWAGG_CREATED, o->created);
+	if (rv != CKR_OK) {
+		hw_attrs_clear(&a);
+		return rv;
+	}
 	rv = la->sink(la->arg, o->id, &a, NULL);
 	hw_attrs_clear(&a);
 	return rv;

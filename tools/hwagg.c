@@ -1,16 +1,17 @@
 /*
- * hwagg: the operator CLI over the same internal library as the module.
+ * hwagg: the operator CLI, a client of the module's admin API
+ * (module/admin.h): it sees what every PKCS#11 consumer sees.
  *
- *   hwagg status              slots, tokens, backend health, key counts
+ *   hwagg status              slots, tokens, backend health, key counts,
+ *                             where the module is and whether p11-kit loads it
  *   hwagg config check [FILE] validate a configuration like C_Initialize does
+ *   hwagg keys [--slot NAME]  keys with their PKCS#11 URIs (needs the PIN)
+ *   hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX]
  */
-#include "module/fns.h"
-#include "module/global.h"
-#include "module/session.h"
-#include "module/conf.h"
+#include "tools/cli.h"
+#include "module/admin.h"
 #include "common/log.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +19,28 @@ static int usage(FILE *f)
 {
 	fprintf(f, "usage: hwagg status\n"
 		   "       hwagg config check [FILE]\n"
+		   "       hwagg keys [--slot NAME] [--pin-file FILE]\n"
+		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
 		   "       hwagg --help | --version\n"
 		   "See hwagg(1).\n");
-	return f == stderr ? 2 : 0;
+	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
+}
+
+static int start(void)
+{
+	CK_RV rv = hw_admin_open();
+	if (rv == CKR_OK)
+		return HW_EXIT_OK;
+	fprintf(stderr, "hwagg: the configuration is not valid (%s; see the message above)\n", hw_rv_name(rv));
+	return HW_EXIT_FAIL;
+}
+
+static int print_header(hw_admin_module *m)
+{
+	CK_RV rv = hw_admin_module_info(m);
+	if (rv != CKR_OK)
+		fprintf(stderr, "hwagg: cannot describe the module: %s\n", hw_rv_name(rv));
+	return rv == CKR_OK ? HW_EXIT_OK : HW_EXIT_FAIL;
 }
 
 /* Exactly the module's validation: C_Initialize on the file, which parses
@@ -28,83 +48,77 @@ static int usage(FILE *f)
  * initialization). The module's error line names file, key and expectation. */
 static int config_check(const char *file)
 {
+	hw_admin_module m;
+	hw_admin_slot *slots = NULL;
+	size_t n = 0;
 	if (file != NULL && setenv("HWAGG_CONF", file, 1) != 0)
-		return 1;
-	CK_RV rv = hw_C_Initialize(NULL);
-	if (rv != CKR_OK) {
-		fprintf(stderr, "hwagg: the configuration is not valid (%s)\n", hw_rv_name(rv));
-		return 1;
-	}
-	/* backend modules check their keys when they open, on first use:
-	 * open them all now */
-	for (size_t i = 0; i < hw_g.nslots; i++) {
-		if (!hw_slot_activate(&hw_g.slots[i])) {
-			fprintf(stderr, "hwagg: slot \"%s\" cannot be used (see the message above)\n",
-				hw_g.slots[i].conf->name);
-			hw_C_Finalize(NULL);
-			return 1;
+		return HW_EXIT_FAIL;
+	int ret = start();
+	if (ret != HW_EXIT_OK)
+		return ret;
+	if ((ret = print_header(&m)) == HW_EXIT_OK) {
+		CK_RV rv = hw_admin_slots(&slots, &n);
+		printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
+		       m.config[0] ? m.config : "<built-in default>", m.environment, m.store, n);
+		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+			printf("  slot %lu: %-20s type %s\n", (unsigned long)slots[i].id, slots[i].name, slots[i].type);
+			/* a backend module checks its keys when it opens: this was it */
+			if (!slots[i].available) {
+				fprintf(stderr, "hwagg: slot \"%s\" cannot be used (see the message above)\n",
+					slots[i].name);
+				ret = HW_EXIT_FAIL;
+			}
 		}
+		if (rv != CKR_OK)
+			ret = HW_EXIT_FAIL;
+		free(slots);
 	}
-	const hw_config *cfg = hw_g.config;
-	printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
-	       cfg->path ? cfg->path : "<built-in default>", hw_env_name(cfg->environment),
-	       cfg->store, cfg->nslots);
-	for (size_t i = 0; i < cfg->nslots; i++)
-		printf("  slot %zu: %-20s type %s\n", i, cfg->slots[i].name, cfg->slots[i].type);
-	hw_C_Finalize(NULL);
-	return 0;
-}
-
-static void count_objects(hw_slot *s, unsigned *keys, unsigned *certs, unsigned *other)
-{
-	*keys = *certs = *other = 0;
-	hw_slot_sync(s);
-	hw_lock(&s->lock);
-	for (size_t i = 0; i < s->nobjs; i++) {
-		CK_ULONG cls = hw_attrs_get_ulong(hw_obj_attrs_inlock(s->objs[i]), CKA_CLASS, CKO_DATA);
-		if (cls == CKO_PRIVATE_KEY)
-			(*keys)++;
-		else if (cls == CKO_CERTIFICATE)
-			(*certs)++;
-		else if (cls != CKO_PUBLIC_KEY)
-			(*other)++;
-	}
-	hw_unlock(&s->lock);
+	hw_admin_close();
+	return ret;
 }
 
 static int status(void)
 {
-	CK_RV rv = hw_C_Initialize(NULL);
-	int bad = 0;
-	if (rv != CKR_OK) {
-		fprintf(stderr, "hwagg: C_Initialize failed: %s (see the message above)\n", hw_rv_name(rv));
-		return 1;
-	}
+	hw_admin_module m;
+	hw_admin_slot *slots = NULL;
+	size_t n = 0;
+	int ret = start();
+	if (ret != HW_EXIT_OK)
+		return ret;
+	if ((ret = print_header(&m)) != HW_EXIT_OK)
+		goto out;
 	printf("config:      %s\nenvironment: %s\nstore:       %s\n",
-	       hw_g.config->path ? hw_g.config->path : "<built-in default>",
-	       hw_env_name(hw_g.config->environment), hw_g.config->store);
-	for (size_t i = 0; i < hw_g.nslots; i++) {
-		hw_slot *s = &hw_g.slots[i];
-		char health[256] = "no health check";
-		CK_TOKEN_INFO ti;
-		rv = s->ops->health ? s->ops->health(s->ctx, health, sizeof(health)) : CKR_OK;
-		bool present = hw_C_GetTokenInfo(i, &ti) == CKR_OK;
-		printf("slot %zu  %-20s type %-8s token %s", i, s->conf->name, s->conf->type,
-		       present ? "present" : "ABSENT");
-		if (present) {
-			unsigned k, c, o;
-			count_objects(s, &k, &c, &o);
-			printf(", %s, %u private key(s), %u certificate(s), %u other",
-			       (ti.flags & CKF_TOKEN_INITIALIZED) ? "initialized" : "not initialized", k, c, o);
-			if (ti.flags & CKF_USER_PIN_LOCKED)
+	       m.config[0] ? m.config : "<built-in default>", m.environment, m.store);
+	hw_cli_install_info(stdout);
+	CK_RV rv = hw_admin_slots(&slots, &n);
+	if (rv != CKR_OK) {
+		fprintf(stderr, "hwagg: cannot list the slots: %s\n", hw_rv_name(rv));
+		ret = HW_EXIT_FAIL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const hw_admin_slot *s = &slots[i];
+		bool healthy = !s->has_health || s->health_rv == CKR_OK;
+		printf("slot %lu  %-20s type %-8s keys %-8s token %s", (unsigned long)s->id, s->name, s->type,
+		       s->security[0] ? s->security : "-", s->present ? "present" : "ABSENT");
+		if (s->present) {
+			printf(", %s", (s->token_flags & CKF_TOKEN_INITIALIZED) ? "initialized" : "not initialized");
+			if (s->counted)
+				printf(", %u private key(s), %u public key(s), %u certificate(s), %u other",
+				       s->private_keys, s->public_keys, s->certificates, s->other);
+			if (s->token_flags & CKF_USER_PIN_LOCKED)
 				printf(", USER PIN LOCKED");
 		}
-		printf("\n        health: %s%s\n", rv == CKR_OK ? "" : "FAILED: ", health);
-		if (rv != CKR_OK || !present)
-			bad = 1;
+		printf("\n        health: %s%s\n", healthy ? "" : "FAILED: ",
+		       !s->available ? "the backend cannot be loaded (see the message above)" :
+		       s->has_health ? s->health : "no health check");
+		if (!healthy || !s->present)
+			ret = HW_EXIT_UNHEALTHY;
 	}
-	hw_C_Finalize(NULL);
-	return bad ? 3 : 0;
+out:
+	free(slots);
+	hw_admin_close();
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -115,11 +129,15 @@ int main(int argc, char **argv)
 		return usage(stdout);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("hwagg %s\n", PACKAGE_VERSION);
-		return 0;
+		return HW_EXIT_OK;
 	}
 	if (strcmp(argv[1], "status") == 0 && argc == 2)
 		return status();
 	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)
 		return config_check(argc == 4 ? argv[3] : NULL);
+	if (strcmp(argv[1], "keys") == 0)
+		return hw_cli_keys(argc - 1, argv + 1);
+	if (strcmp(argv[1], "keygen") == 0)
+		return hw_cli_keygen(argc - 1, argv + 1);
 	return usage(stderr);
 }

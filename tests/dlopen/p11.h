@@ -4,6 +4,7 @@
 
 #include "tests/unit/unit.h"
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,21 +31,30 @@ static void p11_load(void)
 	ck_assert_int_eq(gfl(&p11), CKR_OK);
 }
 
-/* A fresh store and a config with one soft slot "hwtest". */
-static void p11_world(const char *extra_slot_json)
+/* (Re)write p11_dir/hwagg.json: one soft slot "hwtest" with slot_keys
+ * added to its object (", \"rsa_min_bits\": 3072"), more slots from
+ * extra_slot_json, the log in p11_dir/hwagg.log when log is true. */
+static void p11_write_conf(const char *slot_keys, const char *extra_slot_json, bool log)
 {
-	char conf[512], cmd[600];
-	snprintf(p11_dir, sizeof(p11_dir), "/tmp/hwagg-dlopen-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(p11_dir));
+	char conf[512];
 	snprintf(conf, sizeof(conf), "%s/hwagg.json", p11_dir);
 	FILE *f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "{\"environment\": \"development\", \"store\": \"%s/store\", \"slots\": ["
-		   "{\"name\": \"hwtest\", \"type\": \"soft\", \"pin_max_tries\": 3}%s]}\n",
-		p11_dir, extra_slot_json ? extra_slot_json : "");
+	fprintf(f, "{\"environment\": \"development\", \"store\": \"%s/store\", ", p11_dir);
+	if (log)
+		fprintf(f, "\"log\": {\"file\": \"%s/hwagg.log\"}, ", p11_dir);
+	fprintf(f, "\"slots\": [{\"name\": \"hwtest\", \"type\": \"soft\", \"pin_max_tries\": 3%s}%s]}\n",
+		slot_keys ? slot_keys : "", extra_slot_json ? extra_slot_json : "");
 	fclose(f);
 	setenv("HWAGG_CONF", conf, 1);
-	(void)cmd;
+}
+
+/* A fresh store and a config with one soft slot "hwtest". */
+static void p11_world(const char *extra_slot_json)
+{
+	snprintf(p11_dir, sizeof(p11_dir), "/tmp/hwagg-dlopen-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(p11_dir));
+	p11_write_conf(NULL, extra_slot_json, false);
 }
 
 static void p11_world_remove(void)

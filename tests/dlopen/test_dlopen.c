@@ -680,9 +680,11 @@ START_TEST(keygen_template_errors)
 	CKR_EQ(p11->C_GenerateKeyPair(s, &m, wrongkt, 2, NULL, 0, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
 	CK_MECHANISM r = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CKR_EQ(p11->C_GenerateKeyPair(s, &r, NULL, 0, NULL, 0, &pub, &priv), CKR_TEMPLATE_INCOMPLETE);
-	CK_ULONG bits = 1024;
+	CK_ULONG bits = 512;
 	CK_ATTRIBUTE small = { CKA_MODULUS_BITS, &bits, sizeof(bits) };
 	CKR_EQ(p11->C_GenerateKeyPair(s, &r, &small, 1, NULL, 0, &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
+	bits = 1024;          /* hwagg makes it, the slot's policy (default 2048) refuses it */
+	CKR_EQ(p11->C_GenerateKeyPair(s, &r, &small, 1, NULL, 0, &pub, &priv), CKR_KEY_SIZE_RANGE);
 	CK_BBOOL t = CK_TRUE;
 	CK_ATTRIBUTE local = { CKA_LOCAL, &t, 1 };
 	CK_ATTRIBUTE ok = { CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID) };

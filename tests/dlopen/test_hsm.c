@@ -443,6 +443,33 @@ START_TEST(two_processes_sign_at_once)
 }
 END_TEST
 
+/* Applications give the pair's parameters in the private template too, or
+ * only there: the token gets them on the public half, where it takes them. */
+START_TEST(pair_parameters_in_either_template)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	CK_BBOOL t = CK_TRUE;
+	CK_MECHANISM em = { CKM_EC_KEY_PAIR_GEN, NULL, 0 }, rm = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE ep[] = { { CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID) }, { CKA_SIGN, &t, 1 } };
+	CKR(p11->C_GenerateKeyPair(s, &em, ep, 1, ep, 2, &pub, &priv));
+	CKR(p11->C_GenerateKeyPair(s, &em, NULL, 0, ep, 2, &pub, &priv));
+	EVP_PKEY *k = pubkey_of(s, pub);
+	ck_assert(sign_check(s, priv, k, 2));
+	EVP_PKEY_free(k);
+	CK_ULONG bits = 2048;
+	unsigned char e[8];
+	CK_ATTRIBUTE rp[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_PUBLIC_EXPONENT, "\x00\x01\x00\x01", 4 } };
+	CK_ATTRIBUTE rv3 = { CKA_PUBLIC_EXPONENT, "\x03", 1 }, got = { CKA_PUBLIC_EXPONENT, e, sizeof(e) };
+	CKR(p11->C_GenerateKeyPair(s, &rm, rp, 2, NULL, 0, &pub, &priv));
+	CKR(p11->C_GenerateKeyPair(s, &rm, rp, 1, &rv3, 1, &pub, &priv));
+	CKR(p11->C_GetAttributeValue(s, priv, &got, 1));
+	ck_assert_uint_eq(got.ulValueLen, 1);
+	ck_assert_int_eq(e[0], 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hsm");
@@ -460,6 +487,7 @@ static Suite *suite(void)
 	tcase_add_test(t, eight_threads_sign);
 	tcase_add_test(t, fork_child_gets_its_own_lower_module);
 	tcase_add_test(t, two_processes_sign_at_once);
+	tcase_add_test(t, pair_parameters_in_either_template);
 	suite_add_tcase(s, t);
 	return s;
 }

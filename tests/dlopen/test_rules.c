@@ -288,6 +288,18 @@ START_TEST(certificate_object)
 	CK_ATTRIBUTE bad[] = { { CKA_CLASS, &cc, sizeof(cc) }, { CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
 			       { CKA_VALUE, "not a cert", 10 } };
 	CKR_EQ(p11->C_CreateObject(s, bad, 3, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+	/* a copy may carry a new label (B 4.1.3); the certificate stays the same */
+	CK_OBJECT_HANDLE cp;
+	CK_ATTRIBUTE nl[] = { { CKA_LABEL, "renamed", 7 }, { CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+			      { CKA_CLASS, &cc, sizeof(cc) } };
+	CKR(p11->C_CopyObject(s, h, nl, 3, &cp));
+	char label[16];
+	CK_ATTRIBUTE q[] = { { CKA_LABEL, label, sizeof(label) }, { CKA_VALUE, val, sizeof(val) } };
+	CKR(p11->C_GetAttributeValue(s, cp, q, 2));
+	ck_assert_uint_eq(q[0].ulValueLen, 7);
+	ck_assert_mem_eq(label, "renamed", 7);
+	ck_assert_uint_eq(q[1].ulValueLen, (CK_ULONG)dlen);
+	ck_assert_mem_eq(val, der, (size_t)dlen);
 	OPENSSL_free(want);
 	OPENSSL_free(der);
 	X509_free(x);
@@ -356,6 +368,262 @@ START_TEST(thread_flag_keeps_every_slot)
 }
 END_TEST
 
+/* ---- conformance details ---------------------------------------------------------- */
+
+/* RSA encryption is single-part only (M 2.1.6): a multi-part finish has
+ * nothing to finish. It fails like C_EncryptUpdate does, ends the
+ * operation, and says there is no last part. */
+START_TEST(crypt_final_on_single_part_operation)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	p11_gen_rsa(s, "final", &pub, &priv);
+	CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
+	unsigned char out[256], ct[256];
+	CK_ULONG len = 4242, clen = sizeof(ct);
+	CKR_EQ(p11->C_EncryptFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_EncryptInit(s, &m, pub));
+	CKR_EQ(p11->C_EncryptFinal(s, NULL, NULL), CKR_ARGUMENTS_BAD);
+	CKR_EQ(p11->C_Encrypt(s, (unsigned char *)"x", 1, ct, &clen), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_EncryptInit(s, &m, pub));
+	CKR_EQ(p11->C_EncryptFinal(s, NULL, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_uint_eq(len, 0);
+	CKR_EQ(p11->C_Encrypt(s, (unsigned char *)"x", 1, ct, &clen), CKR_OPERATION_NOT_INITIALIZED);
+	/* the single-part path still works after that */
+	CKR(p11->C_EncryptInit(s, &m, pub));
+	CKR(p11->C_Encrypt(s, (unsigned char *)"x", 1, ct, &clen));
+	ck_assert_uint_eq(clen, 256);
+
+	len = 4242;
+	CKR_EQ(p11->C_DecryptFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_DecryptInit(s, &m, priv));
+	CKR_EQ(p11->C_DecryptFinal(s, out, NULL), CKR_ARGUMENTS_BAD);
+	len = sizeof(out);
+	CKR_EQ(p11->C_Decrypt(s, ct, clen, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_DecryptInit(s, &m, priv));
+	len = 4242;
+	CKR_EQ(p11->C_DecryptFinal(s, out, &len), CKR_OPERATION_NOT_INITIALIZED);
+	ck_assert_uint_eq(len, 0);
+	CKR(p11->C_DecryptInit(s, &m, priv));
+	len = sizeof(out);
+	CKR(p11->C_Decrypt(s, ct, clen, out, &len));
+	ck_assert_uint_eq(len, 1);
+	ck_assert_int_eq(out[0], 'x');
+}
+END_TEST
+
+START_TEST(seed_random_argument_check_first)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CKR_EQ(p11->C_SeedRandom(s, NULL, 16), CKR_ARGUMENTS_BAD);
+	CKR_EQ(p11->C_SeedRandom(s, (unsigned char *)"seed", 4), CKR_RANDOM_SEED_NOT_SUPPORTED);
+	CKR_EQ(p11->C_SeedRandom(s, NULL, 0), CKR_RANDOM_SEED_NOT_SUPPORTED);
+	/* the session is checked before the arguments */
+	CKR_EQ(p11->C_SeedRandom(s + 1000, NULL, 16), CKR_SESSION_HANDLE_INVALID);
+}
+END_TEST
+
+/* Generate an RSA pair with the given public exponent bytes. */
+static CK_RV gen_rsa_exp(CK_SESSION_HANDLE s, const void *e, CK_ULONG elen, CK_OBJECT_HANDLE *pub,
+			 CK_OBJECT_HANDLE *priv)
+{
+	CK_ULONG bits = 2048;
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_PUBLIC_EXPONENT, (void *)e, elen } };
+	return p11->C_GenerateKeyPair(s, &m, pt, 2, NULL, 0, pub, priv);
+}
+
+START_TEST(public_exponent_leading_zeros)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	unsigned char exp[16];
+	CKR(gen_rsa_exp(s, "\x00\x01\x00\x01", 4, &pub, &priv));
+	/* the key says its exponent canonically, on both halves */
+	CK_ATTRIBUTE a = { CKA_PUBLIC_EXPONENT, exp, sizeof(exp) };
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 3);
+	ck_assert_mem_eq(exp, "\x01\x00\x01", 3);
+	a.ulValueLen = sizeof(exp);
+	CKR(p11->C_GetAttributeValue(s, priv, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 3);
+	CKR(gen_rsa_exp(s, "\x00\x00\x00\x00\x00\x00\x00\x03", 8, &pub, &priv));
+	a.ulValueLen = sizeof(exp);
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 1);
+	ck_assert_int_eq(exp[0], 3);
+	/* the exponent may come in the private template too; the same value
+	 * in both, however encoded, is no contradiction */
+	CK_ULONG bits = 2048;
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pt[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) },
+			      { CKA_PUBLIC_EXPONENT, "\x00\x01\x00\x01", 4 } };
+	CK_ATTRIBUTE vt = { CKA_PUBLIC_EXPONENT, "\x01\x00\x01", 3 };
+	CKR(p11->C_GenerateKeyPair(s, &m, pt, 2, &vt, 1, &pub, &priv));
+	CK_ATTRIBUTE v3 = { CKA_PUBLIC_EXPONENT, "\x03", 1 };
+	CKR(p11->C_GenerateKeyPair(s, &m, pt, 1, &v3, 1, &pub, &priv));
+	a.ulValueLen = sizeof(exp);
+	CKR(p11->C_GetAttributeValue(s, pub, &a, 1));
+	ck_assert_uint_eq(a.ulValueLen, 1);
+	ck_assert_int_eq(exp[0], 3);
+	/* leading zeros do not make a bad exponent good */
+	CKR_EQ(gen_rsa_exp(s, "\x00\x00\x00\x01", 4, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
+	CKR_EQ(gen_rsa_exp(s, "\x00\x01\x00\x00", 4, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
+}
+END_TEST
+
+START_TEST(contradictory_key_pair_templates)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	CK_OBJECT_CLASS pc = CKO_PUBLIC_KEY, vc = CKO_PRIVATE_KEY, sc = CKO_SECRET_KEY;
+	CK_KEY_TYPE ec = CKK_EC, rsa = CKK_RSA;
+	CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE ep = { CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID) };
+	static const unsigned char p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+	struct { CK_ATTRIBUTE pt[3]; CK_ULONG pn; CK_ATTRIBUTE vt[2]; CK_ULONG vn; } c[] = {
+		/* a class of the wrong kind in either template */
+		{ { ep, { CKA_CLASS, &vc, sizeof(vc) } }, 2, { { 0 } }, 0 },
+		{ { ep }, 1, { { CKA_CLASS, &pc, sizeof(pc) } }, 1 },
+		{ { ep, { CKA_CLASS, &sc, sizeof(sc) } }, 2, { { 0 } }, 0 },
+		/* key types that differ between the halves or from the mechanism */
+		{ { ep, { CKA_KEY_TYPE, &ec, sizeof(ec) } }, 2, { { CKA_KEY_TYPE, &rsa, sizeof(rsa) } }, 1 },
+		{ { ep }, 1, { { CKA_KEY_TYPE, &rsa, sizeof(rsa) } }, 1 },
+		/* one half persistent, the other a session object */
+		{ { ep, { CKA_TOKEN, &t, 1 } }, 2, { { CKA_TOKEN, &f, 1 } }, 1 },
+		{ { ep, { CKA_TOKEN, &f, 1 } }, 2, { { CKA_TOKEN, &t, 1 } }, 1 },
+		/* two curves, or two exponents, for one key pair */
+		{ { ep }, 1, { { CKA_EC_PARAMS, (void *)p384, sizeof(p384) } }, 1 },
+		{ { ep }, 1, { { CKA_EC_PARAMS, "\x06\x50", 2 } }, 1 },
+		/* the same attribute twice with different values */
+		{ { ep, { CKA_TOKEN, &t, 1 }, { CKA_TOKEN, &f, 1 } }, 3, { { 0 } }, 0 },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		rv = p11->C_GenerateKeyPair(s, &m, c[i].pt, c[i].pn, c[i].vn ? c[i].vt : NULL, c[i].vn, &pub, &priv);
+		ck_assert_msg(rv == CKR_TEMPLATE_INCONSISTENT, "case %zu: 0x%lx", i, (unsigned long)rv);
+	}
+	/* nothing was made */
+	ck_assert_uint_eq(find_count(s, NULL, 0), 0);
+	/* naming the right class and type on both halves is fine */
+	CK_ATTRIBUTE okp[] = { ep, { CKA_CLASS, &pc, sizeof(pc) }, { CKA_KEY_TYPE, &ec, sizeof(ec) } };
+	CK_ATTRIBUTE okv[] = { { CKA_CLASS, &vc, sizeof(vc) }, { CKA_KEY_TYPE, &ec, sizeof(ec) } };
+	CKR(p11->C_GenerateKeyPair(s, &m, okp, 3, okv, 2, &pub, &priv));
+	/* and so is the curve in both templates */
+	CKR(p11->C_GenerateKeyPair(s, &m, &ep, 1, &ep, 1, &pub, &priv));
+	CK_MECHANISM rm = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ULONG bits = 2048;
+	CK_ATTRIBUTE rp[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_PUBLIC_EXPONENT, "\x01\x00\x01", 3 } };
+	CK_ATTRIBUTE rv3 = { CKA_PUBLIC_EXPONENT, "\x03", 1 };
+	CKR_EQ(p11->C_GenerateKeyPair(s, &rm, rp, 2, &rv3, 1, &pub, &priv), CKR_TEMPLATE_INCONSISTENT);
+}
+END_TEST
+
+START_TEST(copy_changes_modifiable_attributes)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_CLASS dc = CKO_DATA;
+	CK_BBOOL t = CK_TRUE;
+	CK_OBJECT_HANDLE d, cp, cp2;
+	CK_ATTRIBUTE dt[] = { { CKA_CLASS, &dc, sizeof(dc) }, { CKA_LABEL, "original", 8 },
+			      { CKA_VALUE, "payload", 7 }, { CKA_APPLICATION, "app", 3 } };
+	CKR(p11->C_CreateObject(s, dt, 4, &d));
+	CK_ATTRIBUTE nl = { CKA_LABEL, "the copy", 8 };
+	CKR(p11->C_CopyObject(s, d, &nl, 1, &cp));
+	ck_assert_uint_ne(cp, d);
+	char label[32], value[32];
+	CK_ATTRIBUTE q[] = { { CKA_LABEL, label, sizeof(label) }, { CKA_VALUE, value, sizeof(value) } };
+	CKR(p11->C_GetAttributeValue(s, cp, q, 2));
+	ck_assert_uint_eq(q[0].ulValueLen, 8);
+	ck_assert_mem_eq(label, "the copy", 8);
+	ck_assert_uint_eq(q[1].ulValueLen, 7);
+	ck_assert_mem_eq(value, "payload", 7);
+	q[0].ulValueLen = sizeof(label);
+	CKR(p11->C_GetAttributeValue(s, d, q, 1));
+	ck_assert_mem_eq(label, "original", 8);          /* the original is untouched */
+	/* a persistent copy with a new label and application */
+	CK_ATTRIBUTE two[] = { { CKA_LABEL, "kept", 4 }, { CKA_TOKEN, &t, 1 }, { CKA_APPLICATION, "other", 5 } };
+	CKR(p11->C_CopyObject(s, d, two, 3, &cp2));
+	CK_ATTRIBUTE kq = { CKA_LABEL, "kept", 4 };
+	ck_assert_uint_eq(find_count(s, &kq, 1), 1);
+	/* naming attributes that cannot change, with the values they have,
+	 * changes nothing: the copy is made */
+	CK_ATTRIBUTE same[] = { { CKA_CLASS, &dc, sizeof(dc) }, { CKA_VALUE, "payload", 7 },
+				{ CKA_LABEL, "same", 4 } };
+	CKR(p11->C_CopyObject(s, d, same, 3, &cp));
+	q[0].ulValueLen = sizeof(label);
+	CKR(p11->C_GetAttributeValue(s, cp, q, 1));
+	ck_assert_uint_eq(q[0].ulValueLen, 4);
+	ck_assert_mem_eq(label, "same", 4);
+	/* a value that is not modifiable is refused */
+	CK_ATTRIBUTE nv = { CKA_VALUE, "changed", 7 };
+	CKR_EQ(p11->C_CopyObject(s, d, &nv, 1, &cp), CKR_ATTRIBUTE_READ_ONLY);
+}
+END_TEST
+
+/* One crypto operation at a time per session: hwagg has no dual-function
+ * operations (no CKF_DUAL_CRYPTO_OPERATIONS), so an active operation of any
+ * kind blocks starting another (B 5.1.6 CKR_OPERATION_ACTIVE). */
+START_TEST(one_operation_per_session)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv;
+	p11_gen_ec(s, "busy", CK_FALSE, &pub, &priv);
+	CK_MECHANISM sha = { CKM_SHA256, NULL, 0 }, ecdsa = { CKM_ECDSA_SHA256, NULL, 0 };
+	unsigned char md[64], sig[64];
+	CK_ULONG len;
+	CKR(p11->C_SignInit(s, &ecdsa, priv));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv), CKR_OPERATION_ACTIVE);
+	CKR_EQ(p11->C_DigestInit(s, &sha), CKR_OPERATION_ACTIVE);
+	CKR_EQ(p11->C_VerifyInit(s, &ecdsa, pub), CKR_OPERATION_ACTIVE);
+	/* the refused calls left the signature alone */
+	len = sizeof(sig);
+	CKR(p11->C_Sign(s, (unsigned char *)"abc", 3, sig, &len));
+	ck_assert_uint_eq(len, 64);
+	CKR(p11->C_DigestInit(s, &sha));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv), CKR_OPERATION_ACTIVE);
+	CKR_EQ(p11->C_DigestInit(s, &sha), CKR_OPERATION_ACTIVE);
+	CKR(p11->C_DigestUpdate(s, (unsigned char *)"a", 1));
+	CKR_EQ(p11->C_EncryptInit(s, &ecdsa, pub), CKR_OPERATION_ACTIVE);
+	CKR(p11->C_DigestUpdate(s, (unsigned char *)"bc", 2));
+	/* B 5.2: a length query and a short buffer leave it active */
+	len = 0;
+	CKR(p11->C_DigestFinal(s, NULL, &len));
+	ck_assert_uint_eq(len, 32);
+	len = 31;
+	CKR_EQ(p11->C_DigestFinal(s, md, &len), CKR_BUFFER_TOO_SMALL);
+	ck_assert_uint_eq(len, 32);
+	len = sizeof(md);
+	CKR(p11->C_DigestFinal(s, md, &len));
+	ck_assert_uint_eq(len, 32);
+	ck_assert_mem_eq(md, "\xba\x78\x16\xbf\x8f\x01\xcf\xea\x41\x41\x40\xde\x5d\xae\x22\x23"
+			 "\xb0\x03\x61\xa3\x96\x17\x7a\x9c\xb4\x10\xff\x61\xf2\x00\x15\xad", 32);
+	CKR_EQ(p11->C_DigestFinal(s, md, &len), CKR_OPERATION_NOT_INITIALIZED);
+	/* anything else ends it: C_Digest cannot finish a multi-part digest */
+	CKR(p11->C_DigestInit(s, &sha));
+	CKR(p11->C_DigestUpdate(s, (unsigned char *)"a", 1));
+	len = sizeof(md);
+	CKR_EQ(p11->C_Digest(s, (unsigned char *)"bc", 2, md, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR_EQ(p11->C_DigestFinal(s, md, &len), CKR_OPERATION_NOT_INITIALIZED);
+	CKR(p11->C_DigestInit(s, &sha));
+	CKR_EQ(p11->C_DigestFinal(s, md, NULL), CKR_ARGUMENTS_BAD);
+	CKR_EQ(p11->C_DigestUpdate(s, (unsigned char *)"a", 1), CKR_OPERATION_NOT_INITIALIZED);
+	/* cancelling one kind frees the session for another */
+	CKR(p11->C_SignInit(s, &ecdsa, priv));
+	CKR(p11->C_SignInit(s, NULL, priv));
+	CKR(p11->C_DigestInit(s, &sha));
+	/* an operation on another session is no obstacle */
+	CK_SESSION_HANDLE s2 = p11_user_session();
+	CKR(p11->C_SignInit(s2, &ecdsa, priv));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -373,6 +641,12 @@ static Suite *suite(void)
 	tcase_add_test(t, certificate_object);
 	tcase_add_test(t, another_process_key_is_seen);
 	tcase_add_test(t, thread_flag_keeps_every_slot);
+	tcase_add_test(t, crypt_final_on_single_part_operation);
+	tcase_add_test(t, seed_random_argument_check_first);
+	tcase_add_test(t, public_exponent_leading_zeros);
+	tcase_add_test(t, contradictory_key_pair_templates);
+	tcase_add_test(t, copy_changes_modifiable_attributes);
+	tcase_add_test(t, one_operation_per_session);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -292,6 +292,26 @@ static const struct bad_case {
 	  "out of range; expected a signed 64-bit integer", NULL },
 	{ SLOT(", \"pin_max_len\": -99999999999999999999"), "slots[0].pin_max_len", "signed 64-bit integer", NULL },
 	{ SLOT(", \"pin_max_len\": null"), "slots[0].pin_max_len", "expected an integer, got null", NULL },
+	/* the mechanism policy, every slot type */
+	{ SLOT(", \"rsa_min_bits\": \"2048\""), "slots[0].rsa_min_bits", "expected an integer, got string", NULL },
+	{ SLOT(", \"rsa_min_bits\": 512"), "slots[0].rsa_min_bits",
+	  "512 is out of range; expected modulus bits from 1024 to 4096 (default 2048)", NULL },
+	{ SLOT(", \"rsa_min_bits\": 8192"), "slots[0].rsa_min_bits", "8192 is out of range", NULL },
+	{ SLOT(", \"mechanisms\": [\"CKM_ECDSA\"]"), "slots[0].mechanisms", "expected an object, got array", NULL },
+	{ SLOT(", \"mechanisms\": {\"permit\": []}"), "slots[0].mechanisms.permit",
+	  "unknown key; expected one of allow, deny", NULL },
+	{ SLOT(", \"mechanisms\": {\"deny\": \"CKM_RSA_PKCS\"}"), "slots[0].mechanisms.deny",
+	  "expected an array, got string", NULL },
+	{ SLOT(", \"mechanisms\": {\"allow\": []}"), "slots[0].mechanisms.allow",
+	  "empty array; expected at least one mechanism name", NULL },
+	{ SLOT(", \"mechanisms\": {\"allow\": [\"CKM_ECDSA\", 7]}"), "slots[0].mechanisms.allow[1]",
+	  "expected a string, got number", NULL },
+	{ SLOT(", \"mechanisms\": {\"deny\": [\"CKM_RSA_PKCS\", \"CKM_RSA_PCKS\"]}"), "slots[0].mechanisms.deny[1]",
+	  "unknown mechanism \"CKM_RSA_PCKS\"; expected a mechanism hwagg implements", NULL },
+	{ SLOT(", \"mechanisms\": {\"allow\": [\"ckm_ecdsa\"]}"), "slots[0].mechanisms.allow[0]",
+	  "unknown mechanism \"ckm_ecdsa\"", NULL },
+	{ SLOT(", \"mechanisms\": {\"deny\": [\"CKM_AES_GCM\"]}"), "slots[0].mechanisms.deny[0]",
+	  "unknown mechanism \"CKM_AES_GCM\"", NULL },
 };
 
 static void apply_env(const char *env)
@@ -373,9 +393,10 @@ START_TEST(test_slot_type_registry)
 		expect_bad(json, "slots[1].type", want);
 		expect_bad(json, "slots[1].type", "expected a type this build includes: soft");
 	}
-	if (tpm != NULL && !hw_backend_available(tpm))
-		expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"tpm\"}]}",
-			   "slots[1].type", "\"tpm\" is not built into this module");
+	/* no tpm backend in the tree: no switch could build it, none is named */
+	ck_assert(tpm != NULL && !hw_backend_available(tpm));
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"tpm\"}]}",
+		   "slots[1].type", "\"tpm\" is not built into this module (not yet available)");
 }
 END_TEST
 
@@ -385,7 +406,7 @@ START_TEST(test_backend_keys)
 {
 	char want[512], json[256], jpath[128];
 	size_t n = 0, o = (size_t)snprintf(want, sizeof(want),
-						  "unknown key; expected one of name, type, refresh_s, timeout_ms");
+					   "unknown key; expected one of name, type, rsa_min_bits, mechanisms, refresh_s, timeout_ms");
 	const hw_backend_entry *soft = hw_backend_find("soft"), *t = hw_backend_table(&n);
 	ck_assert(soft != NULL && soft->ops != NULL);
 	for (const hw_conf_key *k = soft->conf_keys; k != NULL && k->name != NULL; k++)

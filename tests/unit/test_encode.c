@@ -54,6 +54,9 @@ START_TEST(test_table_sane)
 			ck_assert_int_eq(m->multipart, m->hash != HW_NO_HASH);
 		if (m->flags & CKF_SIGN)
 			ck_assert(m->flags & CKF_VERIFY);
+		/* C_EncryptFinal/C_DecryptFinal rely on it (fn_crypto.c) */
+		if (m->flags & (CKF_ENCRYPT | CKF_DECRYPT))
+			ck_assert(!m->multipart);
 		for (size_t j = 0; j < i; j++)
 			ck_assert_uint_ne(t[j].type, m->type);
 	}

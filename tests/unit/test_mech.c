@@ -556,7 +556,7 @@ START_TEST(test_keygen_errors)
 	ck_assert_uint_eq(hw_key_generate(&g, &k), CKR_TEMPLATE_INCONSISTENT);
 	g.rsa_e_len = 0;
 	ck_assert_uint_eq(hw_key_generate(&g, &k), CKR_TEMPLATE_INCONSISTENT);
-	g = (hw_keygen){ .key_type = CKK_RSA, .rsa_bits = 1024 };
+	g = (hw_keygen){ .key_type = CKK_RSA, .rsa_bits = 512 };
 	ck_assert_uint_eq(hw_key_generate(&g, &k), CKR_ATTRIBUTE_VALUE_INVALID);
 	g.rsa_bits = 8192;
 	ck_assert_uint_eq(hw_key_generate(&g, &k), CKR_ATTRIBUTE_VALUE_INVALID);

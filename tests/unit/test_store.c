@@ -4,6 +4,8 @@
  * connections.
  */
 #include "objects/store.h"
+#include "objects/attrs.h"
+#include "slots/backend.h"
 #include "tests/unit/store_fixture.h"
 
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *sub(const char *name)
@@ -516,6 +519,82 @@ START_TEST(test_token_records)
 }
 END_TEST
 
+/* ---- creation times -------------------------------------------------------- */
+static CK_RV created_of(void *arg, const hw_store_obj *o)
+{
+	*(int64_t *)arg = o->created;
+	return CKR_OK;
+}
+
+extern const hw_backend_ops hw_soft_ops;
+
+typedef struct { char created[2][32]; size_t n; } loaded;
+
+static CK_RV keep_created(void *arg, int64_t oid, hw_attrs *attrs, void *bdata)
+{
+	loaded *l = arg;
+	const CK_ATTRIBUTE *c = hw_attrs_get(attrs, CKA_HWAGG_CREATED);
+	ck_assert_uint_lt(l->n, 2);
+	snprintf(l->created[l->n++], sizeof(l->created[0]), "%.*s", c ? (int)c->ulValueLen : 1,
+		 c ? (const char *)c->pValue : "-");
+	return CKR_OK;
+}
+
+static int64_t put_attrs(hw_store *s, const hw_attrs *a)
+{
+	unsigned char *blob;
+	size_t len;
+	int64_t id = 0;
+	OK(hw_attrs_serialize(a, &blob, &len));
+	hw_store_obj o = { .attrs = blob, .attrs_len = len };
+	OK(hw_store_obj_insert(s, "soft", &o, 1, &id));
+	free(blob);
+	return id;
+}
+
+/* The store records when an object was inserted; the soft slot shows that
+ * time as CKA_HWAGG_CREATED for an object stored without one, and keeps
+ * the attribute of an object that has it. */
+START_TEST(test_created_time)
+{
+	char json[512], err[HW_CONFIG_ERR_LEN], want[32];
+	hw_config *cfg = NULL;
+	hw_attrs a;
+	loaded l = { .n = 0 };
+	int64_t created = 0;
+	hw_store *s = open_store(tmp_dir);
+	time_t t0 = time(NULL);
+	hw_attrs_init(&a);
+	OK(hw_attrs_set_ulong(&a, CKA_CLASS, CKO_DATA));
+	int64_t old = put_attrs(s, &a);
+	OK(hw_attrs_set_str(&a, CKA_HWAGG_CREATED, "2001-02-03T04:05:06Z"));
+	put_attrs(s, &a);
+	time_t t1 = time(NULL);
+	hw_attrs_clear(&a);
+	OK(hw_store_obj_get(s, "soft", old, created_of, &created));
+	ck_assert_int_ge(created, (int64_t)t0);
+	ck_assert_int_le(created, (int64_t)t1);
+	hw_store_close(s);
+
+	snprintf(json, sizeof(json), "{\"environment\": \"development\", \"store\": \"%s\", "
+		 "\"slots\": [{\"name\": \"soft\", \"type\": \"soft\"}]}", tmp_dir);
+	OK(hw_config_parse(json, NULL, &cfg, err, sizeof(err)));
+	void *ctx = calloc(1, hw_soft_ops.ctx_size);
+	ck_assert_ptr_nonnull(ctx);
+	OK(hw_soft_ops.open(ctx, &cfg->slots[0], cfg, err, sizeof(err)));
+	OK(hw_soft_ops.load(ctx, keep_created, &l));
+	hw_soft_ops.close(ctx, false);
+	free(ctx);
+	hw_config_free(cfg);
+	ck_assert_uint_eq(l.n, 2);
+	struct tm tm;
+	time_t when = (time_t)created;
+	strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&when, &tm));
+	ck_assert_str_eq(l.created[0], want);
+	ck_assert_str_eq(l.created[1], "2001-02-03T04:05:06Z");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	TCase *st;
@@ -531,6 +610,7 @@ static Suite *suite(void)
 	tcase_add_test(st, test_two_processes_insert);
 	tcase_add_test(st, test_threads_share_handle);
 	tcase_add_test(st, test_token_records);
+	tcase_add_test(st, test_created_time);
 	return s;
 }
 

@@ -1,0 +1,518 @@
+/*
+ * The operator's API over the module's PKCS#11 functions (see admin.h).
+ * Every call goes through the same hw_C_* entry points a consumer reaches
+ * through C_GetFunctionList; only hw_module_describe/hw_slot_describe read
+ * the engine directly, for what PKCS#11 has no words for.
+ */
+#include "module/admin.h"
+#include "module/fns.h"
+#include "module/global.h"
+#include "common/uri.h"
+#include "mechanisms/encode.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIND_CHUNK 64
+
+/* The key types of `hwagg keygen`: one row each. */
+static const struct key_type {
+	const char *name;
+	CK_MECHANISM_TYPE mech;
+	const char *curve;            /* hw_curve_by_name; NULL for RSA */
+	CK_ULONG bits;                /* RSA modulus bits */
+} key_types[] = {
+	{ "ec-p256", CKM_EC_KEY_PAIR_GEN, "P-256", 0 },
+	{ "ec-p384", CKM_EC_KEY_PAIR_GEN, "P-384", 0 },
+	{ "rsa-2048", CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 2048 },
+	{ "rsa-3072", CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 3072 },
+	{ "ed25519", CKM_EC_EDWARDS_KEY_PAIR_GEN, "Ed25519", 0 },
+};
+
+/* A blank-padded PKCS#11 text field as a C string. */
+static void unpad(char *out, size_t cap, const unsigned char *in, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, in, n);
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+CK_RV hw_admin_open(void)
+{
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	return hw_C_Initialize(&args);
+}
+
+void hw_admin_close(void)
+{
+	hw_C_Finalize(NULL);
+}
+
+CK_RV hw_admin_module_info(hw_admin_module *out)
+{
+	hw_module_desc d;
+	CK_INFO info;
+	HW_RETURN_IF(out == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_module_describe(&d);
+	if (rv == CKR_OK)
+		rv = hw_C_GetInfo(&info);
+	if (rv != CKR_OK)
+		return rv;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->config, sizeof(out->config), "%s", d.config);
+	snprintf(out->environment, sizeof(out->environment), "%s", d.environment);
+	snprintf(out->store, sizeof(out->store), "%s", d.store);
+	out->version = info.libraryVersion;
+	return CKR_OK;
+}
+
+static CK_RV slot_ids(CK_SLOT_ID **ids, CK_ULONG *n)
+{
+	CK_RV rv = hw_C_GetSlotList(CK_FALSE, NULL, n);
+	if (rv != CKR_OK)
+		return rv;
+	*ids = calloc(*n ? *n : 1, sizeof(**ids));
+	if (*ids == NULL)
+		return CKR_HOST_MEMORY;
+	rv = hw_C_GetSlotList(CK_FALSE, *ids, n);
+	if (rv != CKR_OK) {
+		free(*ids);
+		*ids = NULL;
+	}
+	return rv;
+}
+
+static CK_RV slot_info(CK_SLOT_ID id, hw_admin_slot *out)
+{
+	hw_slot_desc d;
+	CK_SLOT_INFO si;
+	CK_TOKEN_INFO ti;
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	CK_RV rv = hw_slot_describe(id, true, &d);
+	if (rv == CKR_OK)
+		rv = hw_C_GetSlotInfo(id, &si);
+	if (rv != CKR_OK)
+		return rv;
+	snprintf(out->name, sizeof(out->name), "%s", d.name);
+	snprintf(out->type, sizeof(out->type), "%s", d.type);
+	out->available = d.available;
+	snprintf(out->security, sizeof(out->security), "%s", d.security);
+	out->has_health = d.has_health;
+	out->health_rv = d.health_rv;
+	snprintf(out->health, sizeof(out->health), "%s", d.health);
+	out->counted = d.counted;
+	out->private_keys = d.private_keys;
+	out->public_keys = d.public_keys;
+	out->certificates = d.certificates;
+	out->other = d.other;
+	/* a token can leave between the two calls: then it is absent */
+	if ((si.flags & CKF_TOKEN_PRESENT) && hw_C_GetTokenInfo(id, &ti) == CKR_OK) {
+		out->present = true;
+		out->token_flags = ti.flags;
+		unpad(out->model, sizeof(out->model), ti.model, sizeof(ti.model));
+		unpad(out->serial, sizeof(out->serial), ti.serialNumber, sizeof(ti.serialNumber));
+	}
+	return CKR_OK;
+}
+
+CK_RV hw_admin_slots(hw_admin_slot **out, size_t *n)
+{
+	CK_SLOT_ID *ids = NULL;
+	CK_ULONG count = 0;
+	HW_RETURN_IF(out == NULL || n == NULL, CKR_ARGUMENTS_BAD);
+	*out = NULL;
+	*n = 0;
+	CK_RV rv = slot_ids(&ids, &count);
+	if (rv != CKR_OK)
+		return rv;
+	hw_admin_slot *all = calloc(count ? count : 1, sizeof(*all));
+	if (all == NULL)
+		rv = CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++)
+		rv = slot_info(ids[i], &all[i]);
+	free(ids);
+	if (rv != CKR_OK) {
+		free(all);
+		return rv;
+	}
+	*out = all;
+	*n = count;
+	return CKR_OK;
+}
+
+CK_RV hw_admin_login(CK_SLOT_ID id, const unsigned char *pin, size_t pin_len, CK_SESSION_HANDLE *out)
+{
+	CK_SESSION_HANDLE s;
+	HW_RETURN_IF(out == NULL || (pin == NULL && pin_len > 0), CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_C_OpenSession(id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+	if (rv != CKR_OK)
+		return rv;
+	rv = hw_C_Login(s, CKU_USER, (unsigned char *)pin, (CK_ULONG)pin_len);
+	if (rv != CKR_OK) {
+		hw_C_CloseSession(s);
+		return rv;
+	}
+	*out = s;
+	return CKR_OK;
+}
+
+void hw_admin_logout(CK_SESSION_HANDLE s)
+{
+	hw_C_Logout(s);
+	hw_C_CloseSession(s);
+}
+
+/* ---- reading objects ------------------------------------------------------ */
+
+/* One attribute's value, allocated with a NUL after it. Absent or
+ * sensitive: *val NULL and CKR_OK. */
+static CK_RV attr_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
+		      unsigned char **val, size_t *len)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	*val = NULL;
+	*len = 0;
+	CK_RV rv = hw_C_GetAttributeValue(s, h, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	    (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
+		return CKR_OK;
+	if (rv != CKR_OK)
+		return rv;
+	a.pValue = malloc(a.ulValueLen + 1);
+	if (a.pValue == NULL)
+		return CKR_HOST_MEMORY;
+	rv = hw_C_GetAttributeValue(s, h, &a, 1);
+	if (rv != CKR_OK) {
+		free(a.pValue);
+		return rv;
+	}
+	((unsigned char *)a.pValue)[a.ulValueLen] = '\0';
+	*val = a.pValue;
+	*len = a.ulValueLen;
+	return CKR_OK;
+}
+
+/* A short text attribute into a fixed field ("" when absent). */
+static CK_RV attr_text(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, char *out, size_t cap)
+{
+	unsigned char *v;
+	size_t len;
+	CK_RV rv = attr_get(s, h, type, &v, &len);
+	out[0] = '\0';
+	if (rv == CKR_OK && v != NULL)
+		snprintf(out, cap, "%s", (const char *)v);
+	free(v);
+	return rv;
+}
+
+static CK_RV attr_ulong(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_ULONG *out)
+{
+	CK_ATTRIBUTE a = { type, out, sizeof(*out) };
+	return hw_C_GetAttributeValue(s, h, &a, 1);
+}
+
+/* "ec-p256", "ed25519", "rsa-3072": the names keygen takes, for any key. */
+static CK_RV algorithm(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, char *out, size_t cap)
+{
+	CK_ULONG kt;
+	unsigned char *v = NULL;
+	size_t len, o = 0;
+	const hw_curve *c;
+	out[0] = '\0';
+	if (cls == CKO_CERTIFICATE) {
+		snprintf(out, cap, "x509");
+		return CKR_OK;
+	}
+	CK_RV rv = attr_ulong(s, h, CKA_KEY_TYPE, &kt);
+	if (rv != CKR_OK)
+		return rv == CKR_ATTRIBUTE_TYPE_INVALID ? CKR_OK : rv;
+	if (kt == CKK_RSA) {
+		rv = attr_get(s, h, CKA_MODULUS, &v, &len);
+		if (rv == CKR_OK && v != NULL)
+			snprintf(out, cap, "rsa-%zu", len * 8);
+	} else if (kt == CKK_EC || kt == CKK_EC_EDWARDS) {
+		rv = attr_get(s, h, CKA_EC_PARAMS, &v, &len);
+		if (rv == CKR_OK && v != NULL && hw_curve_from_params(v, len, &c) == CKR_OK) {
+			if (kt == CKK_EC)
+				o = (size_t)snprintf(out, cap, "ec-");
+			for (const char *p = c->name; *p != '\0' && o + 1 < cap; p++)
+				if (*p != '-')
+					out[o++] = (char)tolower((unsigned char)*p);
+			out[o] = '\0';
+		}
+	}
+	free(v);
+	return rv;
+}
+
+static void append(char *buf, size_t cap, size_t *o, const char *lit)
+{
+	*o += (size_t)snprintf(buf + *o, cap - *o, "%s", lit);
+}
+
+static void append_enc(char *buf, size_t cap, size_t *o, const void *v, size_t len, hw_uri_part part)
+{
+	*o += hw_uri_encode(buf + *o, cap - *o, v, len, part);
+}
+
+/* RFC 7512 URI of a token object: token, object (the label, when it has
+ * one), id (when it has one) and type. */
+static char *uri_build(const char *token, const hw_admin_key *k, size_t label_len)
+{
+	const char *type = k->cls == CKO_PRIVATE_KEY ? "private" : k->cls == CKO_PUBLIC_KEY ? "public" : "cert";
+	size_t cap = 64 + 3 * (strlen(token) + label_len + k->id_len), o = 0;
+	char *u = malloc(cap);
+	if (u == NULL)
+		return NULL;
+	append(u, cap, &o, "pkcs11:token=");
+	append_enc(u, cap, &o, token, strlen(token), HW_URI_PATH);
+	if (label_len > 0) {
+		append(u, cap, &o, ";object=");
+		append_enc(u, cap, &o, k->label, label_len, HW_URI_PATH);
+	}
+	if (k->id_len > 0) {
+		append(u, cap, &o, ";id=");
+		append_enc(u, cap, &o, k->id, k->id_len, HW_URI_BYTES);
+	}
+	append(u, cap, &o, ";type=");
+	append(u, cap, &o, type);
+	return u;
+}
+
+static void key_clear(hw_admin_key *k)
+{
+	free(k->label);
+	free(k->id);
+	free(k->uri);
+	memset(k, 0, sizeof(*k));
+}
+
+void hw_admin_keys_free(hw_admin_key *keys, size_t n)
+{
+	for (size_t i = 0; keys != NULL && i < n; i++)
+		key_clear(&keys[i]);
+	free(keys);
+}
+
+/* Everything the listing shows about one object. */
+static CK_RV key_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const char *token,
+		      hw_admin_key *k)
+{
+	unsigned char *label = NULL;
+	size_t label_len = 0;
+	memset(k, 0, sizeof(*k));
+	k->cls = cls;
+	CK_RV rv = attr_get(s, h, CKA_LABEL, &label, &label_len);
+	if (rv == CKR_OK)
+		rv = attr_get(s, h, CKA_ID, &k->id, &k->id_len);
+	if (rv == CKR_OK)
+		rv = algorithm(s, h, cls, k->algorithm, sizeof(k->algorithm));
+	if (rv == CKR_OK)
+		rv = attr_text(s, h, CKA_HWAGG_BACKEND, k->backend, sizeof(k->backend));
+	if (rv == CKR_OK)
+		rv = attr_text(s, h, CKA_HWAGG_SECURITY_LEVEL, k->security, sizeof(k->security));
+	if (rv == CKR_OK)
+		rv = attr_text(s, h, CKA_HWAGG_CREATED, k->created, sizeof(k->created));
+	k->label = label != NULL ? (char *)label : strdup("");
+	if (rv == CKR_OK && k->label == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK && (k->uri = uri_build(token, k, label_len)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv != CKR_OK)
+		key_clear(k);
+	return rv;
+}
+
+/* Handles of the token objects matching t, in the token's order. */
+static CK_RV find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG tn, CK_OBJECT_HANDLE **out, size_t *n)
+{
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG got = 0;
+	size_t cnt = 0;
+	*out = NULL;
+	*n = 0;
+	CK_RV rv = hw_C_FindObjectsInit(s, t, tn);
+	if (rv != CKR_OK)
+		return rv;
+	do {
+		CK_OBJECT_HANDLE *more = realloc(hs, (cnt + FIND_CHUNK) * sizeof(*hs));
+		if (more == NULL) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		hs = more;
+		rv = hw_C_FindObjects(s, hs + cnt, FIND_CHUNK, &got);
+		cnt += rv == CKR_OK ? got : 0;
+	} while (rv == CKR_OK && got == FIND_CHUNK);
+	hw_C_FindObjectsFinal(s);
+	if (rv != CKR_OK) {
+		free(hs);
+		return rv;
+	}
+	*out = hs;
+	*n = cnt;
+	return CKR_OK;
+}
+
+static CK_RV token_label(CK_SESSION_HANDLE s, char out[33])
+{
+	CK_SESSION_INFO si;
+	CK_TOKEN_INFO ti;
+	CK_RV rv = hw_C_GetSessionInfo(s, &si);
+	if (rv == CKR_OK)
+		rv = hw_C_GetTokenInfo(si.slotID, &ti);
+	if (rv == CKR_OK)
+		unpad(out, 33, ti.label, sizeof(ti.label));
+	return rv;
+}
+
+static bool same_id(const hw_admin_key *a, const hw_admin_key *b)
+{
+	return a->id_len > 0 && a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0;
+}
+
+CK_RV hw_admin_keys(CK_SESSION_HANDLE s, hw_admin_key **out, size_t *n)
+{
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = { { CKA_TOKEN, &yes, sizeof(yes) } };
+	CK_OBJECT_HANDLE *hs = NULL;
+	hw_admin_key *keys = NULL;
+	size_t nh = 0, nk = 0, kept = 0;
+	char token[33];
+	HW_RETURN_IF(out == NULL || n == NULL, CKR_ARGUMENTS_BAD);
+	*out = NULL;
+	*n = 0;
+	CK_RV rv = token_label(s, token);
+	if (rv == CKR_OK)
+		rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &nh);
+	if (rv == CKR_OK && (keys = calloc(nh ? nh : 1, sizeof(*keys))) == NULL)
+		rv = CKR_HOST_MEMORY;
+	for (size_t i = 0; rv == CKR_OK && i < nh; i++) {
+		CK_ULONG cls;
+		rv = attr_ulong(s, hs[i], CKA_CLASS, &cls);
+		if (rv == CKR_OBJECT_HANDLE_INVALID) {
+			rv = CKR_OK;          /* destroyed by another process meanwhile */
+			continue;
+		}
+		if (rv == CKR_OK && (cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY || cls == CKO_CERTIFICATE))
+			rv = key_read(s, hs[i], cls, token, &keys[nk++]);
+	}
+	free(hs);
+	if (rv != CKR_OK) {
+		hw_admin_keys_free(keys, nk);
+		return rv;
+	}
+	/* a public key or certificate is shown only when no private key
+	 * shares its CKA_ID: the private key's line stands for the pair */
+	for (size_t i = 0; i < nk; i++) {
+		bool paired = false;
+		for (size_t j = 0; keys[i].cls != CKO_PRIVATE_KEY && j < nk && !paired; j++)
+			paired = keys[j].cls == CKO_PRIVATE_KEY && same_id(&keys[i], &keys[j]);
+		if (paired)
+			key_clear(&keys[i]);
+		else
+			keys[kept++] = keys[i];
+	}
+	*out = keys;
+	*n = kept;
+	return CKR_OK;
+}
+
+/* ---- generating ------------------------------------------------------------ */
+
+const char *hw_admin_key_type(size_t i)
+{
+	return i < HW_ARRAY_LEN(key_types) ? key_types[i].name : NULL;
+}
+
+CK_RV hw_admin_key_exists(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len, bool *exists)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+	HW_RETURN_IF(id == NULL || id_len == 0 || exists == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n);
+	free(hs);
+	*exists = rv == CKR_OK && n > 0;
+	return rv;
+}
+
+static void tmpl_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
+{
+	t[*n].type = type;
+	t[*n].pValue = value;
+	t[*n].ulValueLen = len;
+	(*n)++;
+}
+
+CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
+		      const unsigned char *id, size_t id_len, hw_admin_key **out)
+{
+	const struct key_type *kt = NULL;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_HANDLE pub, priv;
+	char token[33];
+	HW_RETURN_IF(type == NULL || label == NULL || out == NULL || (id == NULL && id_len > 0), CKR_ARGUMENTS_BAD);
+	*out = NULL;
+	for (size_t i = 0; i < HW_ARRAY_LEN(key_types) && kt == NULL; i++)
+		if (strcmp(key_types[i].name, type) == 0)
+			kt = &key_types[i];
+	if (kt == NULL)
+		return CKR_MECHANISM_INVALID;
+	const hw_curve *curve = kt->curve != NULL ? hw_curve_by_name(kt->curve) : NULL;
+	if (kt->curve != NULL && curve == NULL)
+		return CKR_CURVE_NOT_SUPPORTED;
+	bool rsa = kt->curve == NULL;
+	CK_ULONG bits = kt->bits, label_len = (CK_ULONG)strlen(label), pn = 0, vn = 0;
+	CK_MECHANISM mech = { kt->mech, NULL, 0 };
+	CK_ATTRIBUTE pt[8], vt[8];
+	tmpl_add(pt, &pn, CKA_TOKEN, &yes, sizeof(yes));
+	tmpl_add(pt, &pn, CKA_PRIVATE, &no, sizeof(no));
+	tmpl_add(pt, &pn, CKA_VERIFY, &yes, sizeof(yes));
+	tmpl_add(pt, &pn, CKA_LABEL, (void *)label, label_len);
+	tmpl_add(vt, &vn, CKA_TOKEN, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_PRIVATE, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_SIGN, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_SENSITIVE, &yes, sizeof(yes));
+	tmpl_add(vt, &vn, CKA_EXTRACTABLE, &no, sizeof(no));
+	tmpl_add(vt, &vn, CKA_LABEL, (void *)label, label_len);
+	if (rsa) {
+		tmpl_add(pt, &pn, CKA_MODULUS_BITS, &bits, sizeof(bits));
+		tmpl_add(pt, &pn, CKA_ENCRYPT, &yes, sizeof(yes));
+		tmpl_add(vt, &vn, CKA_DECRYPT, &yes, sizeof(yes));
+	} else {
+		tmpl_add(pt, &pn, CKA_EC_PARAMS, (void *)curve->params, (CK_ULONG)curve->params_len);
+	}
+	/* without an id the module derives one from the public key */
+	if (id_len > 0) {
+		tmpl_add(pt, &pn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+		tmpl_add(vt, &vn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+	}
+	CK_RV rv = token_label(s, token);
+	if (rv == CKR_OK)
+		rv = hw_C_GenerateKeyPair(s, &mech, pt, pn, vt, vn, &pub, &priv);
+	if (rv != CKR_OK)
+		return rv;
+	hw_admin_key *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return CKR_HOST_MEMORY;
+	rv = key_read(s, priv, CKO_PRIVATE_KEY, token, k);
+	if (rv != CKR_OK) {
+		free(k);
+		return rv;
+	}
+	*out = k;
+	return CKR_OK;
+}

@@ -1,0 +1,69 @@
+#!/bin/bash
+# `make install` writes under the prefix and nowhere else, unless configure
+# was asked for other module directories (--with-p11-module-dir,
+# --with-p11-config-dir): then those hold the module and hwagg.module and
+# everything else stays under the prefix. The installed hwagg.module names
+# the installed module, the installed CLI says where the module is, and
+# `make uninstall` removes every file again. Runs in a DESTDIR, so nothing
+# outside the test's temp directory is touched.
+set -u
+BUILD=${HWAGG_BUILDDIR:?}
+PREFIX=${HWAGG_PREFIX:?}
+MODDIR=${HWAGG_P11_MODULE_DIR:?}
+CONFDIR=${HWAGG_P11_CONFIG_DIR:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+dest=$tmp/dest
+# a make of our own, not a job of the make running this test
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$BUILD" "$@" >"$tmp/make.out" 2>&1; }
+
+mk install DESTDIR="$dest" || fail "make install DESTDIR=$dest: $(tail -n 20 "$tmp/make.out")"
+(cd "$dest" && find . -type f -o -type l | sed 's|^\.||') | sort >"$tmp/files"
+[ -s "$tmp/files" ] || fail "make install wrote nothing"
+
+# without --with-p11-*-dir, the module directories are under the prefix
+conf=$("$BUILD/config.status" --config)
+if [[ $conf != *--with-p11-module-dir* && $MODDIR != "$PREFIX"/* ]]; then
+	fail "the default module directory $MODDIR is outside the prefix $PREFIX"
+fi
+if [[ $conf != *--with-p11-config-dir* && $CONFDIR != "$PREFIX"/* ]]; then
+	fail "the default hwagg.module directory $CONFDIR is outside the prefix $PREFIX"
+fi
+
+# every file under the prefix, or in a module directory configure was given
+outside=$(while read -r f; do
+	case $f in
+	"$PREFIX"/* | "$MODDIR"/libhwagg-pkcs11.* | "$CONFDIR"/hwagg.module) ;;
+	*) echo "$f" ;;
+	esac
+done <"$tmp/files")
+[ -z "$outside" ] || fail "make install wrote outside $PREFIX:
+$outside"
+
+module=$MODDIR/libhwagg-pkcs11.so
+[ -f "$dest$module" ] || fail "no module at $module:
+$(cat "$tmp/files")"
+[ -f "$dest$CONFDIR/hwagg.module" ] || fail "no hwagg.module in $CONFDIR"
+[ -x "$dest$PREFIX/bin/hwagg" ] || fail "no hwagg in $PREFIX/bin"
+# the module file names the module where it will be, not in DESTDIR
+grep -qx "module: $module" "$dest$CONFDIR/hwagg.module" ||
+	fail "hwagg.module does not name $module: $(cat "$dest$CONFDIR/hwagg.module")"
+case $MODDIR in
+"$PREFIX"/*) echo "PASS: the module and hwagg.module are under $PREFIX ($MODDIR, $CONFDIR)" ;;
+*) echo "PASS: the module is in $MODDIR and hwagg.module in $CONFDIR, as configured" ;;
+esac
+echo "PASS: make install wrote $(wc -l <"$tmp/files") files, none outside $PREFIX and the configured module directories"
+
+# the installed CLI says where the module is
+printf '{"environment": "development", "store": "%s/store", "slots": [{"name": "i", "type": "soft"}]}\n' \
+	"$tmp" >"$tmp/conf.json"
+out=$(HWAGG_CONF=$tmp/conf.json HWAGG_LOG=error "$dest$PREFIX/bin/hwagg" status) ||
+	fail "the installed hwagg status exited $?: $out"
+grep -q "^module: *$module " <<<"$out" || fail "status does not name $module: $out"
+echo "PASS: the installed hwagg status names $module"
+
+mk uninstall DESTDIR="$dest" || fail "make uninstall: $(tail -n 20 "$tmp/make.out")"
+left=$(cd "$dest" && find . -type f -o -type l)
+[ -z "$left" ] || fail "make uninstall left: $left"
+echo "PASS: make uninstall removes every file"
