@@ -8,6 +8,10 @@
  *     OPS: sign exactly OPS times per thread instead of for SECONDS (a fixed
  *          amount of work, for instruction counts under callgrind)
  *   hwagg-bench --init MODULE N     time C_Initialize+C_GetSlotList+C_Finalize
+ *   hwagg-bench --cold MODULE       one cold cycle in this (fresh) process: dlopen
+ *          (RTLD_NOW) + C_Initialize + C_GetSlotList(CK_FALSE) + C_Finalize;
+ *          prints milliseconds and the process's peak RSS (bench/coldstart.sh
+ *          runs it in many fresh processes)
  *   hwagg-bench --token-key MODULE ...   the same with a token key pair
  *          (CKA_TOKEN true, destroyed at the end): signing then goes through
  *          the backend's store, e.g. the keyring slot reading the key from
@@ -152,8 +156,32 @@ static int bench_init(const char *module, int n)
 	return 0;
 }
 
+static int bench_cold(const char *module)
+{
+	CK_ULONG count;
+	double t0 = now();
+	if (load(module) != 0 || p11->C_Initialize(NULL) != CKR_OK ||
+	    p11->C_GetSlotList(CK_FALSE, NULL, &count) != CKR_OK || p11->C_Finalize(NULL) != CKR_OK) {
+		fprintf(stderr, "cold cycle failed\n");
+		return 1;
+	}
+	double ms = (now() - t0) * 1e3;
+	long rss = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &rss) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	printf("%.3f %ld\n", ms, rss);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--cold") == 0)
+		return bench_cold(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "--init") == 0)
 		return bench_init(argv[2], atoi(argv[3]));
 	if (argc > 1 && strcmp(argv[1], "--token-key") == 0) {
@@ -164,6 +192,7 @@ int main(int argc, char **argv)
 	if (argc != 7 && argc != 8) {
 		fprintf(stderr, "usage: hwagg-bench MODULE TOKEN PIN ec256|rsa2048 SECONDS THREADS [OPS]\n"
 				"       hwagg-bench --init MODULE CYCLES\n"
+				"       hwagg-bench --cold MODULE\n"
 				"       hwagg-bench --token-key MODULE TOKEN PIN ...   (a token key pair)\n");
 		return 2;
 	}
