@@ -96,6 +96,7 @@ static const char hw_store_schema_v1[] =
 
 struct hw_store {
 	pthread_mutex_t lock;
+	struct hw_store *next;  /* in the list of open stores */
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	char *path;
@@ -375,8 +376,54 @@ out:
 	return rv;
 }
 
+/* Every open store, so that fork() happens when no thread of ours is inside
+ * SQLite: the prepare handler takes every store's lock (and with it waits
+ * for the operation running), the parent and the child let go. A child that
+ * inherited SQLite's global mutexes held by one of our threads would hang in
+ * its first allocation inside SQLite. Order: stores_lock, then a store's. */
+static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
+static hw_store *stores;
+static pthread_once_t stores_once = PTHREAD_ONCE_INIT;
+
+static void hw_store_fork_prepare(void)
+{
+	pthread_mutex_lock(&stores_lock);
+	for (hw_store *s = stores; s != NULL; s = s->next)
+		pthread_mutex_lock(&s->lock);
+}
+
+static void hw_store_fork_release(void)
+{
+	for (hw_store *s = stores; s != NULL; s = s->next)
+		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&stores_lock);
+}
+
+static void hw_store_fork_register(void)
+{
+	pthread_atfork(hw_store_fork_prepare, hw_store_fork_release, hw_store_fork_release);
+}
+
+static void hw_store_list(hw_store *s, bool add)
+{
+	pthread_mutex_lock(&stores_lock);
+	if (add) {
+		s->next = stores;
+		stores = s;
+	} else {
+		for (hw_store **p = &stores; *p != NULL; p = &(*p)->next) {
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&stores_lock);
+}
+
 static void hw_store_free(hw_store *s)
 {
+	hw_store_list(s, false);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	if (s->db != NULL)
@@ -400,6 +447,8 @@ CK_RV hw_store_open(const char *dir, hw_store **out)
 		free(s);
 		return CKR_HOST_MEMORY;
 	}
+	pthread_once(&stores_once, hw_store_fork_register);
+	hw_store_list(s, true);
 	s->gen = 1;
 	rv = asprintf(&s->path, "%s/%s", dir, HW_STORE_FILE) < 0 ? CKR_HOST_MEMORY : CKR_OK;
 	if (rv != CKR_OK)
@@ -451,6 +500,7 @@ void hw_store_forget(hw_store *s)
 	} else {
 		hw_warn("store \"%s\": the parent's connection was busy at fork and is abandoned; "
 			"reopening this store in the child is unsafe", s->path);
+		hw_store_list(s, false);
 		free(s->path);
 		free(s);
 	}

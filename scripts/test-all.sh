@@ -7,7 +7,9 @@
 #   4. build with every optional backend disabled and run the unit suites,
 #      and with every backend built in (no backend modules) and run the
 #      suites of the backends that are otherwise modules
-#   5. run the dlopen, hsm and hostile suites under valgrind
+#   5. run the dlopen, hsm and hostile suites under valgrind, and the
+#      concurrency and fork suites under ThreadSanitizer (lock-order
+#      inversions included)
 #   6. make distcheck (packaging; consumers skip there)
 # Ends with one line "N passed, N failed".
 set -uo pipefail
@@ -107,6 +109,12 @@ vg() {
 	return $rc
 }
 step "valgrind: dlopen, hsm and hostile suites" vg
+
+tsan() {
+	rm -rf "$top/_build-tsan"
+	tests/concurrency/tsan.sh "$top" "$top/_build-tsan"
+}
+step "ThreadSanitizer: concurrency and fork suites" tsan
 
 dist() {
 	HWAGG_SKIP_CONSUMERS=1 make -C _build distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-strict" \

@@ -23,6 +23,7 @@
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static hsm_lower *loaded;       /* modules this process loaded */
 static hsm_lower *inherited;    /* loaded by an ancestor: never called again */
+static hsm_lower *loading;      /* being loaded through p11-kit right now */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void atfork_child(void)
@@ -35,6 +36,16 @@ static void atfork_child(void)
 		tail = &(*tail)->next;
 	*tail = loaded;
 	loaded = NULL;
+	/* a parent thread was inside p11-kit's load or the module's
+	 * C_Initialize, holding their locks: that module is inherited too,
+	 * and the child takes a private copy rather than wait for ever */
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	if (loading != NULL) {
+		loading->next = NULL;
+		*tail = loading;
+		loading = NULL;
+	}
 	pthread_mutex_init(&reg_lock, NULL);
 }
 
@@ -217,7 +228,13 @@ CK_RV hsm_lower_get(const char *path, hsm_lower **out, char *why, size_t why_len
 		snprintf(why, why_len, "out of memory");
 		rv = CKR_HOST_MEMORY;
 	} else {
-		rv = was_inherited_inlock(real) ? load_copy(m, why, why_len) : load_p11kit(m, why, why_len);
+		if (was_inherited_inlock(real)) {
+			rv = load_copy(m, why, why_len);
+		} else {
+			loading = m;
+			rv = load_p11kit(m, why, why_len);
+			loading = NULL;
+		}
 		/* a mapped copy is listed even when it failed, to be reused */
 		if (rv == CKR_OK || m->copy != NULL) {
 			m->next = loaded;

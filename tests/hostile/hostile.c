@@ -19,17 +19,26 @@
  *   garbage_find  C_FindObjects returns more handles than asked for
  *   cant_lock     C_Initialize refuses locking (CKR_CANT_LOCK) unless given
  *                 no arguments; calls running at the same time are counted
+ *   block_find, block_sign, block_login, block_init
+ *                 the next C_FindObjects (C_Sign, C_Login, C_Initialize)
+ *                 holds its caller until the mode is switched off again: a
+ *                 slow device, for the tests of what hwagg does while a
+ *                 thread waits on one
  *
  * hostile_stat() reports counters: "initialize", "finalize", "sessions"
- * (open now), "overlaps" (concurrent calls seen in cant_lock mode).
+ * (open now), "overlaps" (concurrent calls seen in cant_lock mode),
+ * "blocked" (callers held by a block_* mode now); hostile_wait_blocked()
+ * waits for a caller to be held.
  */
 #include "hostile.h"
 
 #include <p11-kit/pkcs11.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -42,6 +51,9 @@ static char mode[256];
 static bool initialized, logged_in;
 static CK_SLOT_ID slot_id = 1;
 static int n_init, n_final, inside, overlaps;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int blocked;             /* callers held at a gate now */
+static unsigned gates_used;     /* gates that caught their one caller since hostile_set */
 
 static struct session {
 	bool open, dead, finding, signing;
@@ -71,6 +83,42 @@ EXPORT void hostile_set(const char *m)
 {
 	pthread_mutex_lock(&lock);
 	strncpy(mode, m, sizeof(mode) - 1);
+	gates_used = 0;
+	pthread_cond_broadcast(&gate_cv);    /* held callers look at the new mode */
+	pthread_mutex_unlock(&lock);
+}
+
+EXPORT int hostile_wait_blocked(int n, int seconds)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	pthread_mutex_lock(&lock);
+	int rc = 0;
+	while (blocked < n && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&gate_cv, &lock, &until);
+	int got = blocked;
+	pthread_mutex_unlock(&lock);
+	return got;
+}
+
+/* The block_* modes: the first caller after the mode was set waits here
+ * until the mode is switched off. It waits outside the module lock, as a
+ * thread-safe module waits for its device, so that calls on other sessions
+ * go on meanwhile. Later callers pass: one held caller is what a test can
+ * reason about. */
+static void gate(const char *what, unsigned bit)
+{
+	pthread_mutex_lock(&lock);
+	if (on(what) && !(gates_used & bit)) {
+		gates_used |= bit;
+		blocked++;
+		pthread_cond_broadcast(&gate_cv);
+		while (on(what))
+			pthread_cond_wait(&gate_cv, &lock);
+		blocked--;
+		pthread_cond_broadcast(&gate_cv);
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -84,6 +132,8 @@ EXPORT int hostile_stat(const char *what)
 		n = n_final;
 	else if (strcmp(what, "overlaps") == 0)
 		n = overlaps;
+	else if (strcmp(what, "blocked") == 0)
+		n = blocked;
 	else if (strcmp(what, "sessions") == 0)
 		for (int i = 0; i < MAX_SESSIONS; i++)
 			n += sessions[i].open;
@@ -152,6 +202,7 @@ static CK_RV check_slot(CK_SLOT_ID id)
 static CK_RV h_Initialize(void *args)
 {
 	const CK_C_INITIALIZE_ARGS *a = args;
+	gate("block_init", 8);
 	pthread_mutex_lock(&lock);
 	CK_RV rv = CKR_OK;
 	if (initialized)
@@ -329,6 +380,7 @@ static CK_RV h_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
 static CK_RV h_Login(CK_SESSION_HANDLE h, CK_USER_TYPE who, CK_UTF8CHAR *pin, CK_ULONG len)
 {
 	struct session *s = NULL;
+	gate("block_login", 4);
 	enter();
 	CK_RV rv = get_session(h, &s);
 	if (rv == CKR_OK && logged_in)
@@ -425,6 +477,7 @@ static CK_RV h_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *t, CK_ULONG n)
 static CK_RV h_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count)
 {
 	struct session *s = NULL;
+	gate("block_find", 1);
 	enter();
 	CK_RV rv = get_session(h, &s);
 	if (rv == CKR_OK && !s->finding)
@@ -470,6 +523,7 @@ static CK_RV h_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_OBJECT_HANDLE k
 static CK_RV h_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig, CK_ULONG *sig_len)
 {
 	struct session *s = NULL;
+	gate("block_sign", 2);
 	enter();
 	CK_RV rv = get_session(h, &s);
 	if (rv == CKR_OK && !s->signing)

@@ -342,8 +342,9 @@ START_TEST(test_forked_child_writes)
 END_TEST
 
 /* Fork while another thread is inside the store (a walk callback runs under
- * its lock): forget must neither block on that lock nor touch the
- * connection, and the parent goes on. */
+ * its lock): the fork waits until that thread is out of SQLite (the store's
+ * fork handlers), so the child never inherits a lock held for ever; its
+ * forget closes an idle connection, and the parent goes on. */
 static int busy_in[2], busy_out[2];
 
 static CK_RV hold_inside(void *arg, const hw_store_obj *o)
@@ -356,6 +357,15 @@ static CK_RV hold_inside(void *arg, const hw_store_obj *o)
 static void *walk_thread(void *s)
 {
 	return (void *)(uintptr_t)hw_store_obj_each(s, "soft", hold_inside, NULL);
+}
+
+static int fork_result;
+static int child_forget(void *s);
+
+static void *fork_thread(void *s)
+{
+	fork_result = wait_child(spawn(child_forget, s));
+	return NULL;
 }
 
 static int child_forget(void *s)
@@ -378,10 +388,16 @@ START_TEST(test_fork_while_busy)
 	ck_assert(pipe(busy_in) == 0 && pipe(busy_out) == 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, walk_thread, s), 0);
 	ck_assert_int_eq(read(busy_in[0], &c, 1), 1);
-	ck_assert_int_eq(wait_child(spawn(child_forget, s)), 0);
+	/* the fork starts while the walk is inside; it goes through once the
+	 * walk is let out */
+	pthread_t f;
+	fork_result = -1;
+	ck_assert_int_eq(pthread_create(&f, NULL, fork_thread, s), 0);
 	ck_assert_int_eq(write(busy_out[1], "x", 1), 1);
 	ck_assert_int_eq(pthread_join(t, &res), 0);
 	ck_assert_ptr_null(res);
+	ck_assert_int_eq(pthread_join(f, NULL), 0);
+	ck_assert_int_eq(fork_result, 0);
 	put(s, "soft", "two", NULL);
 	ck_assert_uint_eq(walk(s, "soft")->n, 2);
 	hw_store_close(s);
