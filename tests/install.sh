@@ -55,6 +55,15 @@ case $MODDIR in
 esac
 echo "PASS: make install wrote $(wc -l <"$tmp/files") files, none outside $PREFIX and the configured module directories"
 
+# backend modules go where the installed module looks for them
+if [ -f "$BUILD/.libs/hwagg-keyring.so" ]; then
+	kr=$(grep '/hwagg-keyring.so$' "$tmp/files" || true)
+	[ -n "$kr" ] || fail "no backend module hwagg-keyring.so installed: $(cat "$tmp/files")"
+	strings "$dest$module" | grep -qx "$(dirname "$kr")" ||
+		fail "the installed module does not look for backend modules in $(dirname "$kr")"
+	echo "PASS: hwagg-keyring.so is installed in $(dirname "$kr"), where the module looks for it"
+fi
+
 # the installed CLI says where the module is
 printf '{"environment": "development", "store": "%s/store", "slots": [{"name": "i", "type": "soft"}]}\n' \
 	"$tmp" >"$tmp/conf.json"
