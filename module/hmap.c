@@ -25,8 +25,16 @@ void *hw_hmap_get(const hw_hmap *m, uint64_t k)
 bool hw_hmap_put(hw_hmap *m, uint64_t k, void *v)
 {
 	if ((m->used + 1) * 2 > m->cap) {
+		/* used counts tombstones too. Rebuild without them, and double
+		 * only when the live entries need it: sessions and object handles
+		 * come and go (handles are never reused), and a map that grew with
+		 * every handle ever issued would make each scan of it (counting a
+		 * slot's sessions) cost more for the rest of the process. */
+		size_t live = 0;
+		for (size_t i = 0; i < m->cap; i++)
+			live += m->keys[i] != 0 && m->keys[i] != HW_HMAP_DEL;
 		hw_hmap n = { 0 };
-		n.cap = m->cap ? m->cap * 2 : 64;
+		n.cap = m->cap == 0 ? 64 : (live + 1) * 4 > m->cap ? m->cap * 2 : m->cap;
 		n.keys = calloc(n.cap, sizeof(*n.keys));
 		n.vals = calloc(n.cap, sizeof(*n.vals));
 		if (n.keys == NULL || n.vals == NULL) {

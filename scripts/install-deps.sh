@@ -4,6 +4,7 @@
 set -eu
 PKGS="
   build-essential autoconf automake libtool pkg-config
+  clang libclang-rt-14-dev
   libp11-kit-dev p11-kit libjson-c-dev libsqlite3-dev libssl-dev openssl check
   libdbus-1-dev
   opensc softhsm2 libengine-pkcs11-openssl openssh-client openssh-server

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora fuzz/corpus/<target>/ (small valid inputs in each
+target's input format, described at the top of fuzz/<target>.c). Keys and the
+certificate come from the openssl command, so a new run gives other bytes of
+the same shapes; the committed seeds are one such run. Regression inputs
+(crash-*, found by fuzzing) are kept as they are.
+
+    python3 fuzz/seeds.py
+"""
+import hashlib
+import os
+import struct
+import subprocess
+import tempfile
+
+TOP = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(TOP, "corpus")
+
+# PKCS#11 constants (pkcs11t.h)
+CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL = 0x0, 0x1, 0x2, 0x3
+CKA_APPLICATION, CKA_VALUE, CKA_OBJECT_ID = 0x10, 0x11, 0x12
+CKA_CERTIFICATE_TYPE, CKA_KEY_TYPE, CKA_SUBJECT, CKA_ID = 0x80, 0x100, 0x101, 0x102
+CKA_SENSITIVE, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY = 0x103, 0x105, 0x108, 0x10A
+CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT = 0x120, 0x121, 0x122
+CKA_EXTRACTABLE, CKA_MODIFIABLE, CKA_DESTROYABLE = 0x162, 0x170, 0x172
+CKA_EC_PARAMS, CKA_EC_POINT, CKA_UNIQUE_ID = 0x180, 0x181, 0x4
+CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY = 0, 1, 2, 3
+CKK_RSA, CKK_EC, CKK_EC_EDWARDS = 0x0, 0x3, 0x40
+CKC_X_509 = 0
+CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_ECDSA, CKM_ECDSA_SHA256 = 0x0, 0x1, 0x1041, 0x1044
+CKM_EC_KEY_PAIR_GEN, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA = 0x1040, 0x1055, 0x1057
+CKM_SHA256, CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP = 0x250, 0xD, 0x43, 0x9
+CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED = 0x2, 0x1
+
+P256 = bytes.fromhex("06082a8648ce3d030107")
+P384 = bytes.fromhex("06052b81040022")
+P521 = bytes.fromhex("06052b81040023")
+ED25519_OID = bytes.fromhex("06032b6570")
+ED25519_NAME = b"\x13\x0cedwards25519"
+
+
+def ulong(v):
+    return struct.pack("<Q", v)
+
+
+def ck_bool(v):
+    return b"\x01" if v else b"\x00"
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def openssl(*args, stdin=None):
+    return subprocess.run(["openssl", *args], input=stdin, check=True, capture_output=True).stdout
+
+
+def material():
+    """An EC P-256 key (point, PKCS#8), an RSA-2048 public key and an EC certificate."""
+    with tempfile.TemporaryDirectory() as d:
+        ec = os.path.join(d, "ec.pem")
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ec)
+        spki = openssl("pkey", "-in", ec, "-pubout", "-outform", "DER")
+        p8 = openssl("pkcs8", "-topk8", "-nocrypt", "-in", ec, "-outform", "DER")
+        cert = openssl("req", "-x509", "-new", "-key", ec, "-subj", "/CN=hwagg fuzz", "-days", "1",
+                       "-outform", "DER")
+        rsa = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
+        text = openssl("pkey", "-pubin", "-noout", "-text",
+                       stdin=openssl("pkey", "-pubout", stdin=rsa)).decode()
+    hexmod = "".join(l.strip() for l in text.split("Modulus:")[1].split("Exponent")[0].splitlines())
+    modulus = bytes.fromhex(hexmod.replace(":", "")).lstrip(b"\x00")
+    return {"point": spki[-65:], "p8": p8, "cert": cert, "spki": spki, "modulus": modulus}
+
+
+# ---- conf ------------------------------------------------------------------------
+def conf_seeds():
+    write("conf", "minimal.json", b'{"slots":[{"name":"hwagg-dev","type":"soft"}]}')
+    write("conf", "full.json", b"""\xef\xbb\xbf{
+  "environment": "staging",
+  "store": "${FUZZ_DIR}/store",
+  "log": { "level": "debug", "file": "$FUZZ_DIR/hwagg.log" },
+  "audit": { "file": "~/audit.jsonl" },
+  "slots": [
+    { "name": "dev", "type": "soft", "pin_max_tries": 5, "pin_min_len": 6, "pin_max_len": 32 },
+    { "name": "hsm \\u00e9", "type": "hsm", "module": "/usr/lib/softhsm/libsofthsm2.so",
+      "token": "mytoken", "security": "software" },
+    { "name": "keyring", "type": "keyring", "collection": "default", "cache_keys": false }
+  ]
+}
+""")
+    write("conf", "errors.json", b'{"environment":"prod","store":"relative","slots":[{"name":"a ",'
+          b'"type":"tpm"},{"name":"a","type":"soft","x":1}],"log":{"level":7}}')
+    write("conf", "bad-syntax.json", b'{"slots":[{"name":"a","type":"soft"},]}')
+
+
+# ---- encode ----------------------------------------------------------------------
+def der_int(v):
+    b = v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big")
+    return b"\x02" + bytes([len(b)]) + b
+
+
+def encode_seeds(m):
+    for name, p in (("p256", P256), ("p384", P384), ("p521", P521), ("ed-oid", ED25519_OID),
+                    ("ed-name", ED25519_NAME), ("secp256r1", b"\x13\x09secp256r1")):
+        write("encode", "params-" + name, b"\x00" + p)
+    write("encode", "point-p256-der", b"\x01\x00\x04\x41" + m["point"])
+    write("encode", "point-p256-raw", b"\x01\x00" + m["point"])
+    write("encode", "point-ed25519", b"\x01\x03\x04\x20" + bytes(range(32)))
+    r, s = 0x8000000000000000000000000000000000000000000000000000000000000001, 0x1234
+    body = der_int(r) + der_int(s)
+    write("encode", "ecdsa-der-p256", b"\x02\x20\x30" + bytes([len(body)]) + body)
+    write("encode", "ecdsa-rs-p384", b"\x03" + bytes(47) + b"\x80" + bytes(47) + b"\x01")
+    digest = hashlib.sha256(b"hwagg").digest()
+    write("encode", "digestinfo-sha256",
+          b"\x04" + bytes.fromhex("3031300d060960864801650304020105000420") + digest)
+    # mechanism parameters: mechanism, form, modulus bits (u64), the parameter
+    pss = struct.pack("<QQQ", CKM_SHA256, CKG_MGF1_SHA256, 32)
+    oaep = struct.pack("<QQQQQ", CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, 0, 0)
+    eddsa = struct.pack("<QQQ", 0, 0, 0)
+    for name, t, p in (("pss", CKM_RSA_PKCS_PSS, pss), ("sha256-pss", CKM_SHA256_RSA_PKCS_PSS, pss),
+                       ("oaep", CKM_RSA_PKCS_OAEP, oaep), ("eddsa", CKM_EDDSA, eddsa)):
+        write("encode", "param-" + name, b"\x05" + raw_mech(t) + b"\x00" + ulong(2048) + p)
+
+
+# ---- attrs and store objects ---------------------------------------------------------
+def blob(attrs):
+    out = b"HWA1" + struct.pack("<I", len(attrs))
+    for t, v in attrs:
+        out += struct.pack("<QI", t, len(v)) + v
+    return out
+
+
+def ec_public(m):
+    return [(CKA_CLASS, ulong(CKO_PUBLIC_KEY)), (CKA_KEY_TYPE, ulong(CKK_EC)), (CKA_TOKEN, ck_bool(1)),
+            (CKA_PRIVATE, ck_bool(0)), (CKA_VERIFY, ck_bool(1)), (CKA_ID, b"\x01"),
+            (CKA_LABEL, b"web"), (CKA_EC_PARAMS, P256), (CKA_EC_POINT, b"\x04\x41" + m["point"]),
+            (CKA_UNIQUE_ID, b"0123456789abcdef")]
+
+
+def ec_private(m):
+    return [(CKA_CLASS, ulong(CKO_PRIVATE_KEY)), (CKA_KEY_TYPE, ulong(CKK_EC)), (CKA_TOKEN, ck_bool(1)),
+            (CKA_PRIVATE, ck_bool(1)), (CKA_SIGN, ck_bool(1)), (CKA_SENSITIVE, ck_bool(1)),
+            (CKA_EXTRACTABLE, ck_bool(0)), (CKA_ID, b"\x01"), (CKA_LABEL, b"web"),
+            (CKA_EC_PARAMS, P256), (CKA_EC_POINT, b"\x04\x41" + m["point"]),
+            (CKA_UNIQUE_ID, b"fedcba9876543210")]
+
+
+def rsa_public(m):
+    return [(CKA_CLASS, ulong(CKO_PUBLIC_KEY)), (CKA_KEY_TYPE, ulong(CKK_RSA)), (CKA_TOKEN, ck_bool(1)),
+            (CKA_VERIFY, ck_bool(1)), (CKA_MODULUS, m["modulus"]), (CKA_PUBLIC_EXPONENT, b"\x01\x00\x01"),
+            (CKA_MODULUS_BITS, ulong(2048)), (CKA_UNIQUE_ID, b"rsa-public")]
+
+
+def certificate(m):
+    return [(CKA_CLASS, ulong(CKO_CERTIFICATE)), (CKA_CERTIFICATE_TYPE, ulong(CKC_X_509)),
+            (CKA_TOKEN, ck_bool(1)), (CKA_VALUE, m["cert"]), (CKA_ID, b"\x01"), (CKA_LABEL, b"cert")]
+
+
+def attrs_seeds(m):
+    write("attrs", "empty", blob([]))
+    write("attrs", "ec-public", blob(ec_public(m)))
+    write("attrs", "ec-private", blob(ec_private(m)))
+    write("attrs", "rsa-public", blob(rsa_public(m)))
+    write("attrs", "certificate", blob(certificate(m)))
+    write("attrs", "repeated-type", blob([(CKA_LABEL, b"a"), (CKA_LABEL, b"bb"), (CKA_ID, b"")]))
+
+
+def sealed(body_len):
+    """The shape of a sealed key: version 1, salt, nonce, ciphertext, tag."""
+    return b"\x01" + os.urandom(16 + 12 + body_len + 16)
+
+
+def wrap(log2n=10, r=1, p=1):
+    """The shape of a PIN wrap v1 (80 bytes) at a cost the harness runs."""
+    return bytes([1, log2n, r, p]) + os.urandom(16 + 12 + 32 + 16)
+
+
+def field_null():
+    return b"\x00"
+
+
+def field_int(v):
+    return b"\x01" + struct.pack("<q", v)
+
+
+def field_text(b):
+    return b"\x02" + struct.pack("<H", len(b)) + b
+
+
+def field_blob(b):
+    return b"\x03" + struct.pack("<H", len(b)) + b
+
+
+def store_seeds(m):
+    rec = (field_text(b"rec") + field_int(1) + field_int(1) + field_int(0) + field_int(2) +
+           field_blob(wrap()) + field_blob(wrap()))
+    objs = (field_null() + field_blob(blob(ec_public(m))) + field_null() +
+            field_null() + field_blob(blob(ec_private(m))) + field_blob(sealed(len(m["p8"]))) +
+            field_null() + field_blob(blob(rsa_public(m))) + field_null() +
+            field_null() + field_blob(blob(certificate(m))) + field_null())
+    # flags, then the mechanism to sign and verify with
+    write("store", "token-and-objects", b"\x03" + raw_mech(CKM_ECDSA) + rec + objs)
+    write("store", "rsa-verify", b"\x00" + raw_mech(CKM_RSA_PKCS) + rec + objs)
+    write("store", "der-secret", b"\x04" + raw_mech(CKM_ECDSA_SHA256) + rec + field_int(7) + field_blob(blob(ec_private(m))) +
+          field_blob(m["p8"]))
+    bad = (field_int(5) + field_int(0) + field_text(b"x") + field_int(-1) + field_int(10 ** 9) +
+           field_blob(os.urandom(300)) + field_null())
+    write("store", "damaged-record", b"\x01" + raw_mech(CKM_EDDSA) + bad + field_int(-3) + field_blob(b"HWA1\xff\xff\xff\xff") +
+          field_blob(b"\x01") + field_int(0) + field_text(b"HWA1") + field_null())
+
+
+# ---- template ----------------------------------------------------------------------
+def attr(t, v):
+    """A raw-typed attribute (0xFF u32 type) with its value (wide form for long ones)."""
+    out = b"\xff" + struct.pack("<I", t)
+    if len(v) >= 0xFE:
+        return out + b"\xfe" + struct.pack("<H", len(v)) + v
+    return out + bytes([len(v)]) + v
+
+
+def null_attr(t, length):
+    return b"\xff" + struct.pack("<I", t) + b"\xff" + bytes([length])
+
+
+def tmpl(*attrs):
+    return b"".join(attrs) + b"\xfd"
+
+
+def raw_mech(t):
+    """A mechanism by type (0xFF u32), not by its place in the table."""
+    return b"\xff" + struct.pack("<I", t)
+
+
+def mech(t, param=None):
+    """A mechanism and its parameter (None: a NULL pParameter of length 0)."""
+    return raw_mech(t) + (b"\xff\x00" if param is None else bytes([len(param)]) + param)
+
+
+def template_seeds(m):
+    empty = tmpl()
+    write("template", "data-object", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_DATA)), attr(CKA_TOKEN, ck_bool(0)), attr(CKA_LABEL, b"data"),
+        attr(CKA_APPLICATION, b"app"), attr(CKA_VALUE, b"hello")) +
+        tmpl(attr(CKA_LABEL, b"renamed")) + tmpl(attr(CKA_LABEL, b"copy")))
+    write("template", "data-token-undestroyable", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_DATA)), attr(CKA_TOKEN, ck_bool(1)), attr(CKA_DESTROYABLE, ck_bool(0)),
+        attr(CKA_VALUE, b"x")) + empty + tmpl(attr(CKA_TOKEN, ck_bool(1))))
+    write("template", "ec-public-key", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_PUBLIC_KEY)), attr(CKA_KEY_TYPE, ulong(CKK_EC)),
+        attr(CKA_TOKEN, ck_bool(1)), attr(CKA_EC_PARAMS, P256), attr(CKA_EC_POINT, b"\x04\x41" + m["point"]),
+        attr(CKA_ID, b"\x02"), attr(CKA_VERIFY, ck_bool(1))) + empty + empty)
+    write("template", "rsa-public-key", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_PUBLIC_KEY)), attr(CKA_KEY_TYPE, ulong(CKK_RSA)),
+        attr(CKA_MODULUS, m["modulus"]), attr(CKA_PUBLIC_EXPONENT, b"\x01\x00\x01")) + empty + empty)
+    write("template", "certificate", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_CERTIFICATE)), attr(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509)),
+        attr(CKA_TOKEN, ck_bool(1)), attr(CKA_VALUE, m["cert"]), attr(CKA_LABEL, b"cert")) + empty + empty)
+    write("template", "null-values", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_DATA)), null_attr(CKA_VALUE, 8), null_attr(CKA_LABEL, 0)) + empty + empty)
+    pub = (attr(CKA_TOKEN, ck_bool(1)), attr(CKA_VERIFY, ck_bool(1)), attr(CKA_LABEL, b"pair"))
+    priv = tmpl(attr(CKA_TOKEN, ck_bool(1)), attr(CKA_PRIVATE, ck_bool(1)), attr(CKA_SIGN, ck_bool(1)),
+                attr(CKA_SENSITIVE, ck_bool(1)), attr(CKA_ID, b"\x07"))
+    for name, params in (("p256", P256), ("p384", P384), ("p521", P521)):
+        write("template", "keypair-ec-" + name, mech(CKM_EC_KEY_PAIR_GEN) + empty +
+              tmpl(attr(CKA_EC_PARAMS, params), *pub) + priv)
+    write("template", "keypair-ed25519-session", mech(CKM_EC_EDWARDS_KEY_PAIR_GEN) + empty +
+          tmpl(attr(CKA_EC_PARAMS, ED25519_NAME)) + tmpl(attr(CKA_SIGN, ck_bool(1))))
+    write("template", "keypair-rsa-too-small", mech(CKM_RSA_PKCS_KEY_PAIR_GEN) + empty +
+          tmpl(attr(CKA_MODULUS_BITS, ulong(1024)), attr(CKA_PUBLIC_EXPONENT, b"\x03")) + empty)
+    write("template", "keypair-with-param", mech(CKM_EC_KEY_PAIR_GEN, b"\x00" * 8) + empty +
+          tmpl(attr(CKA_EC_PARAMS, P256)) + empty)
+
+
+def main():
+    m = material()
+    conf_seeds()
+    encode_seeds(m)
+    attrs_seeds(m)
+    store_seeds(m)
+    template_seeds(m)
+
+
+if __name__ == "__main__":
+    main()
