@@ -10,7 +10,8 @@
 #   5. run the dlopen, hsm and hostile suites under valgrind, and the
 #      concurrency and fork suites under ThreadSanitizer (lock-order
 #      inversions included)
-#   6. make distcheck (packaging; consumers skip there)
+#   6. run every fuzz target for a fixed number of executions
+#   7. make distcheck (packaging; consumers skip there)
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,6 +116,14 @@ tsan() {
 	tests/concurrency/tsan.sh "$top" "$top/_build-tsan"
 }
 step "ThreadSanitizer: concurrency and fork suites" tsan
+
+# every parser of outside data, a fixed number of executions per target
+# (long runs: bench/fuzz.sh SECONDS)
+fuzz() {
+	rm -rf "$top/_build-fuzz-ci"
+	fuzz/run-ci.sh "$top/_build-fuzz-ci"
+}
+step "libFuzzer targets (fixed executions)" fuzz
 
 dist() {
 	HWAGG_SKIP_CONSUMERS=1 make -C _build distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-strict" \
