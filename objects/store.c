@@ -692,6 +692,14 @@ static CK_RV hw_store_walk_inlock(hw_store *s, sqlite3_stmt *st, const char *op,
 	int rc = hw_store_step_retry_inlock(st);
 	for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
 		hw_store_obj o = { .id = sqlite3_column_int64(st, 0) };
+		/* Ids count up from 1 (AUTOINCREMENT): a row below that was not
+		 * written by hwagg, and the engine takes id 0 for a session
+		 * object, one more at every listing. */
+		if (o.id < 1) {
+			hw_error("store %s: object row with id %lld skipped (not written by hwagg)",
+				 s->path, (long long)o.id);
+			continue;
+		}
 		o.attrs = sqlite3_column_blob(st, 1);
 		o.attrs_len = (size_t)sqlite3_column_bytes(st, 1);
 		o.secret = sqlite3_column_blob(st, 2);

@@ -261,6 +261,29 @@ START_TEST(test_pair_insert_atomic)
 }
 END_TEST
 
+/* Rows another program wrote with ids below 1 (hwagg's count up from 1):
+ * never reported, since the engine would take id 0 for a session object. */
+START_TEST(test_foreign_ids_skipped)
+{
+	hw_store *s = open_store(tmp_dir);
+	int64_t id = put(s, "soft", "mine", NULL);
+	sqlite3 *db = raw_open(tmp_dir);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO objects(id, slot, attrs, created) VALUES "
+				      "(0, 'soft', CAST('zero' AS BLOB), 0), "
+				      "(-7, 'soft', CAST('negative' AS BLOB), 0)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM objects"), 3);
+	seen *w = walk(s, "soft");
+	ck_assert_uint_eq(w->n, 1);
+	ck_assert_int_eq(w->ids[0], id);
+	ck_assert_str_eq(w->attrs[0], "mine");
+	get1(s, "soft", 0, CKR_OBJECT_HANDLE_INVALID);
+	get1(s, "soft", -7, CKR_OBJECT_HANDLE_INVALID);
+	sqlite3_close(db);
+	hw_store_close(s);
+}
+END_TEST
+
 /* ---- store: change detection, processes and threads --------------------------- */
 
 START_TEST(test_changed_second_handle)
@@ -620,6 +643,7 @@ static Suite *suite(void)
 	tcase_add_test(st, test_unusable_file);
 	tcase_add_test(st, test_objects_crud);
 	tcase_add_test(st, test_pair_insert_atomic);
+	tcase_add_test(st, test_foreign_ids_skipped);
 	tcase_add_test(st, test_changed_second_handle);
 	tcase_add_test(st, test_forked_child_writes);
 	tcase_add_test(st, test_fork_while_busy);
