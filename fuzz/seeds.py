@@ -2,8 +2,8 @@
 """Writes the seed corpora fuzz/corpus/<target>/ (small valid inputs in each
 target's input format, described at the top of fuzz/<target>.c). Keys and the
 certificate come from the openssl command, so a new run gives other bytes of
-the same shapes; the committed seeds are one such run. Regression inputs
-(crash-*, found by fuzzing) are kept as they are.
+the same shapes; the committed seeds are one such run. regress-* inputs
+reproduce bugs found by fuzzing (see docs/fuzzing.md).
 
     python3 fuzz/seeds.py
 """
@@ -208,6 +208,9 @@ def store_seeds(m):
           field_blob(m["p8"]))
     bad = (field_int(5) + field_int(0) + field_text(b"x") + field_int(-1) + field_int(10 ** 9) +
            field_blob(os.urandom(300)) + field_null())
+    # regression: a row with id 0 became a phantom session object at every listing
+    write("store", "regress-object-id-0", b"\x00" + raw_mech(CKM_ECDSA) + rec +
+          field_int(0) + field_blob(blob(ec_public(m))) + field_null())
     write("store", "damaged-record", b"\x01" + raw_mech(CKM_EDDSA) + bad + field_int(-3) + field_blob(b"HWA1\xff\xff\xff\xff") +
           field_blob(b"\x01") + field_int(0) + field_text(b"HWA1") + field_null())
 

@@ -10,7 +10,10 @@
  *     and hw_unseal of each secret;
  *  2. through the engine: the soft slot notices the change and reloads; every
  *     object is found and read back, private keys are used to sign and
- *     public keys to verify (with a mechanism the input picks);
+ *     public keys to verify (with a mechanism the input picks); then the
+ *     rows change and the engine lists them again, merging them into the
+ *     objects it holds. It may never show more objects than the store
+ *     returned rows;
  *  3. optionally, each secret as PKCS#8 DER (the unsealed form).
  *
  * Input (little endian):
@@ -179,9 +182,15 @@ static void login_record(uint8_t flags)
 	}
 }
 
+typedef struct walk {
+	uint8_t flags;
+	size_t rows;
+} walk;
+
 static CK_RV check_object(void *arg, const hw_store_obj *o)
 {
-	uint8_t flags = *(const uint8_t *)arg;
+	walk *w = arg;
+	uint8_t flags = w->flags;
 	hw_attrs a;
 	hw_secret *plain = NULL;
 	EVP_PKEY *pk = NULL;
@@ -189,6 +198,7 @@ static CK_RV check_object(void *arg, const hw_store_obj *o)
 	void *attrs = fz_dup(o->attrs, o->attrs_len);
 	void *secret = o->secret != NULL ? fz_dup(o->secret, o->secret_len) : NULL;
 
+	w->rows++;
 	if (hw_attrs_deserialize(attrs, o->attrs_len, &a) == CKR_OK)
 		hw_attrs_clear(&a);
 	if (secret != NULL &&
@@ -230,20 +240,36 @@ static void use_key(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_MECHANISM_TYPE t
 	}
 }
 
-static void through_engine(CK_MECHANISM_TYPE mech)
+/* Every object the engine lists; at most FZ_FOUND_MAX. */
+static CK_ULONG find_all(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE *found)
+{
+	CK_ULONG n = 0;
+	if (hw_C_FindObjectsInit(h, NULL, 0) != CKR_OK)
+		return 0;
+	if (hw_C_FindObjects(h, found, FZ_FOUND_MAX, &n) != CKR_OK)
+		n = 0;
+	FZ_ASSERT(hw_C_FindObjectsFinal(h) == CKR_OK);
+	return n;
+}
+
+/* The engine lists the rows, the objects are used; then the rows change
+ * (as another process's write would) and the engine lists them again, now
+ * merging them into the objects it has. Each row is at most one object. */
+static void through_engine(CK_MECHANISM_TYPE mech, size_t rows)
 {
 	CK_OBJECT_HANDLE found[FZ_FOUND_MAX];
-	CK_ULONG n = 0;
 	CK_SESSION_HANDLE h = fz_engine_session();
-	if (hw_C_FindObjectsInit(h, NULL, 0) == CKR_OK) {
-		if (hw_C_FindObjects(h, found, FZ_FOUND_MAX, &n) != CKR_OK)
-			n = 0;
-		FZ_ASSERT(hw_C_FindObjectsFinal(h) == CKR_OK);
-	}
+	CK_ULONG n = find_all(h, found);
+	FZ_ASSERT(n <= rows);
 	for (CK_ULONG i = 0; i < n; i++) {
 		fz_engine_get_all(h, found[i]);
 		use_key(h, found[i], mech);
 	}
+	raw_exec("UPDATE objects SET created = created + 1 WHERE slot = '" FZ_SLOT_NAME "'");
+	n = find_all(h, found);
+	FZ_ASSERT(n <= rows);
+	for (CK_ULONG i = 0; i < n; i++)
+		fz_engine_get_all(h, found[i]);
 	FZ_ASSERT(hw_C_CloseSession(h) == CKR_OK);
 }
 
@@ -251,12 +277,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_in in = { data, size };
 	CK_MECHANISM_TYPE mech;
-	uint8_t flags = 0;
-	if (!fz_u8(&in, &flags) || !fz_read_mech(&in, &mech))
+	walk w = { 0, 0 };
+	if (!fz_u8(&in, &w.flags) || !fz_read_mech(&in, &mech))
 		return 0;
 	write_rows(&in);
-	login_record(flags);
-	(void)hw_store_obj_each(store, FZ_SLOT_NAME, check_object, &flags);
-	through_engine(mech);
+	login_record(w.flags);
+	(void)hw_store_obj_each(store, FZ_SLOT_NAME, check_object, &w);
+	through_engine(mech, w.rows);
 	return 0;
 }
