@@ -85,6 +85,16 @@ CK_SESSION_HANDLE fz_engine_session(void)
 	return h;
 }
 
+CK_ULONG fz_engine_objects(void)
+{
+	CK_OBJECT_HANDLE found[64];
+	CK_ULONG n = 0;
+	FZ_OK(hw_C_FindObjectsInit(fz_keep, NULL, 0));
+	FZ_OK(hw_C_FindObjects(fz_keep, found, HW_ARRAY_LEN(found), &n));
+	FZ_OK(hw_C_FindObjectsFinal(fz_keep));
+	return n;
+}
+
 void fz_engine_get_all(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
 	size_t n = 0;

@@ -20,6 +20,9 @@
 const char *fz_engine_start(void);
 /* A new read-write session on the slot (the caller closes it). */
 CK_SESSION_HANDLE fz_engine_session(void);
+/* How many objects the slot shows to the process's own session (at most
+ * 64): what the inputs left behind. */
+CK_ULONG fz_engine_objects(void);
 /* Every attribute type the rules table knows, plus one it does not: the
  * template of a "read everything" C_GetAttributeValue. */
 void fz_engine_get_all(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj);

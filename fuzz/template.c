@@ -24,8 +24,9 @@
  *  - An object that may not be destroyed (CKA_DESTROYABLE other than true) is
  *    made a session object (CKA_TOKEN false appended), so closing the
  *    session removes it instead of it piling up in the store.
- * Every token object created must then be destroyable: a failure to
- * destroy one is reported as a crash.
+ * Every token object created must then be destroyable, and after the
+ * input's session is closed the slot must show no object at all; either
+ * failure is reported as a crash.
  */
 #include "fuzz/engine.h"
 #include "fuzz/util.h"
@@ -246,6 +247,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	finish(h, pub);
 	finish(h, priv);
 	FZ_ASSERT(hw_C_CloseSession(h) == CKR_OK);
+	/* destroyed, or gone with their session */
+	FZ_ASSERT(fz_engine_objects() == 0);
 
 	for (int i = 0; i < 3; i++)
 		free_tmpl(&t[i]);
