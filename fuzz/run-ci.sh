@@ -2,7 +2,7 @@
 # The fuzz targets in CI: build them (fuzz/build.sh), then run each over its
 # seed corpus for a fixed number of executions with a fixed seed, so a run is
 # reproducible. Exits non-zero if a target crashes, leaks, times out or
-# makes a sanitizer report. Takes about two minutes on two cores.
+# makes a sanitizer report. Takes a minute or two on two cores, build included.
 #   fuzz/run-ci.sh [OUTDIR]        (default _build-fuzz-ci)
 # OUTDIR keeps the binaries, one log per target and, on failure, the input
 # that failed (OUTDIR/artifacts/<target>/); reproduce it with
