@@ -259,6 +259,15 @@ static void listed_free(hw_slot *slot, listed *e)
 static CK_RV list_sink(void *arg, int64_t oid, hw_attrs *attrs, void *bdata)
 {
 	listing *l = arg;
+	if (oid == 0) {
+		/* 0 marks a session object: a token object listed under it would
+		 * never match and pile up at every listing */
+		listed drop = { oid, *attrs, bdata };
+		hw_attrs_init(attrs);
+		listed_free(l->slot, &drop);
+		hw_warn("slot \"%s\": the backend listed an object with id 0; skipped", l->slot->conf->name);
+		return CKR_OK;
+	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		listed *v = realloc(l->v, cap * sizeof(*v));
