@@ -134,7 +134,6 @@ static bool session_busy(const hw_session *se)
 static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, CK_OBJECT_HANDLE kh)
 {
 	hw_session *se;
-	hw_obj *key = NULL;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
@@ -165,10 +164,10 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 	memset(op, 0, sizeof(*op));
 	op->mech = m;
 	if (kind != HW_OP_DIGEST) {
-		if ((rv = hw_obj_get(se, kh, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
-			goto out;
 		/* the operation keeps the attributes it started with */
-		op->snap = hw_obj_snap(key);
+		if ((rv = hw_session_key(se, kh, &op->key, &op->snap)) != CKR_OK)
+			goto out;
+		op->borrowed = true;
 		const hw_attrs *ka = hw_snap_attrs(op->snap);
 		CK_ULONG cls = hw_attrs_get_ulong(ka, CKA_CLASS, CKO_DATA);
 		CK_ULONG kt = hw_attrs_get_ulong(ka, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
@@ -196,8 +195,6 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 		}
 		if (rv != CKR_OK)
 			goto out;
-		op->key = key;
-		key = NULL;
 		if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) && s->ops->op_begin != NULL &&
 		    (rv = backend_begin(s, op, kinds[kind].need)) != CKR_OK)
 			goto out;
@@ -212,7 +209,6 @@ out:
 	if (rv != CKR_OK && mech != NULL && rv != CKR_OPERATION_ACTIVE)
 		hw_op_end(op);
 	hw_unlock(&se->lock);
-	hw_obj_put(key);
 	hw_session_put(se);
 	return rv;
 }
