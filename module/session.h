@@ -28,6 +28,7 @@ typedef struct hw_op {
 	unsigned char *label;         /* copy of the OAEP label */
 	void *bop;                    /* backend op_begin state (released by hw_op_end) */
 	bool borrowed;                /* key and snap are the session's (last_key), not the op's */
+	size_t out_len;               /* signature or output length for the key (0: unknown) */
 } hw_op;
 
 typedef struct hw_session {
@@ -50,6 +51,9 @@ typedef struct hw_session {
 		CK_OBJECT_HANDLE h;
 		hw_obj *key;
 		hw_snap *snap;
+		int ok_kind;          /* op_init's key checks passed for kind + 1 ... */
+		CK_MECHANISM_TYPE ok_mech;   /* ... with this mechanism (0: none yet) */
+		size_t out_len;       /* the output length for that mechanism */
 	} last_key;
 } hw_session;
 
