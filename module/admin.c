@@ -53,6 +53,27 @@ void hw_admin_close(void)
 	hw_C_Finalize(NULL);
 }
 
+unsigned hw_admin_config_check(const char *file, const char *origin, void (*report)(void *arg, const char *line),
+			       void *arg, hw_admin_config *out)
+{
+	hw_config *cfg = NULL;
+	unsigned n = hw_config_check(file, origin, report, arg, &cfg);
+	if (cfg != NULL && out != NULL) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->config, sizeof(out->config), "%s", cfg->path ? cfg->path : "");
+		snprintf(out->origin, sizeof(out->origin), "%s", cfg->origin ? cfg->origin : "");
+		snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(cfg->environment));
+		snprintf(out->store, sizeof(out->store), "%s", cfg->store ? cfg->store : "");
+		out->nslots = cfg->nslots;
+		for (size_t i = 0; i < cfg->nslots && i < HW_ARRAY_LEN(out->slots); i++) {
+			snprintf(out->slots[i].name, sizeof(out->slots[i].name), "%s", cfg->slots[i].name);
+			snprintf(out->slots[i].type, sizeof(out->slots[i].type), "%s", cfg->slots[i].type);
+		}
+	}
+	hw_config_free(cfg);
+	return n;
+}
+
 CK_RV hw_admin_module_info(hw_admin_module *out)
 {
 	hw_module_desc d;

@@ -16,6 +16,22 @@
 CK_RV hw_admin_open(void);
 void hw_admin_close(void);
 
+/* `hwagg config check`: every problem of the configuration (file NULL: the
+ * search order without the reserved string), one line each through
+ * report; returns their number. On none, *out (when not NULL) describes
+ * what was checked. Needs no hw_admin_open (nothing is initialized, no
+ * log file is opened). */
+typedef struct hw_admin_config {
+	char config[4096];            /* the file; "" for the built-in default */
+	char origin[64];              /* what named it */
+	char environment[16];
+	char store[4096];
+	size_t nslots;
+	struct { char name[33], type[24]; } slots[64];   /* the first 64 */
+} hw_admin_config;
+unsigned hw_admin_config_check(const char *file, const char *origin, void (*report)(void *arg, const char *line),
+			       void *arg, hw_admin_config *out);
+
 typedef struct hw_admin_module {
 	char config[4096];            /* the file loaded; "" for the built-in default */
 	char environment[16];

@@ -309,6 +309,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
+	hw_config_announce(cfg);
 	hw_mech_policy_announce(cfg);
 	hw_g.no_threads = ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS);
 	if (hw_g.no_threads) {

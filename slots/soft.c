@@ -28,9 +28,9 @@ typedef struct soft_ctx {
 } soft_ctx;
 
 const hw_conf_key hw_soft_conf_keys[] = {
-	{ "pin_max_tries", json_type_int, false },
-	{ "pin_min_len", json_type_int, false },
-	{ "pin_max_len", json_type_int, false },
+	{ "pin_max_tries", json_type_int, false, 1, 1000 },
+	{ "pin_min_len", json_type_int, false, 1, 255, .unit = "bytes" },
+	{ "pin_max_len", json_type_int, false, 1, 255, .unit = "bytes" },
 	{ NULL, json_type_null, false },
 };
 
@@ -42,12 +42,10 @@ static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *al
 	c->pol.max_tries = (unsigned)hw_conf_int(conf, "pin_max_tries", 10);
 	c->pol.min_len = (size_t)hw_conf_int(conf, "pin_min_len", 4);
 	c->pol.max_len = (size_t)hw_conf_int(conf, "pin_max_len", 64);
-	if (c->pol.max_tries < 1 || c->pol.max_tries > 1000) {
-		snprintf(err, err_len, "pin_max_tries: expected 1..1000");
-		return CKR_ARGUMENTS_BAD;
-	}
-	if (c->pol.min_len < 1 || c->pol.max_len > 255 || c->pol.min_len > c->pol.max_len) {
-		snprintf(err, err_len, "pin_min_len/pin_max_len: expected 1 <= min <= max <= 255");
+	/* each value's range is checked with the config (hw_soft_conf_keys) */
+	if (c->pol.min_len > c->pol.max_len) {
+		snprintf(err, err_len, "pin_min_len: expected at most pin_max_len (%zu), got %zu",
+			 c->pol.max_len, c->pol.min_len);
 		return CKR_ARGUMENTS_BAD;
 	}
 	if (all->environment == HW_ENV_PRODUCTION)

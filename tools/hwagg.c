@@ -43,38 +43,29 @@ static int print_header(hw_admin_module *m)
 	return rv == CKR_OK ? HW_EXIT_OK : HW_EXIT_FAIL;
 }
 
-/* Exactly the module's validation: C_Initialize on the file, which parses
- * it and lets every backend check its own keys (no backend connects at
- * initialization). The module's error line names file, key and expectation. */
+static void problem_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* The module's validation without initializing it: every problem, one
+ * line each on stderr (the parser goes on after the first), then each
+ * backend's checks of its values and the checks that need a look at the
+ * file system (a module file, the store directory). */
 static int config_check(const char *file)
 {
-	hw_admin_module m;
-	hw_admin_slot *slots = NULL;
-	size_t n = 0;
-	if (file != NULL && setenv("HWAGG_CONF", file, 1) != 0)
+	static hw_admin_config m;
+	unsigned n = hw_admin_config_check(file, file != NULL ? "the command line" : NULL, problem_line, NULL, &m);
+	if (n > 0) {
+		fprintf(stderr, "hwagg: %u problem(s) in the configuration\n", n);
 		return HW_EXIT_FAIL;
-	int ret = start();
-	if (ret != HW_EXIT_OK)
-		return ret;
-	if ((ret = print_header(&m)) == HW_EXIT_OK) {
-		CK_RV rv = hw_admin_slots(&slots, &n);
-		printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
-		       m.config[0] ? m.config : "<built-in default>", m.environment, m.store, n);
-		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-			printf("  slot %lu: %-20s type %s\n", (unsigned long)slots[i].id, slots[i].name, slots[i].type);
-			/* a backend module checks its keys when it opens: this was it */
-			if (!slots[i].available) {
-				fprintf(stderr, "hwagg: slot \"%s\" cannot be used (see the message above)\n",
-					slots[i].name);
-				ret = HW_EXIT_FAIL;
-			}
-		}
-		if (rv != CKR_OK)
-			ret = HW_EXIT_FAIL;
-		free(slots);
 	}
-	hw_admin_close();
-	return ret;
+	printf("%s: ok (named by %s): environment %s, store %s, %zu slot(s)\n",
+	       m.config[0] ? m.config : "<built-in default>", m.origin, m.environment, m.store, m.nslots);
+	for (size_t i = 0; i < m.nslots && i < HW_ARRAY_LEN(m.slots); i++)
+		printf("  slot %zu: %-20s type %s\n", i, m.slots[i].name, m.slots[i].type);
+	return HW_EXIT_OK;
 }
 
 static int status(void)
