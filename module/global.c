@@ -407,6 +407,7 @@ CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out)
 		}
 	}
 	out->counted = true;
+	out->private_counted = s->entry->lists_private || s->auth == HW_AUTH_USER;
 	hw_unlock(&s->lock);
 	return CKR_OK;
 }
