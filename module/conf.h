@@ -92,6 +92,10 @@ void hw_config_announce(const hw_config *c);
  * order; origin says who named path. Returns the number of problems (0: the
  * configuration is good); *out (may be NULL) gets it when there are none. */
 typedef void (*hw_conf_report_fn)(void *arg, const char *line);
+/* A backend's open() message "key: text" for slot i as the parser says it:
+ * where = "slots[i] (\"name\").key", what = "text". */
+void hw_conf_backend_where(char *out, size_t len, const hw_config *cfg, size_t i, const char *err);
+const char *hw_conf_backend_what(const char *err);
 unsigned hw_config_check(const char *path, const char *origin, hw_conf_report_fn report, void *arg,
 			 hw_config **out);
 void hw_config_free(hw_config *c);

@@ -126,14 +126,28 @@ static void check_backends(conf_ctx *c, const hw_config *cfg)
 		free(ctx);
 		if (rv == CKR_OK)
 			continue;
-		size_t key = strspn(err, "abcdefghijklmnopqrstuvwxyz_");
-		if (key > 0 && strncmp(err + key, ": ", 2) == 0)
-			snprintf(where, sizeof(where), "%s.%.*s", slot, (int)key, err);
-		else
-			snprintf(where, sizeof(where), "%s", slot);
-		hw_conf_fail(c, where, "%s", err[0] == '\0' ? hw_rv_name(rv) : key > 0 && err[key] == ':' ?
-			     err + key + 2 : err);
+		hw_conf_backend_where(where, sizeof(where), cfg, i, err);
+		hw_conf_fail(c, where, "%s", err[0] == '\0' ? hw_rv_name(rv) : hw_conf_backend_what(err));
 	}
+}
+
+/* A backend's message "key: text" is about slot i's key: the path then
+ * names it, as the parser's do. */
+void hw_conf_backend_where(char *out, size_t len, const hw_config *cfg, size_t i, const char *err)
+{
+	char slot[CONF_PATH_LEN];
+	size_t key = strspn(err, "abcdefghijklmnopqrstuvwxyz_");
+	hw_conf_slot_path(slot, sizeof(slot), cfg, i);
+	if (key > 0 && strncmp(err + key, ": ", 2) == 0)
+		snprintf(out, len, "%s.%.*s", slot, (int)key, err);
+	else
+		snprintf(out, len, "%s", slot);
+}
+
+const char *hw_conf_backend_what(const char *err)
+{
+	size_t key = strspn(err, "abcdefghijklmnopqrstuvwxyz_");
+	return key > 0 && strncmp(err + key, ": ", 2) == 0 ? err + key + 2 : err;
 }
 
 unsigned hw_config_check(const char *path, const char *origin, hw_conf_report_fn report, void *arg,

@@ -170,6 +170,9 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 	if (path != NULL) {
 		conf_ctx fc = { path, err, err_len, .origin = origin };
 		rv = hw_conf_load_ctx(&fc, path, out);
+		if (fc.problems > 1 && err != NULL && err_len > strlen(err))
+			snprintf(err + strlen(err), err_len - strlen(err), " (and %u more problem(s): hwagg config "
+				 "check %s lists them all)", fc.problems - 1, path);
 		if (rv == CKR_OK)
 			(*out)->origin = origin;
 		goto out;

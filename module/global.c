@@ -237,8 +237,10 @@ static CK_RV open_slots(hw_config *cfg)
 			continue;
 		CK_RV rv = slot_open(s, s->entry->ops, err, sizeof(err));
 		if (rv != CKR_OK) {
-			hw_error("%s: slots[%zu] (\"%s\"): %s", cfg->path ? cfg->path : "<built-in>",
-				 i, s->conf->name, err[0] ? err : hw_rv_name(rv));
+			char where[HW_CONFIG_ERR_LEN];
+			hw_conf_backend_where(where, sizeof(where), cfg, i, err);
+			hw_error("%s: %s: %s", cfg->path ? cfg->path : "<built-in>", where,
+				 err[0] ? hw_conf_backend_what(err) : hw_rv_name(rv));
 			return rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 		}
 	}

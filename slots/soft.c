@@ -502,11 +502,19 @@ static CK_RV soft_health(void *vctx, char *msg, size_t len)
 {
 	soft_ctx *c = vctx;
 	bool none;
+	hw_token_rec rec;
+	memset(&rec, 0, sizeof(rec));
 	pthread_mutex_lock(&c->lock);
 	CK_RV rv = store_peek_inlock(c, &none);
-	snprintf(msg, len, rv != CKR_OK ? "store %s: cannot be opened"
-			   : none ? "store %s: not created yet (no token initialized)"
-				  : "store %s: ok (software keys, development only)", c->dir);
+	int n = snprintf(msg, len, rv != CKR_OK ? "store %s: cannot be opened"
+				   : none ? "store %s: not created yet (no token initialized)"
+					  : "store %s: ok (software keys, development only)", c->dir);
+	/* the tries left, which the token flags only hint at (count low, final try) */
+	if (rv == CKR_OK && !none && hw_store_token_get(c->store, c->conf->name, &rec) == CKR_OK &&
+	    rec.user_pin_set && rec.user_fails > 0 && n > 0 && (size_t)n < len)
+		snprintf(msg + n, len - (size_t)n, "; user PIN: %u of %u tries left",
+			 rec.user_fails < c->pol.max_tries ? c->pol.max_tries - rec.user_fails : 0, c->pol.max_tries);
+	hw_wipe(&rec, sizeof(rec));
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }

@@ -77,6 +77,8 @@ pkcs11-tool --module "$MODULE" --token-label dev -O --type cert 2>/dev/null | gr
 "$CLI" health >out
 [ $? -eq 3 ] || fail "health at the final try: exit $?, want 3"
 grep -qxF 'NOT OK slot dev (soft): the user PIN locks at the next wrong PIN' out || fail "final try: $(cat out)"
+"$CLI" status >out
+grep -qF "; user PIN: 1 of 3 tries left" out || fail "status does not show the tries left: $(cat out)"
 "$CLI" keys --slot dev --pin-file wrong >/dev/null 2>&1
 "$CLI" status >out
 [ $? -eq 3 ] || fail "status with a locked PIN: exit $?, want 3"
