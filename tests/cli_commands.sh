@@ -91,7 +91,13 @@ json <h.json
 "$CLI" unlock --slot dev --so-pin-file so --new-pin-file pin >out || fail "unlock"
 "$CLI" health >out || fail "health after unlock: exit $?"
 
-# delete: not without --yes off a terminal; with it, the pair and the certificate
+# delete: on a terminal it asks, and anything but "yes" keeps the key; not
+# without --yes off a terminal; with it, the pair and the certificate go
+TYPEPIN_PROMPT='Type yes:' python3 "${HWAGG_SRCDIR:?}/tests/typepin.py" no "$CLI" delete "$uri" --pin-file pin >out 2>&1
+[ $? -eq 2 ] || fail "delete answered no on a terminal: exit $?: $(cat out)"
+grep -q "Destroy the key pair with id 01 on slot \"dev\" and its certificate? This cannot be undone." out ||
+	fail "no confirmation question on the terminal: $(cat out)"
+"$CLI" keys --slot dev --pin-file pin | grep -qF "$uri" || fail "the key is gone although the answer was no"
 "$CLI" delete "$uri" --pin-file pin </dev/null >out 2>err
 [ $? -eq 2 ] || fail "delete without --yes off a terminal"
 grep -q "give --yes" err || fail "delete without --yes: $(cat err)"
