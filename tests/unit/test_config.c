@@ -375,7 +375,7 @@ START_TEST(test_slot_type_registry)
 {
 	char all[512], json[256], want[256];
 	size_t n = 0, o = (size_t)snprintf(all, sizeof(all), "expected one of ");
-	const hw_backend_entry *t = hw_backend_table(&n), *tpm = hw_backend_find("tpm");
+	const hw_backend_entry *t = hw_backend_table(&n), *planned = hw_backend_find("policy");
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(all + o, sizeof(all) - o, "%s%s", i ? ", " : "", t[i].type);
 	expect_bad("{\"slots\": [{\"name\": \"a\"}]}", "slots[0].type", all);
@@ -393,10 +393,10 @@ START_TEST(test_slot_type_registry)
 		expect_bad(json, "slots[1].type", want);
 		expect_bad(json, "slots[1].type", "expected a type this build includes: soft");
 	}
-	/* no tpm backend in the tree: no switch could build it, none is named */
-	ck_assert(tpm != NULL && !hw_backend_available(tpm));
-	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"tpm\"}]}",
-		   "slots[1].type", "\"tpm\" is not built into this module (not yet available)");
+	/* no policy backend in the tree: no switch could build it, none is named */
+	ck_assert(planned != NULL && !hw_backend_available(planned));
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"policy\"}]}",
+		   "slots[1].type", "\"policy\" is not built into this module (not yet available)");
 }
 END_TEST
 

@@ -1,0 +1,8 @@
+/* The tpm slot's configuration keys: in the engine, so that a config is
+ * checked without loading the backend module. */
+#include "slots/backend.h"
+
+const hw_conf_key hw_tpm_conf_keys[] = {
+	{ "tcti", json_type_string, false },
+	{ NULL, json_type_null, false },
+};
