@@ -28,6 +28,14 @@ static CK_RV tpm_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		return CKR_ARGUMENTS_BAD;
 	}
 	snprintf(c->tcti, sizeof(c->tcti), "%s", t);
+	/* a bare TPM has three object slots for everyone (the SRK takes one);
+	 * behind a resource manager each connection has its own */
+	int64_t n = hw_conf_int(conf, "loaded_keys", 2);
+	if (n < 1 || n > HW_TPM_LOADED) {
+		snprintf(err, err_len, "loaded_keys: expected 1..%d", HW_TPM_LOADED);
+		return CKR_ARGUMENTS_BAD;
+	}
+	c->max_loaded = (unsigned)n;
 	c->conf = conf;
 	c->st.dir = all->store;
 	c->st.slot = conf->name;

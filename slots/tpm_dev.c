@@ -53,11 +53,23 @@ static bool link_lost(TSS2_RC rc)
 	       base == TSS2_BASE_RC_TRY_AGAIN || layer == TSS2_TCTI_RC_LAYER;
 }
 
-void hw_tpm_disconnect_inlock(hw_tpm_ctx *c, bool forked)
+bool hw_tpm_ours(const hw_tpm_ctx *c)
 {
-	for (unsigned i = 0; i < HW_TPM_LOADED; i++)
+	return c->esys != NULL && c->pid == getpid();
+}
+
+/* Drop the connection. forked: the parent's; dead: it failed (ESAPI's
+ * state is unknown: send nothing more on it). */
+static void disconnect(hw_tpm_ctx *c, bool forked, bool dead)
+{
+	/* a bare TPM keeps what a client left loaded until it restarts */
+	forked = forked || c->pid != getpid();
+	for (unsigned i = 0; i < c->max_loaded; i++)
+		if (c->loaded[i] != NULL && !forked && !dead)
+			hw_tpm_key_unload_inlock(c, c->loaded[i]);
+	for (unsigned i = 0; i < c->max_loaded; i++)
 		c->loaded[i] = NULL;
-	if (forked) {
+	if (forked || c->pid != getpid()) {
 		/* the parent's connection: never flush, finalize or close
 		 * anything of it (a simulator TCTI says goodbye on finalize,
 		 * which would end the parent's connection) */
@@ -65,9 +77,9 @@ void hw_tpm_disconnect_inlock(hw_tpm_ctx *c, bool forked)
 		c->tctx = NULL;
 	}
 	if (c->esys != NULL) {
-		if (c->session != ESYS_TR_NONE)
+		if (c->session != ESYS_TR_NONE && !dead)
 			Esys_FlushContext(c->esys, c->session);
-		if (c->srk_transient && c->srk != ESYS_TR_NONE)
+		if (c->srk_transient && c->srk != ESYS_TR_NONE && !dead)
 			Esys_FlushContext(c->esys, c->srk);
 		Esys_Finalize(&c->esys);
 	}
@@ -79,6 +91,11 @@ void hw_tpm_disconnect_inlock(hw_tpm_ctx *c, bool forked)
 	c->session = ESYS_TR_NONE;
 	c->srk_transient = false;
 	c->gen++;
+}
+
+void hw_tpm_disconnect_inlock(hw_tpm_ctx *c, bool forked)
+{
+	disconnect(c, forked, false);
 }
 
 /* Why the TCTI could not open, in words an operator can act on. */
@@ -264,6 +281,8 @@ CK_RV hw_tpm_connect_inlock(hw_tpm_ctx *c)
 {
 	TSS2_RC rc;
 	const char *step = "open";
+	if (c->esys != NULL && c->pid != getpid())
+		disconnect(c, true, true);     /* inherited across fork: never ours to use */
 	if (c->esys != NULL && c->session != ESYS_TR_NONE)
 		return CKR_OK;
 	if (c->esys == NULL) {
@@ -282,6 +301,7 @@ CK_RV hw_tpm_connect_inlock(hw_tpm_ctx *c)
 			goto fail;
 		}
 		c->gen++;
+		c->pid = getpid();
 		step = "read its properties";
 		if ((rc = read_caps(c)) != TSS2_RC_SUCCESS)
 			goto fail;
@@ -298,7 +318,7 @@ CK_RV hw_tpm_connect_inlock(hw_tpm_ctx *c)
 	return CKR_OK;
 fail:
 	if (link_lost(rc)) {
-		hw_tpm_disconnect_inlock(c, false);
+		disconnect(c, false, true);
 		c->retry_at = hw_tpm_now() + HW_TPM_RETRY_S;
 		say_down(c, rc);
 		return CKR_TOKEN_NOT_PRESENT;
@@ -315,7 +335,7 @@ CK_RV hw_tpm_fail_inlock(hw_tpm_ctx *c, TSS2_RC rc, const char *what)
 	if (link_lost(rc)) {
 		hw_warn("slot \"%s\": lost the TPM at \"%s\" while trying to %s (%s)", c->conf->name,
 			c->tcti, what, hw_tpm_rc_text(rc));
-		hw_tpm_disconnect_inlock(c, false);
+		disconnect(c, false, true);
 		__atomic_add_fetch(&c->epoch, 1, __ATOMIC_RELEASE);
 		return CKR_DEVICE_REMOVED;
 	}

@@ -24,11 +24,12 @@
 #include "common/secret.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <tss2/tss2_esys.h>
 
 #define HW_TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
 #define HW_TPM_SRK_HANDLE 0x81000001u   /* TCG provisioning guidance: the SRK */
-#define HW_TPM_LOADED 2                 /* keys kept loaded at once (plus the SRK) */
+#define HW_TPM_LOADED 16                /* at most this many keys kept loaded at once */
 #define HW_TPM_RETRY_S 1.0              /* a failed connect is not retried sooner */
 #define HW_TPM_AUTH_LEN 32              /* key and PIN authValues: SHA-256 sized */
 #define HW_TPM_SALT_LEN 16
@@ -56,6 +57,8 @@ typedef struct hw_tpm_ctx {
 	bool srk_transient;           /* we created it: flush it when done */
 	ESYS_TR session;              /* salted HMAC session, ESYS_TR_NONE until started */
 	unsigned gen;                 /* bumped at every connect: loaded handles die with it */
+	pid_t pid;                    /* the process that connected: a forked child never
+	                               * sends anything on its parent's connection */
 	uint64_t epoch;               /* token_epoch: bumped when a connection is lost */
 	double retry_at;
 	bool down_said;               /* the "TPM unreachable" line was logged */
@@ -67,6 +70,7 @@ typedef struct hw_tpm_ctx {
 
 	/* tpm_key.c */
 	hw_tpm_key *loaded[HW_TPM_LOADED];
+	unsigned max_loaded;          /* config "loaded_keys": how many of those slots we use */
 	uint64_t tick;
 
 	/* tpm_token.c */
@@ -91,6 +95,8 @@ void hw_tpm_session_for(hw_tpm_ctx *c, bool decrypt, bool encrypt);
 void hw_tpm_da_refresh_inlock(hw_tpm_ctx *c);
 /* Abandon (forked) or close the connection. */
 void hw_tpm_disconnect_inlock(hw_tpm_ctx *c, bool forked);
+/* The connection is this process's own (not inherited across fork). */
+bool hw_tpm_ours(const hw_tpm_ctx *c);
 const char *hw_tpm_rc_text(TSS2_RC rc);
 
 /* ---- tpm_key.c ---------------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * key, never leaving it except as the TPM's own blobs (the private part
  * encrypted under the SRK, useless on any other TPM: fixedTPM). The blobs
  * live in the local store. A key is loaded when it is used and stays loaded
- * until HW_TPM_LOADED others were used after it: the TPM has only a few
+ * until loaded_keys others were used after it: the TPM has only a few
  * object slots (three on a bare TPM), so twenty keys in turn must not fill
  * them.
  *
@@ -186,6 +186,15 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 {
 	hw_tpm_session_for(c, false, false);
 	TSS2_RC rc = Esys_Load(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, out);
+	if (hw_tpm_rc_base(rc) == TPM2_RC_OBJECT_MEMORY) {
+		/* the TPM's slots are few (a bare TPM has three, shared with
+		 * the SRK and a sealed master key): make room with all of
+		 * ours and try once more */
+		for (unsigned i = 0; i < c->max_loaded; i++)
+			if (c->loaded[i] != NULL)
+				hw_tpm_key_unload_inlock(c, c->loaded[i]);
+		rc = Esys_Load(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, out);
+	}
 	if (rc == TSS2_RC_SUCCESS)
 		return CKR_OK;
 	*out = ESYS_TR_NONE;
@@ -194,10 +203,12 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 
 void hw_tpm_key_unload_inlock(hw_tpm_ctx *c, hw_tpm_key *k)
 {
-	for (unsigned i = 0; i < HW_TPM_LOADED; i++)
+	for (unsigned i = 0; i < c->max_loaded; i++)
 		if (c->loaded[i] == k)
 			c->loaded[i] = NULL;
-	if (k->handle != ESYS_TR_NONE && k->gen == c->gen && c->esys != NULL)
+	/* in a forked child, before its context is dropped, the engine
+	 * frees inherited objects: the handle is the parent's */
+	if (k->handle != ESYS_TR_NONE && k->gen == c->gen && hw_tpm_ours(c))
 		Esys_FlushContext(c->esys, k->handle);
 	k->handle = ESYS_TR_NONE;
 }
@@ -211,7 +222,7 @@ static CK_RV ensure_loaded(hw_tpm_ctx *c, hw_tpm_key *k)
 		k->used = c->tick;
 		return CKR_OK;
 	}
-	for (unsigned i = 0; i < HW_TPM_LOADED; i++) {
+	for (unsigned i = 0; i < c->max_loaded; i++) {
 		if (c->loaded[i] == NULL) {
 			slot = i;
 			break;

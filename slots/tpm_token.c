@@ -213,7 +213,7 @@ CK_RV hw_tpm_init_token(hw_tpm_ctx *c, const CK_UTF8CHAR *pin, CK_ULONG len, con
 	if (rv == CKR_OK)
 		rv = hw_store_token_reset(c->st.store, c->conf->name, &rec);
 	if (rv == CKR_OK) {
-		for (unsigned i = 0; i < HW_TPM_LOADED; i++)
+		for (unsigned i = 0; i < c->max_loaded; i++)
 			if (c->loaded[i] != NULL)
 				hw_tpm_key_unload_inlock(c, c->loaded[i]);
 		hw_secret_free(c->mk);
