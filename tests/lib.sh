@@ -397,6 +397,45 @@ hw_kr_quit() {
 	hw_fail "krclient $1 did not exit within 10 s after quit"
 }
 
+# hw_kr_until NAME COMMAND ANSWER TENTHS — ask COMMAND every 0.1 s until NAME
+# answers ANSWER; fail after TENTHS tries.
+hw_kr_until() {
+	for _ in $(seq 1 "$4"); do
+		hw_kr "$1" "$2"
+		[ "$HW_KR_REPLY" = "$3" ] && return 0
+		sleep 0.1
+	done
+	hw_fail "krclient $1: '$2' did not answer $3 within $(($4 / 10)) s (last: $HW_KR_REPLY)"
+}
+
+# hw_kr_fork_suite NAME — krclient NAME (open, logged in with $PIN) across
+# fork(): it makes key 01 and signs; a forked child initializes the module
+# again, logs in, signs with 01 and verifies with the public key; the parent
+# signs on. Again with a key 02 made between the forks; a child's wrong PIN
+# is CKR_PIN_INCORRECT (it logs in on its own) and the parent signs on.
+hw_kr_child() {
+	hw_kr "$1" "fork $PIN $2"
+	[ "$HW_KR_REPLY" = CKR_OK ] || hw_fail "the child forked after using the slot, with key $2: $HW_KR_REPLY
+$(tail -n 20 "$TMP/$1.log")"
+}
+
+hw_kr_fork_suite() {
+	hw_kr "$1" "keygen 01" CKR_OK
+	hw_kr "$1" "sign 01" CKR_OK
+	hw_kr_child "$1" 01
+	hw_kr "$1" sign-again CKR_OK
+	hw_pass "a forked child initializes, logs in, signs and verifies with key 01; the parent signs on"
+	hw_kr "$1" "keygen 02" CKR_OK
+	hw_kr "$1" "sign 02" CKR_OK
+	hw_kr_child "$1" 02
+	hw_kr_child "$1" 01
+	hw_kr "$1" sign-again CKR_OK
+	hw_kr "$1" "sign 01" CKR_OK
+	hw_kr "$1" "fork 000000 01" 'C_Login: CKR_PIN_INCORRECT'
+	hw_kr "$1" sign-again CKR_OK
+	hw_pass "children forked later sign with keys old and new; a child's wrong PIN is refused; the parent signs on"
+}
+
 # hw_kr NAME COMMAND [EXPECT] — send COMMAND (see krclient.c) to NAME; its
 # answer is in HW_KR_REPLY and must match the extended regex EXPECT if given.
 hw_kr() {
