@@ -261,6 +261,19 @@ static TSS2_RC start_session(hw_tpm_ctx *c)
 	TSS2_RC rc = Esys_StartAuthSession(c->esys, c->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 					   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256,
 					   &c->session);
+	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_ESAPI_RC_LAYER &&
+	    !link_lost(rc)) {
+		/* ESAPI computes the salt with OpenSSL's default implementation,
+		 * which an ENGINE may have taken over in this process (libp11's
+		 * pkcs11 engine does, and refuses the ECDH); without a salt the
+		 * auths still never travel in clear, only HMAC'ed */
+		if (!c->unsalted_said)
+			hw_warn("slot \"%s\": cannot salt the TPM session in this process (OpenSSL's EC "
+				"is taken over by an engine); using an unsalted one", c->conf->name);
+		c->unsalted_said = true;
+		rc = Esys_StartAuthSession(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &c->session);
+	}
 	if (rc != TSS2_RC_SUCCESS)
 		c->session = ESYS_TR_NONE;
 	return rc;

@@ -62,6 +62,7 @@ typedef struct hw_tpm_ctx {
 	uint64_t epoch;               /* token_epoch: bumped when a connection is lost */
 	double retry_at;
 	bool down_said;               /* the "TPM unreachable" line was logged */
+	bool unsalted_said;           /* the "unsalted session" line was logged */
 	/* from TPM2_GetCapability at connect */
 	char vendor[5];
 	uint32_t fw1, fw2;            /* TPM_PT_FIRMWARE_VERSION_1/2 */
