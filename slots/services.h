@@ -76,6 +76,7 @@
 	V(hw_snap_put, (hw_snap *s), (s)) \
 	R(int, hw_deadline_left_ms, (int dflt), (dflt)) \
 	R(const hw_curve *, hw_curve_by_name, (const char *n), (n)) \
+	R(size_t, hw_hash_len, (CK_MECHANISM_TYPE h), (h)) \
 	R(CK_RV, hw_key_from_public, (CK_KEY_TYPE t, const void *a, size_t al, const void *b, size_t bl, \
 				      EVP_PKEY **out), (t, a, al, b, bl, out)) \
 	R(CK_RV, hw_digestinfo_decode, (const void *in, size_t len, CK_MECHANISM_TYPE *h, \

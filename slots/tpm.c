@@ -109,11 +109,15 @@ static bool tpm_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_I
 		mi.flags |= base == CKM_ECDSA ? CKF_SIGN : CKF_GENERATE_KEY_PAIR;
 		break;
 	case CKM_RSA_PKCS:
+	case CKM_RSA_PKCS_PSS:            /* encoded here, raw RSA in the TPM */
+	case CKM_RSA_PKCS_OAEP:
 	case CKM_RSA_PKCS_KEY_PAIR_GEN:
-		ok = up && c->rsa2048 && (base == CKM_RSA_PKCS_KEY_PAIR_GEN || c->rsassa);
+		ok = up && c->rsa2048;
 		mi.ulMinKeySize = 2048;
 		mi.ulMaxKeySize = c->rsa3072 ? 3072 : 2048;
-		mi.flags |= base == CKM_RSA_PKCS ? CKF_SIGN : CKF_GENERATE_KEY_PAIR;
+		mi.flags |= base == CKM_RSA_PKCS_KEY_PAIR_GEN ? CKF_GENERATE_KEY_PAIR :
+			    base == CKM_RSA_PKCS_PSS ? CKF_SIGN :
+			    base == CKM_RSA_PKCS_OAEP ? CKF_DECRYPT : CKF_SIGN | CKF_DECRYPT;
 		break;
 	default:
 		break;
@@ -256,12 +260,11 @@ static CK_RV unmarshal_one(void *arg, const hw_store_obj *o)
 	return o->secret != NULL ? hw_tpm_key_unmarshal(o->secret, o->secret_len, arg) : CKR_KEY_HANDLE_INVALID;
 }
 
-static CK_RV tpm_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
+/* The key's blob, read from the store on its first use (under c->lock). */
+static CK_RV key_inlock(hw_tpm_ctx *c, hw_obj *key)
 {
-	hw_tpm_ctx *c = vctx;
 	bool none;
 	CK_RV rv = CKR_OK;
-	pthread_mutex_lock(&c->lock);
 	if (key->bdata == NULL) {
 		hw_tpm_key *k = calloc(1, sizeof(*k));
 		rv = k != NULL ? hw_stored_open(&c->st, false, &none) : CKR_HOST_MEMORY;
@@ -279,8 +282,27 @@ static CK_RV tpm_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned 
 				rv = CKR_DEVICE_ERROR;
 		}
 	}
+	return rv;
+}
+
+static CK_RV tpm_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
+{
+	hw_tpm_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = key_inlock(c, key);
 	if (rv == CKR_OK)
 		rv = hw_tpm_key_sign_inlock(c, key->bdata, req, sig, sig_len);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV tpm_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
+{
+	hw_tpm_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = key_inlock(c, key);
+	if (rv == CKR_OK)
+		rv = hw_tpm_key_decrypt_inlock(c, key->bdata, req, out, out_len);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
@@ -347,6 +369,7 @@ const hw_backend_ops hw_tpm_ops = {
 	.free_bdata = tpm_free_bdata,
 	.generate_key_pair = tpm_generate,
 	.sign = tpm_sign,
+	.decrypt = tpm_decrypt,
 	.health = tpm_health,
 	.security = tpm_security,
 	.token_epoch = tpm_token_epoch,

@@ -112,6 +112,9 @@ CK_RV hw_tpm_key_unmarshal(const unsigned char *in, size_t len, hw_tpm_key *k);
 /* Sign with the key (loaded on demand, auth derived from mk). */
 CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,
 			     unsigned char *sig, size_t *sig_len);
+/* Decrypt (RSA PKCS#1 v1.5, OAEP without a label) with the key. */
+CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req *req,
+				unsigned char *out, size_t *out_len);
 /* Forget the key's TPM handle (flushing it when connected). */
 void hw_tpm_key_unload_inlock(hw_tpm_ctx *c, hw_tpm_key *k);
 /* Load a blob under the SRK (for the token's sealed master key too). */
@@ -119,6 +122,13 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 			 ESYS_TR *out, const char *what);
 /* The authValue of a key: HMAC-SHA256(master key, "hwagg-tpm-key" || salt). */
 CK_RV hw_tpm_key_auth(const hw_secret *mk, const unsigned char *salt, unsigned char *auth);
+
+/* ---- tpm_pad.c: encodings for a raw RSA operation into k bytes ----------------- */
+CK_RV hw_tpm_pad_pkcs1(const unsigned char *in, size_t len, unsigned char *em, size_t k);
+CK_RV hw_tpm_pad_pss(const CK_RSA_PKCS_PSS_PARAMS *p, const unsigned char *mhash, size_t mhash_len,
+		     unsigned mod_bits, unsigned char *out, size_t k);
+CK_RV hw_tpm_unpad_oaep(const CK_RSA_PKCS_OAEP_PARAMS *p, unsigned char *em, size_t k,
+			unsigned char *out, size_t *out_len);
 
 /* ---- tpm_token.c -------------------------------------------------------------- */
 CK_RV hw_tpm_token_flags(hw_tpm_ctx *c, CK_FLAGS *flags);

@@ -293,10 +293,11 @@ static CK_RV sign_scheme(const hw_tpm_key *k, const hw_sign_req *req, TPMT_SIG_S
 	memset(scheme, 0, sizeof(*scheme));
 	if (k->pub.publicArea.type == TPM2_ALG_ECC && req->base == CKM_ECDSA)
 		return ecdsa_digest(k, req, scheme, digest);
-	if (k->pub.publicArea.type != TPM2_ALG_RSA || req->base != CKM_RSA_PKCS)
+	if (k->pub.publicArea.type != TPM2_ALG_RSA ||
+	    (req->base != CKM_RSA_PKCS && req->base != CKM_RSA_PKCS_PSS))
 		return CKR_MECHANISM_INVALID;
 	scheme->scheme = TPM2_ALG_NULL;
-	if (hw_digestinfo_decode(req->data, req->len, &h, &d, &dlen) == CKR_OK &&
+	if (req->base == CKM_RSA_PKCS && hw_digestinfo_decode(req->data, req->len, &h, &d, &dlen) == CKR_OK &&
 	    tpm_hash(h) != TPM2_ALG_NULL && dlen <= sizeof(digest->buffer)) {
 		scheme->scheme = TPM2_ALG_RSASSA;
 		scheme->details.any.hashAlg = tpm_hash(h);
@@ -306,7 +307,7 @@ static CK_RV sign_scheme(const hw_tpm_key *k, const hw_sign_req *req, TPMT_SIG_S
 	return CKR_OK;
 }
 
-/* PKCS#1 v1.5 signature padding (block type 1) of the input, signed with
+/* PKCS#1 v1.5 (block type 1) or PSS encoding of the input, signed with
  * TPM2_RSA_Decrypt: the raw private-key operation. */
 static CK_RV rsa_raw_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,
 				 unsigned char *sig, size_t *sig_len)
@@ -316,24 +317,25 @@ static CK_RV rsa_raw_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req
 	TPMT_RSA_DECRYPT scheme = { .scheme = TPM2_ALG_NULL };
 	TPM2B_DATA label = { .size = 0 };
 	if (!(k->pub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT)) {
-		hw_info("slot \"%s\": this RSA key signs DigestInfos of SHA-1/256/384/512 only",
-			c->conf->name);
+		hw_info("slot \"%s\": this RSA key signs DigestInfos of SHA-1/256/384/512 only "
+			"(no PSS, no other inputs)", c->conf->name);
 		return CKR_DATA_INVALID;
 	}
-	if (kb > sizeof(em.buffer) || req->len + 11 > kb)
+	if (kb > sizeof(em.buffer))
 		return CKR_DATA_LEN_RANGE;
 	em.size = (UINT16)kb;
-	em.buffer[0] = 0x00;
-	em.buffer[1] = 0x01;
-	memset(em.buffer + 2, 0xff, kb - 3 - req->len);
-	em.buffer[kb - req->len - 1] = 0x00;
-	memcpy(em.buffer + kb - req->len, req->data, req->len);
+	CK_RV rv = req->base == CKM_RSA_PKCS_PSS ?
+		hw_tpm_pad_pss(&req->pss, req->data, req->len, k->pub.publicArea.parameters.rsaDetail.keyBits,
+			       em.buffer, kb) :
+		hw_tpm_pad_pkcs1(req->data, req->len, em.buffer, kb);
+	if (rv != CKR_OK)
+		return rv;
 	hw_tpm_session_for(c, true, false);
 	TSS2_RC trc = Esys_RSA_Decrypt(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &em,
 				       &scheme, &label, &out);
+	hw_wipe(&em, sizeof(em));
 	if (trc != TSS2_RC_SUCCESS)
 		return hw_tpm_fail_inlock(c, trc, "sign");
-	CK_RV rv = CKR_OK;
 	if (out->size > kb || *sig_len < kb) {
 		rv = CKR_DEVICE_ERROR;
 	} else {
@@ -399,5 +401,63 @@ CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *re
 		return hw_tpm_fail_inlock(c, trc, "sign");
 	rv = sig_out(k, s, sig, sig_len);
 	Esys_Free(s);
+	return rv;
+}
+
+CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req *req,
+				unsigned char *out, size_t *out_len)
+{
+	size_t kb = k->pub.publicArea.unique.rsa.size;
+	TPM2B_PUBLIC_KEY_RSA ct, *pt = NULL;
+	TPMT_RSA_DECRYPT scheme = { .scheme = TPM2_ALG_RSAES };
+	TPM2B_DATA label = { .size = 0 };
+	TPM2B_AUTH auth;
+	CK_RV rv;
+	if (k->pub.publicArea.type != TPM2_ALG_RSA || !(k->pub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT))
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	if (req->mech == CKM_RSA_PKCS_OAEP) {
+		/* raw RSA here, OAEP decoded after (tpm_pad.c) */
+		scheme.scheme = TPM2_ALG_NULL;
+	} else if (req->mech != CKM_RSA_PKCS) {
+		return CKR_MECHANISM_INVALID;
+	}
+	if (req->len != kb || kb > sizeof(ct.buffer))
+		return CKR_ENCRYPTED_DATA_LEN_RANGE;
+	if (c->mk == NULL)
+		return CKR_USER_NOT_LOGGED_IN;
+	if ((rv = hw_tpm_connect_inlock(c)) != CKR_OK || (rv = ensure_loaded(c, k)) != CKR_OK)
+		return rv;
+	auth.size = HW_TPM_AUTH_LEN;
+	if ((rv = hw_tpm_key_auth(c->mk, k->salt, auth.buffer)) != CKR_OK)
+		return rv;
+	Esys_TR_SetAuth(c->esys, k->handle, &auth);
+	hw_wipe(&auth, sizeof(auth));
+	ct.size = (UINT16)kb;
+	memcpy(ct.buffer, req->data, kb);
+	/* the plaintext comes back encrypted (first response parameter) */
+	hw_tpm_session_for(c, false, true);
+	TSS2_RC trc = Esys_RSA_Decrypt(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &ct,
+				       &scheme, &label, &pt);
+	if (hw_tpm_rc_base(trc) == TPM2_RC_VALUE || hw_tpm_rc_base(trc) == (TPM2_RC_VALUE | TPM2_RC_P))
+		return CKR_ENCRYPTED_DATA_INVALID;    /* padding check failed: the ciphertext's fault */
+	if (trc != TSS2_RC_SUCCESS)
+		return hw_tpm_fail_inlock(c, trc, "decrypt");
+	if (scheme.scheme == TPM2_ALG_NULL && pt->size <= kb) {
+		/* the raw result is the integer: left-pad it to k bytes */
+		memmove(pt->buffer + kb - pt->size, pt->buffer, pt->size);
+		memset(pt->buffer, 0, kb - pt->size);
+		rv = hw_tpm_unpad_oaep(&req->oaep, pt->buffer, kb, out, out_len);
+	} else if (scheme.scheme == TPM2_ALG_NULL) {
+		rv = CKR_DEVICE_ERROR;
+	} else if (pt->size > *out_len) {
+		rv = CKR_BUFFER_TOO_SMALL;
+		*out_len = pt->size;
+	} else {
+		memcpy(out, pt->buffer, pt->size);
+		rv = CKR_OK;
+		*out_len = pt->size;
+	}
+	hw_wipe(pt, sizeof(*pt));
+	Esys_Free(pt);
 	return rv;
 }

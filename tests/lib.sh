@@ -462,13 +462,24 @@ $(tail -n 20 "$TMP/$name.log")"
 # exports HW_TPM_TCTI (the TCTI hwagg and the tpm2 tools use).
 hw_tpm_start() {
 	command -v swtpm >/dev/null || hw_skip "swtpm is not installed"
+	local fresh=no
 	mkdir -p "$TMP/tpm"
-	[ -n "${HW_TPM_PORT:-}" ] || HW_TPM_PORT=$(hw_free_port)
-	setsid swtpm socket --tpm2 --tpmstate dir="$TMP/tpm" --flags not-need-init,startup-clear \
-		--server type=tcp,port="$HW_TPM_PORT",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((HW_TPM_PORT + 1)),bindaddr=127.0.0.1 >>"$TMP/swtpm.log" 2>&1 </dev/null &
-	HW_TPM_PID=$!
-	hw_track "$HW_TPM_PID"
+	[ -n "${HW_TPM_PORT:-}" ] || fresh=yes
+	for _ in 1 2 3 4 5; do
+		# the control port (the next one) may be taken: then other ports
+		[ "$fresh" = yes ] && HW_TPM_PORT=$(hw_free_port)
+		setsid swtpm socket --tpm2 --tpmstate dir="$TMP/tpm" --flags not-need-init,startup-clear \
+			--server type=tcp,port="$HW_TPM_PORT",bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port=$((HW_TPM_PORT + 1)),bindaddr=127.0.0.1 >"$TMP/swtpm.log" 2>&1 </dev/null &
+		HW_TPM_PID=$!
+		hw_track "$HW_TPM_PID"
+		sleep 0.1
+		kill -0 "$HW_TPM_PID" 2>/dev/null && break
+		[ "$fresh" = yes ] && grep -q 'Address already in use' "$TMP/swtpm.log" && continue
+		break
+	done
+	kill -0 "$HW_TPM_PID" 2>/dev/null || hw_fail "swtpm exited at start:
+$(tail -n 20 "$TMP/swtpm.log")"
 	hw_wait_port "$HW_TPM_PORT" "$HW_TPM_PID"
 	HW_TPM_DIRECT="swtpm:host=127.0.0.1,port=$HW_TPM_PORT"
 	export HW_TPM_TCTI=$HW_TPM_DIRECT
