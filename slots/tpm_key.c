@@ -372,17 +372,12 @@ static CK_RV sig_out(const hw_tpm_key *k, const TPMT_SIGNATURE *s, unsigned char
 	return CKR_DEVICE_ERROR;
 }
 
-CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,
-			     unsigned char *sig, size_t *sig_len)
+/* The key loaded, with its authValue (derived from the master key of the
+ * logged-in user) set for the next command. */
+static CK_RV ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k)
 {
-	TPMT_SIG_SCHEME scheme;
-	TPM2B_DIGEST digest;
 	TPM2B_AUTH auth;
-	TPMT_TK_HASHCHECK check = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
-	TPMT_SIGNATURE *s = NULL;
-	CK_RV rv = sign_scheme(k, req, &scheme, &digest);
-	if (rv != CKR_OK)
-		return rv;
+	CK_RV rv;
 	if (c->mk == NULL)
 		return CKR_USER_NOT_LOGGED_IN;
 	if ((rv = hw_tpm_connect_inlock(c)) != CKR_OK || (rv = ensure_loaded(c, k)) != CKR_OK)
@@ -392,6 +387,21 @@ CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *re
 		return rv;
 	Esys_TR_SetAuth(c->esys, k->handle, &auth);
 	hw_wipe(&auth, sizeof(auth));
+	return CKR_OK;
+}
+
+CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,
+			     unsigned char *sig, size_t *sig_len)
+{
+	TPMT_SIG_SCHEME scheme;
+	TPM2B_DIGEST digest;
+	TPMT_TK_HASHCHECK check = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
+	TPMT_SIGNATURE *s = NULL;
+	CK_RV rv = sign_scheme(k, req, &scheme, &digest);
+	if (rv != CKR_OK)
+		return rv;
+	if ((rv = ready_inlock(c, k)) != CKR_OK)
+		return rv;
 	if (scheme.scheme == TPM2_ALG_NULL)
 		return rsa_raw_sign_inlock(c, k, req, sig, sig_len);
 	hw_tpm_session_for(c, true, false);
@@ -411,7 +421,6 @@ CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req
 	TPM2B_PUBLIC_KEY_RSA ct, *pt = NULL;
 	TPMT_RSA_DECRYPT scheme = { .scheme = TPM2_ALG_RSAES };
 	TPM2B_DATA label = { .size = 0 };
-	TPM2B_AUTH auth;
 	CK_RV rv;
 	if (k->pub.publicArea.type != TPM2_ALG_RSA || !(k->pub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
@@ -423,15 +432,8 @@ CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req
 	}
 	if (req->len != kb || kb > sizeof(ct.buffer))
 		return CKR_ENCRYPTED_DATA_LEN_RANGE;
-	if (c->mk == NULL)
-		return CKR_USER_NOT_LOGGED_IN;
-	if ((rv = hw_tpm_connect_inlock(c)) != CKR_OK || (rv = ensure_loaded(c, k)) != CKR_OK)
+	if ((rv = ready_inlock(c, k)) != CKR_OK)
 		return rv;
-	auth.size = HW_TPM_AUTH_LEN;
-	if ((rv = hw_tpm_key_auth(c->mk, k->salt, auth.buffer)) != CKR_OK)
-		return rv;
-	Esys_TR_SetAuth(c->esys, k->handle, &auth);
-	hw_wipe(&auth, sizeof(auth));
 	ct.size = (UINT16)kb;
 	memcpy(ct.buffer, req->data, kb);
 	/* the plaintext comes back encrypted (first response parameter) */
