@@ -195,8 +195,10 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
 }
 
 /* The SRK template of the TCG provisioning guidance (ECC P-256, AES-128
- * CFB, restricted decryption, noDA): keys made under a persistent SRK load
- * under one created from this template, and the other way round. */
+ * CFB, restricted decryption, noDA), with an empty unique field as
+ * `tpm2_createprimary -C o -G ecc256:aes128cfb` makes it: keys made under
+ * an SRK persisted that way load under one created from this template, and
+ * the other way round. */
 static void srk_template(TPM2B_PUBLIC *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -212,16 +214,29 @@ static void srk_template(TPM2B_PUBLIC *t)
 	e->scheme.scheme = TPM2_ALG_NULL;
 	e->curveID = TPM2_ECC_NIST_P256;
 	e->kdf.scheme = TPM2_ALG_NULL;
-	t->publicArea.unique.ecc.x.size = 32;
-	t->publicArea.unique.ecc.y.size = 32;
 }
 
-static TSS2_RC find_srk(hw_tpm_ctx *c)
+static TSS2_RC create_srk(hw_tpm_ctx *c)
 {
 	TPM2B_PUBLIC tmpl, *out = NULL;
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_DATA outside;
 	TPML_PCR_SELECTION pcrs;
+	srk_template(&tmpl);
+	memset(&sens, 0, sizeof(sens));
+	memset(&outside, 0, sizeof(outside));
+	memset(&pcrs, 0, sizeof(pcrs));
+	TSS2_RC rc = Esys_CreatePrimary(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+					&sens, &tmpl, &outside, &pcrs, &c->srk, &out, NULL, NULL, NULL);
+	Esys_Free(out);
+	c->srk_transient = rc == TSS2_RC_SUCCESS;
+	if (rc != TSS2_RC_SUCCESS)
+		c->srk = ESYS_TR_NONE;
+	return rc;
+}
+
+static TSS2_RC find_srk(hw_tpm_ctx *c)
+{
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;
 	/* ask first: ESAPI logs a failed lookup as an error on stderr */
@@ -237,19 +252,33 @@ static TSS2_RC find_srk(hw_tpm_ctx *c)
 		c->srk_transient = false;
 		return TSS2_RC_SUCCESS;
 	}
-	srk_template(&tmpl);
-	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&pcrs, 0, sizeof(pcrs));
-	rc = Esys_CreatePrimary(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-					ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &c->srk, &out,
-					NULL, NULL, NULL);
-	Esys_Free(out);
-	if (rc == TSS2_RC_SUCCESS)
-		c->srk_transient = true;
-	else
-		c->srk = ESYS_TR_NONE;
-	return rc;
+	return create_srk(c);
+}
+
+bool hw_tpm_srk_switch_inlock(hw_tpm_ctx *c)
+{
+	ESYS_TR old = c->srk;
+	bool was_transient = c->srk_transient;
+	/* a blob made under the other parent: the persistent SRK is someone
+	 * else's key when it was not made from our template (tpm2-pkcs11
+	 * persists its own there), or it appeared after our keys were made */
+	if (was_transient) {
+		if (find_srk(c) != TSS2_RC_SUCCESS || c->srk_transient) {
+			if (c->srk != old && c->srk != ESYS_TR_NONE)
+				Esys_FlushContext(c->esys, c->srk);
+			c->srk = old;
+			c->srk_transient = true;
+			return false;
+		}
+		Esys_FlushContext(c->esys, old);
+		return true;
+	}
+	if (create_srk(c) != TSS2_RC_SUCCESS) {
+		c->srk = old;
+		c->srk_transient = false;
+		return false;
+	}
+	return true;
 }
 
 static TSS2_RC start_session(hw_tpm_ctx *c)

@@ -92,6 +92,9 @@ TSS2_RC hw_tpm_rc_base(TSS2_RC rc);
 /* Set the session's attributes for the next command: decrypt the first
  * command parameter and/or encrypt the first response parameter. */
 void hw_tpm_session_for(hw_tpm_ctx *c, bool decrypt, bool encrypt);
+/* Switch between the persistent SRK and one from our template (a blob the
+ * TPM refused as not its child's); true when switched. */
+bool hw_tpm_srk_switch_inlock(hw_tpm_ctx *c);
 /* Read the lockout counter again (after an authorization failure). */
 void hw_tpm_da_refresh_inlock(hw_tpm_ctx *c);
 /* Abandon (forked) or close the connection. */

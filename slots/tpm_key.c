@@ -195,6 +195,8 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 				hw_tpm_key_unload_inlock(c, c->loaded[i]);
 		rc = Esys_Load(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, out);
 	}
+	if (hw_tpm_rc_base(rc) == TPM2_RC_INTEGRITY && hw_tpm_srk_switch_inlock(c))
+		rc = Esys_Load(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, out);
 	if (rc == TSS2_RC_SUCCESS)
 		return CKR_OK;
 	*out = ESYS_TR_NONE;

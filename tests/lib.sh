@@ -467,7 +467,19 @@ hw_tpm_start() {
 	[ -n "${HW_TPM_PORT:-}" ] || fresh=yes
 	for _ in 1 2 3 4 5; do
 		# the control port (the next one) may be taken: then other ports
-		[ "$fresh" = yes ] && HW_TPM_PORT=$(hw_free_port)
+		[ "$fresh" = yes ] && HW_TPM_PORT=$(python3 -c 'import socket
+while True:
+    a, b = socket.socket(), socket.socket()
+    a.bind(("127.0.0.1", 0))
+    p = a.getsockname()[1]
+    try:
+        b.bind(("127.0.0.1", p + 1))
+        break
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()
+print(p)')
 		setsid swtpm socket --tpm2 --tpmstate dir="$TMP/tpm" --flags not-need-init,startup-clear \
 			--server type=tcp,port="$HW_TPM_PORT",bindaddr=127.0.0.1 \
 			--ctrl type=tcp,port=$((HW_TPM_PORT + 1)),bindaddr=127.0.0.1 >"$TMP/swtpm.log" 2>&1 </dev/null &

@@ -15,6 +15,8 @@
 #  - swtpm killed under the application: the token is absent, a signature
 #    fails; swtpm started again: the token is back without a restart, and
 #    the application logs in again and signs;
+#  - another SRK persisted at 0x81000001 after keys were made: they still
+#    sign, and keys made then sign too;
 #  - a damaged key blob in the store: CKR_DEVICE_ERROR for that key, and
 #    the other keys still sign.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -99,6 +101,21 @@ hw_kr a "sign 10" CKR_OK
 hw_kr a "sign 29" CKR_OK
 hw_kr_quit a
 hw_pass "swtpm killed: token absent, signing fails; swtpm back: token back, login and signing work"
+
+# ---- another SRK persisted at 0x81000001 -----------------------------------------------
+# (tpm2-pkcs11 persists its own there): keys made before still load, under
+# the SRK of hwagg's template, and keys made after it sign too
+TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "persist a foreign SRK" \
+	tpm2_createprimary -C o -g sha256 -G rsa2048 -c "$TMP/foreign.ctx"
+TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "persist a foreign SRK" tpm2_evictcontrol -C o -c "$TMP/foreign.ctx" 0x81000001
+TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "flush transient objects" tpm2_flushcontext -t
+hw_sign ECDSA-SHA256 01 "$TMP/msg" "$TMP/sig01d" --signature-format openssl
+hw_check_sig "ECDSA P-256 under a foreign persisted SRK" "$TMP/pub01.pem" "$TMP/msg" "$TMP/sig01d"
+hw_keygen_ec after 05
+hw_pubkey_pem 05 "$TMP/pub05.pem"
+hw_sign ECDSA-SHA256 05 "$TMP/msg" "$TMP/sig05" --signature-format openssl
+hw_check_sig "a key made under the foreign SRK" "$TMP/pub05.pem" "$TMP/msg" "$TMP/sig05"
+hw_pass "another SRK persisted at 0x81000001: old keys and new keys sign"
 
 # ---- a damaged blob --------------------------------------------------------------------------
 hw_keygen_ec victim 99
