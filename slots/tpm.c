@@ -36,6 +36,7 @@ static CK_RV tpm_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		return CKR_ARGUMENTS_BAD;
 	}
 	c->max_loaded = (unsigned)n;
+	c->attest = hw_conf_bool(conf, "attest", true);
 	c->conf = conf;
 	c->st.dir = all->store;
 	c->st.slot = conf->name;
@@ -212,6 +213,49 @@ static void tpm_free_bdata(void *vctx, void *bdata)
 	free(bdata);
 }
 
+/* The CKO_DATA object holding the key's attestation bundle (tpm_attest.c):
+ * the key's CKA_ID and label, application "hwagg-attestation". A key whose
+ * attestation fails is kept, with a log line. */
+static void attach_attestation(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const hw_attrs *priv)
+{
+	unsigned char *b = NULL, uid[16];
+	size_t len = 0;
+	char hex[33];
+	hw_attrs d;
+	int64_t oid;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = hw_tpm_attest_inlock(c, k, auth, &b, &len);
+	pthread_mutex_unlock(&c->lock);
+	hw_attrs_init(&d);
+	const CK_ATTRIBUTE *id = hw_attrs_get(priv, CKA_ID), *label = hw_attrs_get(priv, CKA_LABEL);
+	if (rv == CKR_OK)
+		rv = hw_random(uid, sizeof(uid));
+	for (size_t i = 0; i < sizeof(uid); i++)
+		snprintf(hex + 2 * i, 3, "%02x", uid[i]);
+	if (rv == CKR_OK &&
+	    ((rv = hw_attrs_set_ulong(&d, CKA_CLASS, CKO_DATA)) != CKR_OK ||
+	     (rv = hw_attrs_set_bool(&d, CKA_TOKEN, true)) != CKR_OK ||
+	     (rv = hw_attrs_set_bool(&d, CKA_PRIVATE, false)) != CKR_OK ||
+	     (rv = hw_attrs_set_bool(&d, CKA_MODIFIABLE, false)) != CKR_OK ||
+	     (rv = hw_attrs_set_str(&d, CKA_APPLICATION, "hwagg-attestation")) != CKR_OK ||
+	     (rv = hw_attrs_set(&d, CKA_OBJECT_ID, "", 0)) != CKR_OK ||
+	     (rv = hw_attrs_set(&d, CKA_VALUE, b, len)) != CKR_OK ||
+	     (rv = hw_attrs_set_str(&d, CKA_UNIQUE_ID, hex)) != CKR_OK ||
+	     (id != NULL && (rv = hw_attrs_set(&d, CKA_ID, id->pValue, id->ulValueLen)) != CKR_OK) ||
+	     (label != NULL && (rv = hw_attrs_set(&d, CKA_LABEL, label->pValue, label->ulValueLen)) != CKR_OK) ||
+	     (rv = hw_vendor_attrs(&d, "tpm", HW_SEC_HARDWARE, 1, NULL)) != CKR_OK)) {
+		/* rv says it */
+	}
+	if (rv == CKR_OK) {
+		hw_attrs *one[1] = { &d };
+		rv = insert(c, one, 1, NULL, 0, &oid);
+	}
+	if (rv != CKR_OK)
+		hw_warn("slot \"%s\": the new key has no attestation: %s", c->conf->name, hw_rv_name(rv));
+	hw_attrs_clear(&d);
+	free(b);
+}
+
 static CK_RV tpm_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token,
 			  hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid,
 			  void **bdata)
@@ -230,7 +274,6 @@ static CK_RV tpm_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool
 	if (rv == CKR_OK)
 		rv = hw_tpm_key_create_inlock(c, g, auth, k);
 	pthread_mutex_unlock(&c->lock);
-	hw_wipe(auth, sizeof(auth));
 	if (rv != CKR_OK)
 		goto out;
 	if ((rv = hw_tpm_key_public_attrs(k, pub, priv)) != CKR_OK ||
@@ -246,10 +289,13 @@ static CK_RV tpm_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool
 			goto out;
 		*pub_oid = ids[0];
 		*priv_oid = ids[1];
+		if (c->attest)
+			attach_attestation(c, k, auth, priv);
 	}
 	*bdata = k;
 	k = NULL;
 out:
+	hw_wipe(auth, sizeof(auth));
 	free(k);
 	free(blob);
 	return rv;

@@ -5,5 +5,6 @@
 const hw_conf_key hw_tpm_conf_keys[] = {
 	{ "tcti", json_type_string, false },
 	{ "loaded_keys", json_type_int, false },
+	{ "attest", json_type_boolean, false },
 	{ NULL, json_type_null, false },
 };

@@ -194,6 +194,21 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
 	return TSS2_RC_SUCCESS;
 }
 
+void hw_tpm_primary_template(TPM2B_PUBLIC *t, TPMA_OBJECT use)
+{
+	memset(t, 0, sizeof(*t));
+	t->publicArea.type = TPM2_ALG_ECC;
+	t->publicArea.nameAlg = TPM2_ALG_SHA256;
+	t->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+		TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
+		TPMA_OBJECT_RESTRICTED | use;
+	TPMS_ECC_PARMS *e = &t->publicArea.parameters.eccDetail;
+	e->symmetric.algorithm = TPM2_ALG_NULL;
+	e->scheme.scheme = TPM2_ALG_NULL;
+	e->curveID = TPM2_ECC_NIST_P256;
+	e->kdf.scheme = TPM2_ALG_NULL;
+}
+
 /* The SRK template of the TCG provisioning guidance (ECC P-256, AES-128
  * CFB, restricted decryption, noDA), with an empty unique field as
  * `tpm2_createprimary -C o -G ecc256:aes128cfb` makes it: keys made under
@@ -201,19 +216,11 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
  * the other way round. */
 static void srk_template(TPM2B_PUBLIC *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->publicArea.type = TPM2_ALG_ECC;
-	t->publicArea.nameAlg = TPM2_ALG_SHA256;
-	t->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-		TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
-		TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
 	TPMS_ECC_PARMS *e = &t->publicArea.parameters.eccDetail;
+	hw_tpm_primary_template(t, TPMA_OBJECT_DECRYPT);
 	e->symmetric.algorithm = TPM2_ALG_AES;
 	e->symmetric.keyBits.aes = 128;
 	e->symmetric.mode.aes = TPM2_ALG_CFB;
-	e->scheme.scheme = TPM2_ALG_NULL;
-	e->curveID = TPM2_ECC_NIST_P256;
-	e->kdf.scheme = TPM2_ALG_NULL;
 }
 
 static TSS2_RC create_srk(hw_tpm_ctx *c)

@@ -7,6 +7,9 @@
  *                properties and algorithms, response codes
  *   tpm_key.c    keys: templates, TPM2_Create, the stored blob, loading and
  *                flushing (the TPM's few object slots), TPM2_Sign
+ *   tpm_attest.c key attestation: TPM2_Certify of each new key by an
+ *                attestation key, the bundle kept with the key
+ *   tpm_pad.c    RSA encodings done here around a raw RSA operation
  *   tpm_token.c  the token and its PINs: the master key sealed in the TPM
  *                under each PIN, so the TPM itself checks PINs and counts
  *                failures (dictionary-attack lockout)
@@ -72,6 +75,7 @@ typedef struct hw_tpm_ctx {
 	/* tpm_key.c */
 	hw_tpm_key *loaded[HW_TPM_LOADED];
 	unsigned max_loaded;          /* config "loaded_keys": how many of those slots we use */
+	bool attest;                  /* config "attest": certify each new key (tpm_attest.c) */
 	uint64_t tick;
 
 	/* tpm_token.c */
@@ -92,6 +96,9 @@ TSS2_RC hw_tpm_rc_base(TSS2_RC rc);
 /* Set the session's attributes for the next command: decrypt the first
  * command parameter and/or encrypt the first response parameter. */
 void hw_tpm_session_for(hw_tpm_ctx *c, bool decrypt, bool encrypt);
+/* A restricted ECC P-256 primary's template (SRK: use DECRYPT, AK:
+ * SIGN_ENCRYPT), the rest to be filled in by the caller. */
+void hw_tpm_primary_template(TPM2B_PUBLIC *t, TPMA_OBJECT use);
 /* Switch between the persistent SRK and one from our template (a blob the
  * TPM refused as not its child's); true when switched. */
 bool hw_tpm_srk_switch_inlock(hw_tpm_ctx *c);
@@ -125,6 +132,12 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 			 ESYS_TR *out, const char *what);
 /* The authValue of a key: HMAC-SHA256(master key, "hwagg-tpm-key" || salt). */
 CK_RV hw_tpm_key_auth(const hw_secret *mk, const unsigned char *salt, unsigned char *auth);
+
+/* ---- tpm_attest.c -------------------------------------------------------------- */
+/* The attestation bundle of a new key (not loaded) whose authValue is auth;
+ * *out malloc'd. */
+CK_RV hw_tpm_attest_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth,
+			   unsigned char **out, size_t *out_len);
 
 /* ---- tpm_pad.c: encodings for a raw RSA operation into k bytes ----------------- */
 CK_RV hw_tpm_pad_pkcs1(const unsigned char *in, size_t len, unsigned char *em, size_t k);

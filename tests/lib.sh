@@ -513,6 +513,24 @@ $(tail -n 20 "$TMP/abrmd.log")"
 	fi
 }
 
+# hw_tpm_ek — provision $TMP/tpm (before the first hw_tpm_start) as a TPM
+# maker does: EK certificates in NV, issued by a local CA of the test's own
+# (swtpm_setup with swtpm-localca, all in $TMP/ca). The CA's certificates:
+# $TMP/ca/swtpm-localca-rootca-cert.pem, $TMP/ca/issuercert.pem.
+hw_tpm_ek() {
+	local ca="$TMP/ca"
+	command -v swtpm_setup >/dev/null || hw_skip "swtpm_setup (swtpm-tools) is not installed"
+	mkdir -p "$ca" "$TMP/tpm"
+	printf 'statedir = %s\nsigningkey = %s/signkey.pem\nissuercert = %s/issuercert.pem\ncertserial = %s/certserial\n' \
+		"$ca" "$ca" "$ca" "$ca" >"$ca/swtpm-localca.conf"
+	printf -- '--platform-manufacturer hwagg-test\n--platform-version 2.1\n--platform-model swtpm\n' \
+		>"$ca/swtpm-localca.options"
+	printf 'create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\n' \
+		"$ca/swtpm-localca.conf" "$ca/swtpm-localca.options" >"$ca/swtpm_setup.conf"
+	hw_run "swtpm_setup with EK certificates" swtpm_setup --tpm2 --tpmstate "$TMP/tpm" --create-ek-cert \
+		--create-platform-cert --lock-nvram --config "$ca/swtpm_setup.conf" --overwrite
+}
+
 # hw_tpm_stop — kill swtpm (SIGKILL: no goodbye to its clients).
 hw_tpm_stop() {
 	kill -KILL "$HW_TPM_PID" 2>/dev/null
@@ -532,8 +550,10 @@ hw_tpm_da() {
 # hw_tpm_setup — the tpm slot's world: swtpm (+ abrmd), the config, the token
 # initialized with $SO_PIN and the user PIN $PIN. HW_TPM_PERSIST_SRK=1: an
 # SRK persisted at 0x81000001 first (as provisioning does on a real
-# machine); HW_TPM_SLOT_KEYS: more keys for the slot's config (",k":v).
+# machine); HW_TPM_EK=1: EK certificates first (hw_tpm_ek);
+# HW_TPM_SLOT_KEYS: more keys for the slot's config (",k":v).
 hw_tpm_setup() {
+	[ "${HW_TPM_EK:-}" = 1 ] && hw_tpm_ek
 	hw_tpm_start
 	hw_tpm_da 1000
 	if [ "${HW_TPM_PERSIST_SRK:-}" = 1 ]; then
