@@ -27,20 +27,9 @@ done
 work=$(mktemp -d)
 pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
-# two free ports in a row (server, control)
-port=$(python3 -c 'import socket
-while True:
-    a, b = socket.socket(), socket.socket()
-    a.bind(("127.0.0.1", 0))
-    p = a.getsockname()[1]
-    try:
-        b.bind(("127.0.0.1", p + 1))
-        break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()
-print(p)')
+# two free ports in a row (server, control), as the tests pick them
+. "$top/tests/lib.sh"
+port=$(hw_free_port_pair)
 mkdir -p "$work/tpm" "$work/tpm2-pkcs11"
 swtpm socket --tpm2 --tpmstate dir="$work/tpm" --flags not-need-init,startup-clear \
 	--server type=tcp,port="$port",bindaddr=127.0.0.1 \

@@ -115,6 +115,24 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 		hw_fail "hw_free_port: python3 could not bind a port on 127.0.0.1"
 }
 
+# hw_free_port_pair — a free port P on 127.0.0.1 whose P+1 is free too (a
+# server and its control port, as swtpm has them).
+hw_free_port_pair() {
+	python3 -c 'import socket
+while True:
+    a, b = socket.socket(), socket.socket()
+    a.bind(("127.0.0.1", 0))
+    p = a.getsockname()[1]
+    try:
+        b.bind(("127.0.0.1", p + 1))
+        break
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()
+print(p)' || hw_fail "hw_free_port_pair: python3 could not bind ports on 127.0.0.1"
+}
+
 # hw_wait_port PORT [PID] — until something listens on 127.0.0.1:PORT (10 s);
 # fails early if PID (the server) has died. Reads /proc/net/tcp rather than
 # connecting, so a server that accepts only one connection is not used up.
@@ -467,19 +485,7 @@ hw_tpm_start() {
 	[ -n "${HW_TPM_PORT:-}" ] || fresh=yes
 	for _ in 1 2 3 4 5; do
 		# the control port (the next one) may be taken: then other ports
-		[ "$fresh" = yes ] && HW_TPM_PORT=$(python3 -c 'import socket
-while True:
-    a, b = socket.socket(), socket.socket()
-    a.bind(("127.0.0.1", 0))
-    p = a.getsockname()[1]
-    try:
-        b.bind(("127.0.0.1", p + 1))
-        break
-    except OSError:
-        pass
-    finally:
-        a.close(); b.close()
-print(p)')
+		[ "$fresh" = yes ] && HW_TPM_PORT=$(hw_free_port_pair)
 		setsid swtpm socket --tpm2 --tpmstate dir="$TMP/tpm" --flags not-need-init,startup-clear \
 			--server type=tcp,port="$HW_TPM_PORT",bindaddr=127.0.0.1 \
 			--ctrl type=tcp,port=$((HW_TPM_PORT + 1)),bindaddr=127.0.0.1 >"$TMP/swtpm.log" 2>&1 </dev/null &
