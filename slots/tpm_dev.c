@@ -162,6 +162,8 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
 		c->vendor[i] = ch >= 0x20 && ch < 0x7f ? ch : ' ';
 	}
 	c->vendor[4] = '\0';
+	for (int i = 3; i > 0 && c->vendor[i] == ' '; i--)
+		c->vendor[i] = '\0';      /* "IBM " */
 	get_prop(c, TPM2_PT_FIRMWARE_VERSION_1, &c->fw1);
 	get_prop(c, TPM2_PT_FIRMWARE_VERSION_2, &c->fw2);
 	hw_tpm_da_refresh_inlock(c);
