@@ -21,6 +21,7 @@ static int usage(FILE *f)
 		   "       hwagg config check [FILE]\n"
 		   "       hwagg keys [--slot NAME] [--pin-file FILE]\n"
 		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
+		   "       hwagg attest show|verify --bundle FILE [--pubkey FILE] [--ca FILE]\n"
 		   "       hwagg --help | --version\n"
 		   "See hwagg(1).\n");
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
@@ -139,5 +140,7 @@ int main(int argc, char **argv)
 		return hw_cli_keys(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return hw_cli_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "attest") == 0)
+		return hw_cli_attest(argc - 1, argv + 1);
 	return usage(stderr);
 }
