@@ -1,7 +1,9 @@
 /*
- * hwagg attest show|verify --bundle FILE [--pubkey FILE] [--ca FILE]: a tpm
- * slot key's attestation bundle (slots/tpm_attest.c describes its format),
- * printed or verified in software alone, so a remote verifier needs no TPM:
+ * hwagg attest show|verify (KEY-URI | --bundle FILE [--pubkey FILE]) [--ca FILE]:
+ * a tpm slot key's attestation bundle (slots/tpm_attest.c describes its
+ * format), read from the token by the key's URI (with the key's public key)
+ * or from a file, printed or verified in software alone, so a remote
+ * verifier needs no TPM:
  *   - the AK's ECDSA signature over the attestation;
  *   - the attestation is a TPM-made TPM2_Certify whose certified name is
  *     nameAlg || SHA-256 of the key's public area;
@@ -13,6 +15,8 @@
  * Each failed check is named.
  */
 #include "tools/cli.h"
+#include "module/admin.h"
+#include "common/log.h"
 #include "mechanisms/crypto.h"
 #include "mechanisms/encode.h"
 
@@ -295,10 +299,97 @@ static void show(const bundle *b)
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: hwagg attest show --bundle FILE\n"
-		   "       hwagg attest verify --bundle FILE [--pubkey FILE] [--ca FILE]\n"
-		   "The bundle is a tpm slot key's CKO_DATA object (application hwagg-attestation).\n");
+	fprintf(f, "usage: hwagg attest show KEY-URI | --bundle FILE\n"
+		   "       hwagg attest verify (KEY-URI | --bundle FILE [--pubkey FILE]) [--ca FILE]\n"
+		   "KEY-URI: pkcs11:token=NAME;id=%%XX... of a key on a tpm slot; the bundle is its\n"
+		   "CKO_DATA object (application hwagg-attestation).\n");
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* RFC 7512 percent-decoding of v[0..n) into out (cap bytes). */
+static bool pct_decode(const char *v, size_t n, unsigned char *out, size_t cap, size_t *len)
+{
+	*len = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)v[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return false;
+			int hi = hexval(v[i + 1]), lo = hexval(v[i + 2]);
+			if (hi < 0 || lo < 0)
+				return false;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if (*len >= cap)
+			return false;
+		out[(*len)++] = (unsigned char)c;
+	}
+	return true;
+}
+
+/* token= and id= of a key's URI. */
+static bool parse_uri(const char *uri, char *token, size_t tcap, unsigned char *id, size_t *id_len)
+{
+	const char *p = uri + 7, *end;
+	size_t tl = 0;
+	bool have_token = false;
+	*id_len = 0;
+	if (strncmp(uri, "pkcs11:", 7) != 0)
+		return false;
+	for (; *p != '\0' && *p != '?'; p = *end == ';' ? end + 1 : end) {
+		end = p + strcspn(p, ";?");
+		if (strncmp(p, "token=", 6) == 0) {
+			if (!pct_decode(p + 6, (size_t)(end - p - 6), (unsigned char *)token, tcap - 1, &tl))
+				return false;
+			token[tl] = '\0';
+			have_token = true;
+		} else if (strncmp(p, "id=", 3) == 0 && !pct_decode(p + 3, (size_t)(end - p - 3), id, 128, id_len)) {
+			return false;
+		}
+	}
+	return have_token && *id_len > 0;
+}
+
+/* The bundle and public key of the key at uri, from its token. */
+static int from_token(const char *uri, unsigned char **bun, size_t *blen, unsigned char **spki, size_t *slen)
+{
+	char token[256];
+	unsigned char id[128];
+	size_t id_len, n = 0;
+	hw_admin_slot *all = NULL;
+	const hw_admin_slot *slot = NULL;
+	if (!parse_uri(uri, token, sizeof(token), id, &id_len)) {
+		fprintf(stderr, "hwagg: %s: expected a key's PKCS#11 URI with token= and id=\n", uri);
+		return HW_EXIT_USAGE;
+	}
+	CK_RV rv = hw_admin_open();
+	if (rv != CKR_OK) {
+		fprintf(stderr, "hwagg: the module did not start: %s (see the message above)\n", hw_rv_name(rv));
+		return HW_EXIT_FAIL;
+	}
+	if ((rv = hw_admin_slots(&all, &n)) == CKR_OK) {
+		for (size_t i = 0; i < n && slot == NULL; i++)
+			if (strcmp(all[i].name, token) == 0)
+				slot = &all[i];
+		rv = slot == NULL ? CKR_TOKEN_NOT_PRESENT :
+		     hw_admin_attestation(slot->id, id, id_len, bun, blen, spki, slen);
+	}
+	free(all);
+	hw_admin_close();
+	if (rv != CKR_OK) {
+		fprintf(stderr, "hwagg: %s: %s\n", uri, rv == CKR_OBJECT_HANDLE_INVALID ?
+			"the token has no attestation for this key (keys made on a tpm slot have one)" :
+			rv == CKR_TOKEN_NOT_PRESENT ? "no such token" : hw_rv_name(rv));
+		return HW_EXIT_FAIL;
+	}
+	return HW_EXIT_OK;
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
@@ -323,14 +414,16 @@ int hw_cli_attest(int argc, char **argv)
 		{ "bundle", required_argument, NULL, 'b' }, { "pubkey", required_argument, NULL, 'k' },
 		{ "ca", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	const char *file = NULL, *pubkey = NULL, *ca = NULL, *why = NULL;
-	int c;
+	const char *file = NULL, *pubkey = NULL, *ca = NULL, *why = NULL, *uri = NULL;
+	unsigned char *spki = NULL;
+	size_t spki_len = 0;
+	int c, ret;
 	if (argc < 2 || (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "verify") != 0))
 		return usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
 	bool verify = strcmp(argv[1], "verify") == 0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, "+h", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'b': file = optarg; break;
 		case 'k': pubkey = optarg; break;
@@ -339,23 +432,32 @@ int hw_cli_attest(int argc, char **argv)
 		default: return usage(stderr);
 		}
 	}
-	if (file == NULL || optind != argc - 1 || (!verify && (pubkey != NULL || ca != NULL)))
+	if (optind == argc - 2)
+		uri = argv[1 + optind];
+	else if (optind != argc - 1)
 		return usage(stderr);
-	size_t len;
-	unsigned char *buf = read_file(file, &len);
+	if ((file == NULL) == (uri == NULL) || (uri != NULL && pubkey != NULL) ||
+	    (!verify && (pubkey != NULL || ca != NULL)))
+		return usage(stderr);
+	size_t len = 0;
+	unsigned char *buf = NULL;
 	bundle b;
-	if (buf == NULL) {
+	if (uri != NULL && (ret = from_token(uri, &buf, &len, &spki, &spki_len)) != HW_EXIT_OK)
+		return ret;
+	if (file != NULL && (buf = read_file(file, &len)) == NULL) {
 		fprintf(stderr, "hwagg: cannot read the bundle %s\n", file);
 		return HW_EXIT_FAIL;
 	}
 	if (hw_crypto_init() != CKR_OK || !parse_bundle((span){ buf, len }, &b)) {
-		fprintf(stderr, "hwagg: %s is not an attestation bundle of the tpm slot\n", file);
+		fprintf(stderr, "hwagg: %s is not an attestation bundle of the tpm slot\n", file ? file : uri);
 		free(buf);
+		free(spki);
 		return HW_EXIT_FAIL;
 	}
 	if (!verify) {
 		show(&b);
 		free(buf);
+		free(spki);
 		return HW_EXIT_OK;
 	}
 	if (b.att_type != ST_ATTEST_CERTIFY)
@@ -370,24 +472,30 @@ int hw_cli_attest(int argc, char **argv)
 		why = check_name(&b);
 	if (why == NULL && (b.keyp.attrs & (ATTR_FIXEDTPM | ATTR_FIXEDPARENT)) != (ATTR_FIXEDTPM | ATTR_FIXEDPARENT))
 		why = "the key is not fixedTPM|fixedParent";
-	if (why == NULL && pubkey != NULL) {
-		EVP_PKEY *want = read_pubkey(pubkey), *have = tpm_key(&b.keyp);
+	if (why == NULL && (pubkey != NULL || spki != NULL)) {
+		EVP_PKEY *want = NULL, *have = tpm_key(&b.keyp);
+		if (pubkey != NULL)
+			want = read_pubkey(pubkey);
+		else if (hw_key_from_spki(spki, spki_len, &want) != CKR_OK)
+			want = NULL;
 		if (want == NULL)
-			why = "the --pubkey file holds no public key";
+			why = pubkey != NULL ? "the --pubkey file holds no public key" : "the token's public key cannot be read";
 		else if (have == NULL || EVP_PKEY_eq(want, have) != 1)
-			why = "the key's public area is not the --pubkey key";
+			why = pubkey != NULL ? "the key's public area is not the --pubkey key" :
+					       "the key's public area is not the token's public key";
 		EVP_PKEY_free(want);
 		EVP_PKEY_free(have);
 	}
 	if (why == NULL && ca != NULL)
 		why = check_ca(&b, ca);
 	free(buf);
+	free(spki);
 	if (why != NULL) {
 		printf("attestation check failed: %s\n", why);
 		return HW_EXIT_FAIL;
 	}
 	printf("attestation verified: a TPM key (fixedTPM, fixedParent) certified by the TPM's AK%s%s\n",
-	       pubkey != NULL ? ", and it is the given public key" : "",
+	       pubkey != NULL ? ", and it is the given public key" : spki != NULL ? ", and it is the token's public key" : "",
 	       ca != NULL ? "; EK certificate chain ok" : " (EK certificate not checked: no --ca)");
 	return HW_EXIT_OK;
 }

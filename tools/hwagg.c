@@ -21,7 +21,7 @@ static int usage(FILE *f)
 		   "       hwagg config check [FILE]\n"
 		   "       hwagg keys [--slot NAME] [--pin-file FILE]\n"
 		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
-		   "       hwagg attest show|verify --bundle FILE [--pubkey FILE] [--ca FILE]\n"
+		   "       hwagg attest show|verify KEY-URI | --bundle FILE [--pubkey FILE] [--ca FILE]\n"
 		   "       hwagg --help | --version\n"
 		   "See hwagg(1).\n");
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;

@@ -8,7 +8,8 @@
 #    fixedTPM|fixedParent, a restricted AK, and the public area is the
 #    PKCS#11 public key; OpenSSL verifies the AK's signature over it;
 #  - the bundle's EK certificate verifies against the local CA;
-#  - hwagg attest verify (pure software) agrees, and hwagg attest show
+#  - hwagg attest verify (pure software, the bundle as a file or read from
+#    the token by the key's URI) agrees, and hwagg attest show
 #    prints the attestation, the key and the EK certificate;
 #  - an altered attestation fails the signature check, an altered key public
 #    area fails the name check, a bundle for another key fails the
@@ -46,7 +47,12 @@ for k in ec:61 rsa:62; do
 	hw_run "hwagg attest show $name" "$HWAGG_CLI" attest show --bundle "$TMP/$name.bundle"
 	hw_expect "hwagg attest show $name" '^attestation: TPM2_Certify' "$TMP/run.out"
 	hw_expect "hwagg attest show $name" '^EK cert: +subject .*issuer ' "$TMP/run.out"
+	hw_run "hwagg attest verify by URI ($name)" "$HWAGG_CLI" attest verify "$URI;id=%$id" --ca "$TMP/ca.pem"
+	hw_expect "hwagg attest verify by URI ($name)" \
+		"^attestation verified: .*the token's public key; EK certificate chain ok" "$TMP/run.out"
 done
+hw_run_fails "hwagg attest verify: a key without attestation" "$HWAGG_CLI" attest verify "$URI;id=%7f"
+hw_expect "hwagg attest verify: a key without attestation" 'has no attestation for this key' "$TMP/run.err"
 hw_pass "EC and RSA keys carry attestations: certified by the TPM's AK, their public key, EK certificate chain ok"
 
 # altered bundles: each check fails and says which
