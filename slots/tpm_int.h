@@ -71,6 +71,7 @@ typedef struct hw_tpm_ctx {
 	uint32_t fw1, fw2;            /* TPM_PT_FIRMWARE_VERSION_1/2 */
 	bool ecc256, ecc384, rsa2048, rsa3072, rsassa, ecdsa, sha384;
 	uint32_t da_count, da_max;    /* lockout counter, max tries */
+	double da_at;                 /* when they were read for token info */
 
 	/* tpm_key.c */
 	hw_tpm_key *loaded[HW_TPM_LOADED];

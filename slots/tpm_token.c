@@ -147,6 +147,12 @@ CK_RV hw_tpm_token_flags(hw_tpm_ctx *c, CK_FLAGS *flags)
 	CK_RV rv = hw_tpm_connect_inlock(c);
 	if (rv == CKR_OK)
 		rv = record_inlock(c, false, &rec);
+	/* the counter falls by itself with the TPM's recovery interval: read
+	 * it again, at most once a second (token info is asked often) */
+	if (rv == CKR_OK && hw_tpm_now() - c->da_at >= 1.0) {
+		hw_tpm_da_refresh_inlock(c);
+		c->da_at = hw_tpm_now();
+	}
 	*flags = CKF_RNG | CKF_LOGIN_REQUIRED;
 	if (rv == CKR_OK && rec.initialized)
 		*flags |= CKF_TOKEN_INITIALIZED;

@@ -71,6 +71,10 @@ hw_expect "token flags in lockout" 'user PIN locked' "$TMP/run.out"
 sleep 1.5
 hw_run "right PIN after the recovery time" hw_p11 --login --pin "$PIN" --list-objects
 hw_tpm_da 1000
+hw_run "token flags after the lockout is cleared" hw_p11 -T
+grep -Eq 'user PIN (count low|locked|final try)' "$TMP/run.out" &&
+	hw_fail "the token still shows PIN failures after the TPM's lockout was cleared:
+$(cat "$TMP/run.out")"
 hw_pass "wrong PIN: CKR_PIN_INCORRECT, counted by the TPM; lockout: CKR_PIN_LOCKED; recovery by the TPM's clock"
 
 # ---- many keys, threads --------------------------------------------------------------------
