@@ -666,3 +666,56 @@ CK_RV hw_admin_import_cert(CK_SESSION_HANDLE s, const unsigned char *id, size_t 
 	OPENSSL_free(subject);
 	return rv;
 }
+/* ---- a tpm slot key's attestation ------------------------------------------ */
+
+/* The first object matching t: its attribute type, allocated. */
+static CK_RV first_value(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG tn, CK_ATTRIBUTE_TYPE type,
+			 unsigned char **val, size_t *len)
+{
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+	CK_RV rv = find_all(s, t, tn, &hs, &n);
+	*val = NULL;
+	if (rv == CKR_OK && n == 0)
+		rv = CKR_OBJECT_HANDLE_INVALID;
+	if (rv == CKR_OK)
+		rv = attr_get(s, hs[0], type, val, len);
+	if (rv == CKR_OK && *val == NULL)
+		rv = CKR_ATTRIBUTE_TYPE_INVALID;
+	free(hs);
+	return rv;
+}
+
+CK_RV hw_admin_attestation(CK_SLOT_ID slot, const unsigned char *id, size_t id_len, unsigned char **bundle,
+			   size_t *blen, unsigned char **spki, size_t *slen)
+{
+	static const char app[] = "hwagg-attestation";
+	CK_OBJECT_CLASS data = CKO_DATA, pub = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE dt[] = {
+		{ CKA_CLASS, &data, sizeof(data) },
+		{ CKA_APPLICATION, (void *)app, sizeof(app) - 1 },
+		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
+	};
+	CK_ATTRIBUTE pt[] = {
+		{ CKA_CLASS, &pub, sizeof(pub) },
+		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
+	};
+	CK_SESSION_HANDLE s;
+	HW_RETURN_IF(id == NULL || id_len == 0 || bundle == NULL || blen == NULL || spki == NULL || slen == NULL,
+		     CKR_ARGUMENTS_BAD);
+	*bundle = *spki = NULL;
+	/* both are public objects: no login */
+	CK_RV rv = hw_C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
+	if (rv != CKR_OK)
+		return rv;
+	rv = first_value(s, dt, HW_ARRAY_LEN(dt), CKA_VALUE, bundle, blen);
+	if (rv == CKR_OK)
+		rv = first_value(s, pt, HW_ARRAY_LEN(pt), CKA_PUBLIC_KEY_INFO, spki, slen);
+	hw_C_CloseSession(s);
+	if (rv != CKR_OK) {
+		free(*bundle);
+		free(*spki);
+		*bundle = *spki = NULL;
+	}
+	return rv;
+}

@@ -120,4 +120,11 @@ CK_RV hw_admin_key_exists(CK_SESSION_HANDLE s, const unsigned char *id, size_t i
 CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 		      const unsigned char *id, size_t id_len, hw_admin_key **out);
 
+/* A tpm slot key's attestation bundle (its CKO_DATA object, application
+ * "hwagg-attestation") and its public key's SubjectPublicKeyInfo, found by
+ * the key's CKA_ID; public objects, read without a login. Free both with
+ * free(). No such object: CKR_OBJECT_HANDLE_INVALID. */
+CK_RV hw_admin_attestation(CK_SLOT_ID slot, const unsigned char *id, size_t id_len, unsigned char **bundle,
+			   size_t *blen, unsigned char **spki, size_t *slen);
+
 #endif

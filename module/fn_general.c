@@ -121,7 +121,10 @@ CK_RV hw_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO *info)
 		return rv;
 	/* the label is the slot's name: that is how configs and URIs find it */
 	pad(ti.label, sizeof(ti.label), s->conf->name);
-	pad(ti.manufacturerID, sizeof(ti.manufacturerID), HW_MANUFACTURER);
+	/* a hardware backend may name its device's maker and firmware */
+	bool own_maker = ti.manufacturerID[0] != '\0';
+	if (!own_maker)
+		pad(ti.manufacturerID, sizeof(ti.manufacturerID), HW_MANUFACTURER);
 	unsigned all, rw;
 	hw_session_counts(s, &all, &rw, NULL, NULL);
 	ti.ulSessionCount = all;
@@ -133,7 +136,8 @@ CK_RV hw_C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO *info)
 	ti.ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
 	ti.ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
 	ti.hardwareVersion.major = 0;
-	ti.firmwareVersion.minor = 1;
+	if (!own_maker)
+		ti.firmwareVersion.minor = 1;
 	memset(ti.utcTime, ' ', sizeof(ti.utcTime));
 	ti.flags &= ~(CK_FLAGS)CKF_CLOCK_ON_TOKEN;
 	ti.flags &= ~(CK_FLAGS)CKF_SECONDARY_AUTHENTICATION;

@@ -80,14 +80,16 @@ nobackends() {
 step "build with the optional backends disabled" nobackends
 
 # every backend linked into the one module file, as --enable-builtin-backends
-# packagers get it: the keyring suites and its consumers pass that way too
+# packagers get it: the keyring suites and its consumers, and the tpm
+# suites, pass that way too
 builtin() {
 	local b="$top/_build-builtin"
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
 	"$top/configure" --enable-strict --enable-builtin-backends > configure.out &&
 	make -j2 > make.out 2>&1 &&
 	make check TESTS="tests/symbols.sh tests/dlopen/test_coldstart tests/dlopen/test_dlopen \
-		tests/keyring/faults.sh tests/keyring/writers.sh tests/keyring/fork.sh tests/keyring/consumers.sh" \
+		tests/keyring/faults.sh tests/keyring/writers.sh tests/keyring/fork.sh tests/keyring/consumers.sh \
+		tests/tpm/faults.sh tests/tpm/fork.sh" \
 		> check.out 2>&1
 	local rc=$?
 	grep -E "^# (TOTAL|PASS|FAIL)" check.out

@@ -22,6 +22,15 @@ extern const hw_backend_ops hw_keyring_ops;
 #define KEYRING_OPS NULL, "hwagg-keyring"
 #endif
 #endif
+#if WITH_TPM
+extern const hw_conf_key hw_tpm_conf_keys[];
+#if HW_BUILTIN_BACKENDS
+extern const hw_backend_ops hw_tpm_ops;
+#define TPM_OPS &hw_tpm_ops, NULL
+#else
+#define TPM_OPS NULL, "hwagg-tpm"
+#endif
+#endif
 
 static const hw_backend_entry table[] = {
 	{ "soft", &hw_soft_ops, NULL, hw_soft_conf_keys, NULL, true },
@@ -35,10 +44,14 @@ static const hw_backend_entry table[] = {
 #else
 	{ "keyring", NULL, NULL, NULL, "--with-keyring" },
 #endif
+#if WITH_TPM
+	{ "tpm", TPM_OPS, hw_tpm_conf_keys, "--with-tpm" },
+#else
+	{ "tpm", NULL, NULL, NULL, "--with-tpm" },
+#endif
 	/* types of the design whose code is not in the tree yet: configure
 	 * refuses their switches (HW_BACKEND_PLANNED); when one lands, its row
 	 * follows its switch like keyring's */
-	{ "tpm", NULL, NULL, NULL, "(not yet available)" },
 	{ "aws-kms", NULL, NULL, NULL, "(not yet available)" },
 	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
 	{ "gcp-kms", NULL, NULL, NULL, "(not yet available)" },

@@ -15,6 +15,8 @@
 
 #include "slots/backend.h"
 #include "objects/pin.h"
+#include "slots/stored.h"
+#include "mechanisms/encode.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/deadline.h"
@@ -72,13 +74,33 @@
 	R(hw_snap *, hw_obj_snap, (hw_obj *o), (o)) \
 	R(const hw_attrs *, hw_snap_attrs, (const hw_snap *s), (s)) \
 	V(hw_snap_put, (hw_snap *s), (s)) \
-	R(int, hw_deadline_left_ms, (int dflt), (dflt))
+	R(int, hw_deadline_left_ms, (int dflt), (dflt)) \
+	R(const hw_curve *, hw_curve_by_name, (const char *n), (n)) \
+	R(size_t, hw_hash_len, (CK_MECHANISM_TYPE h), (h)) \
+	R(CK_RV, hw_key_from_public, (CK_KEY_TYPE t, const void *a, size_t al, const void *b, size_t bl, \
+				      EVP_PKEY **out), (t, a, al, b, bl, out)) \
+	R(CK_RV, hw_digestinfo_decode, (const void *in, size_t len, CK_MECHANISM_TYPE *h, \
+					const unsigned char **d, size_t *dl), (in, len, h, d, dl)) \
+	R(CK_RV, hw_stored_open, (hw_stored *d, bool create, bool *none), (d, create, none)) \
+	V(hw_stored_close, (hw_stored *d, bool forked), (d, forked)) \
+	R(bool, hw_stored_changed, (hw_stored *d), (d)) \
+	R(CK_RV, hw_stored_load, (hw_stored *d, hw_obj_sink sink, void *arg), (d, sink, arg)) \
+	R(CK_RV, hw_stored_insert, (hw_stored *d, hw_attrs *const *a, size_t n, const unsigned char *sec, \
+				    size_t sl, int64_t *ids), (d, a, n, sec, sl, ids)) \
+	R(CK_RV, hw_stored_update, (hw_stored *d, int64_t oid, const hw_attrs *a), (d, oid, a)) \
+	R(CK_RV, hw_stored_delete, (hw_stored *d, int64_t oid), (d, oid)) \
+	R(CK_RV, hw_store_token_get, (hw_store *s, const char *sl, hw_token_rec *r), (s, sl, r)) \
+	R(CK_RV, hw_store_token_reset, (hw_store *s, const char *sl, const hw_token_rec *r), (s, sl, r)) \
+	R(CK_RV, hw_store_token_set_wrap, (hw_store *s, const char *sl, bool so, const unsigned char *w, \
+					   size_t l), (s, sl, so, w, l)) \
+	R(CK_RV, hw_store_obj_get, (hw_store *s, const char *sl, int64_t id, \
+				    CK_RV (*fn)(void *, const hw_store_obj *), void *arg), (s, sl, id, fn, arg))
 
 #define HW_SERVICE_R(ret, name, params, args) ret (*name) params;
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 2
+#define HW_BACKEND_ABI 3
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */

@@ -7,7 +7,7 @@
  */
 #include "slots/backend.h"
 #include "common/log.h"
-#include "objects/store.h"
+#include "slots/stored.h"
 #include "objects/pin.h"
 
 #include <openssl/evp.h>
@@ -21,11 +21,10 @@ typedef struct soft_ctx {
 	const hw_slot_conf *conf;
 	const char *dir;
 	hw_pin_policy pol;
-	pthread_mutex_t lock;         /* store handle, mk, lazy key loads */
-	hw_store *store;
+	pthread_mutex_t lock;         /* st, mk, lazy key loads */
+	hw_stored st;                 /* the store and this slot's objects in it */
 	hw_secret *mk;                /* master key while logged in */
 	bool in;                      /* mk != NULL, readable without the lock */
-	uint64_t seen;                /* store change marker */
 } soft_ctx;
 
 const hw_conf_key hw_soft_conf_keys[] = {
@@ -40,6 +39,8 @@ static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *al
 	soft_ctx *c = vctx;
 	c->conf = conf;
 	c->dir = all->store;
+	c->st.dir = all->store;
+	c->st.slot = conf->name;
 	c->pol.max_tries = (unsigned)hw_conf_int(conf, "pin_max_tries", 10);
 	c->pol.min_len = (size_t)hw_conf_int(conf, "pin_min_len", 4);
 	c->pol.max_len = (size_t)hw_conf_int(conf, "pin_max_len", 64);
@@ -66,45 +67,22 @@ static void set_mk_inlock(soft_ctx *c, hw_secret *mk)
 static void soft_close(void *vctx, bool forked)
 {
 	soft_ctx *c = vctx;
-	if (forked)
-		hw_store_forget(c->store);
-	else
-		hw_store_close(c->store);
-	c->store = NULL;
+	hw_stored_close(&c->st, forked);
 	set_mk_inlock(c, NULL);
 	pthread_mutex_destroy(&c->lock);
 }
 
-/* The store, opened on first use (nothing blocks at load). Reading a
- * store that does not exist yet creates nothing: a module registered with
- * p11-kit is loaded by every consumer, and a directory appears only when a
- * token is initialized. *none says there is no store yet. */
-static CK_RV store_open_inlock(soft_ctx *c)
-{
-	CK_RV rv = hw_store_open(c->dir, &c->store);
-	if (rv != CKR_OK)
-		hw_error("slot \"%s\": cannot open the store in %s: %s", c->conf->name, c->dir,
-			 hw_rv_name(rv));
-	return rv;
-}
-
+/* The store, opened on first use (nothing blocks at load); *none: no
+ * store exists yet (no token was initialized here). */
 static CK_RV store_peek_inlock(soft_ctx *c, bool *none)
 {
-	char path[4096];
-	*none = false;
-	if (c->store != NULL)
-		return CKR_OK;
-	snprintf(path, sizeof(path), "%s/hwagg.db", c->dir);
-	if (access(path, F_OK) != 0) {
-		*none = true;
-		return CKR_OK;
-	}
-	return store_open_inlock(c);
+	return hw_stored_open(&c->st, false, none);
 }
 
 static CK_RV store_inlock(soft_ctx *c)
 {
-	return c->store != NULL ? CKR_OK : store_open_inlock(c);
+	bool none;
+	return hw_stored_open(&c->st, true, &none);
 }
 
 static CK_RV soft_token_info(void *vctx, CK_TOKEN_INFO *info)
@@ -116,7 +94,7 @@ static CK_RV soft_token_info(void *vctx, CK_TOKEN_INFO *info)
 	pthread_mutex_lock(&c->lock);
 	CK_RV rv = store_peek_inlock(c, &none);
 	if (rv == CKR_OK && !none)
-		rv = hw_store_token_get(c->store, c->conf->name, &rec);
+		rv = hw_store_token_get(c->st.store, c->conf->name, &rec);
 	pthread_mutex_unlock(&c->lock);
 	if (rv != CKR_OK)
 		return CKR_TOKEN_NOT_PRESENT;
@@ -161,7 +139,7 @@ static CK_RV soft_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK
 	if (rv == CKR_OK && none)
 		rv = CKR_USER_PIN_NOT_INITIALIZED;   /* no token has been initialized here */
 	else if (rv == CKR_OK)
-		rv = hw_pin_login(c->store, c->conf->name, &c->pol, who, pin, len, &mk);
+		rv = hw_pin_login(c->st.store, c->conf->name, &c->pol, who, pin, len, &mk);
 	if (rv == CKR_OK)
 		set_mk_inlock(c, mk);
 	pthread_mutex_unlock(&c->lock);
@@ -182,7 +160,7 @@ static CK_RV soft_init_token(void *vctx, const CK_UTF8CHAR *pin, CK_ULONG len, c
 	pthread_mutex_lock(&c->lock);
 	CK_RV rv = store_inlock(c);
 	if (rv == CKR_OK)
-		rv = hw_pin_init_token(c->store, c->conf->name, &c->pol, pin, len, label);
+		rv = hw_pin_init_token(c->st.store, c->conf->name, &c->pol, pin, len, label);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
@@ -192,7 +170,7 @@ static CK_RV soft_init_pin(void *vctx, const CK_UTF8CHAR *pin, CK_ULONG len)
 	soft_ctx *c = vctx;
 	pthread_mutex_lock(&c->lock);
 	CK_RV rv = c->mk == NULL ? CKR_USER_NOT_LOGGED_IN
-				 : hw_pin_init_user(c->store, c->conf->name, &c->pol, c->mk, pin, len);
+				 : hw_pin_init_user(c->st.store, c->conf->name, &c->pol, c->mk, pin, len);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
@@ -204,7 +182,7 @@ static CK_RV soft_set_pin(void *vctx, hw_auth who, const CK_UTF8CHAR *old_pin, C
 	pthread_mutex_lock(&c->lock);
 	CK_RV rv = store_inlock(c);
 	if (rv == CKR_OK)
-		rv = hw_pin_set(c->store, c->conf->name, &c->pol, who == HW_AUTH_SO ? CKU_SO : CKU_USER,
+		rv = hw_pin_set(c->st.store, c->conf->name, &c->pol, who == HW_AUTH_SO ? CKU_SO : CKU_USER,
 				old_pin, old_len, new_pin, new_len);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
@@ -213,52 +191,17 @@ static CK_RV soft_set_pin(void *vctx, hw_auth who, const CK_UTF8CHAR *old_pin, C
 static bool soft_changed(void *vctx)
 {
 	soft_ctx *c = vctx;
-	bool none;
 	pthread_mutex_lock(&c->lock);
-	bool changed = store_peek_inlock(c, &none) == CKR_OK && !none && hw_store_changed(c->store, &c->seen);
+	bool changed = hw_stored_changed(&c->st);
 	pthread_mutex_unlock(&c->lock);
 	return changed;
-}
-
-typedef struct load_arg {
-	hw_obj_sink sink;
-	void *arg;
-	const char *slot;
-} load_arg;
-
-static CK_RV load_one(void *varg, const hw_store_obj *o)
-{
-	load_arg *la = varg;
-	hw_attrs a;
-	CK_RV rv = hw_attrs_deserialize(o->attrs, o->attrs_len, &a);
-	if (rv != CKR_OK) {
-		/* one damaged row must not hide the others */
-		hw_error("slot \"%s\": store object %lld is damaged; skipped", la->slot, (long long)o->id);
-		return CKR_OK;
-	}
-	/* objects stored before hwagg kept CKA_HWAGG_CREATED: the store's time */
-	if (hw_attrs_get(&a, CKA_HWAGG_CREATED) == NULL && o->created > 0)
-		rv = hw_attrs_set_time(&a, CKA_HWAGG_CREATED, o->created);
-	if (rv != CKR_OK) {
-		hw_attrs_clear(&a);
-		return rv;
-	}
-	rv = la->sink(la->arg, o->id, &a, NULL);
-	hw_attrs_clear(&a);
-	return rv;
 }
 
 static CK_RV soft_load(void *vctx, hw_obj_sink sink, void *arg)
 {
 	soft_ctx *c = vctx;
-	load_arg la = { sink, arg, c->conf->name };
-	bool none;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_peek_inlock(c, &none);
-	if (rv == CKR_OK && !none) {
-		hw_store_changed(c->store, &c->seen);   /* this read covers changes so far */
-		rv = hw_store_obj_each(c->store, c->conf->name, load_one, &la);
-	}
+	CK_RV rv = hw_stored_load(&c->st, sink, arg);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
@@ -266,25 +209,9 @@ static CK_RV soft_load(void *vctx, hw_obj_sink sink, void *arg)
 static CK_RV insert(soft_ctx *c, hw_attrs *const *attrs, const unsigned char *secret,
 		    size_t secret_len, size_t n, int64_t *ids)
 {
-	hw_store_obj objs[2];
-	unsigned char *blobs[2] = { NULL, NULL };
-	CK_RV rv = CKR_OK;
-	memset(objs, 0, sizeof(objs));
-	for (size_t i = 0; i < n && rv == CKR_OK; i++)
-		rv = hw_attrs_serialize(attrs[i], &blobs[i], &objs[i].attrs_len);
-	if (rv == CKR_OK) {
-		for (size_t i = 0; i < n; i++)
-			objs[i].attrs = blobs[i];
-		objs[n - 1].secret = secret;
-		objs[n - 1].secret_len = secret_len;
-		pthread_mutex_lock(&c->lock);
-		rv = store_inlock(c);
-		if (rv == CKR_OK)
-			rv = hw_store_obj_insert(c->store, c->conf->name, objs, n, ids);
-		pthread_mutex_unlock(&c->lock);
-	}
-	free(blobs[0]);
-	free(blobs[1]);
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = hw_stored_insert(&c->st, attrs, n, secret, secret_len, ids);
+	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
 
@@ -298,17 +225,9 @@ static CK_RV soft_create(void *vctx, hw_attrs *attrs, int64_t *oid)
 static CK_RV soft_update(void *vctx, int64_t oid, const hw_attrs *attrs)
 {
 	soft_ctx *c = vctx;
-	unsigned char *blob = NULL;
-	size_t len;
-	CK_RV rv = hw_attrs_serialize(attrs, &blob, &len);
-	if (rv != CKR_OK)
-		return rv;
 	pthread_mutex_lock(&c->lock);
-	rv = store_inlock(c);
-	if (rv == CKR_OK)
-		rv = hw_store_obj_update_attrs(c->store, c->conf->name, oid, blob, len);
+	CK_RV rv = hw_stored_update(&c->st, oid, attrs);
 	pthread_mutex_unlock(&c->lock);
-	free(blob);
 	return rv;
 }
 
@@ -316,9 +235,7 @@ static CK_RV soft_destroy(void *vctx, int64_t oid, void *bdata)
 {
 	soft_ctx *c = vctx;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
-	if (rv == CKR_OK)
-		rv = hw_store_obj_delete(c->store, c->conf->name, oid);
+	CK_RV rv = hw_stored_delete(&c->st, oid);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
@@ -474,7 +391,7 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 		hw_crypto_secure_heap();
 		rv = store_inlock(c);
 		if (rv == CKR_OK)
-			rv = hw_store_obj_get(c->store, c->conf->name, key->oid, unseal_one, &ua);
+			rv = hw_store_obj_get(c->st.store, c->conf->name, key->oid, unseal_one, &ua);
 		if (rv == CKR_OK && (k = soft_key_new(ua.pkey)) == NULL) {
 			EVP_PKEY_free(ua.pkey);
 			rv = CKR_HOST_MEMORY;
@@ -523,7 +440,7 @@ static CK_RV soft_health(void *vctx, char *msg, size_t len)
 				   : none ? "store %s: not created yet (no token initialized)"
 					  : "store %s: ok (software keys, development only)", c->dir);
 	/* the tries left, which the token flags only hint at (count low, final try) */
-	if (rv == CKR_OK && !none && hw_store_token_get(c->store, c->conf->name, &rec) == CKR_OK &&
+	if (rv == CKR_OK && !none && hw_store_token_get(c->st.store, c->conf->name, &rec) == CKR_OK &&
 	    rec.user_pin_set && rec.user_fails > 0 && n > 0 && (size_t)n < len)
 		snprintf(msg + n, len - (size_t)n, "; user PIN: %u of %u tries left",
 			 rec.user_fails < c->pol.max_tries ? c->pol.max_tries - rec.user_fails : 0, c->pol.max_tries);

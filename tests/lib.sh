@@ -7,6 +7,9 @@
 #   keyring         hwagg's keyring slot on a private Secret Service
 #                   (its own session bus and gnome-keyring-daemon, see
 #                   hw_keyring_bus)                 MODULE=$HWAGG_MODULE
+#   tpm             hwagg's tpm slot on a swtpm of its own (and, with
+#                   HW_TPM_ABRMD=1, tpm2-abrmd in front of it on a private
+#                   session bus, see hw_tpm_start)  MODULE=$HWAGG_MODULE
 # and exports MODULE TOKEN PIN SO_PIN TMP URI. Every external command runs
 # under a timeout; every background process is registered and killed on exit,
 # and the temp dir is removed. Failures say which step failed and show stderr.
@@ -110,6 +113,24 @@ hw_free_port() {
 	python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()' ||
 		hw_fail "hw_free_port: python3 could not bind a port on 127.0.0.1"
+}
+
+# hw_free_port_pair — a free port P on 127.0.0.1 whose P+1 is free too (a
+# server and its control port, as swtpm has them).
+hw_free_port_pair() {
+	python3 -c 'import socket
+while True:
+    a, b = socket.socket(), socket.socket()
+    a.bind(("127.0.0.1", 0))
+    p = a.getsockname()[1]
+    try:
+        b.bind(("127.0.0.1", p + 1))
+        break
+    except OSError:
+        pass
+    finally:
+        a.close(); b.close()
+print(p)' || hw_fail "hw_free_port_pair: python3 could not bind ports on 127.0.0.1"
 }
 
 # hw_wait_port PORT [PID] — until something listens on 127.0.0.1:PORT (10 s);
@@ -375,10 +396,62 @@ hw_kr_open() {
 	mkfifo "$TMP/$name.in" "$TMP/$name.out"
 	HWAGG_CONF=$conf setsid "$client" "$MODULE" "$TOKEN" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.log" &
 	hw_track $!
+	eval "HW_KR_PID_$name=$!"
 	exec {fd}>"$TMP/$name.in"
 	eval "HW_KR_IN_$name=$fd"
 	exec {fd}<"$TMP/$name.out"
 	eval "HW_KR_OUT_$name=$fd"
+}
+
+# hw_kr_quit NAME — NAME finalizes the module and exits; wait for it (10 s).
+hw_kr_quit() {
+	local in pid
+	eval "in=\$HW_KR_IN_$1 pid=\$HW_KR_PID_$1"
+	printf 'quit\n' >&"$in"
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	hw_fail "krclient $1 did not exit within 10 s after quit"
+}
+
+# hw_kr_until NAME COMMAND ANSWER TENTHS — ask COMMAND every 0.1 s until NAME
+# answers ANSWER; fail after TENTHS tries.
+hw_kr_until() {
+	for _ in $(seq 1 "$4"); do
+		hw_kr "$1" "$2"
+		[ "$HW_KR_REPLY" = "$3" ] && return 0
+		sleep 0.1
+	done
+	hw_fail "krclient $1: '$2' did not answer $3 within $(($4 / 10)) s (last: $HW_KR_REPLY)"
+}
+
+# hw_kr_fork_suite NAME — krclient NAME (open, logged in with $PIN) across
+# fork(): it makes key 01 and signs; a forked child initializes the module
+# again, logs in, signs with 01 and verifies with the public key; the parent
+# signs on. Again with a key 02 made between the forks; a child's wrong PIN
+# is CKR_PIN_INCORRECT (it logs in on its own) and the parent signs on.
+hw_kr_child() {
+	hw_kr "$1" "fork $PIN $2"
+	[ "$HW_KR_REPLY" = CKR_OK ] || hw_fail "the child forked after using the slot, with key $2: $HW_KR_REPLY
+$(tail -n 20 "$TMP/$1.log")"
+}
+
+hw_kr_fork_suite() {
+	hw_kr "$1" "keygen 01" CKR_OK
+	hw_kr "$1" "sign 01" CKR_OK
+	hw_kr_child "$1" 01
+	hw_kr "$1" sign-again CKR_OK
+	hw_pass "a forked child initializes, logs in, signs and verifies with key 01; the parent signs on"
+	hw_kr "$1" "keygen 02" CKR_OK
+	hw_kr "$1" "sign 02" CKR_OK
+	hw_kr_child "$1" 02
+	hw_kr_child "$1" 01
+	hw_kr "$1" sign-again CKR_OK
+	hw_kr "$1" "sign 01" CKR_OK
+	hw_kr "$1" "fork 000000 01" 'C_Login: CKR_PIN_INCORRECT'
+	hw_kr "$1" sign-again CKR_OK
+	hw_pass "children forked later sign with keys old and new; a child's wrong PIN is refused; the parent signs on"
 }
 
 # hw_kr NAME COMMAND [EXPECT] — send COMMAND (see krclient.c) to NAME; its
@@ -393,6 +466,114 @@ $(tail -n 20 "$TMP/$name.log")"
 	[ -z "$want" ] || [[ "$HW_KR_REPLY" =~ ^($want)$ ]] ||
 		hw_fail "krclient $name: '$cmd' answered $HW_KR_REPLY, expected $want
 $(tail -n 20 "$TMP/$name.log")"
+}
+
+# ---- tpm: a swtpm of our own ------------------------------------------------------
+# A TPM 2.0 simulator on 127.0.0.1 (ports picked here), its state in
+# $TMP/tpm so that a test can kill it and start it again on the same TPM.
+# A bare swtpm serves one connection at a time; HW_TPM_ABRMD=1 puts
+# tpm2-abrmd in front of it (on the test's private session bus), as the
+# kernel resource manager is on a real machine, so that several processes
+# can use it at once.
+
+# hw_tpm_start — swtpm (again after hw_tpm_stop: same port, same state);
+# exports HW_TPM_TCTI (the TCTI hwagg and the tpm2 tools use).
+hw_tpm_start() {
+	command -v swtpm >/dev/null || hw_skip "swtpm is not installed"
+	local fresh=no
+	mkdir -p "$TMP/tpm"
+	[ -n "${HW_TPM_PORT:-}" ] || fresh=yes
+	for _ in 1 2 3 4 5; do
+		# the control port (the next one) may be taken: then other ports
+		[ "$fresh" = yes ] && HW_TPM_PORT=$(hw_free_port_pair)
+		setsid swtpm socket --tpm2 --tpmstate dir="$TMP/tpm" --flags not-need-init,startup-clear \
+			--server type=tcp,port="$HW_TPM_PORT",bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port=$((HW_TPM_PORT + 1)),bindaddr=127.0.0.1 >"$TMP/swtpm.log" 2>&1 </dev/null &
+		HW_TPM_PID=$!
+		hw_track "$HW_TPM_PID"
+		sleep 0.1
+		kill -0 "$HW_TPM_PID" 2>/dev/null && break
+		[ "$fresh" = yes ] && grep -q 'Address already in use' "$TMP/swtpm.log" && continue
+		break
+	done
+	kill -0 "$HW_TPM_PID" 2>/dev/null || hw_fail "swtpm exited at start:
+$(tail -n 20 "$TMP/swtpm.log")"
+	hw_wait_port "$HW_TPM_PORT" "$HW_TPM_PID"
+	HW_TPM_DIRECT="swtpm:host=127.0.0.1,port=$HW_TPM_PORT"
+	export HW_TPM_TCTI=$HW_TPM_DIRECT
+	if [ "${HW_TPM_ABRMD:-}" = 1 ] && [ -z "${HW_ABRMD_PID:-}" ]; then
+		command -v tpm2-abrmd >/dev/null || command -v /usr/sbin/tpm2-abrmd >/dev/null ||
+			hw_skip "tpm2-abrmd is not installed"
+		setsid /usr/sbin/tpm2-abrmd --session --allow-root --flush-all --tcti="$HW_TPM_DIRECT" \
+			>>"$TMP/abrmd.log" 2>&1 </dev/null &
+		HW_ABRMD_PID=$!
+		hw_track "$HW_ABRMD_PID"
+		export HW_TPM_TCTI="tabrmd:bus_type=session"
+		for _ in $(seq 1 100); do
+			TPM2TOOLS_TCTI=$HW_TPM_TCTI timeout 5 tpm2_getcap properties-fixed >/dev/null 2>&1 && return 0
+			kill -0 "$HW_ABRMD_PID" 2>/dev/null || hw_fail "tpm2-abrmd exited:
+$(tail -n 20 "$TMP/abrmd.log")"
+			sleep 0.1
+		done
+		hw_fail "tpm2-abrmd did not come up within 10 s"
+	fi
+}
+
+# hw_tpm_ek — provision $TMP/tpm (before the first hw_tpm_start) as a TPM
+# maker does: EK certificates in NV, issued by a local CA of the test's own
+# (swtpm_setup with swtpm-localca, all in $TMP/ca). The CA's certificates:
+# $TMP/ca/swtpm-localca-rootca-cert.pem, $TMP/ca/issuercert.pem.
+hw_tpm_ek() {
+	local ca="$TMP/ca"
+	command -v swtpm_setup >/dev/null || hw_skip "swtpm_setup (swtpm-tools) is not installed"
+	mkdir -p "$ca" "$TMP/tpm"
+	printf 'statedir = %s\nsigningkey = %s/signkey.pem\nissuercert = %s/issuercert.pem\ncertserial = %s/certserial\n' \
+		"$ca" "$ca" "$ca" "$ca" >"$ca/swtpm-localca.conf"
+	printf -- '--platform-manufacturer hwagg-test\n--platform-version 2.1\n--platform-model swtpm\n' \
+		>"$ca/swtpm-localca.options"
+	printf 'create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\n' \
+		"$ca/swtpm-localca.conf" "$ca/swtpm-localca.options" >"$ca/swtpm_setup.conf"
+	hw_run "swtpm_setup with EK certificates" swtpm_setup --tpm2 --tpmstate "$TMP/tpm" --create-ek-cert \
+		--create-platform-cert --lock-nvram --config "$ca/swtpm_setup.conf" --overwrite
+}
+
+# hw_tpm_stop — kill swtpm (SIGKILL: no goodbye to its clients).
+hw_tpm_stop() {
+	kill -KILL "$HW_TPM_PID" 2>/dev/null
+	wait "$HW_TPM_PID" 2>/dev/null
+	return 0
+}
+
+# hw_tpm_da TRIES — the TPM's dictionary-attack protection for the run:
+# TRIES failures before lockout, recovery after 1 s (tests make wrong PINs
+# on purpose); lockout cleared.
+hw_tpm_da() {
+	TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "set the TPM's lockout parameters" \
+		tpm2_dictionarylockout --setup-parameters --max-tries="$1" --recovery-time=1 \
+		--lockout-recovery-time=1 --clear-lockout
+}
+
+# hw_tpm_setup — the tpm slot's world: swtpm (+ abrmd), the config, the token
+# initialized with $SO_PIN and the user PIN $PIN. HW_TPM_PERSIST_SRK=1: an
+# SRK persisted at 0x81000001 first (as provisioning does on a real
+# machine); HW_TPM_EK=1: EK certificates first (hw_tpm_ek);
+# HW_TPM_SLOT_KEYS: more keys for the slot's config (",k":v).
+hw_tpm_setup() {
+	[ "${HW_TPM_EK:-}" = 1 ] && hw_tpm_ek
+	hw_tpm_start
+	hw_tpm_da 1000
+	if [ "${HW_TPM_PERSIST_SRK:-}" = 1 ]; then
+		TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "create an SRK" \
+			tpm2_createprimary -C o -g sha256 -G ecc256:aes128cfb -c "$TMP/srk.ctx"
+		TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "persist the SRK" \
+			tpm2_evictcontrol -C o -c "$TMP/srk.ctx" 0x81000001
+		# a bare TPM keeps the transient copy loaded: flush it
+		TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "flush transient objects" tpm2_flushcontext -t
+	fi
+	hw_write_conf '{"name":"'"$TOKEN"'","type":"tpm","tcti":"'"$HW_TPM_TCTI"'"'"${HW_TPM_SLOT_KEYS:-}"'}'
+	hw_run "init token (tpm slot)" pkcs11-tool --module "$MODULE" --slot-index 0 \
+		--init-token --label "$TOKEN" --so-pin "$SO_PIN"
+	hw_run "init user PIN" hw_p11 --login --login-type so --so-pin "$SO_PIN" --init-pin --pin "$PIN"
 }
 
 # ---- the consumer suite against one target -------------------------------------
@@ -453,7 +634,11 @@ hw_setup() {
 		MODULE=${HWAGG_MODULE:-}
 		hw_keyring_bus
 		;;
-	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring)" ;;
+	tpm)
+		MODULE=${HWAGG_MODULE:-}
+		[ "${HW_TPM_ABRMD:-}" = 1 ] && hw_keyring_bus
+		;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm)" ;;
 	esac
 	export MODULE
 	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
@@ -482,6 +667,7 @@ hw_setup() {
 		hw_write_conf '{"name":"'"$TOKEN"'","type":"hsm","module":"'"$HW_SOFTHSM_MODULE"'","token":"'"$TOKEN"'","security":"software"}'
 		;;
 	keyring) hw_keyring_setup ;;
+	tpm) hw_tpm_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"
 }

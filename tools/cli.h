@@ -71,6 +71,8 @@ int hw_cli_unlock(int argc, char **argv);
 int hw_cli_delete(int argc, char **argv);
 int hw_cli_export_pubkey(int argc, char **argv);
 int hw_cli_import_cert(int argc, char **argv);
+/* hwagg attest show|verify --bundle FILE ... (tools/attest.c) */
+int hw_cli_attest(int argc, char **argv);
 
 /* Lines for `hwagg status`: the module file `make install` writes, and
  * whether a p11-kit module file registers it (if not, how to). */

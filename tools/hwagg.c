@@ -40,6 +40,8 @@ static const struct command {
 	  "write the public key (SubjectPublicKeyInfo, DER or PEM) to stdout" },
 	{ "import-cert", hw_cli_import_cert, "KEY-URI FILE [--pin-file FILE]",
 	  "store an X.509 certificate (PEM or DER) with the key's id" },
+	{ "attest", hw_cli_attest, "show|verify KEY-URI | --bundle FILE [--pubkey FILE] [--ca FILE]",
+	  "print or check a tpm key's attestation (verification needs no TPM)" },
 };
 
 static int usage(FILE *f)

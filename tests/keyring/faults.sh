@@ -46,12 +46,7 @@ hw_kr a sign-again CKR_DEVICE_REMOVED
 hw_kr a sign-again CKR_SESSION_HANDLE_INVALID
 hw_kr a present 0
 hw_keyring_start
-for _ in $(seq 1 50); do
-	hw_kr a present
-	[ "$HW_KR_REPLY" = 1 ] && break
-	sleep 0.1
-done
-[ "$HW_KR_REPLY" = 1 ] || hw_fail "the token did not come back within 5 s of the daemon"
+hw_kr_until a present 1 50
 hw_kr a open CKR_OK
 hw_kr a "login $PIN" CKR_OK
 hw_kr a "sign 01" CKR_OK

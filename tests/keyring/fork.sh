@@ -22,31 +22,10 @@ HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 HW_TARGET=keyring
 hw_setup
 
-# child ID — fork a child of krclient a that signs with ID; it must succeed
-child() {
-	hw_kr a "fork $PIN $1"
-	[ "$HW_KR_REPLY" = CKR_OK ] || hw_fail "the child forked after using the slot, with key $1: $HW_KR_REPLY
-$(tail -n 20 "$TMP/a.log")"
-}
-
 hw_kr_open a "$HWAGG_CONF"
 hw_kr a open CKR_OK
 hw_kr a "login $PIN" CKR_OK
-hw_kr a "keygen 01" CKR_OK
-hw_kr a "sign 01" CKR_OK
-child 01
-hw_kr a sign-again CKR_OK
-hw_pass "a forked child initializes, logs in, signs and verifies with key 01; the parent signs on"
-
-hw_kr a "keygen 02" CKR_OK
-hw_kr a "sign 02" CKR_OK
-child 02
-child 01
-hw_kr a sign-again CKR_OK
-hw_kr a "sign 01" CKR_OK
-hw_kr a "fork 000000 01" 'C_Login: CKR_PIN_INCORRECT'
-hw_kr a sign-again CKR_OK
-hw_pass "children forked later sign with keys old and new; a child's wrong PIN is refused; the parent signs on"
+hw_kr_fork_suite a
 
 hw_kr a threads
 read -r before now <<<"$HW_KR_REPLY"

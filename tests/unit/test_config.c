@@ -378,7 +378,7 @@ START_TEST(test_slot_type_registry)
 {
 	char all[512], json[256], want[256], other[256] = "";
 	size_t n = 0, o = (size_t)snprintf(all, sizeof(all), "expected one of "), oo = 0;
-	const hw_backend_entry *t = hw_backend_table(&n), *tpm = hw_backend_find("tpm");
+	const hw_backend_entry *t = hw_backend_table(&n), *planned = hw_backend_find("gcp-kms");
 	/* the types of this build, then those it knows but leaves out */
 	for (size_t i = 0; i < n; i++) {
 		if (hw_backend_available(&t[i]))
@@ -403,10 +403,10 @@ START_TEST(test_slot_type_registry)
 		expect_bad(json, "slots[1] (\"b\").type", want);
 		expect_bad(json, "slots[1] (\"b\").type", "expected a type this build includes: soft");
 	}
-	/* no tpm backend in the tree: no switch could build it, none is named */
-	ck_assert(tpm != NULL && !hw_backend_available(tpm));
-	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"tpm\"}]}",
-		   "slots[1] (\"b\").type", "\"tpm\" is not built into this module (not yet available)");
+	/* a type of the design not in the tree: no switch could build it, none is named */
+	ck_assert(planned != NULL && !hw_backend_available(planned));
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"gcp-kms\"}]}",
+		   "slots[1] (\"b\").type", "\"gcp-kms\" is not built into this module (not yet available)");
 }
 END_TEST
 
