@@ -5,6 +5,7 @@
 #include "tools/cli.h"
 #include "module/admin.h"
 #include "common/log.h"
+#include "common/hex.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -90,25 +91,9 @@ static int parse(int argc, char **argv, bool keygen, opts *o)
 	return HW_EXIT_OK;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static bool parse_id(const char *hex, unsigned char *out, size_t *len)
 {
-	size_t n = strlen(hex);
-	if (n == 0 || n % 2 != 0 || n / 2 > ID_MAX)
-		return false;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	*len = n / 2;
-	return true;
+	return hw_hex_decode(hex, strlen(hex), out, ID_MAX, len);
 }
 
 /* The slot to work on: the one named, or without a name the only one whose
