@@ -67,6 +67,11 @@ hw_snap *hw_obj_snap(hw_obj *o)
 	return s;
 }
 
+bool hw_obj_snap_is(hw_obj *o, const hw_snap *s)
+{
+	return __atomic_load_n(&o->snap, __ATOMIC_ACQUIRE) == s;
+}
+
 const hw_attrs *hw_obj_attrs_inlock(const hw_obj *o)
 {
 	return &o->snap->attrs;
@@ -82,7 +87,7 @@ CK_RV hw_obj_publish_inlock(hw_obj *o, hw_attrs *attrs)
 	pthread_mutex_t *l = snap_lock(o);
 	hw_lock(l);
 	old = o->snap;
-	o->snap = s;
+	__atomic_store_n(&o->snap, s, __ATOMIC_RELEASE);
 	hw_unlock(l);
 	__atomic_store_n(&o->priv, hw_attrs_get_bool(&s->attrs, CKA_PRIVATE, false), __ATOMIC_RELEASE);
 	hw_snap_put(old);             /* freed when the last operation using it ends */

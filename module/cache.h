@@ -26,6 +26,8 @@ struct hw_snap {
 /* A new object owning attrs (taken) as its first snapshot; one reference. */
 hw_obj *hw_obj_new(size_t slot, int64_t oid, CK_SESSION_HANDLE owner, hw_attrs *attrs, void *bdata);
 void hw_obj_put(hw_obj *o);
+/* Whether s is still the object's current snapshot (no lock needed). */
+bool hw_obj_snap_is(hw_obj *o, const hw_snap *s);
 /* The current attributes; the slot lock must be held while they are read. */
 const hw_attrs *hw_obj_attrs_inlock(const hw_obj *o);
 /* Replace the attributes (attrs taken) by a new snapshot (slot lock held). */

@@ -131,10 +131,31 @@ static bool session_busy(const hw_session *se)
 	return false;
 }
 
+/* What a key's attributes must say for an operation with mechanism m. */
+static CK_RV key_checks(const hw_slot *s, hw_op_kind kind, const hw_mech *m, const hw_attrs *ka)
+{
+	CK_ULONG cls = hw_attrs_get_ulong(ka, CKA_CLASS, CKO_DATA);
+	CK_ULONG kt = hw_attrs_get_ulong(ka, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+	bool pub_op = kind == HW_OP_VERIFY || kind == HW_OP_ENCRYPT;
+	if (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)
+		return CKR_KEY_HANDLE_INVALID;
+	if (kt != m->key_type)
+		return CKR_KEY_TYPE_INCONSISTENT;
+	if (cls != kinds[kind].cls && !(pub_op && cls == CKO_PRIVATE_KEY))
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	if (cls == kinds[kind].cls && !hw_attrs_get_bool(ka, kinds[kind].usage, false))
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	if (!allowed(ka, m->type))
+		return CKR_MECHANISM_INVALID;
+	CK_ULONG bits = key_bits(ka);
+	if (m->min_key && (bits < m->min_key || bits > m->max_key))
+		return CKR_KEY_SIZE_RANGE;
+	return hw_mech_key_size_check(s->conf, m, bits);
+}
+
 static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, CK_OBJECT_HANDLE kh)
 {
 	hw_session *se;
-	hw_obj *key = NULL;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
@@ -165,39 +186,32 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 	memset(op, 0, sizeof(*op));
 	op->mech = m;
 	if (kind != HW_OP_DIGEST) {
-		if ((rv = hw_obj_get(se, kh, CKR_KEY_HANDLE_INVALID, &key)) != CKR_OK)
-			goto out;
 		/* the operation keeps the attributes it started with */
-		op->snap = hw_obj_snap(key);
+		if ((rv = hw_session_key(se, kh, &op->key, &op->snap)) != CKR_OK)
+			goto out;
+		op->borrowed = true;
 		const hw_attrs *ka = hw_snap_attrs(op->snap);
-		CK_ULONG cls = hw_attrs_get_ulong(ka, CKA_CLASS, CKO_DATA);
-		CK_ULONG kt = hw_attrs_get_ulong(ka, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
 		bool pub_op = kind == HW_OP_VERIFY || kind == HW_OP_ENCRYPT;
-		if (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)
-			rv = CKR_KEY_HANDLE_INVALID;
-		else if (kt != m->key_type)
-			rv = CKR_KEY_TYPE_INCONSISTENT;
-		else if (cls != kinds[kind].cls && !(pub_op && cls == CKO_PRIVATE_KEY))
-			rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-		else if (cls == kinds[kind].cls && !hw_attrs_get_bool(ka, kinds[kind].usage, false))
-			rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-		else if (!allowed(ka, m->type))
-			rv = CKR_MECHANISM_INVALID;
-		else if (m->min_key && (key_bits(ka) < m->min_key || key_bits(ka) > m->max_key))
-			rv = CKR_KEY_SIZE_RANGE;
-		else if ((rv = hw_mech_key_size_check(s->conf, m, key_bits(ka))) != CKR_OK)
-			;
-		else if ((rv = set_params(op, mech, ka)) != CKR_OK)
-			;
-		else if (pub_op) {
+		/* the last operation's checks of these attributes for this
+		 * mechanism passed: they pass again */
+		bool known = se->last_key.ok_kind == (int)kind + 1 && se->last_key.ok_mech == m->type;
+		if (!known)
+			rv = key_checks(s, kind, m, ka);
+		if (rv == CKR_OK)
+			rv = set_params(op, mech, ka);
+		if (rv == CKR_OK && pub_op) {
 			const CK_ATTRIBUTE *spki = hw_attrs_get(ka, CKA_PUBLIC_KEY_INFO);
 			rv = spki ? hw_key_from_spki(spki->pValue, spki->ulValueLen, &op->pkey)
 				  : CKR_KEY_HANDLE_INVALID;
 		}
+		if (rv == CKR_OK && !known) {
+			se->last_key.ok_kind = (int)kind + 1;
+			se->last_key.ok_mech = m->type;
+			se->last_key.out_len = out_len_for(ka, m->base);
+		}
+		op->out_len = se->last_key.out_len;
 		if (rv != CKR_OK)
 			goto out;
-		op->key = key;
-		key = NULL;
 		if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) && s->ops->op_begin != NULL &&
 		    (rv = backend_begin(s, op, kinds[kind].need)) != CKR_OK)
 			goto out;
@@ -212,7 +226,6 @@ out:
 	if (rv != CKR_OK && mech != NULL && rv != CKR_OPERATION_ACTIVE)
 		hw_op_end(op);
 	hw_unlock(&se->lock);
-	hw_obj_put(key);
 	hw_session_put(se);
 	return rv;
 }
@@ -340,7 +353,7 @@ static CK_RV op_update(CK_SESSION_HANDLE h, hw_op_kind kind, const unsigned char
 static CK_RV sign_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
 		      unsigned char *out, CK_ULONG *out_len)
 {
-	size_t need = out_len_for(hw_snap_attrs(op->snap), op->mech->base);
+	size_t need = op->out_len;
 	unsigned char scratch[128];
 	hw_sign_req r;
 	CK_RV rv;

@@ -37,6 +37,35 @@ CK_RV hw_obj_get(hw_session *s, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj **ou
 	return hw_obj_lookup(&hw_g.slots[s->slot], h, not_found, out);
 }
 
+static void last_key_drop(hw_session *s)
+{
+	hw_obj_put(s->last_key.key);
+	hw_snap_put(s->last_key.snap);
+	memset(&s->last_key, 0, sizeof(s->last_key));
+}
+
+CK_RV hw_session_key(hw_session *s, CK_OBJECT_HANDLE h, hw_obj **key, hw_snap **snap)
+{
+	hw_slot *slot = &hw_g.slots[s->slot];
+	hw_obj *o = s->last_key.key;
+	/* still the key behind h: handles are never reused, a destroyed or
+	 * dropped object is dead, and new attributes are a new snapshot (the
+	 * one held cannot be freed, so the pointer cannot come back) */
+	if (o == NULL || s->last_key.h != h || __atomic_load_n(&o->dead, __ATOMIC_ACQUIRE) ||
+	    !hw_obj_visible(o, slot) || !hw_obj_snap_is(o, s->last_key.snap)) {
+		last_key_drop(s);
+		CK_RV rv = hw_obj_get(s, h, CKR_KEY_HANDLE_INVALID, &o);
+		if (rv != CKR_OK)
+			return rv;
+		s->last_key.h = h;
+		s->last_key.key = o;
+		s->last_key.snap = hw_obj_snap(o);
+	}
+	*key = o;
+	*snap = s->last_key.snap;
+	return CKR_OK;
+}
+
 /* ---- sessions ------------------------------------------------------------------------ */
 void hw_op_end(hw_op *op)
 {
@@ -45,9 +74,10 @@ void hw_op_end(hw_op *op)
 		if (slot != NULL && slot->ops->op_end != NULL)
 			slot->ops->op_end(slot->ctx, op->bop);
 	}
-	if (op->key != NULL)
+	if (!op->borrowed) {
 		hw_obj_put(op->key);
-	hw_snap_put(op->snap);
+		hw_snap_put(op->snap);
+	}
 	EVP_PKEY_free(op->pkey);
 	hw_digest_free(op->dg);
 	if (op->buf != NULL) {
@@ -62,6 +92,7 @@ static void session_free(hw_session *s)
 {
 	for (int k = 0; k < HW_OP_COUNT; k++)
 		hw_op_end(&s->ops[k]);
+	last_key_drop(s);
 	free(s->found);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

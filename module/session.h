@@ -27,6 +27,8 @@ typedef struct hw_op {
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	unsigned char *label;         /* copy of the OAEP label */
 	void *bop;                    /* backend op_begin state (released by hw_op_end) */
+	bool borrowed;                /* key and snap are the session's (last_key), not the op's */
+	size_t out_len;               /* signature or output length for the key (0: unknown) */
 } hw_op;
 
 typedef struct hw_session {
@@ -41,6 +43,18 @@ typedef struct hw_session {
 	bool finding;
 	CK_OBJECT_HANDLE *found;
 	size_t nfound, found_pos;
+	/* The key of the last operation, referenced until the session ends or
+	 * uses another key (under the session lock): a session that signs with
+	 * one key again and again, as a TLS server's does, then takes no lock
+	 * and writes no reference count that other threads also write. */
+	struct {
+		CK_OBJECT_HANDLE h;
+		hw_obj *key;
+		hw_snap *snap;
+		int ok_kind;          /* op_init's key checks passed for kind + 1 ... */
+		CK_MECHANISM_TYPE ok_mech;   /* ... with this mechanism (0: none yet) */
+		size_t out_len;       /* the output length for that mechanism */
+	} last_key;
 } hw_session;
 
 /* Look up and reference a session (table lock taken and released inside);
@@ -67,5 +81,8 @@ void hw_sessions_atfork_child(void);     /* the table's locks start unlocked */
 /* ---- objects (cache.h has the rest) -------------------------------------------- */
 /* Resolve a handle visible to the session, with a reference. */
 CK_RV hw_obj_get(hw_session *s, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj **out);
+/* The key h and its current attributes for an operation, held by the
+ * session (last_key; session lock held): the operation borrows them. */
+CK_RV hw_session_key(hw_session *s, CK_OBJECT_HANDLE h, hw_obj **key, hw_snap **snap);
 
 #endif

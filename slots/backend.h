@@ -35,7 +35,7 @@ struct hw_obj {
 	int64_t oid;                  /* backend id of a token object; 0 for session objects */
 	CK_SESSION_HANDLE owner;      /* creating session of a session object; 0 for token */
 	void *bdata;                  /* backend per-object data (cached key, remote id);
-	                               * the backend's own lock guards it */
+	                               * the backend guards it (its lock, or atomics) */
 	/* ---- engine-private: backends read attributes through hw_obj_snap() ---- */
 	hw_snap *snap;                /* current attributes; replaced, never changed */
 	bool priv;                    /* CKA_PRIVATE of snap, for lock-free visibility */

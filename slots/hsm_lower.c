@@ -25,12 +25,17 @@ static hsm_lower *loaded;       /* modules this process loaded */
 static hsm_lower *inherited;    /* loaded by an ancestor: never called again */
 static hsm_lower *loading;      /* being loaded through p11-kit right now */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* Counts the forks since this library was loaded: each call checks that a
+ * module is this process's own, and comparing a number costs no system
+ * call where getpid() does (one per signature). */
+static unsigned fork_gen;
 
 static void atfork_child(void)
 {
 	/* The child is single-threaded here. What the parent loaded keeps
 	 * its state untouched (no finalize, no logout): it only moves to the
 	 * list of modules that need a private copy. */
+	__atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELEASE);
 	hsm_lower **tail = &inherited;
 	while (*tail != NULL)
 		tail = &(*tail)->next;
@@ -56,7 +61,7 @@ static void register_atfork(void)
 
 bool hsm_lower_ours(const hsm_lower *m)
 {
-	return m != NULL && m->pid == getpid();
+	return m != NULL && m->gen == __atomic_load_n(&fork_gen, __ATOMIC_ACQUIRE);
 }
 
 static bool was_inherited_inlock(const char *path)
@@ -187,7 +192,7 @@ static hsm_lower *entry_new(const char *real)
 		return NULL;
 	}
 	pthread_mutex_init(&m->call_lock, NULL);
-	m->pid = getpid();
+	m->gen = __atomic_load_n(&fork_gen, __ATOMIC_ACQUIRE);
 	return m;
 }
 

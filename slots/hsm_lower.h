@@ -39,7 +39,7 @@ struct hsm_lower {
 	CK_FUNCTION_LIST *f;        /* what we call */
 	bool serial;                /* not thread-safe: one call at a time */
 	pthread_mutex_t call_lock;  /* held around each call when serial */
-	pid_t pid;                  /* process that loaded it */
+	unsigned gen;               /* fork generation of the process that loaded it */
 	int refs;                   /* slots using it; 0: an idle private copy */
 	bool finalize;              /* our C_Initialize succeeded: finalize at the end */
 	void *copy;                 /* dlopen handle of a private copy, else NULL */

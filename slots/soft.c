@@ -24,6 +24,7 @@ typedef struct soft_ctx {
 	pthread_mutex_t lock;         /* store handle, mk, lazy key loads */
 	hw_store *store;
 	hw_secret *mk;                /* master key while logged in */
+	bool in;                      /* mk != NULL, readable without the lock */
 	uint64_t seen;                /* store change marker */
 } soft_ctx;
 
@@ -57,6 +58,13 @@ static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *al
 	return CKR_OK;
 }
 
+static void set_mk_inlock(soft_ctx *c, hw_secret *mk)
+{
+	hw_secret_free(c->mk);
+	c->mk = mk;
+	__atomic_store_n(&c->in, mk != NULL, __ATOMIC_RELEASE);
+}
+
 static void soft_close(void *vctx, bool forked)
 {
 	soft_ctx *c = vctx;
@@ -65,8 +73,7 @@ static void soft_close(void *vctx, bool forked)
 	else
 		hw_store_close(c->store);
 	c->store = NULL;
-	hw_secret_free(c->mk);
-	c->mk = NULL;
+	set_mk_inlock(c, NULL);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -157,10 +164,8 @@ static CK_RV soft_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK
 		rv = CKR_USER_PIN_NOT_INITIALIZED;   /* no token has been initialized here */
 	else if (rv == CKR_OK)
 		rv = hw_pin_login(c->store, c->conf->name, &c->pol, who, pin, len, &mk);
-	if (rv == CKR_OK) {
-		hw_secret_free(c->mk);
-		c->mk = mk;
-	}
+	if (rv == CKR_OK)
+		set_mk_inlock(c, mk);
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }
@@ -169,8 +174,7 @@ static void soft_logout(void *vctx)
 {
 	soft_ctx *c = vctx;
 	pthread_mutex_lock(&c->lock);
-	hw_secret_free(c->mk);
-	c->mk = NULL;
+	set_mk_inlock(c, NULL);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -321,34 +325,44 @@ static CK_RV soft_destroy(void *vctx, int64_t oid, void *bdata)
 	return rv;
 }
 
-/* A private key in use: the OpenSSL key and a few prepared signing
- * contexts, so repeated signatures skip the per-call setup. */
-#define SOFT_IDLE 4
+/* A private key in use: the OpenSSL key and prepared signing contexts, so
+ * repeated signatures skip the per-call setup. Each thread keeps its
+ * context in a place of its own (by a number it draws once), on a cache
+ * line of its own: threads signing with one key write no shared memory. */
+#define SOFT_PLACES 8
 typedef struct soft_key {
 	EVP_PKEY *pk;
-	pthread_mutex_t lock;
-	EVP_PKEY_CTX *idle[SOFT_IDLE];
-	unsigned nidle;
+	struct {
+		EVP_PKEY_CTX *pc;
+	} __attribute__((aligned(64))) place[SOFT_PLACES];
 } soft_key;
 
 static soft_key *soft_key_new(EVP_PKEY *pk)
 {
-	soft_key *k = calloc(1, sizeof(*k));
+	soft_key *k = aligned_alloc(64, sizeof(soft_key));
 	if (k == NULL)
 		return NULL;
+	memset(k, 0, sizeof(*k));
 	k->pk = pk;
-	pthread_mutex_init(&k->lock, NULL);
 	return k;
 }
 
 static void soft_free_bdata(void *vctx, void *bdata)
 {
 	soft_key *k = bdata;
-	for (unsigned i = 0; i < k->nidle; i++)
-		EVP_PKEY_CTX_free(k->idle[i]);
+	for (unsigned i = 0; i < SOFT_PLACES; i++)
+		EVP_PKEY_CTX_free(k->place[i].pc);
 	EVP_PKEY_free(k->pk);
-	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+static unsigned thread_place(void)
+{
+	static unsigned drawn;
+	static __thread unsigned mine;  /* 0: not drawn yet */
+	if (mine == 0)
+		mine = __atomic_add_fetch(&drawn, 1, __ATOMIC_RELAXED) % SOFT_PLACES + 1;
+	return mine - 1;
 }
 
 /* The sealed key is bound to its slot and CKA_UNIQUE_ID. */
@@ -443,9 +457,16 @@ static CK_RV unseal_one(void *varg, const hw_store_obj *o)
 	return rv;
 }
 
-/* The key's OpenSSL object, unsealed on first use after login. */
+/* The key's OpenSSL object, unsealed on first use after login. Once
+ * unsealed it lives as long as the object: a signature that finds it and a
+ * login takes no lock. */
 static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 {
+	soft_key *k = __atomic_load_n(&key->bdata, __ATOMIC_ACQUIRE);
+	if (k != NULL && __atomic_load_n(&c->in, __ATOMIC_ACQUIRE)) {
+		*out = k;
+		return CKR_OK;
+	}
 	CK_RV rv = CKR_OK;
 	pthread_mutex_lock(&c->lock);
 	if (c->mk == NULL) {
@@ -456,11 +477,13 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 		rv = store_inlock(c);
 		if (rv == CKR_OK)
 			rv = hw_store_obj_get(c->store, c->conf->name, key->oid, unseal_one, &ua);
-		if (rv == CKR_OK && (key->bdata = soft_key_new(ua.pkey)) == NULL) {
+		if (rv == CKR_OK && (k = soft_key_new(ua.pkey)) == NULL) {
 			EVP_PKEY_free(ua.pkey);
 			rv = CKR_HOST_MEMORY;
 		}
-		if (rv != CKR_OK)
+		if (rv == CKR_OK)
+			__atomic_store_n(&key->bdata, (void *)k, __ATOMIC_RELEASE);
+		else
 			hw_error("slot \"%s\": cannot open private key (store object %lld): %s",
 				 c->conf->name, (long long)key->oid, hw_rv_name(rv));
 	}
@@ -472,24 +495,14 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 static CK_RV soft_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
 {
 	soft_key *k;
-	EVP_PKEY_CTX *pc = NULL;
 	CK_RV rv = private_key(vctx, key, &k);
 	if (rv != CKR_OK)
 		return rv;
-	pthread_mutex_lock(&k->lock);
-	if (k->nidle > 0)
-		pc = k->idle[--k->nidle];
-	pthread_mutex_unlock(&k->lock);
+	unsigned i = thread_place();
+	EVP_PKEY_CTX *pc = __atomic_exchange_n(&k->place[i].pc, NULL, __ATOMIC_ACQ_REL);
 	rv = hw_pkey_sign_keep(k->pk, req, &pc, sig, sig_len);
-	if (pc != NULL) {
-		pthread_mutex_lock(&k->lock);
-		if (k->nidle < SOFT_IDLE) {
-			k->idle[k->nidle++] = pc;
-			pc = NULL;
-		}
-		pthread_mutex_unlock(&k->lock);
-		EVP_PKEY_CTX_free(pc);
-	}
+	if (pc != NULL)    /* keep it; free what another thread of this place left */
+		EVP_PKEY_CTX_free(__atomic_exchange_n(&k->place[i].pc, pc, __ATOMIC_ACQ_REL));
 	return rv;
 }
 

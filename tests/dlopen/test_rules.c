@@ -624,6 +624,42 @@ START_TEST(one_operation_per_session)
 }
 END_TEST
 
+/* A session keeps the key of its last operation between operations; what
+ * another session does to that key in the meantime still shows at once. */
+START_TEST(session_key_follows_changes)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session(), s2 = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv, pub2, priv2;
+	CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+	CK_MECHANISM ecdsa = { CKM_ECDSA_SHA256, NULL, 0 };
+	unsigned char sig[64];
+	CK_ULONG len;
+	p11_gen_ec(s, "kept", CK_TRUE, &pub, &priv);
+	p11_gen_ec(s, "kept2", CK_TRUE, &pub2, &priv2);
+	for (int i = 0; i < 2; i++) {
+		CKR(p11->C_SignInit(s, &ecdsa, priv));
+		len = sizeof(sig);
+		CKR(p11->C_Sign(s, (unsigned char *)"abc", 3, sig, &len));
+	}
+	CK_ATTRIBUTE nosign = { CKA_SIGN, &f, 1 }, sign = { CKA_SIGN, &t, 1 };
+	CKR(p11->C_SetAttributeValue(s2, priv, &nosign, 1));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv), CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CKR(p11->C_SetAttributeValue(s2, priv, &sign, 1));
+	CKR(p11->C_SignInit(s, &ecdsa, priv));
+	len = sizeof(sig);
+	CKR(p11->C_Sign(s, (unsigned char *)"abc", 3, sig, &len));
+	CKR(p11->C_DestroyObject(s2, priv));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv), CKR_KEY_HANDLE_INVALID);
+	/* a logout hides the private key the session last used */
+	CKR(p11->C_SignInit(s, &ecdsa, priv2));
+	len = sizeof(sig);
+	CKR(p11->C_Sign(s, (unsigned char *)"abc", 3, sig, &len));
+	CKR(p11->C_Logout(s));
+	CKR_EQ(p11->C_SignInit(s, &ecdsa, priv2), CKR_KEY_HANDLE_INVALID);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -647,6 +683,7 @@ static Suite *suite(void)
 	tcase_add_test(t, contradictory_key_pair_templates);
 	tcase_add_test(t, copy_changes_modifiable_attributes);
 	tcase_add_test(t, one_operation_per_session);
+	tcase_add_test(t, session_key_follows_changes);
 	suite_add_tcase(s, t);
 	return s;
 }
