@@ -7,6 +7,7 @@
  *   hwagg config check [FILE] validate a configuration like C_Initialize does
  *   hwagg keys [--slot NAME]  keys with their PKCS#11 URIs (needs the PIN)
  *   hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX]
+ *   hwagg sign --key URI DIGEST-FILE   sign a hex SHA-256 digest (external signer)
  */
 #include "tools/cli.h"
 #include "module/admin.h"
@@ -21,6 +22,7 @@ static int usage(FILE *f)
 		   "       hwagg config check [FILE]\n"
 		   "       hwagg keys [--slot NAME] [--pin-file FILE]\n"
 		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
+		   "       hwagg sign --key PKCS11-URI [--pin-file FILE] [--format der|raw] [--json] DIGEST-FILE\n"
 		   "       hwagg --help | --version\n"
 		   "See hwagg(1).\n");
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
@@ -139,5 +141,7 @@ int main(int argc, char **argv)
 		return hw_cli_keys(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return hw_cli_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sign") == 0)
+		return hw_cli_sign(argc - 1, argv + 1);
 	return usage(stderr);
 }
