@@ -477,5 +477,5 @@ const hw_backend_ops hw_external_ops = {
 	.security = ext_security,
 	/* each key's timeout_s bounds its command; the slot's timeout_ms, when
 	 * set, bounds them all */
-	.default_timeout_ms = 3600 * 1000,
+	.default_timeout_ms = 600 * 1000,
 };

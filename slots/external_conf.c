@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define EXT_TIMEOUT_S_DEFAULT 30
-#define EXT_TIMEOUT_S_MAX     3600
+#define EXT_TIMEOUT_S_MAX     600     /* the most a slot's timeout_ms allows */
 #define EXT_PARALLEL_DEFAULT  8
 #define EXT_PARALLEL_MAX      256
 #define EXT_ARGS_MAX          64

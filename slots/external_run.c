@@ -188,8 +188,9 @@ static void supervise(const hw_ext_job *j, pid_t pid, int in_fd, stream *out, st
 			eo = (int)n;
 			p[n++] = (struct pollfd){ err->fd, POLLIN, 0 };
 		}
-		/* the pipes close a moment before the exit can be waited for */
-		int wait = n == 0 || exited ? 5 : (int)(left < 50 ? left : 50);
+		/* the pipes close a moment before the exit can be waited for:
+		 * then look again soon */
+		int wait = n == 0 ? 1 : exited ? 5 : (int)(left < 50 ? left : 50);
 		if (poll(p, n, wait) < 0 && errno != EINTR)
 			break;
 		if (io >= 0 && (p[io].revents & (POLLOUT | POLLERR | POLLHUP))) {

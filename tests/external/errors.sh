@@ -71,6 +71,6 @@ bad_conf "message-stdin with an EC key" "{$good,\"command\":[\"/bin/true\"],\"in
 bad_conf "not a public key" '{"label":"k","public_key":"'"$TMP/ec.key"'","command":["/bin/true"]}' \
 	'keys\[0\]\.public_key: .* holds no PEM public key'
 bad_conf "unknown key" "{$good,\"command\":[\"/bin/true\"],\"cmd\":1}" 'keys\[0\]\.cmd: unknown key'
-bad_conf "timeout" "{$good,\"command\":[\"/bin/true\"],\"timeout_s\":0}" 'keys\[0\]\.timeout_s: expected an integer 1\.\.3600'
+bad_conf "timeout" "{$good,\"command\":[\"/bin/true\"],\"timeout_s\":0}" 'keys\[0\]\.timeout_s: expected an integer 1\.\.600'
 bad_conf "pin" "{$good,\"command\":[\"/bin/true\"]}" 'pin: expected "env"' '"pin":"argv"'
 hw_pass "bad configurations are refused naming the key and the expectation"
