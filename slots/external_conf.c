@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define EXT_TIMEOUT_S_DEFAULT 30
 #define EXT_TIMEOUT_S_MAX     600     /* the most a slot's timeout_ms allows */
@@ -25,6 +28,7 @@
 #define EXT_ARGS_MAX          64
 #define EXT_ENV_MAX           64
 #define EXT_VAR_MAX           64
+#define EXT_PEM_MAX           65536
 
 const hw_conf_key hw_external_conf_keys[] = {
 	{ "keys", json_type_array, true },
@@ -60,6 +64,36 @@ static int pick(const char *s, const char *const *names)
 	return -1;
 }
 
+/* A control character at p: C0, DEL, or a UTF-8 C1 pair. */
+static bool control_at(const unsigned char *p)
+{
+	return *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
+}
+
+/* A user string for a message: at most 40 bytes, control characters shown
+ * as '?'. buf holds 48 bytes. */
+static const char *show(char *buf, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+	for (; *p != '\0' && o < 40; p++) {
+		bool c = control_at(p);
+		buf[o++] = c ? '?' : (char)*p;
+		p += c && *p == 0xc2;        /* both bytes of a C1 pair */
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* No control characters: the string goes to log lines and messages. */
+static bool printable(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (control_at(p))
+			return false;
+	return true;
+}
+
 /* An environment variable name: what a shell would accept. */
 static bool var_name_ok(const char *s)
 {
@@ -80,14 +114,32 @@ static const char *str_of(json_object *o, const char *key)
 	       ? json_object_get_string(v) : NULL;
 }
 
+/* A small regular file: a device or a FIFO named by mistake must not
+ * block C_Initialize. */
+static bool read_small_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO does not wait for a writer */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size < cap;
+	ssize_t n = ok ? read(fd, buf, cap - 1) : -1;
+	close(fd);
+	*len = n > 0 ? (size_t)n : 0;
+	return ok && n >= 0;
+}
+
 static CK_RV read_public_key(hw_ext_key *k, const char *where, char *err, size_t len)
 {
-	BIO *b = BIO_new_file(k->pub_path, "r");
-	if (b == NULL) {
-		ERR_clear_error();
-		return fail(err, len, "%s.public_key: cannot read %s; expected a PEM public key file",
-			    where, k->pub_path);
-	}
+	char pem[EXT_PEM_MAX];
+	size_t n;
+	if (!read_small_file(k->pub_path, pem, sizeof(pem), &n))
+		return fail(err, len, "%s.public_key: cannot read %s; expected a PEM public key file "
+			    "(a regular file under %d bytes)", where, k->pub_path, EXT_PEM_MAX);
+	BIO *b = BIO_new_mem_buf(pem, (int)n);
+	if (b == NULL)
+		return CKR_HOST_MEMORY;
 	k->pub = PEM_read_bio_PUBKEY_ex(b, NULL, NULL, NULL, hw_crypto_ctx(), NULL);
 	BIO_free(b);
 	ERR_clear_error();
@@ -121,9 +173,9 @@ static CK_RV parse_command(hw_ext_key *k, json_object *arr, const char *where, c
 			return CKR_HOST_MEMORY;
 	}
 	k->argc = n;
-	if (k->argv[0][0] != '/')
+	if (k->argv[0][0] != '/' || strlen(k->argv[0]) > 1024 || !printable(k->argv[0]))
 		return fail(err, len, "%s.command[0]: expected the program's absolute path (no PATH "
-			    "search, no shell)", where);
+			    "search, no shell, no control characters)", where);
 	return CKR_OK;
 }
 
@@ -162,21 +214,24 @@ static CK_RV parse_key(hw_ext_key *k, json_object *o, const char *where, char *e
 		return fail(err, len, "%s: expected an object with label, public_key and command", where);
 	json_object_object_foreach(o, name, val) {
 		(void)val;
+		char shown[48];
 		if (pick(name, key_keys) < 0)
 			return fail(err, len, "%s.%s: unknown key; expected one of label, id, public_key, "
 				    "command, input, output, timeout_s, security, rsa_padding, max_parallel",
-				    where, name);
+				    where, show(shown, name));
 	}
-	if ((s = str_of(o, "label")) == NULL || s[0] == '\0' || strlen(s) > 255)
-		return fail(err, len, "%s.label: expected a string of 1 to 255 bytes", where);
+	if ((s = str_of(o, "label")) == NULL || s[0] == '\0' || strlen(s) > 255 || !printable(s))
+		return fail(err, len, "%s.label: expected a string of 1 to 255 bytes without control "
+			    "characters", where);
 	if ((k->label = strdup(s)) == NULL)
 		return CKR_HOST_MEMORY;
 	if (json_object_object_get_ex(o, "id", &v) &&
 	    ((s = str_of(o, "id")) == NULL || !hw_hex_decode(s, strlen(s), k->id, sizeof(k->id), &k->id_len)))
 		return fail(err, len, "%s.id: expected 1 to %d bytes as hex digits (\"01\", \"a1b2\")",
 			    where, HW_EXT_ID_MAX);
-	if ((s = str_of(o, "public_key")) == NULL || s[0] != '/')
-		return fail(err, len, "%s.public_key: expected the absolute path of a PEM public key", where);
+	if ((s = str_of(o, "public_key")) == NULL || s[0] != '/' || strlen(s) > 1024 || !printable(s))
+		return fail(err, len, "%s.public_key: expected the absolute path of a PEM public key "
+			    "(no control characters)", where);
 	if ((k->pub_path = strdup(s)) == NULL)
 		return CKR_HOST_MEMORY;
 	if (!json_object_object_get_ex(o, "command", &v))
@@ -263,8 +318,9 @@ static CK_RV parse_env(hw_ext_ctx *c, json_object *slot, char *err, size_t len)
 	json_object_object_foreach(set, name, val) {
 		if (rv != CKR_OK)
 			break;
+		char shown[48];
 		if (!var_name_ok(name) || strcmp(name, "PATH") == 0)
-			return fail(err, len, "env.%s: expected a variable name other than PATH", name);
+			return fail(err, len, "env.%s: expected a variable name other than PATH", show(shown, name));
 		if (!json_object_is_type(val, json_type_string))
 			return fail(err, len, "env.%s: expected a string", name);
 		rv = env_add(c, name, json_object_get_string(val));
