@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ void hw_log_configure(int level, const char *file)
 	if (file != NULL) {
 		log_file = fopen(file, "ae");
 		if (log_file == NULL)
-			fprintf(stderr, "hwagg: cannot open log file %s; logging to stderr\n", file);
+			fprintf(stderr, "hwagg: warn: cannot open the log file %s: %s; logging to stderr instead\n",
+				file, strerror(errno));
 	}
 	pthread_mutex_unlock(&log_lock);
 }

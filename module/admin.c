@@ -10,7 +10,10 @@
 #include "common/uri.h"
 #include "mechanisms/encode.h"
 
+#include <openssl/x509.h>
+
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,27 @@ CK_RV hw_admin_open(void)
 void hw_admin_close(void)
 {
 	hw_C_Finalize(NULL);
+}
+
+unsigned hw_admin_config_check(const char *file, const char *origin, void (*report)(void *arg, const char *line),
+			       void *arg, hw_admin_config *out)
+{
+	hw_config *cfg = NULL;
+	unsigned n = hw_config_check(file, origin, report, arg, &cfg);
+	if (cfg != NULL && out != NULL) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->config, sizeof(out->config), "%s", cfg->path ? cfg->path : "");
+		snprintf(out->origin, sizeof(out->origin), "%s", cfg->origin ? cfg->origin : "");
+		snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(cfg->environment));
+		snprintf(out->store, sizeof(out->store), "%s", cfg->store ? cfg->store : "");
+		out->nslots = cfg->nslots;
+		for (size_t i = 0; i < cfg->nslots && i < HW_ARRAY_LEN(out->slots); i++) {
+			snprintf(out->slots[i].name, sizeof(out->slots[i].name), "%s", cfg->slots[i].name);
+			snprintf(out->slots[i].type, sizeof(out->slots[i].type), "%s", cfg->slots[i].type);
+		}
+	}
+	hw_config_free(cfg);
+	return n;
 }
 
 CK_RV hw_admin_module_info(hw_admin_module *out)
@@ -107,6 +131,7 @@ static CK_RV slot_info(CK_SLOT_ID id, hw_admin_slot *out)
 	out->health_rv = d.health_rv;
 	snprintf(out->health, sizeof(out->health), "%s", d.health);
 	out->counted = d.counted;
+	out->private_counted = d.private_counted;
 	out->private_keys = d.private_keys;
 	out->public_keys = d.public_keys;
 	out->certificates = d.certificates;
@@ -146,20 +171,19 @@ CK_RV hw_admin_slots(hw_admin_slot **out, size_t *n)
 	return CKR_OK;
 }
 
+/* A read-write session logged in as who; closed again on failure. */
+static CK_RV rw_login(CK_SLOT_ID id, CK_USER_TYPE who, const unsigned char *pin, size_t len, CK_SESSION_HANDLE *s)
+{
+	CK_RV rv = hw_C_OpenSession(id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+	if (rv == CKR_OK && (rv = hw_C_Login(*s, who, (unsigned char *)pin, (CK_ULONG)len)) != CKR_OK)
+		hw_C_CloseSession(*s);
+	return rv;
+}
+
 CK_RV hw_admin_login(CK_SLOT_ID id, const unsigned char *pin, size_t pin_len, CK_SESSION_HANDLE *out)
 {
-	CK_SESSION_HANDLE s;
 	HW_RETURN_IF(out == NULL || (pin == NULL && pin_len > 0), CKR_ARGUMENTS_BAD);
-	CK_RV rv = hw_C_OpenSession(id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
-	if (rv != CKR_OK)
-		return rv;
-	rv = hw_C_Login(s, CKU_USER, (unsigned char *)pin, (CK_ULONG)pin_len);
-	if (rv != CKR_OK) {
-		hw_C_CloseSession(s);
-		return rv;
-	}
-	*out = s;
-	return CKR_OK;
+	return rw_login(id, CKU_USER, pin, pin_len, out);
 }
 
 void hw_admin_logout(CK_SESSION_HANDLE s)
@@ -517,13 +541,133 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 	return CKR_OK;
 }
 
-/* ---- signing a digest ---------------------------------------------------------- */
+/* ---- tokens and objects --------------------------------------------------- */
 
 CK_RV hw_admin_session(CK_SLOT_ID id, CK_SESSION_HANDLE *out)
 {
 	HW_RETURN_IF(out == NULL, CKR_ARGUMENTS_BAD);
 	return hw_C_OpenSession(id, CKF_SERIAL_SESSION, NULL, NULL, out);
 }
+
+CK_RV hw_admin_init_token(CK_SLOT_ID id, const char *name, const unsigned char *so_pin, size_t so_len)
+{
+	unsigned char label[32];
+	HW_RETURN_IF(name == NULL || strlen(name) > sizeof(label) || (so_pin == NULL && so_len > 0),
+		     CKR_ARGUMENTS_BAD);
+	memset(label, ' ', sizeof(label));
+	memcpy(label, name, strlen(name));
+	return hw_C_InitToken(id, (unsigned char *)so_pin, (CK_ULONG)so_len, label);
+}
+
+/* Logged in as who with login_pin, the new user PIN: C_InitPIN by the SO,
+ * C_SetPIN by the user (a wrong old PIN counts like any wrong PIN). */
+static CK_RV pin_op(CK_SLOT_ID id, CK_USER_TYPE who, const unsigned char *login_pin, size_t login_len,
+		    const unsigned char *pin, size_t pin_len)
+{
+	CK_SESSION_HANDLE s;
+	HW_RETURN_IF((login_pin == NULL && login_len > 0) || (pin == NULL && pin_len > 0), CKR_ARGUMENTS_BAD);
+	CK_RV rv = rw_login(id, who, login_pin, login_len, &s);
+	if (rv != CKR_OK)
+		return rv;
+	rv = who == CKU_SO ? hw_C_InitPIN(s, (unsigned char *)pin, (CK_ULONG)pin_len) :
+	     hw_C_SetPIN(s, (unsigned char *)login_pin, (CK_ULONG)login_len, (unsigned char *)pin, (CK_ULONG)pin_len);
+	hw_admin_logout(s);
+	return rv;
+}
+
+CK_RV hw_admin_init_pin(CK_SLOT_ID id, const unsigned char *so_pin, size_t so_len,
+			const unsigned char *pin, size_t pin_len)
+{
+	return pin_op(id, CKU_SO, so_pin, so_len, pin, pin_len);
+}
+
+CK_RV hw_admin_set_pin(CK_SLOT_ID id, const unsigned char *old_pin, size_t old_len,
+		       const unsigned char *new_pin, size_t new_len)
+{
+	return pin_op(id, CKU_USER, old_pin, old_len, new_pin, new_len);
+}
+
+/* The token objects of class cls with this CKA_ID. */
+static CK_RV find_id(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const unsigned char *id, size_t id_len,
+		     CK_OBJECT_HANDLE **out, size_t *n)
+{
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
+	};
+	return find_all(s, t, HW_ARRAY_LEN(t), out, n);
+}
+
+CK_RV hw_admin_destroy_id(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len, unsigned *n)
+{
+	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE };
+	CK_RV rv = CKR_OK;
+	HW_RETURN_IF(id == NULL || id_len == 0 || n == NULL, CKR_ARGUMENTS_BAD);
+	*n = 0;
+	for (size_t c = 0; rv == CKR_OK && c < HW_ARRAY_LEN(classes); c++) {
+		CK_OBJECT_HANDLE *hs = NULL;
+		size_t nh = 0;
+		rv = find_id(s, classes[c], id, id_len, &hs, &nh);
+		for (size_t i = 0; rv == CKR_OK && i < nh; i++)
+			if ((rv = hw_C_DestroyObject(s, hs[i])) == CKR_OK)
+				(*n)++;
+		free(hs);
+	}
+	return rv;
+}
+
+CK_RV hw_admin_public_key(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len,
+			  unsigned char **der, size_t *len)
+{
+	static const CK_OBJECT_CLASS classes[] = { CKO_PUBLIC_KEY, CKO_PRIVATE_KEY };
+	CK_RV rv = CKR_OK;
+	HW_RETURN_IF(id == NULL || id_len == 0 || der == NULL || len == NULL, CKR_ARGUMENTS_BAD);
+	*der = NULL;
+	for (size_t c = 0; rv == CKR_OK && *der == NULL && c < HW_ARRAY_LEN(classes); c++) {
+		CK_OBJECT_HANDLE *hs = NULL;
+		size_t nh = 0;
+		rv = find_id(s, classes[c], id, id_len, &hs, &nh);
+		if (rv == CKR_OK && nh > 0)
+			rv = attr_get(s, hs[0], CKA_PUBLIC_KEY_INFO, der, len);
+		free(hs);
+	}
+	return rv == CKR_OK && *der == NULL ? CKR_OBJECT_HANDLE_INVALID : rv;
+}
+
+CK_RV hw_admin_import_cert(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len, const char *label,
+			   const unsigned char *der, size_t len)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE;
+	CK_OBJECT_HANDLE h;
+	const unsigned char *p = der;
+	unsigned char *subject = NULL;
+	HW_RETURN_IF(id == NULL || id_len == 0 || label == NULL || der == NULL || len == 0 || len > LONG_MAX,
+		     CKR_ARGUMENTS_BAD);
+	/* the subject is required on an X.509 certificate object (P 4.6.3) */
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	int slen = x != NULL && p == der + len ? i2d_X509_NAME(X509_get_subject_name(x), &subject) : -1;
+	X509_free(x);
+	if (slen <= 0)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
+		{ CKA_LABEL, (void *)label, (CK_ULONG)strlen(label) },
+		{ CKA_SUBJECT, subject, (CK_ULONG)slen },
+		{ CKA_VALUE, (void *)der, (CK_ULONG)len },
+	};
+	CK_RV rv = hw_C_CreateObject(s, t, HW_ARRAY_LEN(t), &h);
+	OPENSSL_free(subject);
+	return rv;
+}
+
+/* ---- signing a digest (hwagg sign) ----------------------------------------------- */
 
 void hw_admin_sig_clear(hw_admin_sig *sig)
 {

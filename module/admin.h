@@ -16,6 +16,22 @@
 CK_RV hw_admin_open(void);
 void hw_admin_close(void);
 
+/* `hwagg config check`: every problem of the configuration (file NULL: the
+ * search order without the reserved string), one line each through
+ * report; returns their number. On none, *out (when not NULL) describes
+ * what was checked. Needs no hw_admin_open (nothing is initialized, no
+ * log file is opened). */
+typedef struct hw_admin_config {
+	char config[4096];            /* the file; "" for the built-in default */
+	char origin[64];              /* what named it */
+	char environment[16];
+	char store[4096];
+	size_t nslots;
+	struct { char name[33], type[24]; } slots[64];   /* the first 64 */
+} hw_admin_config;
+unsigned hw_admin_config_check(const char *file, const char *origin, void (*report)(void *arg, const char *line),
+			       void *arg, hw_admin_config *out);
+
 typedef struct hw_admin_module {
 	char config[4096];            /* the file loaded; "" for the built-in default */
 	char environment[16];
@@ -38,6 +54,7 @@ typedef struct hw_admin_slot {
 	CK_RV health_rv;              /* CKR_OK: usable */
 	char health[256];
 	bool counted;                 /* the counts are valid (token present) */
+	bool private_counted;         /* private objects are counted (else a login is needed) */
 	unsigned private_keys, public_keys, certificates, other;
 } hw_admin_slot;
 
@@ -50,6 +67,28 @@ CK_RV hw_admin_slots(hw_admin_slot **out, size_t *n);
 CK_RV hw_admin_login(CK_SLOT_ID id, const unsigned char *pin, size_t pin_len, CK_SESSION_HANDLE *out);
 /* Log out and close the session. */
 void hw_admin_logout(CK_SESSION_HANDLE s);
+/* A read-only session without a login (public objects only). */
+CK_RV hw_admin_session(CK_SLOT_ID id, CK_SESSION_HANDLE *out);
+
+/* C_InitToken with the slot's name as label (the only one it takes):
+ * destroys every object of the token. */
+CK_RV hw_admin_init_token(CK_SLOT_ID id, const char *name, const unsigned char *so_pin, size_t so_len);
+/* The SO sets the user PIN (a first one, or a new one for a locked PIN). */
+CK_RV hw_admin_init_pin(CK_SLOT_ID id, const unsigned char *so_pin, size_t so_len,
+			const unsigned char *pin, size_t pin_len);
+/* The user changes the PIN (C_SetPIN in a session, no login needed). */
+CK_RV hw_admin_set_pin(CK_SLOT_ID id, const unsigned char *old_pin, size_t old_len,
+		       const unsigned char *new_pin, size_t new_len);
+/* Destroy the token's private keys, public keys and certificates with this
+ * CKA_ID (a key pair and its certificate); *n says how many. */
+CK_RV hw_admin_destroy_id(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len, unsigned *n);
+/* The SubjectPublicKeyInfo (DER) of the public or private key with this
+ * CKA_ID; free *der with free(). None: CKR_OBJECT_HANDLE_INVALID. */
+CK_RV hw_admin_public_key(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len,
+			  unsigned char **der, size_t *len);
+/* Store an X.509 certificate (DER) on the token with this CKA_ID and label. */
+CK_RV hw_admin_import_cert(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len, const char *label,
+			   const unsigned char *der, size_t len);
 
 typedef struct hw_admin_key {
 	CK_OBJECT_CLASS cls;          /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE */
@@ -82,9 +121,6 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 		      const unsigned char *id, size_t id_len, hw_admin_key **out);
 
 /* ---- signing a digest (hwagg sign) ---------------------------------------- */
-/* A read-only session without a login, for a token that needs none. */
-CK_RV hw_admin_session(CK_SLOT_ID id, CK_SESSION_HANDLE *out);
-
 typedef struct hw_admin_sig {
 	size_t matches;               /* private keys matching label and id */
 	hw_admin_key key;             /* the one that signed */

@@ -13,11 +13,27 @@
 
 typedef enum { HW_ENV_DEVELOPMENT = 0, HW_ENV_STAGING, HW_ENV_PRODUCTION } hw_env;
 
-/* One allowed key of a slot type's object (backends list theirs as data). */
+/* What a key's value is checked for beyond its JSON type (hw_conf_key.check):
+ * checks that need no blocking I/O, run by `hwagg config check` only (a
+ * consumer's C_Initialize must not fail on a file that may appear later). */
+enum {
+	HW_CONF_CHECK_SHARED_OBJECT = 1,   /* an existing ELF shared object */
+	HW_CONF_CHECK_EXECUTABLE = 2,      /* an existing file this user may execute */
+	HW_CONF_CHECK_DIR_CREATABLE = 4,   /* a directory that exists or can be created */
+	HW_CONF_CHECK_FILE_WRITABLE = 8,   /* a file that can be appended to or created */
+};
+
+/* One allowed key of a slot type's object or of a section (backends list
+ * theirs as data). Rows may stop after "required": the rest is then "no
+ * further rule". */
 typedef struct hw_conf_key {
 	const char *name;
 	json_type type;          /* json_type_string, _int, _boolean, _object, _array */
 	bool required;
+	int64_t min, max;        /* an integer's range (both 0: any) */
+	const char *const *choices;  /* a string's values, NULL-terminated (NULL: any) */
+	const char *unit;        /* of an integer, for messages and docs ("seconds") */
+	unsigned check;          /* HW_CONF_CHECK_* */
 } hw_conf_key;
 
 typedef struct hw_slot_conf {
@@ -35,6 +51,7 @@ typedef struct hw_slot_conf {
 
 typedef struct hw_config {
 	char *path;              /* file it came from; NULL for the built-in default */
+	const char *origin;      /* what named it: "$HWAGG_CONF", ... (static) */
 	bool builtin;
 	hw_env environment;
 	char *store;             /* store directory, "~" and $VARS expanded */
@@ -63,6 +80,24 @@ CK_RV hw_config_load_file(const char *path, hw_config **out, char *err, size_t e
 /* Parse text; path is only used in messages (NULL -> "<built-in>"). */
 CK_RV hw_config_parse(const char *text, const char *path, hw_config **out, char *err, size_t err_len);
 hw_config *hw_config_default(void);
+/* The configuration's lines for the log, once the log goes where the
+ * configuration says: which file and why; for the built-in default a
+ * warning once per process (info when the developer asked for it:
+ * $HWAGG_ENVIRONMENT=development or a ~/.config/hwagg/development file). */
+void hw_config_announce(const hw_config *c);
+
+/* Every problem of a configuration, one line each, without stopping at the
+ * first; then each slot's backend checks its own values (a backend module is
+ * loaded for that) and the HW_CONF_CHECK_* rules run. path NULL: the search
+ * order; origin says who named path. Returns the number of problems (0: the
+ * configuration is good); *out (may be NULL) gets it when there are none. */
+typedef void (*hw_conf_report_fn)(void *arg, const char *line);
+/* A backend's open() message "key: text" for slot i as the parser says it:
+ * where = "slots[i] (\"name\").key", what = "text". */
+void hw_conf_backend_where(char *out, size_t len, const hw_config *cfg, size_t i, const char *err);
+const char *hw_conf_backend_what(const char *err);
+unsigned hw_config_check(const char *path, const char *origin, hw_conf_report_fn report, void *arg,
+			 hw_config **out);
 void hw_config_free(hw_config *c);
 const char *hw_env_name(hw_env e);
 

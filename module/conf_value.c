@@ -4,7 +4,9 @@
  */
 #include "module/conf_int.h"
 
+#include <inttypes.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,21 +16,24 @@
 
 /* "<file>: <where>: <fmt>" (where NULL: "<file>: <fmt>"); returns
  * CKR_ARGUMENTS_BAD, the code of every content error. */
-CK_RV hw_conf_fail(const conf_ctx *c, const char *where, const char *fmt, ...)
+CK_RV hw_conf_fail(conf_ctx *c, const char *where, const char *fmt, ...)
 {
+	char line[HW_CONFIG_ERR_LEN * 2];
 	va_list ap;
-	if (c->err == NULL || c->err_len == 0)
-		return CKR_ARGUMENTS_BAD;
-	int n = snprintf(c->err, c->err_len, "%s: %s%s", c->file, where ? where : "", where ? ": " : "");
-	if (n >= 0 && (size_t)n < c->err_len) {
+	int n = snprintf(line, sizeof(line), "%s: %s%s", c->file, where ? where : "", where ? ": " : "");
+	if (n >= 0 && (size_t)n < sizeof(line)) {
 		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->err_len - (size_t)n, fmt, ap);
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
+	if (c->problems++ == 0 && c->err != NULL && c->err_len > 0)
+		snprintf(c->err, c->err_len, "%s", line);
+	if (c->report != NULL)
+		c->report(c->arg, line);
 	return CKR_ARGUMENTS_BAD;
 }
 
-CK_RV hw_conf_oom(const conf_ctx *c)
+CK_RV hw_conf_oom(conf_ctx *c)
 {
 	hw_conf_fail(c, NULL, "out of memory");
 	return CKR_HOST_MEMORY;
@@ -107,18 +112,31 @@ const char *hw_conf_jtype_want(json_type t)
 	return (size_t)t < HW_ARRAY_LEN(want) ? want[t] : "null";
 }
 
+const char *hw_conf_got(char *buf, json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return hw_conf_show(buf, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	case json_type_array: return "an array";
+	case json_type_object: return "an object";
+	case json_type_null: return "null";
+	default:
+		snprintf(buf, CONF_QUOTE_LEN, "%.*s", CONF_SHOW_MAX,
+			 json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+		return buf;
+	}
+}
+
 /* Type check (no value rules): strings without NUL, integers inside the
  * signed 64-bit range (json-c clamps bigger literals to the limits). */
-CK_RV hw_conf_check_type(const conf_ctx *c, const char *where, json_object *v, json_type want)
+CK_RV hw_conf_check_type(conf_ctx *c, const char *where, json_object *v, json_type want)
 {
+	char q[CONF_QUOTE_LEN];
 	json_type got = json_object_get_type(v);
 	if (want == json_type_double && got == json_type_int)
 		return CKR_OK;
-	if (want == json_type_int && got == json_type_double)
-		return hw_conf_fail(c, where, "expected an integer, got a number with a fraction or exponent");
 	if (got != want)
-		return hw_conf_fail(c, where, "expected %s, got %s", hw_conf_jtype_want(want),
-				 got == json_type_int || got == json_type_double ? "number" : json_type_to_name(got));
+		return hw_conf_fail(c, where, "expected %s, got %s", hw_conf_jtype_want(want), hw_conf_got(q, v));
 	if (got == json_type_string &&
 	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
 		return hw_conf_fail(c, where, "contains a NUL character (\\u0000); expected text without NUL");
@@ -126,6 +144,100 @@ CK_RV hw_conf_check_type(const conf_ctx *c, const char *where, json_object *v, j
 				     json_object_get_int64(v) == INT64_MAX))
 		return hw_conf_fail(c, where, "integer out of range; expected a signed 64-bit integer");
 	return CKR_OK;
+}
+
+/* "an integer 1..1000 (seconds)", "one of hardware, software", "a string" */
+static void want_text(char *out, size_t len, const hw_conf_key *k)
+{
+	size_t o = 0;
+	if (k->type == json_type_string && k->choices != NULL) {
+		o = (size_t)snprintf(out, len, "one of ");
+		for (size_t i = 0; k->choices[i] != NULL && o < len; i++)
+			o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", k->choices[i]);
+	} else if (k->type == json_type_int && (k->min != 0 || k->max != 0)) {
+		snprintf(out, len, "an integer %" PRId64 "..%" PRId64 "%s%s%s", k->min, k->max,
+			 k->unit ? " (" : "", k->unit ? k->unit : "", k->unit ? ")" : "");
+	} else {
+		snprintf(out, len, "%s", hw_conf_jtype_want(k->type));
+	}
+}
+
+CK_RV hw_conf_check_value(conf_ctx *c, const char *where, const hw_conf_key *k, json_object *v)
+{
+	char want[256], q[CONF_QUOTE_LEN];
+	json_type got = json_object_get_type(v);
+	want_text(want, sizeof(want), k);
+	if (got != k->type && !(k->type == json_type_double && got == json_type_int))
+		return hw_conf_fail(c, where, "expected %s, got %s", want, hw_conf_got(q, v));
+	CK_RV rv = hw_conf_check_type(c, where, v, k->type);
+	if (rv != CKR_OK)
+		return rv;
+	if (got == json_type_int && (k->min != 0 || k->max != 0) &&
+	    (json_object_get_int64(v) < k->min || json_object_get_int64(v) > k->max))
+		return hw_conf_fail(c, where, "expected %s, got %s", want, hw_conf_got(q, v));
+	if (got == json_type_string && k->choices != NULL) {
+		for (size_t i = 0; k->choices[i] != NULL; i++)
+			if (strcmp(k->choices[i], json_object_get_string(v)) == 0)
+				return CKR_OK;
+		return hw_conf_fail(c, where, "expected %s, got %s", want, hw_conf_got(q, v));
+	}
+	return CKR_OK;
+}
+
+const hw_conf_key *hw_conf_find_key(const hw_conf_key *const *tables, size_t ntables, const char *key)
+{
+	for (size_t t = 0; t < ntables; t++)
+		for (const hw_conf_key *k = tables[t]; k != NULL && k->name != NULL; k++)
+			if (strcmp(k->name, key) == 0)
+				return k;
+	return NULL;
+}
+
+/* Edit distance with transpositions (optimal string alignment), for the
+ * suggestion: "tpye" is one step from "type". Long keys are not compared. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[CONF_SHOW_MAX + 1][CONF_SHOW_MAX + 1];
+	if (la > CONF_SHOW_MAX || lb > CONF_SHOW_MAX)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+			best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+			best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+CK_RV hw_conf_unknown_key(conf_ctx *c, const char *where, const char *key,
+			  const hw_conf_key *const *tables, size_t ntables)
+{
+	char list[512], hint[CONF_SHOW_MAX + 32] = "";
+	size_t o = 0, best = SIZE_MAX, limit = strlen(key) <= 2 ? 1 : 2;
+	const char *near = NULL;
+	list[0] = '\0';
+	for (size_t t = 0; t < ntables; t++) {
+		for (const hw_conf_key *k = tables[t]; k != NULL && k->name != NULL; k++) {
+			size_t d = distance(key, k->name);
+			if (d < best) {
+				best = d;
+				near = k->name;
+			}
+			if (o < sizeof(list))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", k->name);
+		}
+	}
+	if (near != NULL && best <= limit)
+		snprintf(hint, sizeof(hint), " did you mean \"%s\"?", near);
+	return hw_conf_fail(c, where, "unknown key;%s expected one of %s", hint, list);
 }
 
 /* ---- paths: "~/", $VAR and ${VAR} ------------------------------------------ */
@@ -137,7 +249,7 @@ static bool var_char(char ch, bool first)
 }
 
 /* Expand "~" (as $HOME), $VAR and ${VAR}; the result must be absolute. */
-CK_RV hw_conf_expand_path(const conf_ctx *c, const char *where, const char *in, char **out)
+CK_RV hw_conf_expand_path(conf_ctx *c, const char *where, const char *in, char **out)
 {
 	char q[CONF_QUOTE_LEN], name[256], *buf = NULL;
 	size_t blen = 0, i = 0;
@@ -184,7 +296,7 @@ CK_RV hw_conf_expand_path(const conf_ctx *c, const char *where, const char *in, 
 }
 
 
-CK_RV hw_conf_check_name(const conf_ctx *c, const char *where, const char *s)
+CK_RV hw_conf_check_name(conf_ctx *c, const char *where, const char *s)
 {
 	size_t len = strlen(s);
 	if (len == 0 || len > CONF_NAME_MAX)

@@ -220,6 +220,23 @@ CK_RV hw_C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_
 	return CKR_OK;
 }
 
+/* The 32 blank-padded bytes of C_InitToken's label: the slot's name, or
+ * all blanks (no label given: the name stays). */
+static bool label_is_name(const unsigned char *label, const char *name)
+{
+	size_t n = strlen(name), i;
+	bool blank = true;
+	for (i = 0; i < 32; i++)
+		blank = blank && label[i] == ' ';
+	if (blank)
+		return true;
+	if (n > 32 || memcmp(label, name, n) != 0)
+		return false;
+	for (i = n; i < 32 && label[i] == ' '; i++)
+		;
+	return i == 32;
+}
+
 CK_RV hw_C_InitToken(CK_SLOT_ID id, unsigned char *pin, CK_ULONG pin_len, unsigned char *label)
 {
 	hw_slot *s;
@@ -231,6 +248,14 @@ CK_RV hw_C_InitToken(CK_SLOT_ID id, unsigned char *pin, CK_ULONG pin_len, unsign
 		return CKR_TOKEN_NOT_PRESENT;
 	if (s->ops->init_token == NULL)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	if (!label_is_name(label, s->conf->name)) {
+		/* the label is the slot's name in the configuration: taking
+		 * another would wipe the keys and keep the old label */
+		hw_warn("slot \"%s\": initialize token refused: the label given is not the slot's name; a token's "
+			"label comes from the configuration (%s): initialize it with label \"%s\"", s->conf->name,
+			hw_g.config->path ? hw_g.config->path : "the built-in default", s->conf->name);
+		return CKR_ARGUMENTS_BAD;
+	}
 	unsigned all;
 	hw_session_counts(s, &all, NULL, NULL, NULL);
 	if (all > 0)

@@ -68,11 +68,13 @@ static CK_RV pair_param(const CK_ATTRIBUTE *pt, CK_ULONG pn, const CK_ATTRIBUTE 
 	return a != NULL && b != NULL && !same(a, b) ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
 }
 
-/* Mechanism and templates -> what to generate on slot s. */
+/* Mechanism and templates -> what to generate on slot s. A refusal the
+ * application can fix says which attribute, its value and the rule in why. */
 static CK_RV keygen_params(const hw_slot *s, const hw_mech *m, const CK_ATTRIBUTE *pt, CK_ULONG pn,
-			   const CK_ATTRIBUTE *vt, CK_ULONG vn, hw_keygen *g)
+			   const CK_ATTRIBUTE *vt, CK_ULONG vn, hw_keygen *g, char *why, size_t wlen)
 {
 	const CK_ATTRIBUTE *p;
+	CK_ULONG min, max;
 	CK_RV rv;
 	memset(g, 0, sizeof(*g));
 	g->key_type = m->key_type;
@@ -80,33 +82,57 @@ static CK_RV keygen_params(const hw_slot *s, const hw_mech *m, const CK_ATTRIBUT
 		bool found;
 		if ((rv = hw_tmpl_ulong(pt, pn, CKA_MODULUS_BITS, &g->rsa_bits, &found)) != CKR_OK)
 			return rv;
-		if (!found)
+		if (!found) {
+			snprintf(why, wlen, "CKA_MODULUS_BITS missing: the public template must give the RSA key size");
 			return CKR_TEMPLATE_INCOMPLETE;
+		}
 		/* a size hwagg cannot make is a bad attribute value: B 5.14.2
 		 * lists no CKR_KEY_SIZE_RANGE for key generation */
-		if (g->rsa_bits < m->min_key || g->rsa_bits > m->max_key || g->rsa_bits % 8 != 0)
+		if (g->rsa_bits < m->min_key || g->rsa_bits > m->max_key || g->rsa_bits % 8 != 0) {
+			snprintf(why, wlen, "CKA_MODULUS_BITS = %lu: hwagg makes RSA keys of %lu to %lu bits, a multiple "
+				 "of 8", (unsigned long)g->rsa_bits, (unsigned long)m->min_key, (unsigned long)m->max_key);
 			return CKR_ATTRIBUTE_VALUE_INVALID;
+		}
 		/* one it makes but this slot's configuration refuses is refused
 		 * as a key of that size is at *Init (B 5.1.6 KEY_SIZE_RANGE) */
-		if ((rv = hw_mech_key_size_check(s->conf, m, g->rsa_bits)) != CKR_OK)
+		if ((rv = hw_mech_key_size_check(s->conf, m, g->rsa_bits)) != CKR_OK) {
+			hw_mech_key_range(s->conf, m, &min, &max);
+			snprintf(why, wlen, "CKA_MODULUS_BITS = %lu: below the slot's rsa_min_bits (%lu) in the "
+				 "configuration", (unsigned long)g->rsa_bits, (unsigned long)min);
 			return rv;
-		if ((rv = pair_param(pt, pn, vt, vn, CKA_PUBLIC_EXPONENT, same_integer, &p)) != CKR_OK)
+		}
+		if ((rv = pair_param(pt, pn, vt, vn, CKA_PUBLIC_EXPONENT, same_integer, &p)) != CKR_OK) {
+			snprintf(why, wlen, "CKA_PUBLIC_EXPONENT differs between the public and the private template");
 			return rv;
+		}
 		if (p != NULL) {
 			g->rsa_e = p->pValue;
 			g->rsa_e_len = p->ulValueLen;
 		}
 		return CKR_OK;
 	}
-	if ((rv = pair_param(pt, pn, vt, vn, CKA_EC_PARAMS, same_curve, &p)) != CKR_OK)
+	if ((rv = pair_param(pt, pn, vt, vn, CKA_EC_PARAMS, same_curve, &p)) != CKR_OK) {
+		snprintf(why, wlen, "CKA_EC_PARAMS differs between the public and the private template");
 		return rv;
-	if (p == NULL)
+	}
+	if (p == NULL) {
+		snprintf(why, wlen, "CKA_EC_PARAMS missing: the public template must name the curve");
 		return CKR_TEMPLATE_INCOMPLETE;
+	}
 	rv = hw_curve_from_params(p->pValue, p->ulValueLen, &g->curve);
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		char hex[2 * 16 + 4] = "";
+		size_t n = p->ulValueLen < 16 ? p->ulValueLen : 16, o = 0;
+		for (size_t i = 0; i < n && p->pValue != NULL; i++)
+			o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02x", ((const unsigned char *)p->pValue)[i]);
+		snprintf(why, wlen, "CKA_EC_PARAMS = %s%s: not a curve hwagg supports (P-256, P-384, P-521 for "
+			 "%s; Ed25519 for CKM_EC_EDWARDS_KEY_PAIR_GEN)", hex, p->ulValueLen > 16 ? "..." : "", m->name);
 		return rv;
-	if (g->curve->key_type != m->key_type)
+	}
+	if (g->curve->key_type != m->key_type) {
+		snprintf(why, wlen, "CKA_EC_PARAMS names a curve %s does not make", m->name);
 		return CKR_CURVE_NOT_SUPPORTED;   /* M 2.3.9: Edwards with EC_KEY_PAIR_GEN */
+	}
 	return CKR_OK;
 }
 
@@ -146,6 +172,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	hw_session *se;
 	hw_attrs pub, priv;
 	hw_keygen g;
+	char why[256] = "";
 	bool pub_token, priv_token, priv_private;
 	int64_t pub_oid = 0, priv_oid = 0;
 	void *bdata = NULL;
@@ -167,17 +194,21 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	}
 	if ((rv = key_mech(s, mech, CKF_GENERATE_KEY_PAIR, &m)) != CKR_OK ||
 	    (rv = check_named(pt, pn, CKO_PUBLIC_KEY, m->key_type)) != CKR_OK ||
-	    (rv = check_named(vt, vn, CKO_PRIVATE_KEY, m->key_type)) != CKR_OK ||
-	    (rv = keygen_params(s, m, pt, pn, vt, vn, &g)) != CKR_OK)
+	    (rv = check_named(vt, vn, CKO_PRIVATE_KEY, m->key_type)) != CKR_OK)
 		goto out;
+	if ((rv = keygen_params(s, m, pt, pn, vt, vn, &g, why, sizeof(why))) != CKR_OK)
+		goto refused;
 	if ((rv = hw_tmpl_bool(pt, pn, CKA_TOKEN, false, &pub_token)) != CKR_OK ||
 	    (rv = hw_tmpl_bool(vt, vn, CKA_TOKEN, false, &priv_token)) != CKR_OK ||
 	    (rv = hw_tmpl_bool(vt, vn, CKA_PRIVATE, true, &priv_private)) != CKR_OK)
 		goto out;
 	if (pub_token != priv_token) {
 		/* a pair lives in one place: both persistent or both session */
+		snprintf(why, sizeof(why), "CKA_TOKEN = %s in the public template, %s in the private one: a pair "
+			 "is either on the token or in the session", pub_token ? "true" : "false",
+			 priv_token ? "true" : "false");
 		rv = CKR_TEMPLATE_INCONSISTENT;
-		goto out;
+		goto refused;
 	}
 	if ((rv = hw_can_write(se, s, priv_token, priv_private)) != CKR_OK)
 		goto out;
@@ -210,6 +241,9 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 log:
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": generate %s key pair (%s): %s",
 	       s->conf->name, m->name, priv_token ? "token" : "session", hw_rv_name(rv));
+	goto out;
+refused:
+	hw_warn("slot \"%s\": %s key pair refused: %s (%s)", s->conf->name, m->name, why, hw_rv_name(rv));
 out:
 	if (bdata != NULL && s->ops->free_bdata != NULL)
 		s->ops->free_bdata(s->ctx, bdata);

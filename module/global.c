@@ -237,8 +237,10 @@ static CK_RV open_slots(hw_config *cfg)
 			continue;
 		CK_RV rv = slot_open(s, s->entry->ops, err, sizeof(err));
 		if (rv != CKR_OK) {
-			hw_error("%s: slots[%zu] (\"%s\"): %s", cfg->path ? cfg->path : "<built-in>",
-				 i, s->conf->name, err[0] ? err : hw_rv_name(rv));
+			char where[HW_CONFIG_ERR_LEN];
+			hw_conf_backend_where(where, sizeof(where), cfg, i, err);
+			hw_error("%s: %s: %s", cfg->path ? cfg->path : "<built-in>", where,
+				 err[0] ? hw_conf_backend_what(err) : hw_rv_name(rv));
 			return rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 		}
 	}
@@ -309,6 +311,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 		goto out;
 	}
 	hw_log_configure(cfg->log_level, cfg->log_file);
+	hw_config_announce(cfg);
 	hw_mech_policy_announce(cfg);
 	hw_g.no_threads = ia != NULL && (ia->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS);
 	if (hw_g.no_threads) {
@@ -406,6 +409,7 @@ CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out)
 		}
 	}
 	out->counted = true;
+	out->private_counted = s->entry->lists_private || s->auth == HW_AUTH_USER;
 	hw_unlock(&s->lock);
 	return CKR_OK;
 }

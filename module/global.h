@@ -114,6 +114,8 @@ typedef struct hw_slot_desc {
 	CK_RV health_rv;              /* its verdict: CKR_OK when usable */
 	char health[256];             /* its one line */
 	bool counted;                 /* token present: the counts are valid */
+	bool private_counted;         /* private objects are in the counts (the backend
+	                               * lists them without a login, or the user is in) */
 	unsigned private_keys, public_keys, certificates, other;
 } hw_slot_desc;
 

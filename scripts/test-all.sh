@@ -50,7 +50,7 @@ main_check() {
 }
 step "build and make check" main_check
 
-UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_store tests/unit/test_pin tests/unit/test_uri tests/unit/test_hmap tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_coldstart tests/dlopen/test_hsm tests/dlopen/test_hsm_wrap tests/hostile/test_hostile tests/external/test_threads"
+UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_config_check tests/unit/test_store tests/unit/test_pin tests/unit/test_uri tests/unit/test_hmap tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_coldstart tests/dlopen/test_hsm tests/dlopen/test_hsm_wrap tests/hostile/test_hostile tests/external/test_threads"
 asan() {
 	local b="$top/_build-asan" san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
@@ -71,7 +71,7 @@ nobackends() {
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
 	"$top/configure" --enable-strict --with-keyring=no --with-tpm=no --with-kms=no > configure.out &&
 	make -j2 > make.out 2>&1 &&
-	make check TESTS="tests/symbols.sh tests/cli.sh $UNIT" > check.out 2>&1
+	make check TESTS="tests/symbols.sh tests/cli.sh tests/cli_messages.sh tests/log_lines.sh $UNIT" > check.out 2>&1
 	local rc=$?
 	grep -E "^# (TOTAL|PASS|FAIL)" check.out
 	cd "$top"

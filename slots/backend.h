@@ -182,6 +182,8 @@ typedef struct hw_backend_entry {
 	const char *module;             /* backend module file name, without ".so" */
 	const hw_conf_key *conf_keys;   /* allowed keys besides the engine's, NULL-terminated */
 	const char *configure_switch;   /* "--with-tpm" */
+	bool lists_private;             /* lists private objects without a login (a count of
+	                                 * them is true before one) */
 } hw_backend_entry;
 
 const hw_backend_entry *hw_backend_table(size_t *count);

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const security_choices[] = { "hardware", "software", NULL };
+
 const hw_conf_key hw_hsm_conf_keys[] = {
-	{ "module", json_type_string, true },
+	{ "module", json_type_string, true, .check = HW_CONF_CHECK_SHARED_OBJECT },
 	{ "token", json_type_string, false },
-	{ "security", json_type_string, false },
+	{ "security", json_type_string, false, .choices = security_choices },
 	{ NULL, json_type_null, false },
 };
 

@@ -26,7 +26,7 @@ extern const hw_backend_ops hw_keyring_ops;
 #endif
 
 static const hw_backend_entry table[] = {
-	{ "soft", &hw_soft_ops, NULL, hw_soft_conf_keys, NULL },
+	{ "soft", &hw_soft_ops, NULL, hw_soft_conf_keys, NULL, true },
 #if WITH_HSM
 	{ "hsm", &hw_hsm_ops, NULL, hw_hsm_conf_keys, NULL },
 #else

@@ -29,9 +29,9 @@ typedef struct soft_ctx {
 } soft_ctx;
 
 const hw_conf_key hw_soft_conf_keys[] = {
-	{ "pin_max_tries", json_type_int, false },
-	{ "pin_min_len", json_type_int, false },
-	{ "pin_max_len", json_type_int, false },
+	{ "pin_max_tries", json_type_int, false, 1, 1000 },
+	{ "pin_min_len", json_type_int, false, 1, 255, .unit = "bytes" },
+	{ "pin_max_len", json_type_int, false, 1, 255, .unit = "bytes" },
 	{ NULL, json_type_null, false },
 };
 
@@ -43,12 +43,10 @@ static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *al
 	c->pol.max_tries = (unsigned)hw_conf_int(conf, "pin_max_tries", 10);
 	c->pol.min_len = (size_t)hw_conf_int(conf, "pin_min_len", 4);
 	c->pol.max_len = (size_t)hw_conf_int(conf, "pin_max_len", 64);
-	if (c->pol.max_tries < 1 || c->pol.max_tries > 1000) {
-		snprintf(err, err_len, "pin_max_tries: expected 1..1000");
-		return CKR_ARGUMENTS_BAD;
-	}
-	if (c->pol.min_len < 1 || c->pol.max_len > 255 || c->pol.min_len > c->pol.max_len) {
-		snprintf(err, err_len, "pin_min_len/pin_max_len: expected 1 <= min <= max <= 255");
+	/* each value's range is checked with the config (hw_soft_conf_keys) */
+	if (c->pol.min_len > c->pol.max_len) {
+		snprintf(err, err_len, "pin_min_len: expected at most pin_max_len (%zu), got %zu",
+			 c->pol.max_len, c->pol.min_len);
 		return CKR_ARGUMENTS_BAD;
 	}
 	if (all->environment == HW_ENV_PRODUCTION)
@@ -517,11 +515,19 @@ static CK_RV soft_health(void *vctx, char *msg, size_t len)
 {
 	soft_ctx *c = vctx;
 	bool none;
+	hw_token_rec rec;
+	memset(&rec, 0, sizeof(rec));
 	pthread_mutex_lock(&c->lock);
 	CK_RV rv = store_peek_inlock(c, &none);
-	snprintf(msg, len, rv != CKR_OK ? "store %s: cannot be opened"
-			   : none ? "store %s: not created yet (no token initialized)"
-				  : "store %s: ok (software keys, development only)", c->dir);
+	int n = snprintf(msg, len, rv != CKR_OK ? "store %s: cannot be opened"
+				   : none ? "store %s: not created yet (no token initialized)"
+					  : "store %s: ok (software keys, development only)", c->dir);
+	/* the tries left, which the token flags only hint at (count low, final try) */
+	if (rv == CKR_OK && !none && hw_store_token_get(c->store, c->conf->name, &rec) == CKR_OK &&
+	    rec.user_pin_set && rec.user_fails > 0 && n > 0 && (size_t)n < len)
+		snprintf(msg + n, len - (size_t)n, "; user PIN: %u of %u tries left",
+			 rec.user_fails < c->pol.max_tries ? c->pol.max_tries - rec.user_fails : 0, c->pol.max_tries);
+	hw_wipe(&rec, sizeof(rec));
 	pthread_mutex_unlock(&c->lock);
 	return rv;
 }

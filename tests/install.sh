@@ -72,6 +72,17 @@ out=$(HWAGG_CONF=$tmp/conf.json HWAGG_LOG=error "$dest$PREFIX/bin/hwagg" status)
 grep -q "^module: *$module " <<<"$out" || fail "status does not name $module: $out"
 echo "PASS: the installed hwagg status names $module"
 
+# bash completion: installed, and it completes from the installed hwagg
+comp=$dest$PREFIX/share/bash-completion/completions/hwagg
+[ -f "$comp" ] || fail "no bash completion at $PREFIX/share/bash-completion/completions/hwagg"
+got=$(PATH="$dest$PREFIX/bin:$PATH" bash -c '. "$1"; COMP_WORDS=(hwagg ini); COMP_CWORD=1; _hwagg
+	echo "${COMPREPLY[*]}"; COMP_WORDS=(hwagg keygen --ty); COMP_CWORD=2; _hwagg; echo "${COMPREPLY[*]}"
+	COMP_WORDS=(hwagg keygen --type ec); COMP_CWORD=3; _hwagg; echo "${COMPREPLY[*]}"' _ "$comp")
+[ "$got" = "init-token init-pin
+--type
+ec-p256 ec-p384" ] || fail "bash completion offers: $got"
+echo "PASS: bash completion is installed and completes commands, options and key types"
+
 mk uninstall DESTDIR="$dest" || fail "make uninstall: $(tail -n 20 "$tmp/make.out")"
 left=$(cd "$dest" && find . -type f -o -type l)
 [ -z "$left" ] || fail "make uninstall left: $left"

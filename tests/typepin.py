@@ -3,9 +3,9 @@
 
 usage: typepin.py PIN CMD [ARG...]
 
-Waits (30 s at most) for "PIN for slot" on the terminal, types PIN and a
-newline, then copies everything the terminal showed to stdout. Exits with
-the command's exit status (124 on timeout)."""
+Waits (30 s at most) for "PIN for slot" (or $TYPEPIN_PROMPT) on the
+terminal, types PIN and a newline, then copies everything the terminal
+showed to stdout. Exits with the command's exit status (124 on timeout)."""
 import os
 import pty
 import select
@@ -13,6 +13,7 @@ import sys
 import time
 
 pin, cmd = sys.argv[1].encode(), sys.argv[2:]
+prompt = os.environ.get("TYPEPIN_PROMPT", "PIN for slot").encode()
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp(cmd[0], cmd)
@@ -28,7 +29,7 @@ while time.time() < deadline:
     if not data:
         break
     seen += data
-    if not typed and b"PIN for slot" in seen:
+    if not typed and prompt in seen:
         os.write(fd, pin + b"\n")
         typed = True
 sys.stdout.write(seen.decode("utf-8", "replace"))

@@ -1,13 +1,7 @@
 /*
  * hwagg: the operator CLI, a client of the module's admin API
- * (module/admin.h): it sees what every PKCS#11 consumer sees.
- *
- *   hwagg status              slots, tokens, backend health, key counts,
- *                             where the module is and whether p11-kit loads it
- *   hwagg config check [FILE] validate a configuration like C_Initialize does
- *   hwagg keys [--slot NAME]  keys with their PKCS#11 URIs (needs the PIN)
- *   hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX]
- *   hwagg sign --key URI DIGEST-FILE   sign a hex SHA-256 digest (external signer)
+ * (module/admin.h): it sees what every PKCS#11 consumer sees. One row per
+ * command below; `hwagg --help` and `hwagg COMMAND --help` come from it.
  */
 #include "tools/cli.h"
 #include "module/admin.h"
@@ -16,132 +10,113 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int config_cmd(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);      /* argv[0] is the command */
+	const char *usage;                      /* what follows "hwagg NAME" */
+	const char *summary;
+	void (*details)(FILE *f);               /* more lines for --help, or NULL */
+} commands[] = {
+	{ "status", hw_cli_status, "[--json] [--slot NAME] [--pin-file FILE]",
+	  "slots, tokens, PIN state, key counts, backend health, where the module is" },
+	{ "health", hw_cli_health, "[--json]",
+	  "exit 0 when every slot is usable, 3 when one is not (for monitoring)" },
+	{ "config", config_cmd, "check [FILE]", "check a configuration: every problem, one line each" },
+	{ "keys", hw_cli_keys, "[--slot NAME] [--pin-file FILE] [--json]", "list a token's keys with their URIs" },
+	{ "keygen", hw_cli_keygen, "--slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]",
+	  "generate a key pair; prints its URI", hw_cli_keygen_help },
+	{ "init-token", hw_cli_init_token, "--slot NAME [--so-pin-file FILE]",
+	  "initialize a token (destroys its objects); its label is the slot's name" },
+	{ "init-pin", hw_cli_init_pin, "--slot NAME [--so-pin-file FILE] [--new-pin-file FILE]",
+	  "the security officer sets the user PIN" },
+	{ "set-pin", hw_cli_set_pin, "--slot NAME [--pin-file FILE] [--new-pin-file FILE]", "change the user PIN" },
+	{ "unlock", hw_cli_unlock, "--slot NAME [--so-pin-file FILE] [--new-pin-file FILE]",
+	  "the security officer gives a locked user PIN a new value" },
+	{ "delete", hw_cli_delete, "KEY-URI [--yes] [--pin-file FILE]",
+	  "destroy a key pair and its certificate (asks first on a terminal)" },
+	{ "export-pubkey", hw_cli_export_pubkey, "KEY-URI [--pem]",
+	  "write the public key (SubjectPublicKeyInfo, DER or PEM) to stdout" },
+	{ "import-cert", hw_cli_import_cert, "KEY-URI FILE [--pin-file FILE]",
+	  "store an X.509 certificate (PEM or DER) with the key's id" },
+	{ "sign", hw_cli_sign, "--key KEY-URI [--pin-file FILE] [--format der|raw] [--json] DIGEST-FILE",
+	  "sign a hex SHA-256 digest file; prints the base64 signature (an external signer)" },
+};
+
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: hwagg status\n"
-		   "       hwagg config check [FILE]\n"
-		   "       hwagg keys [--slot NAME] [--pin-file FILE]\n"
-		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
-		   "       hwagg sign --key PKCS11-URI [--pin-file FILE] [--format der|raw] [--json] DIGEST-FILE\n"
-		   "       hwagg --help | --version\n"
+	fprintf(f, "usage: hwagg COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < HW_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nhwagg COMMAND --help shows a command's options; hwagg --version. "
+		   "PINs come from --pin-file FILE, $HWAGG_PIN or a prompt, never from the command line. "
 		   "See hwagg(1).\n");
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
 }
 
-static int start(void)
+static void problem_line(void *arg, const char *line)
 {
-	CK_RV rv = hw_admin_open();
-	if (rv == CKR_OK)
-		return HW_EXIT_OK;
-	fprintf(stderr, "hwagg: the configuration is not valid (%s; see the message above)\n", hw_rv_name(rv));
-	return HW_EXIT_FAIL;
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
 }
 
-static int print_header(hw_admin_module *m)
-{
-	CK_RV rv = hw_admin_module_info(m);
-	if (rv != CKR_OK)
-		fprintf(stderr, "hwagg: cannot describe the module: %s\n", hw_rv_name(rv));
-	return rv == CKR_OK ? HW_EXIT_OK : HW_EXIT_FAIL;
-}
-
-/* Exactly the module's validation: C_Initialize on the file, which parses
- * it and lets every backend check its own keys (no backend connects at
- * initialization). The module's error line names file, key and expectation. */
+/* The module's validation without initializing it: every problem, one
+ * line each on stderr (the parser goes on after the first), then each
+ * backend's checks of its values and the checks that need a look at the
+ * file system (a module file, the store directory). */
 static int config_check(const char *file)
 {
-	hw_admin_module m;
-	hw_admin_slot *slots = NULL;
-	size_t n = 0;
-	if (file != NULL && setenv("HWAGG_CONF", file, 1) != 0)
+	static hw_admin_config m;
+	unsigned n = hw_admin_config_check(file, file != NULL ? "the command line" : NULL, problem_line, NULL, &m);
+	if (n > 0) {
+		fprintf(stderr, "hwagg: %u problem(s) in the configuration\n", n);
 		return HW_EXIT_FAIL;
-	int ret = start();
-	if (ret != HW_EXIT_OK)
-		return ret;
-	if ((ret = print_header(&m)) == HW_EXIT_OK) {
-		CK_RV rv = hw_admin_slots(&slots, &n);
-		printf("%s: ok: environment %s, store %s, %zu slot(s)\n",
-		       m.config[0] ? m.config : "<built-in default>", m.environment, m.store, n);
-		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-			printf("  slot %lu: %-20s type %s\n", (unsigned long)slots[i].id, slots[i].name, slots[i].type);
-			/* a backend module checks its keys when it opens: this was it */
-			if (!slots[i].available) {
-				fprintf(stderr, "hwagg: slot \"%s\" cannot be used (see the message above)\n",
-					slots[i].name);
-				ret = HW_EXIT_FAIL;
-			}
-		}
-		if (rv != CKR_OK)
-			ret = HW_EXIT_FAIL;
-		free(slots);
 	}
-	hw_admin_close();
-	return ret;
+	if (m.config[0])
+		printf("%s: ok (named by %s): environment %s, store %s, %zu slot(s)\n", m.config, m.origin,
+		       m.environment, m.store, m.nslots);
+	else
+		printf("no configuration file ($HWAGG_CONF unset, the system file absent): the built-in default is "
+		       "ok: environment %s, store %s, %zu slot(s)\n", m.environment, m.store, m.nslots);
+	for (size_t i = 0; i < m.nslots && i < HW_ARRAY_LEN(m.slots); i++)
+		printf("  slot %zu: %-20s type %s\n", i, m.slots[i].name, m.slots[i].type);
+	return HW_EXIT_OK;
 }
 
-static int status(void)
+static int config_cmd(int argc, char **argv)
 {
-	hw_admin_module m;
-	hw_admin_slot *slots = NULL;
-	size_t n = 0;
-	int ret = start();
-	if (ret != HW_EXIT_OK)
-		return ret;
-	if ((ret = print_header(&m)) != HW_EXIT_OK)
-		goto out;
-	printf("config:      %s\nenvironment: %s\nstore:       %s\n",
-	       m.config[0] ? m.config : "<built-in default>", m.environment, m.store);
-	hw_cli_install_info(stdout);
-	CK_RV rv = hw_admin_slots(&slots, &n);
-	if (rv != CKR_OK) {
-		fprintf(stderr, "hwagg: cannot list the slots: %s\n", hw_rv_name(rv));
-		ret = HW_EXIT_FAIL;
-		goto out;
+	if (argc < 2 || argc > 3 || strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "hwagg config: expected \"check [FILE]\"; see hwagg config --help\n");
+		return HW_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const hw_admin_slot *s = &slots[i];
-		bool healthy = !s->has_health || s->health_rv == CKR_OK;
-		printf("slot %lu  %-20s type %-8s keys %-8s token %s", (unsigned long)s->id, s->name, s->type,
-		       s->security[0] ? s->security : "-", s->present ? "present" : "ABSENT");
-		if (s->present) {
-			printf(", %s", (s->token_flags & CKF_TOKEN_INITIALIZED) ? "initialized" : "not initialized");
-			if (s->counted)
-				printf(", %u private key(s), %u public key(s), %u certificate(s), %u other",
-				       s->private_keys, s->public_keys, s->certificates, s->other);
-			if (s->token_flags & CKF_USER_PIN_LOCKED)
-				printf(", USER PIN LOCKED");
-		}
-		printf("\n        health: %s%s\n", healthy ? "" : "FAILED: ",
-		       !s->available ? "the backend cannot be loaded (see the message above)" :
-		       s->has_health ? s->health : "no health check");
-		if (!healthy || !s->present)
-			ret = HW_EXIT_UNHEALTHY;
-	}
-out:
-	free(slots);
-	hw_admin_close();
-	return ret;
+	return config_check(argc == 3 ? argv[2] : NULL);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage(stderr);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
 		return usage(stdout);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("hwagg %s\n", PACKAGE_VERSION);
 		return HW_EXIT_OK;
 	}
-	if (strcmp(argv[1], "status") == 0 && argc == 2)
-		return status();
-	if (argc >= 3 && argc <= 4 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "check") == 0)
-		return config_check(argc == 4 ? argv[3] : NULL);
-	if (strcmp(argv[1], "keys") == 0)
-		return hw_cli_keys(argc - 1, argv + 1);
-	if (strcmp(argv[1], "keygen") == 0)
-		return hw_cli_keygen(argc - 1, argv + 1);
-	if (strcmp(argv[1], "sign") == 0)
-		return hw_cli_sign(argc - 1, argv + 1);
-	return usage(stderr);
+	for (size_t i = 0; i < HW_ARRAY_LEN(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		for (int a = 2; a < argc && strcmp(argv[a], "--") != 0; a++) {
+			if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+				printf("usage: hwagg %s %s\n%s\n", commands[i].name, commands[i].usage, commands[i].summary);
+				if (commands[i].details != NULL)
+					commands[i].details(stdout);
+				printf("See hwagg(1).\n");
+				return HW_EXIT_OK;
+			}
+		}
+		return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "hwagg: unknown command \"%s\"; see hwagg --help\n", argv[1]);
+	return HW_EXIT_USAGE;
 }

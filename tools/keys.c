@@ -1,105 +1,64 @@
 /*
- * hwagg keys [--slot NAME] and hwagg keygen --slot NAME --type T --label L
- * [--id HEX]: a login with the user PIN (tools/pin.c), then the admin API.
+ * hwagg keys [--slot NAME] [--json] and hwagg keygen --slot NAME --type T
+ * --label L [--id HEX]: a login with the user PIN (tools/pin.c), then the
+ * admin API; and what every command that logs in shares (the slot, the
+ * login, its error messages).
  */
 #include "tools/cli.h"
 #include "module/admin.h"
 #include "common/log.h"
-#include "common/hex.h"
 
-#include <getopt.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ID_MAX 128
 
-typedef struct opts {
-	const char *slot, *type, *label, *id_hex, *pin_file;
-} opts;
+#define KEYS_OPTS (HW_OPT_SLOT | HW_OPT_PIN_FILE | HW_OPT_JSON)
+#define KEYGEN_OPTS (HW_OPT_SLOT | HW_OPT_TYPE | HW_OPT_LABEL | HW_OPT_ID | HW_OPT_PIN_FILE)
 
-static int usage_keys(FILE *f)
+void hw_cli_keygen_help(FILE *f)
 {
-	fprintf(f, "usage: hwagg keys [--slot NAME] [--pin-file FILE]\n"
-		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
-		   "TYPE: ");
+	fprintf(f, "TYPE: ");
 	for (size_t i = 0; hw_admin_key_type(i) != NULL; i++)
 		fprintf(f, "%s%s", i ? ", " : "", hw_admin_key_type(i));
-	fprintf(f, "\nThe PIN comes from --pin-file (first line), $HWAGG_PIN or a prompt; see hwagg(1).\n");
-	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
+	fprintf(f, "\n");
 }
 
-/* A PIN on the command line is refused, and its bytes are overwritten
- * (what ps showed until now cannot be taken back, what it shows later can). */
-static int refuse_pin(char *arg)
+static int unknown_type(const char *type)
 {
-	if (arg != NULL)
-		hw_wipe(arg, strlen(arg));
-	fprintf(stderr, "hwagg: a PIN on the command line is readable by every user of this machine "
-		"(ps, /proc); give --pin-file FILE, set HWAGG_PIN, or let hwagg ask on the terminal\n");
+	fprintf(stderr, "hwagg keygen: --type %s: unknown key type; expected one of ", type);
+	for (size_t i = 0; hw_admin_key_type(i) != NULL; i++)
+		fprintf(stderr, "%s%s", i ? ", " : "", hw_admin_key_type(i));
+	fprintf(stderr, "\n");
 	return HW_EXIT_USAGE;
 }
 
-static int parse(int argc, char **argv, bool keygen, opts *o)
+static int hexval(char c)
 {
-	enum { O_SLOT = 256, O_TYPE, O_LABEL, O_ID, O_PIN_FILE, O_PIN, O_SO_PIN };
-	static const struct option longs[] = {
-		{ "slot", required_argument, NULL, O_SLOT },
-		{ "type", required_argument, NULL, O_TYPE },
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "id", required_argument, NULL, O_ID },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "pin", required_argument, NULL, O_PIN },
-		{ "so-pin", required_argument, NULL, O_SO_PIN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-	memset(o, 0, sizeof(*o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hp:", longs, NULL)) != -1) {
-		switch (c) {
-		case O_SLOT: o->slot = optarg; break;
-		case O_TYPE: o->type = optarg; break;
-		case O_LABEL: o->label = optarg; break;
-		case O_ID: o->id_hex = optarg; break;
-		case O_PIN_FILE: o->pin_file = optarg; break;
-		case O_PIN: case O_SO_PIN: case 'p': return refuse_pin(optarg);
-		case 'h':
-			usage_keys(stdout);
-			return -1;    /* done, successfully */
-		default:
-			/* "--pin" without a value is still a PIN on the command line */
-			if (optopt == O_PIN || optopt == O_SO_PIN || optopt == 'p')
-				return refuse_pin(NULL);
-			fprintf(stderr, "hwagg: %s: unknown option or missing value\n", argv[optind - 1]);
-			return usage_keys(stderr);
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "hwagg: unexpected argument %s\n", argv[optind]);
-		return usage_keys(stderr);
-	}
-	if (!keygen && (o->type != NULL || o->label != NULL || o->id_hex != NULL)) {
-		fprintf(stderr, "hwagg: keys takes only --slot and --pin-file\n");
-		return usage_keys(stderr);
-	}
-	if (keygen && (o->slot == NULL || o->type == NULL || o->label == NULL || o->label[0] == '\0')) {
-		fprintf(stderr, "hwagg: keygen needs --slot, --type and a non-empty --label\n");
-		return usage_keys(stderr);
-	}
-	return HW_EXIT_OK;
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 static bool parse_id(const char *hex, unsigned char *out, size_t *len)
 {
-	return hw_hex_decode(hex, strlen(hex), out, ID_MAX, len);
+	size_t n = strlen(hex);
+	if (n == 0 || n % 2 != 0 || n / 2 > ID_MAX)
+		return false;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return true;
 }
 
 /* The slot to work on: the one named, or without a name the only one whose
  * token is present and initialized (a PIN belongs to one token: it is not
  * tried on others). */
-static int pick_slot(const char *name, hw_admin_slot *out)
+int hw_cli_pick_slot(const char *name, bool initialized, hw_admin_slot *out)
 {
 	hw_admin_slot *all = NULL;
 	size_t n = 0, candidates = 0;
@@ -129,9 +88,9 @@ static int pick_slot(const char *name, hw_admin_slot *out)
 	} else if (!out->present) {
 		fprintf(stderr, "hwagg: slot \"%s\": the token is absent%s%s\n", out->name,
 			out->health[0] ? ": " : "", out->health);
-	} else if (!(out->token_flags & CKF_TOKEN_INITIALIZED)) {
-		fprintf(stderr, "hwagg: slot \"%s\": the token is not initialized (pkcs11-tool "
-			"--init-token)\n", out->name);
+	} else if (initialized && !(out->token_flags & CKF_TOKEN_INITIALIZED)) {
+		fprintf(stderr, "hwagg: slot \"%s\": the token is not initialized (hwagg init-token --slot %s)\n",
+			out->name, out->name);
 	} else {
 		ret = HW_EXIT_OK;
 	}
@@ -139,17 +98,17 @@ static int pick_slot(const char *name, hw_admin_slot *out)
 	return ret;
 }
 
-static void login_error(const char *slot, CK_RV rv)
+void hw_cli_pin_error(const char *slot, CK_RV rv)
 {
 	const char *why;
 	switch (rv) {
 	case CKR_PIN_INCORRECT: why = "wrong PIN"; break;
 	case CKR_PIN_LOCKED: why = "the user PIN is locked after too many wrong PINs; the SO sets a new one "
-				   "(pkcs11-tool --login --login-type so --init-pin)"; break;
+				   "(hwagg unlock)"; break;
 	case CKR_PIN_LEN_RANGE: why = "the PIN's length is outside what this token accepts"; break;
 	case CKR_PIN_EXPIRED: why = "the PIN has expired"; break;
-	case CKR_USER_PIN_NOT_INITIALIZED: why = "the token has no user PIN yet (pkcs11-tool --login "
-					      "--login-type so --init-pin)"; break;
+	case CKR_USER_PIN_NOT_INITIALIZED: why = "the token has no user PIN yet (hwagg init-pin)"; break;
+	case CKR_ARGUMENTS_BAD: why = "refused (see the log line above)"; break;
 	case CKR_TOKEN_NOT_PRESENT: case CKR_DEVICE_REMOVED: why = "the token is absent"; break;
 	default: why = "login failed"; break;
 	}
@@ -159,7 +118,7 @@ static void login_error(const char *slot, CK_RV rv)
 /* Everything between the options and the command's own work: module,
  * slot, PIN, login. On success the caller owns *s and must hw_admin_logout
  * it, then hw_admin_close. */
-static int begin(const opts *o, hw_admin_slot *slot, CK_SESSION_HANDLE *s)
+int hw_cli_begin(const char *slot_name, const char *pin_file, hw_admin_slot *slot, CK_SESSION_HANDLE *s)
 {
 	int ret;
 	CK_RV rv = hw_admin_open();
@@ -167,18 +126,18 @@ static int begin(const opts *o, hw_admin_slot *slot, CK_SESSION_HANDLE *s)
 		fprintf(stderr, "hwagg: the module did not start: %s (see the message above)\n", hw_rv_name(rv));
 		return HW_EXIT_FAIL;
 	}
-	if ((ret = pick_slot(o->slot, slot)) != HW_EXIT_OK)
+	if ((ret = hw_cli_pick_slot(slot_name, true, slot)) != HW_EXIT_OK)
 		goto fail;
-	hw_secret *pin = hw_cli_pin(o->pin_file, slot->name);
+	hw_secret *pin = hw_cli_pin(pin_file, slot->name);
 	if (pin == NULL) {
-		ret = o->pin_file != NULL ? HW_EXIT_FAIL : HW_EXIT_USAGE;
+		ret = pin_file != NULL ? HW_EXIT_FAIL : HW_EXIT_USAGE;
 		goto fail;
 	}
 	rv = hw_admin_login(slot->id, pin->data, pin->len, s);
 	hw_secret_free(pin);
 	if (rv == CKR_OK)
 		return HW_EXIT_OK;
-	login_error(slot->name, rv);
+	hw_cli_pin_error(slot->name, rv);
 	ret = HW_EXIT_FAIL;
 fail:
 	hw_admin_close();
@@ -190,20 +149,54 @@ static const char *or_dash(const char *s)
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
+static const char *class_name(CK_OBJECT_CLASS c)
+{
+	return c == CKO_PRIVATE_KEY ? "private-key" : c == CKO_PUBLIC_KEY ? "public-key" : "certificate";
+}
+
+/* keys --json: the schema of hwagg(1), "JSON OUTPUT". */
+static void keys_json(const char *slot, const hw_admin_key *keys, size_t n)
+{
+	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	char hex[2 * ID_MAX + 1];
+	json_object_object_add(root, "slot", json_object_new_string(slot));
+	for (size_t i = 0; i < n; i++) {
+		json_object *k = json_object_new_object();
+		size_t o = 0;
+		hex[0] = '\0';
+		for (size_t b = 0; b < keys[i].id_len && b < ID_MAX; b++)
+			o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02x", keys[i].id[b]);
+		json_object_object_add(k, "uri", json_object_new_string(keys[i].uri));
+		json_object_object_add(k, "class", json_object_new_string(class_name(keys[i].cls)));
+		json_object_object_add(k, "algorithm", json_object_new_string(keys[i].algorithm));
+		json_object_object_add(k, "label", json_object_new_string(keys[i].label));
+		json_object_object_add(k, "id", json_object_new_string(hex));
+		json_object_object_add(k, "backend", json_object_new_string(keys[i].backend));
+		json_object_object_add(k, "security", json_object_new_string(keys[i].security));
+		json_object_object_add(k, "created", keys[i].created[0] ? json_object_new_string(keys[i].created) : NULL);
+		json_object_array_add(arr, k);
+	}
+	json_object_object_add(root, "keys", arr);
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
 int hw_cli_keys(int argc, char **argv)
 {
-	opts o;
+	hw_cli_opts o;
 	hw_admin_slot slot;
 	CK_SESSION_HANDLE s;
 	hw_admin_key *keys = NULL;
 	size_t n = 0;
-	int ret = parse(argc, argv, false, &o);
+	int ret = hw_cli_parse(argc, argv, KEYS_OPTS, 0, 0, &o);
 	if (ret != HW_EXIT_OK)
-		return ret < 0 ? HW_EXIT_OK : ret;
-	if ((ret = begin(&o, &slot, &s)) != HW_EXIT_OK)
+		return ret;
+	if ((ret = hw_cli_begin(o.slot, o.pin_file, &slot, &s)) != HW_EXIT_OK)
 		return ret;
 	CK_RV rv = hw_admin_keys(s, &keys, &n);
-	if (rv == CKR_OK) {
+	if (rv == CKR_OK && o.json) {
+		keys_json(slot.name, keys, n);
+	} else if (rv == CKR_OK) {
 		printf("%-10s %-8s %-9s %-20s %s\n", "ALGORITHM", "BACKEND", "SECURITY", "CREATED", "URI");
 		for (size_t i = 0; i < n; i++)
 			printf("%-10s %-8s %-9s %-20s %s\n", or_dash(keys[i].algorithm), or_dash(keys[i].backend),
@@ -220,7 +213,7 @@ int hw_cli_keys(int argc, char **argv)
 
 int hw_cli_keygen(int argc, char **argv)
 {
-	opts o;
+	hw_cli_opts o;
 	hw_admin_slot slot;
 	CK_SESSION_HANDLE s;
 	hw_admin_key *key = NULL;
@@ -228,21 +221,23 @@ int hw_cli_keygen(int argc, char **argv)
 	size_t id_len = 0;
 	bool known = false, taken = false;
 	/* what can be refused without the module comes first */
-	int ret = parse(argc, argv, true, &o);
+	int ret = hw_cli_parse(argc, argv, KEYGEN_OPTS, 0, 0, &o);
 	if (ret != HW_EXIT_OK)
-		return ret < 0 ? HW_EXIT_OK : ret;
+		return ret;
+	if (o.slot == NULL || o.type == NULL || o.label == NULL || o.label[0] == '\0') {
+		fprintf(stderr, "hwagg keygen: needs --slot, --type and a non-empty --label; see hwagg keygen --help\n");
+		return HW_EXIT_USAGE;
+	}
 	for (size_t i = 0; hw_admin_key_type(i) != NULL; i++)
 		known = known || strcmp(hw_admin_key_type(i), o.type) == 0;
-	if (!known) {
-		fprintf(stderr, "hwagg: --type %s: unknown key type\n", o.type);
-		return usage_keys(stderr);
-	}
+	if (!known)
+		return unknown_type(o.type);
 	if (o.id_hex != NULL && !parse_id(o.id_hex, id, &id_len)) {
 		fprintf(stderr, "hwagg: --id %s: expected 1 to %d bytes as hex digits (e.g. 01 or a1b2)\n",
 			o.id_hex, ID_MAX);
 		return HW_EXIT_USAGE;
 	}
-	if ((ret = begin(&o, &slot, &s)) != HW_EXIT_OK)
+	if ((ret = hw_cli_begin(o.slot, o.pin_file, &slot, &s)) != HW_EXIT_OK)
 		return ret;
 	CK_RV rv = id_len > 0 ? hw_admin_key_exists(s, id, id_len, &taken) : CKR_OK;
 	if (rv == CKR_OK && taken) {

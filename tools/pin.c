@@ -47,7 +47,7 @@ static hw_secret *checked(hw_secret *pin, const char *from)
 	return pin;
 }
 
-static hw_secret *from_file(const char *path)
+static hw_secret *from_file(const hw_cli_pin_src *src, const char *path)
 {
 	struct stat st;
 	unsigned char chunk[64];
@@ -55,7 +55,7 @@ static hw_secret *from_file(const char *path)
 	hw_secret *pin = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		fprintf(stderr, "hwagg: --pin-file %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "hwagg: %s %s: %s\n", src->option, path, strerror(errno));
 		return NULL;
 	}
 	/* a pipe or /dev/stdin is fine; a file others can read is not secret */
@@ -72,7 +72,7 @@ static hw_secret *from_file(const char *path)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			fprintf(stderr, "hwagg: --pin-file %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "hwagg: %s %s: %s\n", src->option, path, strerror(errno));
 			hw_wipe(chunk, sizeof(chunk));
 			hw_secret_free(pin);
 			close(fd);
@@ -82,7 +82,7 @@ static hw_secret *from_file(const char *path)
 	}
 	hw_wipe(chunk, sizeof(chunk));
 	close(fd);
-	return checked(pin, "--pin-file");
+	return checked(pin, src->option);
 }
 
 /* The terminal's settings while echo is off, for a signal to put back. */
@@ -95,7 +95,7 @@ static void restore_tty(int sig)
 	raise(sig);
 }
 
-static hw_secret *from_prompt(const char *slot)
+static hw_secret *from_prompt(const hw_cli_pin_src *src, const char *slot)
 {
 	/* not SIGTSTP: after a stop and continue the read would go on with
 	 * echo back on; a stopped prompt is the shell's to tidy up */
@@ -125,7 +125,7 @@ static hw_secret *from_prompt(const char *slot)
 		fprintf(stderr, "hwagg: cannot turn the terminal's echo off: %s\n", strerror(errno));
 		done = -2;
 	} else {
-		fprintf(stderr, "PIN for slot \"%s\": ", slot);
+		fprintf(stderr, "%s for slot \"%s\": ", src->what, slot);
 		fflush(stderr);
 	}
 	while (done == 0) {
@@ -144,18 +144,22 @@ static hw_secret *from_prompt(const char *slot)
 	}
 	fputc('\n', stderr);
 	if (done < 0) {
-		fprintf(stderr, "hwagg: no PIN was typed\n");
+		fprintf(stderr, "hwagg: no %s was typed\n", src->what);
 		hw_secret_free(pin);
 		return NULL;
 	}
 	return checked(pin, "the PIN typed");
 }
 
-hw_secret *hw_cli_pin(const char *pin_file, const char *slot)
+const hw_cli_pin_src hw_cli_user_pin = { "--pin-file", "HWAGG_PIN", "user PIN" };
+const hw_cli_pin_src hw_cli_so_pin = { "--so-pin-file", "HWAGG_SO_PIN", "SO PIN" };
+const hw_cli_pin_src hw_cli_new_pin = { "--new-pin-file", "HWAGG_NEW_PIN", "new PIN" };
+
+hw_secret *hw_cli_secret(const hw_cli_pin_src *src, const char *file, const char *slot)
 {
-	if (pin_file != NULL)
-		return from_file(pin_file);
-	const char *env = getenv("HWAGG_PIN");
+	if (file != NULL)
+		return from_file(src, file);
+	const char *env = getenv(src->env);
 	if (env != NULL) {
 		size_t n = strlen(env);
 		hw_secret *pin = hw_secret_new(n > PIN_MAX ? PIN_MAX + 1 : n + 1);
@@ -166,12 +170,17 @@ hw_secret *hw_cli_pin(const char *pin_file, const char *slot)
 		pin->len = n > PIN_MAX ? PIN_MAX + 1 : n;
 		memcpy(pin->data, env, pin->len);
 		/* what this process starts need not inherit it */
-		unsetenv("HWAGG_PIN");
-		return checked(pin, "HWAGG_PIN");
+		unsetenv(src->env);
+		return checked(pin, src->env);
 	}
 	if (isatty(STDIN_FILENO))
-		return from_prompt(slot);
-	fprintf(stderr, "hwagg: slot \"%s\" needs its user PIN: give --pin-file FILE, set HWAGG_PIN, "
-		"or run on a terminal to be asked (a PIN is never taken from the command line)\n", slot);
+		return from_prompt(src, slot);
+	fprintf(stderr, "hwagg: slot \"%s\" needs its %s: give %s FILE, set %s, or run on a terminal to be "
+		"asked (a PIN is never taken from the command line)\n", slot, src->what, src->option, src->env);
 	return NULL;
+}
+
+hw_secret *hw_cli_pin(const char *pin_file, const char *slot)
+{
+	return hw_cli_secret(&hw_cli_user_pin, pin_file, slot);
 }

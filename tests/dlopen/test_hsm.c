@@ -181,6 +181,16 @@ START_TEST(init_token_passes_through)
 	CKR(p11->C_CloseSession(s));
 	memset(label, ' ', sizeof(label));
 	memcpy(label, "other", 5);
+	/* another label than the slot's name: refused before anything is wiped */
+	CKR_EQ(p11->C_InitToken(0, (unsigned char *)SO_PIN, 8, label), CKR_ARGUMENTS_BAD);
+	s = p11_user_session();
+	CK_ATTRIBUTE kept = { CKA_LABEL, "before-init", 11 };
+	CKR(p11->C_FindObjectsInit(s, &kept, 1));
+	CKR(p11->C_FindObjects(s, &pub, 1, &n));
+	CKR(p11->C_FindObjectsFinal(s));
+	ck_assert_uint_eq(n, 1);
+	CKR(p11->C_CloseSession(s));
+	memcpy(label, "hwtest", 6);
 	CKR_EQ(p11->C_InitToken(0, (unsigned char *)"bad-so-pin", 10, label), CKR_PIN_INCORRECT);
 	CKR(p11->C_InitToken(0, (unsigned char *)SO_PIN, 8, label));
 	/* still found (the configured label is kept), now without a user PIN */

@@ -76,6 +76,10 @@ START_TEST(reinit_token_needs_so_pin_and_wipes)
 	CKR(p11->C_CloseSession(s));
 	unsigned char label[32];
 	memset(label, ' ', sizeof(label));
+	memcpy(label, "other", 5);
+	/* not the slot's name: refused before anything is wiped (checked below) */
+	CKR_EQ(p11->C_InitToken(0, (unsigned char *)SO_PIN, 8, label), CKR_ARGUMENTS_BAD);
+	memset(label, ' ', sizeof(label));
 	memcpy(label, "hwtest", 6);
 	CKR_EQ(p11->C_InitToken(0, (unsigned char *)"wrongpin", 8, label), CKR_PIN_INCORRECT);
 	s = p11_user_session();

@@ -413,11 +413,11 @@ END_TEST
 START_TEST(bad_hsm_settings_fail_initialize)
 {
 	static const struct { const char *keys, *says; } bad[] = {
-		{ "\"module\": \"hostile.so\"", "slots[0] (\"h\"): module: expected the absolute path" },
+		{ "\"module\": \"hostile.so\"", "slots[0] (\"h\").module: expected the absolute path" },
 		{ "\"module\": \"/x.so\", \"security\": \"firmware\"",
-		  "security: expected \"hardware\" or \"software\"" },
+		  "slots[0] (\"h\").security: expected one of hardware, software, got \"firmware\"" },
 		{ "\"module\": \"/x.so\", \"token\": \"0123456789abcdef0123456789abcdefX\"",
-		  "token: expected a token label of 1 to 32 bytes" },
+		  "slots[0] (\"h\").token: expected a token label of 1 to 32 bytes" },
 	};
 	char conf[400];
 	snprintf(conf, sizeof(conf), "%s/bad.json", p11_dir);
