@@ -277,8 +277,25 @@ def template_seeds(m):
           tmpl(attr(CKA_EC_PARAMS, P256)) + empty)
 
 
+# ---- extsig ------------------------------------------------------------------------
+def extsig_seeds():
+    # selector: bits 0-1 output mode, bit 2 RSA, bit 7 from a real signature
+    for name, sel in (("ec-base64", 0x80), ("ec-raw", 0x81), ("ec-der", 0x82), ("rsa-base64", 0x84),
+                      ("rsa-raw", 0x85)):
+        write("extsig", "genuine-" + name, bytes([sel]))
+    write("extsig", "flipped-ec-base64", b"\x80\x05\x01")
+    write("extsig", "two-lines", b"\x80\x00\x00TUVVQ0lRQz0K\n")
+    write("extsig", "garbage", b"\x00this is not a signature!\n")
+    write("extsig", "nothing", b"\x00")
+    write("conf", "external.json", b'{"slots":[{"name":"ext","type":"external","pin":"env",'
+          b'"env_pass":["HOME"],"env":{"A":"b"},"tmp_dir":"/tmp","keys":[{"label":"k","id":"01",'
+          b'"public_key":"$FUZZ_DIR/k.pub","command":["/bin/true","x"],"input":"digest-stdin",'
+          b'"output":"raw","timeout_s":5,"security":"hardware","rsa_padding":"pss","max_parallel":2}]}]}')
+
+
 def main():
     m = material()
+    extsig_seeds()
     conf_seeds()
     encode_seeds(m)
     attrs_seeds(m)

@@ -719,3 +719,79 @@ CK_RV hw_admin_attestation(CK_SLOT_ID slot, const unsigned char *id, size_t id_l
 	}
 	return rv;
 }
+
+/* ---- signing a digest (hwagg sign) ----------------------------------------------- */
+
+void hw_admin_sig_clear(hw_admin_sig *sig)
+{
+	if (sig == NULL)
+		return;
+	key_clear(&sig->key);
+	memset(sig, 0, sizeof(*sig));
+}
+
+/* The mechanism and input for a SHA-256 digest, and the algorithm's name. */
+static CK_RV digest_mech(hw_admin_sig *out, const unsigned char *digest, size_t len, CK_MECHANISM *m,
+			 unsigned char *buf, size_t *buf_len)
+{
+	const char *alg = out->key.algorithm;
+	if (out->key_type == CKK_EC) {
+		m->mechanism = CKM_ECDSA;
+		snprintf(out->algorithm, sizeof(out->algorithm), "ecdsa-%s-sha256",
+			 strncmp(alg, "ec-", 3) == 0 ? alg + 3 : alg);
+		memcpy(buf, digest, len);
+		*buf_len = len;
+		return CKR_OK;
+	}
+	if (out->key_type != CKK_RSA)
+		return CKR_KEY_TYPE_INCONSISTENT;
+	m->mechanism = CKM_RSA_PKCS;
+	snprintf(out->algorithm, sizeof(out->algorithm), "%s-pkcs1v15-sha256", alg[0] ? alg : "rsa");
+	return hw_digestinfo_encode(CKM_SHA256, digest, len, buf, buf_len);
+}
+
+CK_RV hw_admin_sign_digest(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
+			   const unsigned char *digest, size_t len, hw_admin_sig *out)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[3];
+	CK_ULONG tn = 0, kt, sig_len;
+	CK_OBJECT_HANDLE *hs = NULL, h;
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	unsigned char in[128];
+	size_t in_len = sizeof(in), n = 0;
+	char token[33];
+	HW_RETURN_IF(out == NULL || digest == NULL || len != 32 || (id == NULL && id_len > 0), CKR_ARGUMENTS_BAD);
+	memset(out, 0, sizeof(*out));
+	tmpl_add(t, &tn, CKA_CLASS, &cls, sizeof(cls));
+	if (label != NULL)
+		tmpl_add(t, &tn, CKA_LABEL, (void *)label, (CK_ULONG)strlen(label));
+	if (id_len > 0)
+		tmpl_add(t, &tn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+	CK_RV rv = token_label(s, token);
+	if (rv == CKR_OK)
+		rv = find_all(s, t, tn, &hs, &n);
+	if (rv != CKR_OK)
+		return rv;
+	out->matches = n;
+	h = n == 1 ? hs[0] : CK_INVALID_HANDLE;
+	free(hs);
+	if (n != 1)
+		return CKR_KEY_HANDLE_INVALID;
+	if ((rv = key_read(s, h, CKO_PRIVATE_KEY, token, &out->key)) != CKR_OK ||
+	    (rv = attr_ulong(s, h, CKA_KEY_TYPE, &kt)) != CKR_OK ||
+	    (rv = attr_text(s, h, CKA_HWAGG_PROVIDER_URI, out->provider_uri, sizeof(out->provider_uri))) != CKR_OK)
+		goto out;
+	out->key_type = kt;
+	if ((rv = digest_mech(out, digest, len, &m, in, &in_len)) != CKR_OK)
+		goto out;
+	sig_len = sizeof(out->sig);
+	rv = hw_C_SignInit(s, &m, h);
+	if (rv == CKR_OK)
+		rv = hw_C_Sign(s, in, (CK_ULONG)in_len, out->sig, &sig_len);
+	out->sig_len = rv == CKR_OK ? sig_len : 0;
+out:
+	if (rv != CKR_OK)
+		key_clear(&out->key);
+	return rv;
+}

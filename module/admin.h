@@ -126,5 +126,25 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
  * free(). No such object: CKR_OBJECT_HANDLE_INVALID. */
 CK_RV hw_admin_attestation(CK_SLOT_ID slot, const unsigned char *id, size_t id_len, unsigned char **bundle,
 			   size_t *blen, unsigned char **spki, size_t *slen);
+/* ---- signing a digest (hwagg sign) ---------------------------------------- */
+typedef struct hw_admin_sig {
+	size_t matches;               /* private keys matching label and id */
+	hw_admin_key key;             /* the one that signed */
+	CK_KEY_TYPE key_type;
+	char algorithm[48];           /* "ecdsa-p256-sha256", "rsa-2048-pkcs1v15-sha256" */
+	char provider_uri[512];       /* CKA_HWAGG_PROVIDER_URI; "" when the key has none */
+	unsigned char sig[1024];      /* ECDSA: r||s */
+	size_t sig_len;
+} hw_admin_sig;
+
+/* Sign a SHA-256 digest with the one private key of the session's token
+ * with this label and/or id (NULL/0: any): ECDSA over the digest, RSA
+ * PKCS#1 v1.5 over its DigestInfo. No key or several: CKR_KEY_HANDLE_INVALID
+ * with out->matches set; an Ed25519 key (it signs messages, not digests):
+ * CKR_KEY_TYPE_INCONSISTENT; else the token's answer. Release out with
+ * hw_admin_sig_clear. */
+CK_RV hw_admin_sign_digest(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
+			   const unsigned char *digest, size_t len, hw_admin_sig *out);
+void hw_admin_sig_clear(hw_admin_sig *sig);
 
 #endif

@@ -9,6 +9,8 @@
 
 extern const hw_backend_ops hw_soft_ops;
 extern const hw_conf_key hw_soft_conf_keys[];
+extern const hw_backend_ops hw_external_ops;
+extern const hw_conf_key hw_external_conf_keys[];
 #if WITH_HSM
 extern const hw_backend_ops hw_hsm_ops;
 extern const hw_conf_key hw_hsm_conf_keys[];
@@ -49,6 +51,7 @@ static const hw_backend_entry table[] = {
 #else
 	{ "tpm", NULL, NULL, NULL, "--with-tpm" },
 #endif
+	{ "external", &hw_external_ops, NULL, hw_external_conf_keys, NULL },
 	/* types of the design whose code is not in the tree yet: configure
 	 * refuses their switches (HW_BACKEND_PLANNED); when one lands, its row
 	 * follows its switch like keyring's */

@@ -73,6 +73,8 @@ int hw_cli_export_pubkey(int argc, char **argv);
 int hw_cli_import_cert(int argc, char **argv);
 /* hwagg attest show|verify --bundle FILE ... (tools/attest.c) */
 int hw_cli_attest(int argc, char **argv);
+/* hwagg sign: tools/sign.c */
+int hw_cli_sign(int argc, char **argv);
 
 /* Lines for `hwagg status`: the module file `make install` writes, and
  * whether a p11-kit module file registers it (if not, how to). */

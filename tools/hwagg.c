@@ -42,6 +42,8 @@ static const struct command {
 	  "store an X.509 certificate (PEM or DER) with the key's id" },
 	{ "attest", hw_cli_attest, "show|verify KEY-URI | --bundle FILE [--pubkey FILE] [--ca FILE]",
 	  "print or check a tpm key's attestation (verification needs no TPM)" },
+	{ "sign", hw_cli_sign, "--key KEY-URI [--pin-file FILE] [--format der|raw] [--json] DIGEST-FILE",
+	  "sign a hex SHA-256 digest file; prints the base64 signature (an external signer)" },
 };
 
 static int usage(FILE *f)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The concurrency and fork suites under ThreadSanitizer, in a build of
-# their own:
+# The concurrency and fork suites (and the external slot's threads) under
+# ThreadSanitizer, in a build of their own:
 #
 #   tests/concurrency/tsan.sh SRCDIR BUILDDIR
 #
@@ -26,7 +26,7 @@ if [ ! -f config.status ]; then
 fi
 echo "tsan: building in $b"
 make -j2 libhwagg-pkcs11.la tests/hostile/hostile.la tests/concurrency/test_concurrency \
-	tests/concurrency/test_fork >make.out 2>&1 || { tail -n 30 make.out; exit 1; }
+	tests/concurrency/test_fork tests/external/test_threads >make.out 2>&1 || { tail -n 30 make.out; exit 1; }
 
 HWAGG_MODULE=$b/.libs/libhwagg-pkcs11.so
 HWAGG_HOSTILE=$b/tests/hostile/.libs/hostile.so
@@ -38,7 +38,7 @@ TSAN_OPTIONS="halt_on_error=1 exitcode=66 detect_deadlocks=1 second_deadlock_sta
 export HWAGG_MODULE HWAGG_HOSTILE HWAGG_SRCDIR HWAGG_BUILDDIR CK_TIMEOUT_MULTIPLIER TSAN_OPTIONS
 
 rc=0
-for t in tests/concurrency/test_concurrency tests/concurrency/test_fork; do
+for t in tests/concurrency/test_concurrency tests/concurrency/test_fork tests/external/test_threads; do
 	echo "tsan: $t"
 	"$b/$t"
 	st=$?
