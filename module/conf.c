@@ -85,7 +85,7 @@ static CK_RV get_path(const conf_ctx *c, const char *where, json_object *v, char
 
 /* ---- sections -------------------------------------------------------------- */
 
-/* "log" and "audit": objects of a few known keys. */
+/* "log": an object of a few known keys ("audit": conf_audit.c). */
 static CK_RV parse_section(const conf_ctx *c, hw_config *cfg, const char *sect, json_object *obj)
 {
 	char where[CONF_PATH_LEN], q[CONF_QUOTE_LEN];
@@ -93,11 +93,13 @@ static CK_RV parse_section(const conf_ctx *c, hw_config *cfg, const char *sect, 
 	CK_RV rv = hw_conf_check_type(c, sect, obj, json_type_object);
 	if (rv != CKR_OK)
 		return rv;
+	if (!is_log)
+		return hw_conf_audit(c, obj, &cfg->audit);
 	json_object_object_foreach(obj, key, val) {
 		hw_conf_path_key(where, sizeof(where), sect, key);
 		if (strcmp(key, "file") == 0) {
-			rv = get_path(c, where, val, is_log ? &cfg->log_file : &cfg->audit_file);
-		} else if (is_log && strcmp(key, "level") == 0) {
+			rv = get_path(c, where, val, &cfg->log_file);
+		} else if (strcmp(key, "level") == 0) {
 			if ((rv = hw_conf_check_type(c, where, val, json_type_string)) != CKR_OK)
 				return rv;
 			const char *s = json_object_get_string(val);
@@ -105,7 +107,7 @@ static CK_RV parse_section(const conf_ctx *c, hw_config *cfg, const char *sect, 
 				return hw_conf_fail(c, where, "unknown log level %s; expected one of error, warn, info, debug",
 						 hw_conf_show(q, s, strlen(s)));
 		} else {
-			return hw_conf_fail(c, where, "unknown key; expected %s", is_log ? "one of level, file" : "file");
+			return hw_conf_fail(c, where, "unknown key; expected one of level, file");
 		}
 		if (rv != CKR_OK)
 			return rv;
@@ -411,6 +413,7 @@ static CK_RV config_build(const conf_ctx *c, const char *path, const char *text,
 	}
 	cfg->builtin = builtin;
 	cfg->log_level = -1;
+	cfg->audit.enabled = true;
 	cfg->environment = builtin ? HW_ENV_DEVELOPMENT : HW_ENV_PRODUCTION;
 	if (len > CONF_MAX_SIZE)
 		rv = hw_conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);
@@ -584,7 +587,8 @@ void hw_config_free(hw_config *c)
 	free(c->path);
 	free(c->store);
 	free(c->log_file);
-	free(c->audit_file);
+	free(c->audit.path);
+	free(c->audit.checkpoint_key);
 	json_object_put(c->root);
 	free(c);
 }

@@ -38,4 +38,7 @@ CK_RV hw_conf_expand_path(const conf_ctx *c, const char *where, const char *in, 
 /* A slot name: 1..CONF_NAME_MAX bytes of UTF-8, no control characters. */
 CK_RV hw_conf_check_name(const conf_ctx *c, const char *where, const char *s);
 
+/* The "audit" object (conf_audit.c); obj is already known to be an object. */
+CK_RV hw_conf_audit(const conf_ctx *c, json_object *obj, hw_audit_conf *a);
+
 #endif

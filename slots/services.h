@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/deadline.h"
+#include "module/audit.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -72,13 +73,15 @@
 	R(hw_snap *, hw_obj_snap, (hw_obj *o), (o)) \
 	R(const hw_attrs *, hw_snap_attrs, (const hw_snap *s), (s)) \
 	V(hw_snap_put, (hw_snap *s), (s)) \
-	R(int, hw_deadline_left_ms, (int dflt), (dflt))
+	R(int, hw_deadline_left_ms, (int dflt), (dflt)) \
+	V(hw_audit_note, (const char *slot, const char *what, const char *detail, CK_RV rv), \
+	  (slot, what, detail, rv))
 
 #define HW_SERVICE_R(ret, name, params, args) ret (*name) params;
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 2
+#define HW_BACKEND_ABI 3
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */
