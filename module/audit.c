@@ -340,6 +340,14 @@ static CK_RV conf_copy(hw_audit_conf *dst, const hw_audit_conf *src)
 	return CKR_OK;
 }
 
+void hw_audit_path(const hw_config *cfg, char *out, size_t cap)
+{
+	if (cfg->audit.path != NULL)
+		snprintf(out, cap, "%s", cfg->audit.path);
+	else
+		snprintf(out, cap, "%s/audit.jsonl", cfg->store);
+}
+
 CK_RV hw_audit_open(const hw_config *cfg)
 {
 	char path[4096];
@@ -351,14 +359,10 @@ CK_RV hw_audit_open(const hw_config *cfg)
 		hw_info("audit: off (\"audit\": {\"enabled\": false})");
 		return CKR_OK;
 	}
-	if (cfg->audit.path != NULL) {
-		snprintf(path, sizeof(path), "%s", cfg->audit.path);
-	} else {
-		/* next to the store, which may not exist yet */
-		snprintf(path, sizeof(path), "%s/audit.jsonl", cfg->store);
-		if (hw_store_mkdirs(cfg->store) != CKR_OK)
-			path[0] = '\0';
-	}
+	hw_audit_path(cfg, path, sizeof(path));
+	/* the default is next to the store, which may not exist yet */
+	if (cfg->audit.path == NULL && hw_store_mkdirs(cfg->store) != CKR_OK)
+		path[0] = '\0';
 	if ((rv = conf_copy(&au.conf, &cfg->audit)) != CKR_OK)
 		return rv;
 	ssize_t n = readlink("/proc/self/exe", au.exe, sizeof(au.exe) - 1);

@@ -44,6 +44,10 @@ typedef struct hw_audit_ev {
 	const char *detail;           /* note: more, or NULL */
 } hw_audit_ev;
 
+/* Where the configuration puts the log: "audit"."path", else
+ * <store>/audit.jsonl. */
+void hw_audit_path(const hw_config *cfg, char *out, size_t cap);
+
 /* At C_Initialize, after the configuration: open the log. An unwritable
  * log fails in production and staging (CKR_FUNCTION_FAILED, logged) and
  * turns auditing off with a warning in development. */
