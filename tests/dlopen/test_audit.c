@@ -1,0 +1,216 @@
+/*
+ * The audit log under concurrency, through the built module: 4 processes x
+ * 2 threads signing at once into one log leave one chain that
+ * `hwagg audit verify` accepts, with every signature recorded and nothing
+ * else; signature counts ("summary") survive fork without being written
+ * twice: a child writes its own, the parent its own.
+ */
+#include "tests/dlopen/p11.h"
+
+#include <pthread.h>
+#include <sys/wait.h>
+
+#define PROCS 4
+#define THREADS 2
+#define SIGNS 25
+
+static char log_path[300];
+
+/* The config: one soft slot, the log in the test directory. */
+static void write_conf(const char *sign_events)
+{
+	char conf[300];
+	snprintf(conf, sizeof(conf), "%s/hwagg.json", p11_dir);
+	snprintf(log_path, sizeof(log_path), "%s/audit.jsonl", p11_dir);
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "{\"environment\": \"production\", \"store\": \"%s/store\", \"audit\": {\"path\": \"%s\", "
+		"\"sign_events\": \"%s\"}, \"slots\": [{\"name\": \"hwtest\", \"type\": \"soft\"}]}\n",
+		p11_dir, log_path, sign_events);
+	fclose(f);
+	setenv("HWAGG_CONF", conf, 1);
+}
+
+static void setup(void)
+{
+	CK_RV rv;
+	CK_OBJECT_HANDLE pub, priv;
+	p11_world(NULL);
+	p11_load();
+	CKR(p11->C_Initialize(NULL));
+	p11_init_token();
+	CK_SESSION_HANDLE s = p11_user_session();
+	p11_gen_ec(s, "mp", CK_TRUE, &pub, &priv);
+	CKR(p11->C_Finalize(NULL));
+}
+
+/* Lines of the log holding needle. */
+static unsigned count_lines(const char *needle, unsigned long long *sum_counts)
+{
+	char line[8192];
+	unsigned n = 0;
+	FILE *f = fopen(log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, needle) == NULL)
+			continue;
+		n++;
+		const char *c = strstr(line, "\"count\":");
+		if (sum_counts != NULL && c != NULL)
+			*sum_counts += strtoull(c + 8, NULL, 10);
+	}
+	fclose(f);
+	return n;
+}
+
+static void verify_ok(void)
+{
+	char cmd[700];
+	const char *cli = getenv("HWAGG_CLI");
+	ck_assert_ptr_nonnull(cli);
+	snprintf(cmd, sizeof(cmd), "'%s' audit verify '%s'", cli, log_path);
+	ck_assert_msg(system(cmd) == 0, "audit verify failed");
+}
+
+static CK_OBJECT_HANDLE find_key(CK_SESSION_HANDLE s)
+{
+	CK_RV rv;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_LABEL, "mp", 2 } };
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	CK_ULONG n = 0;
+	CKR(p11->C_FindObjectsInit(s, t, 2));
+	CKR(p11->C_FindObjects(s, &h, 1, &n));
+	CKR(p11->C_FindObjectsFinal(s));
+	ck_assert_uint_eq(n, 1);
+	return h;
+}
+
+/* Sign SIGNS times on a session of its own; returns the failures. */
+static void *signer(void *arg)
+{
+	CK_SESSION_HANDLE s;
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	unsigned char sig[64];
+	uintptr_t bad = 0;
+	(void)arg;
+	if (p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+		return (void *)(uintptr_t)SIGNS;
+	CK_OBJECT_HANDLE k = find_key(s);
+	for (int i = 0; i < SIGNS; i++) {
+		CK_ULONG len = sizeof(sig);
+		if (p11->C_SignInit(s, &m, k) != CKR_OK || p11->C_Sign(s, (unsigned char *)"m", 1, sig, &len) != CKR_OK)
+			bad++;
+	}
+	p11->C_CloseSession(s);
+	return (void *)bad;
+}
+
+/* A child: initialize, log in, THREADS signers, finalize; exit status =
+ * failures. */
+static int child_signs(void)
+{
+	pthread_t t[THREADS];
+	uintptr_t bad = 0;
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	if (p11->C_Initialize(&args) != CKR_OK)
+		return 100;
+	CK_SESSION_HANDLE s;
+	if (p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
+	    p11->C_Login(s, CKU_USER, (unsigned char *)USER_PIN, strlen(USER_PIN)) != CKR_OK)
+		return 101;
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, signer, NULL);
+	for (int i = 0; i < THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += (uintptr_t)r;
+	}
+	p11->C_Finalize(NULL);
+	return bad > 99 ? 99 : (int)bad;
+}
+
+START_TEST(test_processes_and_threads)
+{
+	pid_t pids[PROCS];
+	write_conf("each");
+	for (int i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0)
+			_exit(child_signs());
+	}
+	for (int i = 0; i < PROCS; i++) {
+		int st;
+		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: status 0x%x", i, st);
+	}
+	verify_ok();
+	ck_assert_uint_eq(count_lines("\"event\":\"sign\"", NULL), PROCS * THREADS * SIGNS);
+	ck_assert_uint_eq(count_lines("\"event\":\"login\"", NULL), PROCS);
+	/* and nothing else: no line lost, none written twice */
+	ck_assert_uint_eq(count_lines("", NULL), PROCS * THREADS * SIGNS + PROCS);
+}
+END_TEST
+
+START_TEST(test_summary_and_fork)
+{
+	CK_RV rv;
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	unsigned char sig[64];
+	CK_ULONG len;
+	unsigned long long total = 0;
+	write_conf("summary");
+	CKR(p11->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE k = find_key(s);
+	for (int i = 0; i < 10; i++) {
+		len = sizeof(sig);
+		CKR(p11->C_SignInit(s, &m, k));
+		CKR(p11->C_Sign(s, (unsigned char *)"m", 1, sig, &len));
+	}
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* a new application: its own login, its own counts */
+		int bad = 0;
+		CK_SESSION_HANDLE cs;
+		if (p11->C_Initialize(NULL) != CKR_OK || p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &cs) != CKR_OK ||
+		    p11->C_Login(cs, CKU_USER, (unsigned char *)USER_PIN, strlen(USER_PIN)) != CKR_OK)
+			_exit(1);
+		CK_OBJECT_HANDLE ck = find_key(cs);
+		for (int i = 0; i < 5; i++) {
+			CK_ULONG l = sizeof(sig);
+			bad += p11->C_SignInit(cs, &m, ck) != CKR_OK || p11->C_Sign(cs, (unsigned char *)"m", 1, sig, &l) != CKR_OK;
+		}
+		p11->C_Finalize(NULL);
+		_exit(bad);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x", st);
+	CKR(p11->C_Finalize(NULL));
+	verify_ok();
+	ck_assert_uint_eq(count_lines("\"event\":\"sign\"", &total), 2);
+	ck_assert_uint_eq(total, 15);
+	ck_assert_uint_eq(count_lines("\"count\":10,", NULL), 1);
+	ck_assert_uint_eq(count_lines("\"count\":5,", NULL), 1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("audit");
+	TCase *tc = tcase_create("log");
+	tcase_add_checked_fixture(tc, setup, p11_world_remove);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_processes_and_threads);
+	tcase_add_test(tc, test_summary_and_fork);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return p11_run(suite());
+}
