@@ -42,6 +42,12 @@ static void unpad(char *out, size_t cap, const unsigned char *in, size_t n)
 	out[n] = '\0';
 }
 
+CK_RV hw_admin_rotate(const char *uri)
+{
+	HW_RETURN_IF(uri == NULL, CKR_ARGUMENTS_BAD);
+	return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
 CK_RV hw_admin_open(void)
 {
 	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };

@@ -81,4 +81,9 @@ CK_RV hw_admin_key_exists(CK_SESSION_HANDLE s, const unsigned char *id, size_t i
 CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 		      const unsigned char *id, size_t id_len, hw_admin_key **out);
 
+/* Rotate the key a URI names: a new version that the label signs with, the
+ * old private key retired, its public key kept with CKA_END_DATE. Not in
+ * this release: CKR_FUNCTION_NOT_SUPPORTED, and nothing is changed. */
+CK_RV hw_admin_rotate(const char *uri);
+
 #endif

@@ -6,7 +6,8 @@
 # line; a torn last line (a writer that died mid-write) is recovered by the
 # next writer; an unwritable log fails C_Initialize in production and only
 # warns in development; checkpoints signed with a token key verify with its
-# public key, and a forged one (another key, or a rewritten chain) does not.
+# public key, and a forged one (another key, or a rewritten chain) does not;
+# `hwagg rotate` says it is not supported and changes nothing.
 set -u
 CLI=${HWAGG_CLI:?}
 MODULE=${HWAGG_MODULE:?}
@@ -176,4 +177,12 @@ verify "$tmp/forged.jsonl" --key "$tmp/cp.pem" && fail "a forged checkpoint veri
 grep -q "line $cpline: bad checkpoint: the signature does not verify" "$tmp/verify.out" ||
 	fail "forged checkpoint: $(cat "$tmp/verify.out")"
 verify "$tmp/forged.jsonl" --key "$tmp/other.pem" || fail "the forger's own signatures: $(cat "$tmp/verify.out")"
+# rotation is not in this release: it says so, exits 1, and changes nothing
+before=$(p11 --login --pin $PIN --list-objects --type privkey && cat "$tmp/p11.out")
+"$CLI" rotate "pkcs11:token=audtest;object=cp;type=private" > "$tmp/rot.out" 2>&1
+[ $? -eq 1 ] || fail "rotate should exit 1: $(cat "$tmp/rot.out")"
+grep -q "not supported in this release (CKR_FUNCTION_NOT_SUPPORTED); no key was changed" "$tmp/rot.out" ||
+	fail "rotate message: $(cat "$tmp/rot.out")"
+after=$(p11 --login --pin $PIN --list-objects --type privkey && cat "$tmp/p11.out")
+[ "$before" = "$after" ] || fail "rotate changed the keys"
 echo "audit: ok"

@@ -23,6 +23,7 @@ hw_secret *hw_cli_pin(const char *pin_file, const char *slot);
 int hw_cli_keys(int argc, char **argv);
 int hw_cli_keygen(int argc, char **argv);
 int hw_cli_audit(int argc, char **argv);     /* audit.c: audit verify|show */
+int hw_cli_rotate(int argc, char **argv);    /* rotate.c: rotate KEY-URI | --due */
 
 /* Lines for `hwagg status`: the module file `make install` writes, and
  * whether a p11-kit module file registers it (if not, how to). */

@@ -141,5 +141,7 @@ int main(int argc, char **argv)
 		return hw_cli_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return hw_cli_audit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rotate") == 0)
+		return hw_cli_rotate(argc - 1, argv + 1);
 	return usage(stderr);
 }
