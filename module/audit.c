@@ -60,7 +60,7 @@ static struct {
 	sum_entry sums[SUMMARY_MAX];
 	size_t nsums;
 	double last_flush;
-	double last_cp;               /* monotonic seconds of this process's last checkpoint */
+	int64_t last_cp;              /* monotonic seconds of this process's last checkpoint (atomic) */
 	int cp_running;               /* one checkpoint at a time in a process */
 } au = { .sum_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -151,20 +151,19 @@ void hw_audit_subject_copy(hw_attrs *dst, const hw_attrs *src)
 	}
 }
 
-static void syslog_record(const char *common, const char *fields)
-{
-	/* the facility goes with each call: openlog would change the
-	 * application's own identity */
-	syslog(LOG_AUTHPRIV | LOG_INFO, "hwagg-audit: {%s%s}", common + 1, fields);
-}
-
 CK_RV hw_audit_write(const char *fields, uint64_t *seq, unsigned char *head)
 {
-	char common[1024];
+	char common[1024], *line = NULL;
 	common_fields(common, sizeof(common));
-	CK_RV rv = hw_audit_file_append(&au.file, common, fields, seq, head);
-	if (rv == CKR_OK && au.conf.syslog)
-		syslog_record(common, fields);
+	if (au.conf.syslog && (line = malloc(HW_AUDIT_LINE_MAX)) == NULL)
+		return CKR_HOST_MEMORY;
+	CK_RV rv = hw_audit_file_append(&au.file, common, fields, seq, head, line);
+	/* the line as written, chain fields included, so that a SIEM can check
+	 * it too; the facility goes with each call: openlog would change the
+	 * application's own identity */
+	if (rv == CKR_OK && line != NULL)
+		syslog(LOG_AUTHPRIV | LOG_INFO, "hwagg-audit: %s", line);
+	free(line);
 	return rv;
 }
 
@@ -178,12 +177,13 @@ static void write_record(const char *fields)
 	unsigned char head[HW_AUDIT_HASH_LEN];
 	if (hw_audit_write(fields, &seq, head) != CKR_OK || au.conf.checkpoint_key == NULL || hw_audit_busy)
 		return;
-	double now = mono_now();
+	int64_t now = (int64_t)mono_now();
 	bool due = (au.conf.checkpoint_every > 0 && seq % au.conf.checkpoint_every == 0) ||
-		   (au.conf.checkpoint_seconds > 0 && now - au.last_cp >= au.conf.checkpoint_seconds);
+		   (au.conf.checkpoint_seconds > 0 &&
+		    now - __atomic_load_n(&au.last_cp, __ATOMIC_RELAXED) >= (int64_t)au.conf.checkpoint_seconds);
 	if (!due || __atomic_exchange_n(&au.cp_running, 1, __ATOMIC_ACQ_REL))
 		return;
-	au.last_cp = now;
+	__atomic_store_n(&au.last_cp, now, __ATOMIC_RELAXED);
 	hw_audit_checkpoint(au.conf.checkpoint_key, seq, head);
 	__atomic_store_n(&au.cp_running, 0, __ATOMIC_RELEASE);
 }
@@ -368,15 +368,17 @@ CK_RV hw_audit_open(const hw_config *cfg)
 	ssize_t n = readlink("/proc/self/exe", au.exe, sizeof(au.exe) - 1);
 	au.exe[n > 0 ? n : 0] = '\0';
 	au.uid = getuid();
-	au.last_cp = mono_now();
-	rv = path[0] != '\0' ? hw_audit_file_open(&au.file, path) : CKR_FUNCTION_FAILED;
-	if (rv == CKR_OK) {
-		__atomic_store_n(&au.on, true, __ATOMIC_RELEASE);
-		hw_debug("audit: %s, signatures %s", path,
-			 au.conf.sign_events == HW_AUDIT_SIGN_EACH ? "each recorded" : "counted per key");
-		return CKR_OK;
+	au.last_cp = (int64_t)mono_now();
+	rv = CKR_FUNCTION_FAILED;
+	if (path[0] != '\0') {
+		if ((rv = hw_audit_file_open(&au.file, path)) == CKR_OK) {
+			__atomic_store_n(&au.on, true, __ATOMIC_RELEASE);
+			hw_debug("audit: %s, signatures %s", path,
+				 au.conf.sign_events == HW_AUDIT_SIGN_EACH ? "each recorded" : "counted per key");
+			return CKR_OK;
+		}
+		hw_audit_file_close(&au.file);
 	}
-	hw_audit_file_close(&au.file);
 	conf_free(&au.conf);
 	if (cfg->environment != HW_ENV_DEVELOPMENT) {
 		hw_error("audit: the log %s cannot be written in %s mode: C_Initialize fails (set \"audit\": "

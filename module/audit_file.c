@@ -178,7 +178,7 @@ static CK_RV fresh_fd_inlock(hw_audit_file *f)
 /* Mutex and flock held: the tail, then the record (and a recovery record
  * before it when the tail is torn) in one write. */
 static CK_RV append_locked(hw_audit_file *f, const char *common, const char *fields, char *buf,
-			   uint64_t *seq_out, unsigned char *head_out)
+			   uint64_t *seq_out, unsigned char *head_out, char *copy)
 {
 	struct stat st;
 	tail t;
@@ -217,6 +217,8 @@ static CK_RV append_locked(hw_audit_file *f, const char *common, const char *fie
 		return CKR_DATA_LEN_RANGE;
 	if ((rv = hw_audit_hash(buf + rec, w.len - rec, f->hash)) != CKR_OK)
 		return rv;
+	if (copy != NULL)
+		memcpy(copy, buf + rec, w.len - rec + 1);
 	hw_jsonw_raw(&w, "\n");
 	f->cached = false;
 	if ((rv = write_all(f->fd, buf, w.len)) != CKR_OK)
@@ -232,7 +234,7 @@ static CK_RV append_locked(hw_audit_file *f, const char *common, const char *fie
 }
 
 CK_RV hw_audit_file_append(hw_audit_file *f, const char *common, const char *fields,
-			   uint64_t *seq, unsigned char *head_out)
+			   uint64_t *seq, unsigned char *head_out, char *copy)
 {
 	char *buf = malloc(2 * HW_AUDIT_LINE_MAX + 2);
 	CK_RV rv;
@@ -245,7 +247,7 @@ CK_RV hw_audit_file_append(hw_audit_file *f, const char *common, const char *fie
 		rv = CKR_FUNCTION_FAILED;
 		goto out;
 	}
-	rv = append_locked(f, common, fields, buf, seq, head_out);
+	rv = append_locked(f, common, fields, buf, seq, head_out, copy);
 	flock(f->fd, LOCK_UN);
 out:
 	pthread_mutex_unlock(&f->lock);

@@ -40,9 +40,9 @@ void hw_audit_file_close(hw_audit_file *f);
  * A torn last line (a writer died mid-append) is closed and followed by a
  * "recover" record naming it, and the chain continues from the last whole
  * record. *seq and head (may be NULL) receive the new record's number and
- * hash. */
+ * hash; copy (may be NULL, HW_AUDIT_LINE_MAX bytes) the line written. */
 CK_RV hw_audit_file_append(hw_audit_file *f, const char *common, const char *fields,
-			   uint64_t *seq, unsigned char *head);
+			   uint64_t *seq, unsigned char *head, char *copy);
 
 /* The SHA-256 of a line (without its newline). */
 CK_RV hw_audit_hash(const void *line, size_t len, unsigned char out[HW_AUDIT_HASH_LEN]);

@@ -177,6 +177,35 @@ verify "$tmp/forged.jsonl" --key "$tmp/cp.pem" && fail "a forged checkpoint veri
 grep -q "line $cpline: bad checkpoint: the signature does not verify" "$tmp/verify.out" ||
 	fail "forged checkpoint: $(cat "$tmp/verify.out")"
 verify "$tmp/forged.jsonl" --key "$tmp/other.pem" || fail "the forger's own signatures: $(cat "$tmp/verify.out")"
+# "syslog": true: every record also goes to syslog, facility authpriv; the
+# consumer runs in a mount namespace whose /dev/log is the test's socket
+mkdir -p "$tmp/dev"
+for f in null zero urandom random; do touch "$tmp/dev/$f"; done
+python3 - "$tmp/dev/log" > "$tmp/syslog.out" <<'EOF2' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+try:
+    while True:
+        m = s.recv(16384).decode(errors='replace')
+        print(m, flush=True)
+        if '"event":"login"' in m:
+            break
+except socket.timeout:
+    pass
+EOF2
+listener=$!
+for i in $(seq 50); do [ -S "$tmp/dev/log" ] && break; sleep 0.1; done
+conf production "{\"path\": \"$tmp/sys.jsonl\", \"syslog\": true}"
+unshare -m sh -c 'for f in null zero urandom random; do mount --bind /dev/$f "$1/dev/$f"; done
+	mount --bind "$1/dev" /dev && exec pkcs11-tool --module "$2" --token-label audtest --login --pin "$3" -O' \
+	sh "$tmp" "$MODULE" $PIN > /dev/null 2>&1 || fail "listing in a namespace with our /dev/log"
+wait $listener
+grep -q '^<86>.*hwagg-audit: {"seq":1,"prev":"0\{64\}",.*"event":"login","slot":"audtest".*"result":"CKR_OK"}$' \
+	"$tmp/syslog.out" || fail "no login record on syslog (authpriv.info): $(cat "$tmp/syslog.out")"
+grep -q $PIN "$tmp/syslog.out" && fail "a PIN went to syslog"
+
 # rotation is not in this release: it says so, exits 1, and changes nothing
 before=$(p11 --login --pin $PIN --list-objects --type privkey && cat "$tmp/p11.out")
 "$CLI" rotate "pkcs11:token=audtest;object=cp;type=private" > "$tmp/rot.out" 2>&1
