@@ -65,6 +65,10 @@ static struct {
 } au = { .sum_lock = PTHREAD_MUTEX_INITIALIZER };
 
 __thread bool hw_audit_busy;
+/* This thread is recording a backend's note, maybe from inside a hook that
+ * holds a slot's io lock: no checkpoint is signed now (the next record
+ * outside a hook does it). */
+static __thread bool in_note;
 
 static double mono_now(void)
 {
@@ -175,7 +179,8 @@ static void write_record(const char *fields)
 {
 	uint64_t seq = 0;
 	unsigned char head[HW_AUDIT_HASH_LEN];
-	if (hw_audit_write(fields, &seq, head) != CKR_OK || au.conf.checkpoint_key == NULL || hw_audit_busy)
+	if (hw_audit_write(fields, &seq, head) != CKR_OK || au.conf.checkpoint_key == NULL || hw_audit_busy ||
+	    in_note)
 		return;
 	int64_t now = (int64_t)mono_now();
 	bool due = (au.conf.checkpoint_every > 0 && seq % au.conf.checkpoint_every == 0) ||
@@ -280,6 +285,24 @@ static void count(const hw_audit_ev *ev)
 	}
 }
 
+/* A process that exits without C_Finalize (many do) still has its counts
+ * written. Not by a forked child that did not initialize again (they are
+ * its parent's), and not if another thread holds the counts at exit; no
+ * checkpoint is signed this late. */
+__attribute__((destructor)) static void flush_at_exit(void)
+{
+	sum_entry *out;
+	if (!hw_audit_on() || au.file.pid != getpid() || (out = malloc(SUMMARY_MAX * sizeof(*out))) == NULL)
+		return;
+	if (pthread_mutex_trylock(&au.sum_lock) == 0) {
+		size_t n = take_sums_inlock(out);
+		pthread_mutex_unlock(&au.sum_lock);
+		hw_audit_busy = true;
+		write_sums(out, n);
+	}
+	free(out);
+}
+
 /* ---- events ------------------------------------------------------------------ */
 
 void hw_audit_event(const hw_audit_ev *ev)
@@ -315,7 +338,9 @@ void hw_audit_note(const char *slot, const char *what, const char *detail, CK_RV
 	for (size_t i = 0; slot != NULL && i < hw_g.nslots; i++)
 		if (strcmp(hw_g.slots[i].conf->name, slot) == 0)
 			ev.slot = &hw_g.slots[i];
+	in_note = true;
 	hw_audit_event(&ev);
+	in_note = false;
 }
 
 /* ---- open and close -------------------------------------------------------- */

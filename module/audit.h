@@ -69,7 +69,8 @@ void hw_audit_subject_copy(hw_attrs *dst, const hw_attrs *src);
 bool hw_audit_on(void);
 
 /* A backend's own record (attestation, policy decisions): the service
- * slots/services.h gives backend modules. */
+ * slots/services.h gives backend modules. May be called from inside any
+ * hook: it only appends (a due checkpoint waits for the next record). */
 void hw_audit_note(const char *slot, const char *what, const char *detail, CK_RV rv);
 
 #endif

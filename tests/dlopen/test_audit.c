@@ -3,7 +3,8 @@
  * 2 threads signing at once into one log leave one chain that
  * `hwagg audit verify` accepts, with every signature recorded and nothing
  * else; signature counts ("summary") survive fork without being written
- * twice: a child writes its own, the parent its own.
+ * twice: a child writes its own, the parent its own; a process that exits
+ * without C_Finalize still has its counts written.
  */
 #include "tests/dlopen/p11.h"
 
@@ -198,6 +199,37 @@ START_TEST(test_summary_and_fork)
 }
 END_TEST
 
+/* A process that exits without C_Finalize: its counts are written anyway. */
+START_TEST(test_exit_without_finalize)
+{
+	unsigned long long total = 0;
+	write_conf("summary");
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+		unsigned char sig[64];
+		CK_SESSION_HANDLE cs;
+		int bad = 0;
+		if (p11->C_Initialize(NULL) != CKR_OK || p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &cs) != CKR_OK ||
+		    p11->C_Login(cs, CKU_USER, (unsigned char *)USER_PIN, strlen(USER_PIN)) != CKR_OK)
+			_exit(1);
+		CK_OBJECT_HANDLE ck = find_key(cs);
+		for (int i = 0; i < 3; i++) {
+			CK_ULONG l = sizeof(sig);
+			bad += p11->C_SignInit(cs, &m, ck) != CKR_OK || p11->C_Sign(cs, (unsigned char *)"m", 1, sig, &l) != CKR_OK;
+		}
+		exit(bad);      /* exit handlers run; C_Finalize never called */
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x", st);
+	verify_ok();
+	ck_assert_uint_eq(count_lines("\"event\":\"sign\"", &total), 1);
+	ck_assert_uint_eq(total, 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -206,6 +238,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_processes_and_threads);
 	tcase_add_test(tc, test_summary_and_fork);
+	tcase_add_test(tc, test_exit_without_finalize);
 	suite_add_tcase(s, tc);
 	return s;
 }
