@@ -9,11 +9,13 @@
 #include "module/global.h"
 #include "common/uri.h"
 #include "mechanisms/encode.h"
+#include "module/audit.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FIND_CHUNK 64
 
@@ -40,12 +42,6 @@ static void unpad(char *out, size_t cap, const unsigned char *in, size_t n)
 	while (n > 0 && out[n - 1] == ' ')
 		n--;
 	out[n] = '\0';
-}
-
-CK_RV hw_admin_rotate(const char *uri)
-{
-	HW_RETURN_IF(uri == NULL, CKR_ARGUMENTS_BAD);
-	return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
 CK_RV hw_admin_open(void)
@@ -521,4 +517,90 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 	}
 	*out = k;
 	return CKR_OK;
+}
+
+/* Set (today, UTC) or clear (today false) CKA_END_DATE on the token's public
+ * keys with this CKA_ID. */
+static CK_RV end_public(CK_SESSION_HANDLE s, const hw_admin_key *k, bool today)
+{
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_ID, k->id, (CK_ULONG)k->id_len },
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+	char ymd[9];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ymd, sizeof(ymd), "%Y%m%d", &tm);
+	CK_ATTRIBUTE end = { CKA_END_DATE, ymd, today ? sizeof(CK_DATE) : 0 };
+	CK_RV rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n);
+	for (size_t i = 0; rv == CKR_OK && i < n; i++)
+		rv = hw_C_SetAttributeValue(s, hs[i], &end, 1);
+	free(hs);
+	return rv;
+}
+
+CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
+		      hw_admin_key **old_out, hw_admin_key **new_out)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[4];
+	CK_ULONG tn = 0;
+	CK_OBJECT_HANDLE *hs = NULL;
+	size_t n = 0;
+	char token[33], note[256];
+	hw_admin_key *old = NULL, *neu = NULL;
+	HW_RETURN_IF(label == NULL || old_out == NULL || new_out == NULL || (id == NULL && id_len > 0),
+		     CKR_ARGUMENTS_BAD);
+	*old_out = *new_out = NULL;
+	tmpl_add(t, &tn, CKA_CLASS, &cls, sizeof(cls));
+	tmpl_add(t, &tn, CKA_TOKEN, &yes, sizeof(yes));
+	tmpl_add(t, &tn, CKA_LABEL, (void *)label, (CK_ULONG)strlen(label));
+	if (id_len > 0)
+		tmpl_add(t, &tn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+	CK_RV rv = token_label(s, token);
+	if (rv == CKR_OK)
+		rv = find_all(s, t, tn, &hs, &n);
+	if (rv == CKR_OK && n != 1)
+		rv = n == 0 ? CKR_KEY_HANDLE_INVALID : CKR_TEMPLATE_INCONSISTENT;
+	if (rv == CKR_OK && (old = calloc(1, sizeof(*old))) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK && (rv = key_read(s, hs[0], CKO_PRIVATE_KEY, token, old)) != CKR_OK) {
+		free(old);
+		old = NULL;
+	}
+	if (rv == CKR_OK && old->algorithm[0] == '\0')
+		rv = CKR_KEY_TYPE_INCONSISTENT;
+	/* the old public key first: if the token cannot date it, nothing
+	 * else changes */
+	if (rv == CKR_OK)
+		rv = end_public(s, old, true);
+	if (rv == CKR_OK && (rv = hw_admin_keygen(s, old->algorithm, label, NULL, 0, &neu)) != CKR_OK)
+		end_public(s, old, false);
+	if (rv == CKR_OK)
+		rv = hw_C_DestroyObject(s, hs[0]);
+	if (old != NULL) {
+		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, id ", label, old->algorithm);
+		for (size_t i = 0; i < old->id_len && i < 32 && o + 3 < sizeof(note); i++)
+			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", old->id[i]);
+		o += (size_t)snprintf(note + o, sizeof(note) - o > 0 ? sizeof(note) - o : 0, " -> id ");
+		for (size_t i = 0; neu != NULL && i < neu->id_len && i < 32 && o + 3 < sizeof(note); i++)
+			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", neu->id[i]);
+		hw_audit_note(token, "rotate", note, rv);
+	}
+	free(hs);
+	if (rv == CKR_OK) {
+		*old_out = old;
+		*new_out = neu;
+	} else {
+		hw_admin_keys_free(old, old != NULL);
+		hw_admin_keys_free(neu, neu != NULL);
+	}
+	return rv;
 }

@@ -81,9 +81,15 @@ CK_RV hw_admin_key_exists(CK_SESSION_HANDLE s, const unsigned char *id, size_t i
 CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 		      const unsigned char *id, size_t id_len, hw_admin_key **out);
 
-/* Rotate the key a URI names: a new version that the label signs with, the
- * old private key retired, its public key kept with CKA_END_DATE. Not in
- * this release: CKR_FUNCTION_NOT_SUPPORTED, and nothing is changed. */
-CK_RV hw_admin_rotate(const char *uri);
+/* Rotate the one private key on the session's token with this label (and
+ * CKA_ID, when id is given): a new key pair of the same algorithm and label
+ * on the same token, so the label signs with the new key; the old public
+ * key keeps its place with CKA_END_DATE set to today (UTC), so old
+ * signatures still verify; the old private key is destroyed. Recorded in
+ * the audit log with both keys. No such key: CKR_KEY_HANDLE_INVALID;
+ * several: CKR_TEMPLATE_INCONSISTENT (give the id). *old_out and *new_out
+ * describe the two private keys (free each with hw_admin_keys_free(k, 1)). */
+CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
+		      hw_admin_key **old_out, hw_admin_key **new_out);
 
 #endif

@@ -7,7 +7,10 @@
 # next writer; an unwritable log fails C_Initialize in production and only
 # warns in development; checkpoints signed with a token key verify with its
 # public key, and a forged one (another key, or a rewritten chain) does not;
-# `hwagg rotate` says it is not supported and changes nothing.
+# `hwagg rotate` gives the label a new key while old signatures still verify
+# with the old public key (kept, with an end date), and the label (pkcs11-tool)
+# and the URI (the OpenSSL engine) reach the new key; `--due` says it is not
+# supported and changes nothing.
 set -u
 CLI=${HWAGG_CLI:?}
 MODULE=${HWAGG_MODULE:?}
@@ -206,12 +209,45 @@ grep -q '^<86>.*hwagg-audit: {"seq":1,"prev":"0\{64\}",.*"event":"login","slot":
 	"$tmp/syslog.out" || fail "no login record on syslog (authpriv.info): $(cat "$tmp/syslog.out")"
 grep -q $PIN "$tmp/syslog.out" && fail "a PIN went to syslog"
 
-# rotation is not in this release: it says so, exits 1, and changes nothing
-before=$(p11 --login --pin $PIN --list-objects --type privkey && cat "$tmp/p11.out")
-"$CLI" rotate "pkcs11:token=audtest;object=cp;type=private" > "$tmp/rot.out" 2>&1
-[ $? -eq 1 ] || fail "rotate should exit 1: $(cat "$tmp/rot.out")"
-grep -q "not supported in this release (CKR_FUNCTION_NOT_SUPPORTED); no key was changed" "$tmp/rot.out" ||
-	fail "rotate message: $(cat "$tmp/rot.out")"
-after=$(p11 --login --pin $PIN --list-objects --type privkey && cat "$tmp/p11.out")
-[ "$before" = "$after" ] || fail "rotate changed the keys"
+# rotation: the label signs with a new key; an old signature still verifies
+# with the old public key, which stays (with an end date); consumers that
+# find the key by label or URI take the new one without a change
+conf production "{\"path\": \"$tmp/rot.jsonl\"}"
+"$CLI" keygen --slot audtest --type ec-p256 --label rot --pin-file "$tmp/pin" > /dev/null || fail "keygen rot"
+pkid() { p11 --login --pin $PIN --list-objects --type privkey && awk '/label: *rot$/ { getline; print $2 }' "$tmp/p11.out"; }
+oldid=$(pkid)
+[ -n "$oldid" ] || fail "no private key rot: $(cat "$tmp/p11.out")"
+# the OpenSSL engine finds the key by its URI (label), before and after
+openssl dgst -sha256 -binary -out "$tmp/msg.sha256" "$tmp/msg"
+engine_sign() {
+	PKCS11_MODULE_PATH=$MODULE openssl pkeyutl -engine pkcs11 -keyform engine -sign -in "$tmp/msg.sha256" \
+		-inkey "pkcs11:token=audtest;object=rot;type=private?pin-value=$PIN" -out "$1" > /dev/null 2>&1
+}
+engine_verify() { openssl pkeyutl -verify -pubin -inkey "$1" -in "$tmp/msg.sha256" -sigfile "$2" > /dev/null 2>&1; }
+engine_sign "$tmp/sig-old" || fail "engine sign by URI before rotation"
+pubpem() { p11 --read-object --type pubkey --id "$1" -o "$tmp/p.der" && openssl pkey -pubin -inform DER -in "$tmp/p.der" -out "$2"; }
+pubpem "$oldid" "$tmp/old.pem" || fail "old public key"
+newuri=$("$CLI" rotate "pkcs11:token=audtest;object=rot;type=private" --pin-file "$tmp/pin" 2> "$tmp/rot.out") ||
+	fail "rotate: $(cat "$tmp/rot.out")"
+newid=$(pkid)
+[ "$(grep -c 'label: *rot$' "$tmp/p11.out")" -eq 1 ] || fail "after rotation, one private key rot: $(cat "$tmp/p11.out")"
+[ -n "$newid" ] && [ "$newid" != "$oldid" ] || fail "the private key rot is still $oldid"
+[[ $newuri == "pkcs11:token=audtest;object=rot;id=%"*";type=private" ]] || fail "rotate printed $newuri"
+engine_sign "$tmp/sig-new" || fail "engine sign by URI after rotation"
+pubpem "$oldid" "$tmp/old2.pem" || fail "the old public key is gone after rotation"
+pubpem "$newid" "$tmp/new.pem" || fail "new public key"
+engine_verify "$tmp/old.pem" "$tmp/sig-old" || fail "the engine did not sign with the key rot before rotation"
+engine_verify "$tmp/old2.pem" "$tmp/sig-old" || fail "an old signature does not verify with the old public key after rotation"
+engine_verify "$tmp/new.pem" "$tmp/sig-new" || fail "the URI (label) does not sign with the new key"
+engine_verify "$tmp/new.pem" "$tmp/sig-old" && fail "the old signature verifies with the new key"
+grep '"what":"rotate"' "$tmp/rot.jsonl" | grep -q "id $oldid -> id $newid\",\"result\":\"CKR_OK\"" ||
+	fail "rotation record: $(grep rotate "$tmp/rot.jsonl")"
+grep -q "\"event\":\"destroy\".*\"id\":\"$oldid\"" "$tmp/rot.jsonl" || fail "old private key destroy not recorded"
+"$CLI" audit verify "$tmp/rot.jsonl" > /dev/null || fail "the log after rotation does not verify"
+# by age: not in this release, says so and changes nothing
+"$CLI" rotate --due > "$tmp/due.out" 2>&1
+[ $? -eq 1 ] || fail "rotate --due should exit 1"
+grep -q "not supported in this release (CKR_FUNCTION_NOT_SUPPORTED); no key was changed" "$tmp/due.out" ||
+	fail "rotate --due message: $(cat "$tmp/due.out")"
+[ "$(pkid)" = "$newid" ] || fail "rotate --due changed the key"
 echo "audit: ok"

@@ -9,7 +9,9 @@
 #include "tests/dlopen/p11.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define PROCS 4
 #define THREADS 2
@@ -249,6 +251,65 @@ START_TEST(test_exit_without_finalize)
 }
 END_TEST
 
+/* The public keys labelled "mp": their CKA_ID and CKA_END_DATE. */
+static size_t public_keys(CK_SESSION_HANDLE s, unsigned char ids[][64], CK_ULONG *id_len, CK_DATE *end,
+			  CK_ULONG *end_len)
+{
+	CK_RV rv;
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_LABEL, "mp", 2 } };
+	CK_OBJECT_HANDLE h[4];
+	CK_ULONG n = 0;
+	CKR(p11->C_FindObjectsInit(s, t, 2));
+	CKR(p11->C_FindObjects(s, h, 4, &n));
+	CKR(p11->C_FindObjectsFinal(s));
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_ATTRIBUTE a[] = { { CKA_ID, ids[i], 64 }, { CKA_END_DATE, &end[i], sizeof(end[i]) } };
+		CKR(p11->C_GetAttributeValue(s, h[i], a, 2));
+		id_len[i] = a[0].ulValueLen;
+		end_len[i] = a[1].ulValueLen;
+	}
+	return n;
+}
+
+/* hwagg rotate: the old public key stays with today's end date, the new
+ * one has none, one private key has the label. */
+START_TEST(test_rotate_end_date)
+{
+	CK_RV rv;
+	char cmd[1200], pin[400], today[9];
+	unsigned char ids[4][64];
+	CK_ULONG id_len[4], end_len[4];
+	CK_DATE end[4];
+	time_t now = time(NULL);
+	struct tm tm;
+	write_conf("summary");
+	snprintf(pin, sizeof(pin), "%s/pin", p11_dir);
+	FILE *f = fopen(pin, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", USER_PIN);
+	fclose(f);
+	ck_assert_int_eq(chmod(pin, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' rotate 'pkcs11:token=hwtest;object=mp;type=private' --pin-file '%s' >/dev/null",
+		 getenv("HWAGG_CLI"), pin);
+	ck_assert_int_eq(system(cmd), 0);
+	CKR(p11->C_Initialize(NULL));
+	CK_SESSION_HANDLE s = p11_user_session();
+	(void)find_key(s);                      /* exactly one private key "mp" */
+	ck_assert_uint_eq(public_keys(s, ids, id_len, end, end_len), 2);
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y%m%d", &tm);
+	int dated = end_len[0] == sizeof(CK_DATE) ? 0 : 1;
+	ck_assert_uint_eq(end_len[dated], sizeof(CK_DATE));
+	ck_assert_int_eq(memcmp(&end[dated], today, 8), 0);
+	ck_assert_uint_eq(end_len[1 - dated], 0);        /* the new key: no end */
+	ck_assert(id_len[0] != id_len[1] || memcmp(ids[0], ids[1], id_len[0]) != 0);
+	CKR(p11->C_Finalize(NULL));
+	ck_assert_uint_eq(count_lines("\"what\":\"rotate\"", NULL), 1);
+	verify_ok();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -258,6 +319,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_processes_and_threads);
 	tcase_add_test(tc, test_summary_and_fork);
 	tcase_add_test(tc, test_exit_without_finalize);
+	tcase_add_test(tc, test_rotate_end_date);
 	suite_add_tcase(s, tc);
 	return s;
 }
