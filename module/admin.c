@@ -10,6 +10,8 @@
 #include "common/uri.h"
 #include "mechanisms/encode.h"
 #include "module/audit.h"
+#include "module/objutil.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -519,11 +521,12 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 	return CKR_OK;
 }
 
-/* Set (today, UTC) or clear (today false) CKA_END_DATE on the token's public
- * keys with this CKA_ID. */
-static CK_RV end_public(CK_SESSION_HANDLE s, const hw_admin_key *k, bool today)
+/* On the token's keys of class cls with k's CKA_ID: set the date attribute
+ * date to today (UTC), or clear it (today false); date 0: set the key
+ * version instead. */
+static CK_RV mark_keys(CK_SESSION_HANDLE s, const hw_admin_key *k, CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE date,
+		       bool today, CK_ULONG version)
 {
-	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
 	CK_BBOOL yes = CK_TRUE;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
@@ -537,12 +540,27 @@ static CK_RV end_public(CK_SESSION_HANDLE s, const hw_admin_key *k, bool today)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(ymd, sizeof(ymd), "%Y%m%d", &tm);
-	CK_ATTRIBUTE end = { CKA_END_DATE, ymd, today ? sizeof(CK_DATE) : 0 };
+	CK_ATTRIBUTE a = { date, ymd, today ? sizeof(CK_DATE) : 0 };
 	CK_RV rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n);
 	for (size_t i = 0; rv == CKR_OK && i < n; i++)
-		rv = hw_C_SetAttributeValue(s, hs[i], &end, 1);
+		rv = date != 0 ? hw_C_SetAttributeValue(s, hs[i], &a, 1) : hw_obj_set_version(s, hs[i], version);
 	free(hs);
 	return rv;
+}
+
+/* The new key pair: its start date and the version after the old one.
+ * Best effort: a token that keeps neither still has a working key. */
+static void mark_new(CK_SESSION_HANDLE s, const hw_admin_key *neu, CK_ULONG version)
+{
+	static const CK_OBJECT_CLASS both[] = { CKO_PUBLIC_KEY, CKO_PRIVATE_KEY };
+	for (size_t i = 0; i < HW_ARRAY_LEN(both); i++) {
+		CK_RV rv = mark_keys(s, neu, both[i], CKA_START_DATE, true, 0);
+		if (rv == CKR_OK)
+			rv = mark_keys(s, neu, both[i], 0, false, version);
+		if (rv != CKR_OK)
+			hw_info("rotate: the new key's start date or version (%lu) is not kept: %s",
+				(unsigned long)version, hw_rv_name(rv));
+	}
 }
 
 CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
@@ -553,6 +571,7 @@ CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned cha
 	CK_ATTRIBUTE t[4];
 	CK_ULONG tn = 0;
 	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG version = 1;
 	size_t n = 0;
 	char token[33], note[256];
 	hw_admin_key *old = NULL, *neu = NULL;
@@ -579,14 +598,19 @@ CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned cha
 		rv = CKR_KEY_TYPE_INCONSISTENT;
 	/* the old public key first: if the token cannot date it, nothing
 	 * else changes */
+	if (rv == CKR_OK && attr_ulong(s, hs[0], CKA_HWAGG_KEY_VERSION, &version) != CKR_OK)
+		version = 1;
 	if (rv == CKR_OK)
-		rv = end_public(s, old, true);
+		rv = mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, true, 0);
 	if (rv == CKR_OK && (rv = hw_admin_keygen(s, old->algorithm, label, NULL, 0, &neu)) != CKR_OK)
-		end_public(s, old, false);
+		mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, false, 0);
+	if (rv == CKR_OK)
+		mark_new(s, neu, version + 1);
 	if (rv == CKR_OK)
 		rv = hw_C_DestroyObject(s, hs[0]);
 	if (old != NULL) {
-		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, id ", label, old->algorithm);
+		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, version %lu -> %lu, id ", label,
+					    old->algorithm, (unsigned long)version, (unsigned long)version + 1);
 		for (size_t i = 0; i < old->id_len && i < 32 && o + 3 < sizeof(note); i++)
 			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", old->id[i]);
 		o += (size_t)snprintf(note + o, sizeof(note) - o > 0 ? sizeof(note) - o : 0, " -> id ");

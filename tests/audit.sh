@@ -240,7 +240,7 @@ engine_verify "$tmp/old.pem" "$tmp/sig-old" || fail "the engine did not sign wit
 engine_verify "$tmp/old2.pem" "$tmp/sig-old" || fail "an old signature does not verify with the old public key after rotation"
 engine_verify "$tmp/new.pem" "$tmp/sig-new" || fail "the URI (label) does not sign with the new key"
 engine_verify "$tmp/new.pem" "$tmp/sig-old" && fail "the old signature verifies with the new key"
-grep '"what":"rotate"' "$tmp/rot.jsonl" | grep -q "id $oldid -> id $newid\",\"result\":\"CKR_OK\"" ||
+grep '"what":"rotate"' "$tmp/rot.jsonl" | grep -q "version 1 -> 2, id $oldid -> id $newid\",\"result\":\"CKR_OK\"" ||
 	fail "rotation record: $(grep rotate "$tmp/rot.jsonl")"
 grep -q "\"event\":\"destroy\".*\"id\":\"$oldid\"" "$tmp/rot.jsonl" || fail "old private key destroy not recorded"
 "$CLI" audit verify "$tmp/rot.jsonl" > /dev/null || fail "the log after rotation does not verify"

@@ -251,9 +251,12 @@ START_TEST(test_exit_without_finalize)
 }
 END_TEST
 
-/* The public keys labelled "mp": their CKA_ID and CKA_END_DATE. */
+#define CKA_HWAGG_KEY_VERSION (0x80000000UL | 0x48574100UL | 3)   /* common/hwagg.h */
+
+/* The public keys labelled "mp": their CKA_ID, CKA_END_DATE, CKA_START_DATE
+ * and version. */
 static size_t public_keys(CK_SESSION_HANDLE s, unsigned char ids[][64], CK_ULONG *id_len, CK_DATE *end,
-			  CK_ULONG *end_len)
+			  CK_ULONG *end_len, CK_DATE *start, CK_ULONG *start_len, CK_ULONG *version)
 {
 	CK_RV rv;
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
@@ -264,23 +267,27 @@ static size_t public_keys(CK_SESSION_HANDLE s, unsigned char ids[][64], CK_ULONG
 	CKR(p11->C_FindObjects(s, h, 4, &n));
 	CKR(p11->C_FindObjectsFinal(s));
 	for (CK_ULONG i = 0; i < n; i++) {
-		CK_ATTRIBUTE a[] = { { CKA_ID, ids[i], 64 }, { CKA_END_DATE, &end[i], sizeof(end[i]) } };
-		CKR(p11->C_GetAttributeValue(s, h[i], a, 2));
+		CK_ATTRIBUTE a[] = { { CKA_ID, ids[i], 64 }, { CKA_END_DATE, &end[i], sizeof(end[i]) },
+				     { CKA_START_DATE, &start[i], sizeof(start[i]) },
+				     { CKA_HWAGG_KEY_VERSION, &version[i], sizeof(version[i]) } };
+		CKR(p11->C_GetAttributeValue(s, h[i], a, 4));
 		id_len[i] = a[0].ulValueLen;
 		end_len[i] = a[1].ulValueLen;
+		start_len[i] = a[2].ulValueLen;
 	}
 	return n;
 }
 
 /* hwagg rotate: the old public key stays with today's end date, the new
- * one has none, one private key has the label. */
+ * one has none but today's start date and the next version; one private
+ * key has the label, of the next version too. */
 START_TEST(test_rotate_end_date)
 {
 	CK_RV rv;
 	char cmd[1200], pin[400], today[9];
 	unsigned char ids[4][64];
-	CK_ULONG id_len[4], end_len[4];
-	CK_DATE end[4];
+	CK_ULONG id_len[4], end_len[4], start_len[4], version[4], pv = 0;
+	CK_DATE end[4], start[4];
 	time_t now = time(NULL);
 	struct tm tm;
 	write_conf("summary");
@@ -295,14 +302,21 @@ START_TEST(test_rotate_end_date)
 	ck_assert_int_eq(system(cmd), 0);
 	CKR(p11->C_Initialize(NULL));
 	CK_SESSION_HANDLE s = p11_user_session();
-	(void)find_key(s);                      /* exactly one private key "mp" */
-	ck_assert_uint_eq(public_keys(s, ids, id_len, end, end_len), 2);
+	CK_OBJECT_HANDLE k = find_key(s);       /* exactly one private key "mp" */
+	CK_ATTRIBUTE pva = { CKA_HWAGG_KEY_VERSION, &pv, sizeof(pv) };
+	CKR(p11->C_GetAttributeValue(s, k, &pva, 1));
+	ck_assert_uint_eq(pv, 2);
+	ck_assert_uint_eq(public_keys(s, ids, id_len, end, end_len, start, start_len, version), 2);
 	gmtime_r(&now, &tm);
 	strftime(today, sizeof(today), "%Y%m%d", &tm);
 	int dated = end_len[0] == sizeof(CK_DATE) ? 0 : 1;
 	ck_assert_uint_eq(end_len[dated], sizeof(CK_DATE));
 	ck_assert_int_eq(memcmp(&end[dated], today, 8), 0);
 	ck_assert_uint_eq(end_len[1 - dated], 0);        /* the new key: no end */
+	ck_assert_uint_eq(start_len[1 - dated], sizeof(CK_DATE));
+	ck_assert_int_eq(memcmp(&start[1 - dated], today, 8), 0);
+	ck_assert_uint_eq(version[dated], 1);
+	ck_assert_uint_eq(version[1 - dated], 2);
 	ck_assert(id_len[0] != id_len[1] || memcmp(ids[0], ids[1], id_len[0]) != 0);
 	CKR(p11->C_Finalize(NULL));
 	ck_assert_uint_eq(count_lines("\"what\":\"rotate\"", NULL), 1);
