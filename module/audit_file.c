@@ -41,7 +41,7 @@ CK_RV hw_audit_hash(const void *line, size_t len, unsigned char out[HW_AUDIT_HAS
 static CK_RV open_fd(hw_audit_file *f)
 {
 	struct stat st;
-	f->fd = open(f->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	f->fd = open(f->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0660);
 	if (f->fd < 0 || fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		hw_error("audit \"%s\": cannot open for appending: %s", f->path,
 			 f->fd < 0 ? strerror(errno) : "not a regular file");

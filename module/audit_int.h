@@ -32,7 +32,8 @@ typedef struct hw_audit_file {
 	unsigned char hash[HW_AUDIT_HASH_LEN];   /* the last record's hash */
 } hw_audit_file;
 
-/* Open (create, mode 0640 under the umask) for appending; logs why not. */
+/* Open (create, mode 0660 under the umask: users of one group may share a
+ * log) for appending; logs why not. */
 CK_RV hw_audit_file_open(hw_audit_file *f, const char *path);
 void hw_audit_file_close(hw_audit_file *f);
 /* Append one record: {"seq":N,"prev":"<hash of the last record>" then
