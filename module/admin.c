@@ -72,6 +72,7 @@ CK_RV hw_admin_module_info(hw_admin_module *out)
 	snprintf(out->environment, sizeof(out->environment), "%s", d.environment);
 	snprintf(out->store, sizeof(out->store), "%s", d.store);
 	out->version = info.libraryVersion;
+	out->rotation_days = d.rotation_days;
 	return CKR_OK;
 }
 

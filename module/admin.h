@@ -21,6 +21,7 @@ typedef struct hw_admin_module {
 	char environment[16];
 	char store[4096];
 	CK_VERSION version;           /* library version (C_GetInfo) */
+	unsigned rotation_days;       /* "rotation"."interval_days" in effect; 0: never */
 } hw_admin_module;
 
 CK_RV hw_admin_module_info(hw_admin_module *out);

@@ -343,10 +343,12 @@ static CK_RV parse_root(const conf_ctx *c, hw_config *cfg)
 			rv = get_path(c, where, val, &cfg->store);
 		} else if (strcmp(key, "log") == 0 || strcmp(key, "audit") == 0) {
 			rv = parse_section(c, cfg, key, val);
+		} else if (strcmp(key, "rotation") == 0) {
+			rv = hw_conf_rotation(c, val, &cfg->rotation_days);
 		} else if (strcmp(key, "slots") == 0) {
 			rv = parse_slots(c, cfg, val);
 		} else {
-			return hw_conf_fail(c, where, "unknown key; expected one of environment, store, log, audit, slots");
+			return hw_conf_fail(c, where, "unknown key; expected one of environment, store, log, audit, rotation, slots");
 		}
 		if (rv != CKR_OK)
 			return rv;
@@ -414,6 +416,7 @@ static CK_RV config_build(const conf_ctx *c, const char *path, const char *text,
 	cfg->builtin = builtin;
 	cfg->log_level = -1;
 	cfg->audit.enabled = true;
+	cfg->rotation_days = -1;
 	cfg->environment = builtin ? HW_ENV_DEVELOPMENT : HW_ENV_PRODUCTION;
 	if (len > CONF_MAX_SIZE)
 		rv = hw_conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);

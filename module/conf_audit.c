@@ -1,7 +1,8 @@
 /*
  * The configuration's "audit" object: one row per key, each with its type
  * and the function that reads it, so that a new key is one line here and
- * the message listing the keys follows by itself.
+ * the message listing the keys follows by itself. Also "rotation", the
+ * other half of a key's audited life.
  */
 #include "module/conf_int.h"
 
@@ -115,5 +116,26 @@ CK_RV hw_conf_audit(const conf_ctx *c, json_object *obj, hw_audit_conf *a)
 	if ((a->checkpoint_every || a->checkpoint_seconds) && a->checkpoint_key == NULL)
 		return hw_conf_fail(c, "audit.checkpoint_key", "missing; expected the URI of the key that signs "
 				    "checkpoints, since checkpoint_every or checkpoint_seconds is set");
+	return CKR_OK;
+}
+
+CK_RV hw_conf_rotation(const conf_ctx *c, json_object *obj, int *days)
+{
+	char where[CONF_PATH_LEN];
+	CK_RV rv = hw_conf_check_type(c, "rotation", obj, json_type_object);
+	if (rv != CKR_OK)
+		return rv;
+	json_object_object_foreach(obj, key, val) {
+		hw_conf_path_key(where, sizeof(where), "rotation", key);
+		if (strcmp(key, "interval_days") != 0)
+			return hw_conf_fail(c, where, "unknown key; expected interval_days");
+		if ((rv = hw_conf_check_type(c, where, val, json_type_int)) != CKR_OK)
+			return rv;
+		int64_t n = json_object_get_int64(val);
+		if (n < 0 || n > 36500)
+			return hw_conf_fail(c, where, "%lld is out of range; expected days from 1 to 36500, or 0 (never)",
+					    (long long)n);
+		*days = (int)n;
+	}
 	return CKR_OK;
 }

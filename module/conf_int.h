@@ -40,5 +40,7 @@ CK_RV hw_conf_check_name(const conf_ctx *c, const char *where, const char *s);
 
 /* The "audit" object (conf_audit.c); obj is already known to be an object. */
 CK_RV hw_conf_audit(const conf_ctx *c, json_object *obj, hw_audit_conf *a);
+/* The "rotation" object (conf_audit.c): "interval_days". */
+CK_RV hw_conf_rotation(const conf_ctx *c, json_object *obj, int *days);
 
 #endif

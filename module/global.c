@@ -373,6 +373,9 @@ CK_RV hw_module_describe(hw_module_desc *out)
 	snprintf(out->config, sizeof(out->config), "%s", hw_g.config->path ? hw_g.config->path : "");
 	snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(hw_g.config->environment));
 	snprintf(out->store, sizeof(out->store), "%s", hw_g.config->store ? hw_g.config->store : "");
+	/* not configured: 90 days, except in development */
+	out->rotation_days = hw_g.config->rotation_days >= 0 ? (unsigned)hw_g.config->rotation_days :
+			     hw_g.config->environment == HW_ENV_DEVELOPMENT ? 0 : 90;
 	return CKR_OK;
 }
 

@@ -10,7 +10,7 @@ PKGS="
   opensc softhsm2 libengine-pkcs11-openssl openssh-client openssh-server
   libnss3-tools gnutls-bin openjdk-17-jdk-headless
   gnome-keyring dbus libsecret-tools python3-dbus
-  valgrind python3 procps util-linux iproute2 man-db
+  valgrind python3 procps util-linux iproute2 man-db faketime
 "
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2

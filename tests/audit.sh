@@ -244,10 +244,30 @@ grep '"what":"rotate"' "$tmp/rot.jsonl" | grep -q "version 1 -> 2, id $oldid -> 
 	fail "rotation record: $(grep rotate "$tmp/rot.jsonl")"
 grep -q "\"event\":\"destroy\".*\"id\":\"$oldid\"" "$tmp/rot.jsonl" || fail "old private key destroy not recorded"
 "$CLI" audit verify "$tmp/rot.jsonl" > /dev/null || fail "the log after rotation does not verify"
-# by age: not in this release, says so and changes nothing
-"$CLI" rotate --due > "$tmp/due.out" 2>&1
-[ $? -eq 1 ] || fail "rotate --due should exit 1"
-grep -q "not supported in this release (CKR_FUNCTION_NOT_SUPPORTED); no key was changed" "$tmp/due.out" ||
-	fail "rotate --due message: $(cat "$tmp/due.out")"
-[ "$(pkid)" = "$newid" ] || fail "rotate --due changed the key"
+# by age: "rotation": {"interval_days": 30}; a key made 40 days ago (the
+# clock moved back with faketime) is due, one made now is not
+cat > "$tmp/hwagg.json" <<EOF
+{"environment": "production", "store": "$tmp/store", "audit": {"path": "$tmp/rot.jsonl"},
+ "rotation": {"interval_days": 30}, "slots": [{"name": "audtest", "type": "soft"}]}
+EOF
+faketime -f '-40d' "$CLI" keygen --slot audtest --type ec-p256 --label aged --pin-file "$tmp/pin" > /dev/null ||
+	fail "keygen 40 days ago"
+"$CLI" keygen --slot audtest --type ec-p256 --label fresh --pin-file "$tmp/pin" > /dev/null || fail "keygen fresh"
+p11 --login --pin $PIN --list-objects --type privkey && cp "$tmp/p11.out" "$tmp/before.out"
+"$CLI" rotate --due --slot audtest --pin-file "$tmp/pin" > "$tmp/due.out" 2> "$tmp/due.err" ||
+	fail "rotate --due: $(cat "$tmp/due.err")"
+[ "$(wc -l < "$tmp/due.out")" -eq 1 ] && grep -q "^pkcs11:token=audtest;object=aged;id=" "$tmp/due.out" ||
+	fail "rotate --due should rotate exactly the aged key: $(cat "$tmp/due.out" "$tmp/due.err")"
+grep -q "1 key(s) rotated, 4 younger than 30 days" "$tmp/due.err" || fail "rotate --due summary: $(cat "$tmp/due.err")"
+p11 --login --pin $PIN --list-objects --type privkey
+keep='label: *\(fresh\|rot\|cp\|signer\)$'
+[ "$(grep -A1 "$keep" "$tmp/before.out")" = "$(grep -A1 "$keep" "$tmp/p11.out")" ] ||
+	fail "rotate --due changed a key that was not due"
+[ "$(grep -A1 'label: *aged$' "$tmp/before.out")" != "$(grep -A1 'label: *aged$' "$tmp/p11.out")" ] ||
+	fail "rotate --due did not change the aged key"
+"$CLI" rotate --due --slot audtest --pin-file "$tmp/pin" > "$tmp/due.out" 2> "$tmp/due.err" || fail "second --due"
+[ ! -s "$tmp/due.out" ] || fail "a second --due rotated again: $(cat "$tmp/due.out")"
+conf development "{\"path\": \"$tmp/rot.jsonl\"}"
+"$CLI" rotate --due --slot audtest --pin-file "$tmp/pin" > "$tmp/due.out" 2>&1 || fail "--due in development"
+grep -q "rotation by age is off" "$tmp/due.out" || fail "development --due: $(cat "$tmp/due.out")"
 echo "audit: ok"

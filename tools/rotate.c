@@ -2,8 +2,11 @@
  * hwagg rotate KEY-URI [--pin-file FILE]: a new key for the label, on the
  * same slot (hw_admin_rotate). The URI names the token (the slot) and the
  * key's label (object=), and its id= when several keys share the label.
- * Prints the new key's URI. `--due` (rotation by age) is not in this
- * release: it says so and exits 1 (README, "Not done yet").
+ * Prints the new key's URI.
+ *
+ * hwagg rotate --due --slot NAME [--pin-file FILE]: every private key of
+ * the slot created longer ago than "rotation"."interval_days" (for a
+ * systemd timer: conf/hwagg-rotate.timer).
  */
 #include "tools/cli.h"
 #include "module/admin.h"
@@ -12,24 +15,22 @@
 #include <p11-kit/uri.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int rotate_usage(void)
 {
 	fprintf(stderr, "usage: hwagg rotate KEY-URI [--pin-file FILE]\n"
+			"       hwagg rotate --due --slot NAME [--pin-file FILE]\n"
 			"       (KEY-URI: pkcs11:token=SLOT;object=LABEL[;id=...])\n");
 	return HW_EXIT_USAGE;
 }
 
-/* The slot whose name is the URI's token label. */
-static bool slot_of(P11KitUri *u, CK_SLOT_ID *id, char *name, size_t cap)
+/* The slot named name. */
+static bool slot_named(const char *name, CK_SLOT_ID *id)
 {
-	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(u);
 	hw_admin_slot *slots = NULL;
-	size_t n = 0, len = sizeof(ti->label);
+	size_t n = 0;
 	bool found = false;
-	while (len > 0 && ti->label[len - 1] == ' ')
-		len--;
-	snprintf(name, cap, "%.*s", (int)len, (const char *)ti->label);
 	if (hw_admin_slots(&slots, &n) != CKR_OK)
 		return false;
 	for (size_t i = 0; i < n && !found; i++) {
@@ -40,6 +41,31 @@ static bool slot_of(P11KitUri *u, CK_SLOT_ID *id, char *name, size_t cap)
 	}
 	free(slots);
 	return found;
+}
+
+/* The slot whose name is the URI's token label. */
+static bool slot_of(P11KitUri *u, CK_SLOT_ID *id, char *name, size_t cap)
+{
+	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(u);
+	size_t len = sizeof(ti->label);
+	while (len > 0 && ti->label[len - 1] == ' ')
+		len--;
+	snprintf(name, cap, "%.*s", (int)len, (const char *)ti->label);
+	return slot_named(name, id);
+}
+
+/* A session logged in on the slot with the PIN of pin_file (or the other
+ * sources of hw_cli_pin). */
+static int login(CK_SLOT_ID slot, const char *name, const char *pin_file, CK_SESSION_HANDLE *s)
+{
+	hw_secret *pin = hw_cli_pin(pin_file, name);
+	if (pin == NULL)
+		return HW_EXIT_USAGE;
+	CK_RV rv = hw_admin_login(slot, pin->data, pin->len, s);
+	hw_secret_free(pin);
+	if (rv != CKR_OK)
+		fprintf(stderr, "hwagg: slot \"%s\": login: %s\n", name, hw_rv_name(rv));
+	return rv == CKR_OK ? HW_EXIT_OK : HW_EXIT_FAIL;
 }
 
 static int rotate_key(P11KitUri *u, const char *pin_file)
@@ -58,16 +84,10 @@ static int rotate_key(P11KitUri *u, const char *pin_file)
 		fprintf(stderr, "hwagg: no slot is named \"%s\" (the URI's token=)\n", name);
 		return HW_EXIT_FAIL;
 	}
-	hw_secret *pin = hw_cli_pin(pin_file, name);
-	if (pin == NULL)
-		return HW_EXIT_USAGE;
-	CK_RV rv = hw_admin_login(slot, pin->data, pin->len, &s);
-	hw_secret_free(pin);
-	if (rv != CKR_OK) {
-		fprintf(stderr, "hwagg: slot \"%s\": login: %s\n", name, hw_rv_name(rv));
-		return HW_EXIT_FAIL;
-	}
-	rv = hw_admin_rotate(s, lab, id != NULL ? id->pValue : NULL, id != NULL ? id->ulValueLen : 0, &old, &neu);
+	int ret = login(slot, name, pin_file, &s);
+	if (ret != HW_EXIT_OK)
+		return ret;
+	CK_RV rv = hw_admin_rotate(s, lab, id != NULL ? id->pValue : NULL, id != NULL ? id->ulValueLen : 0, &old, &neu);
 	hw_admin_logout(s);
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hwagg: rotate \"%s\" on slot \"%s\": %s%s\n", lab, name, hw_rv_name(rv),
@@ -83,14 +103,91 @@ static int rotate_key(P11KitUri *u, const char *pin_file)
 	return HW_EXIT_OK;
 }
 
+/* CKA_HWAGG_CREATED ("2026-12-07T10:00:00Z") as seconds since the epoch; -1 if none. */
+static time_t created_at(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = s[0] != '\0' ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	return end != NULL && *end == '\0' ? timegm(&tm) : (time_t)-1;
+}
+
+/* Rotate the slot's private keys created more than days ago. */
+static int rotate_due(const char *name, const char *pin_file, unsigned days)
+{
+	CK_SLOT_ID slot = 0;
+	CK_SESSION_HANDLE s;
+	hw_admin_key *keys = NULL;
+	size_t n = 0, rotated = 0, young = 0;
+	int ret;
+	if (!slot_named(name, &slot)) {
+		fprintf(stderr, "hwagg: no slot is named \"%s\"\n", name);
+		return HW_EXIT_USAGE;
+	}
+	if ((ret = login(slot, name, pin_file, &s)) != HW_EXIT_OK)
+		return ret;
+	CK_RV rv = hw_admin_keys(s, &keys, &n);
+	time_t now = time(NULL);
+	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+		hw_admin_key *old = NULL, *neu = NULL;
+		time_t t = keys[i].cls == CKO_PRIVATE_KEY ? created_at(keys[i].created) : 0;
+		if (keys[i].cls != CKO_PRIVATE_KEY)
+			continue;
+		if (t == (time_t)-1) {
+			fprintf(stderr, "hwagg: %s: its token keeps no creation time; not rotated by age\n", keys[i].uri);
+			continue;
+		}
+		if (now - t < (time_t)days * 86400) {
+			young++;
+			continue;
+		}
+		rv = hw_admin_rotate(s, keys[i].label, keys[i].id, keys[i].id_len, &old, &neu);
+		if (rv == CKR_OK) {
+			printf("%s\n", neu->uri);
+			rotated++;
+		} else {
+			fprintf(stderr, "hwagg: rotate %s: %s\n", keys[i].uri, hw_rv_name(rv));
+		}
+		hw_admin_keys_free(old, old != NULL);
+		hw_admin_keys_free(neu, neu != NULL);
+	}
+	hw_admin_keys_free(keys, n);
+	hw_admin_logout(s);
+	fprintf(stderr, "hwagg: slot \"%s\": %zu key(s) rotated, %zu younger than %u days\n", name, rotated, young, days);
+	return rv == CKR_OK ? HW_EXIT_OK : HW_EXIT_FAIL;
+}
+
+static int due(const char *slot, const char *pin_file)
+{
+	hw_admin_module m;
+	int ret = HW_EXIT_FAIL;
+	memset(&m, 0, sizeof(m));
+	if (slot == NULL)
+		return rotate_usage();
+	if (hw_admin_open() != CKR_OK) {
+		fprintf(stderr, "hwagg: the configuration is not valid (see the message above)\n");
+		return HW_EXIT_FAIL;
+	}
+	if (hw_admin_module_info(&m) == CKR_OK && m.rotation_days == 0) {
+		fprintf(stderr, "hwagg: rotation by age is off (\"rotation\": {\"interval_days\": 0}, or %s mode)\n",
+			m.environment);
+		ret = HW_EXIT_OK;
+	} else if (m.rotation_days > 0) {
+		ret = rotate_due(slot, pin_file, m.rotation_days);
+	}
+	hw_admin_close();
+	return ret;
+}
+
 int hw_cli_rotate(int argc, char **argv)
 {
-	const char *uri = NULL, *pin_file = NULL;
+	const char *uri = NULL, *pin_file = NULL, *slot = NULL;
+	bool by_age = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--due") == 0) {
-			fprintf(stderr, "hwagg: rotate --due (rotation by age, \"rotation\": {\"interval_days\": N}) is not "
-				"supported in this release (%s); no key was changed\n", hw_rv_name(CKR_FUNCTION_NOT_SUPPORTED));
-			return HW_EXIT_FAIL;
+			by_age = true;
+		} else if (strcmp(argv[i], "--slot") == 0 && i + 1 < argc) {
+			slot = argv[++i];
 		} else if (strcmp(argv[i], "--pin-file") == 0 && i + 1 < argc) {
 			pin_file = argv[++i];
 		} else if (strncmp(argv[i], "pkcs11:", 7) == 0 && uri == NULL) {
@@ -99,7 +196,9 @@ int hw_cli_rotate(int argc, char **argv)
 			return rotate_usage();
 		}
 	}
-	if (uri == NULL)
+	if (by_age && uri == NULL)
+		return due(slot, pin_file);
+	if (uri == NULL || by_age || slot != NULL)
 		return rotate_usage();
 	P11KitUri *u = p11_kit_uri_new();
 	if (u == NULL || p11_kit_uri_parse(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, u) != P11_KIT_URI_OK) {

@@ -136,6 +136,7 @@ START_TEST(test_minimal)
 	ck_assert_ptr_null(c->audit.path);
 	ck_assert(c->audit.enabled);
 	ck_assert_int_eq(c->audit.sign_events, HW_AUDIT_SIGN_SUMMARY);
+	ck_assert_int_eq(c->rotation_days, -1);
 	ck_assert_uint_eq(c->nslots, 1);
 	ck_assert_str_eq(c->slots[0].name, "a");
 	ck_assert_str_eq(c->slots[0].type, "soft");
@@ -154,6 +155,7 @@ START_TEST(test_full)
 		" \"log\": {\"level\": \"debug\", \"file\": \"~/hwagg.log\"},\n"
 		" \"audit\": {\"path\": \"$HWAGG_T_DIR/audit.jsonl\", \"syslog\": true, \"sign_events\": \"each\",\n"
 		"           \"checkpoint_key\": \"pkcs11:token=dev;object=cp\", \"checkpoint_seconds\": 60},\n"
+		" \"rotation\": {\"interval_days\": 30},\n"
 		" \"slots\": [{\"name\": \"dev\", \"type\": \"soft\", \"pin_max_tries\": 5},\n"
 		"           {\"type\": \"soft\", \"name\": \"cl\xc3\xa9 2\", \"pin_min_len\": 6, \"pin_max_len\": 64}]}");
 	char log[1024];
@@ -168,6 +170,7 @@ START_TEST(test_full)
 	ck_assert_str_eq(c->audit.checkpoint_key, "pkcs11:token=dev;object=cp");
 	ck_assert_uint_eq(c->audit.checkpoint_seconds, 60);
 	ck_assert_uint_eq(c->audit.checkpoint_every, 0);
+	ck_assert_int_eq(c->rotation_days, 30);
 	ck_assert_uint_eq(c->nslots, 2);
 	ck_assert_str_eq(c->slots[1].name, "cl\xc3\xa9 2");
 	ck_assert_uint_eq(c->slots[1].index, 1);
@@ -234,7 +237,10 @@ static const struct bad_case {
 	{ "[]", "top level", "expected an object, got array", NULL },
 	{ "null", "top level", "expected an object, got null", NULL },
 	{ "{" ONE_SLOT ", \"enviroment\": \"production\"}", "enviroment",
-	  "unknown key; expected one of environment, store, log, audit, slots", NULL },
+	  "unknown key; expected one of environment, store, log, audit, rotation, slots", NULL },
+	{ "{\"rotation\": {\"interval_days\": -1}, " ONE_SLOT "}", "rotation.interval_days",
+	  "-1 is out of range; expected days from 1 to 36500, or 0 (never)", NULL },
+	{ "{\"rotation\": {\"days\": 3}, " ONE_SLOT "}", "rotation.days", "unknown key; expected interval_days", NULL },
 	{ "{\"a \\\"b\\n\": 1}", "[\"a \\\"b\\u000a\"]", "unknown key; expected one of environment", NULL },
 	{ "{\"environment\": 1, " ONE_SLOT "}", "environment", "expected a string, got number", NULL },
 	{ "{\"environment\": \"prod\", " ONE_SLOT "}", "environment",
