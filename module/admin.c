@@ -629,3 +629,49 @@ CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned cha
 	}
 	return rv;
 }
+
+long long hw_admin_created_time(const char *created)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = created != NULL && created[0] != '\0' ? strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	return end != NULL && *end == '\0' ? (long long)timegm(&tm) : -1;
+}
+
+CK_RV hw_admin_due(CK_SLOT_ID id, unsigned days, unsigned *due, unsigned *undated)
+{
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_LOCAL, &yes, sizeof(yes) },
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_SESSION_HANDLE s;
+	size_t n = 0;
+	HW_RETURN_IF(due == NULL || undated == NULL, CKR_ARGUMENTS_BAD);
+	*due = *undated = 0;
+	CK_RV rv = hw_C_OpenSession(id, CKF_SERIAL_SESSION, NULL, NULL, &s);
+	if (rv != CKR_OK)
+		return rv;
+	long long now = (long long)time(NULL);
+	if ((rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n)) == CKR_OK) {
+		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+			char created[32], end[16];
+			if ((rv = attr_text(s, hs[i], CKA_END_DATE, end, sizeof(end))) != CKR_OK ||
+			    (rv = attr_text(s, hs[i], CKA_HWAGG_CREATED, created, sizeof(created))) != CKR_OK)
+				break;
+			long long t0 = hw_admin_created_time(created);
+			if (end[0] != '\0')
+				continue;           /* retired by a rotation */
+			if (t0 < 0)
+				(*undated)++;
+			else if (days > 0 && now - t0 >= (long long)days * 86400)
+				(*due)++;
+		}
+	}
+	free(hs);
+	hw_C_CloseSession(s);
+	return rv;
+}

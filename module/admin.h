@@ -92,5 +92,11 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
  * describe the two private keys (free each with hw_admin_keys_free(k, 1)). */
 CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
 		      hw_admin_key **old_out, hw_admin_key **new_out);
+/* hw_admin_key.created as seconds since the epoch; -1 when there is none. */
+long long hw_admin_created_time(const char *created);
+/* Key pairs of the slot due for rotation, without a login: generated
+ * public keys (CKA_LOCAL) without an end date, created more than days ago.
+ * *undated: such keys whose token keeps no creation time. */
+CK_RV hw_admin_due(CK_SLOT_ID id, unsigned days, unsigned *due, unsigned *undated);
 
 #endif

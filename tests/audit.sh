@@ -254,6 +254,8 @@ faketime -f '-40d' "$CLI" keygen --slot audtest --type ec-p256 --label aged --pi
 	fail "keygen 40 days ago"
 "$CLI" keygen --slot audtest --type ec-p256 --label fresh --pin-file "$tmp/pin" > /dev/null || fail "keygen fresh"
 p11 --login --pin $PIN --list-objects --type privkey && cp "$tmp/p11.out" "$tmp/before.out"
+"$CLI" status > "$tmp/status.out" 2>&1
+grep -q "rotation: 1 key(s) due (older than 30 days)" "$tmp/status.out" || fail "status before --due: $(cat "$tmp/status.out")"
 "$CLI" rotate --due --slot audtest --pin-file "$tmp/pin" > "$tmp/due.out" 2> "$tmp/due.err" ||
 	fail "rotate --due: $(cat "$tmp/due.err")"
 [ "$(wc -l < "$tmp/due.out")" -eq 1 ] && grep -q "^pkcs11:token=audtest;object=aged;id=" "$tmp/due.out" ||
@@ -267,6 +269,8 @@ keep='label: *\(fresh\|rot\|cp\|signer\)$'
 	fail "rotate --due did not change the aged key"
 "$CLI" rotate --due --slot audtest --pin-file "$tmp/pin" > "$tmp/due.out" 2> "$tmp/due.err" || fail "second --due"
 [ ! -s "$tmp/due.out" ] || fail "a second --due rotated again: $(cat "$tmp/due.out")"
+"$CLI" status > "$tmp/status.out" 2>&1
+grep -q "rotation: 0 key(s) due (older than 30 days)" "$tmp/status.out" || fail "status after --due: $(cat "$tmp/status.out")"
 conf development "{\"path\": \"$tmp/rot.jsonl\"}"
 "$CLI" rotate --due --slot audtest --pin-file "$tmp/pin" > "$tmp/due.out" 2>&1 || fail "--due in development"
 grep -q "rotation by age is off" "$tmp/due.out" || fail "development --due: $(cat "$tmp/due.out")"

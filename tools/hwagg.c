@@ -112,6 +112,7 @@ static int status(void)
 		printf("\n        health: %s%s\n", healthy ? "" : "FAILED: ",
 		       !s->available ? "the backend cannot be loaded (see the message above)" :
 		       s->has_health ? s->health : "no health check");
+		hw_cli_rotation_status(stdout, s, m.rotation_days);
 		if (!healthy || !s->present)
 			ret = HW_EXIT_UNHEALTHY;
 	}

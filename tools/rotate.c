@@ -103,15 +103,6 @@ static int rotate_key(P11KitUri *u, const char *pin_file)
 	return HW_EXIT_OK;
 }
 
-/* CKA_HWAGG_CREATED ("2026-12-07T10:00:00Z") as seconds since the epoch; -1 if none. */
-static time_t created_at(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = s[0] != '\0' ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-	return end != NULL && *end == '\0' ? timegm(&tm) : (time_t)-1;
-}
-
 /* Rotate the slot's private keys created more than days ago. */
 static int rotate_due(const char *name, const char *pin_file, unsigned days)
 {
@@ -130,14 +121,14 @@ static int rotate_due(const char *name, const char *pin_file, unsigned days)
 	time_t now = time(NULL);
 	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
 		hw_admin_key *old = NULL, *neu = NULL;
-		time_t t = keys[i].cls == CKO_PRIVATE_KEY ? created_at(keys[i].created) : 0;
+		long long t = hw_admin_created_time(keys[i].created);
 		if (keys[i].cls != CKO_PRIVATE_KEY)
 			continue;
-		if (t == (time_t)-1) {
+		if (t < 0) {
 			fprintf(stderr, "hwagg: %s: its token keeps no creation time; not rotated by age\n", keys[i].uri);
 			continue;
 		}
-		if (now - t < (time_t)days * 86400) {
+		if ((long long)now - t < (long long)days * 86400) {
 			young++;
 			continue;
 		}
@@ -215,4 +206,17 @@ int hw_cli_rotate(int argc, char **argv)
 	}
 	p11_kit_uri_free(u);
 	return ret;
+}
+
+void hw_cli_rotation_status(FILE *f, const hw_admin_slot *s, unsigned days)
+{
+	unsigned due = 0, undated = 0;
+	if (!s->present || !(s->token_flags & CKF_TOKEN_INITIALIZED) ||
+	    hw_admin_due(s->id, days, &due, &undated) != CKR_OK)
+		return;
+	if (days == 0)
+		fprintf(f, "        rotation: by age off\n");
+	else
+		fprintf(f, "        rotation: %u key(s) due (older than %u days)%s\n", due, days,
+			undated > 0 ? ", some without a creation time" : "");
 }
