@@ -420,10 +420,14 @@ void hw_audit_close(bool child)
 {
 	if (!hw_audit_on())
 		return;
-	if (child)
+	if (child) {
 		au.nsums = 0;         /* the parent's counts: the parent writes them */
-	else
+	} else {
+		/* the slots are closed by now: no checkpoint can be signed */
+		hw_audit_busy = true;
 		flush_sums(true);
+		hw_audit_busy = false;
+	}
 	__atomic_store_n(&au.on, false, __ATOMIC_RELEASE);
 	hw_audit_file_close(&au.file);
 	conf_free(&au.conf);

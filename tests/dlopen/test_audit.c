@@ -19,8 +19,9 @@
 
 static char log_path[300];
 
-/* The config: one soft slot, the log in the test directory. */
-static void write_conf(const char *sign_events)
+/* The config: one soft slot, the log in the test directory; more: more
+ * members of "audit". */
+static void write_conf_more(const char *sign_events, const char *more)
 {
 	char conf[300];
 	snprintf(conf, sizeof(conf), "%s/hwagg.json", p11_dir);
@@ -28,10 +29,15 @@ static void write_conf(const char *sign_events)
 	FILE *f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "{\"environment\": \"production\", \"store\": \"%s/store\", \"audit\": {\"path\": \"%s\", "
-		"\"sign_events\": \"%s\"}, \"slots\": [{\"name\": \"hwtest\", \"type\": \"soft\"}]}\n",
-		p11_dir, log_path, sign_events);
+		"\"sign_events\": \"%s\"%s}, \"slots\": [{\"name\": \"hwtest\", \"type\": \"soft\"}]}\n",
+		p11_dir, log_path, sign_events, more);
 	fclose(f);
 	setenv("HWAGG_CONF", conf, 1);
+}
+
+static void write_conf(const char *sign_events)
+{
+	write_conf_more(sign_events, "");
 }
 
 static void setup(void)
@@ -324,6 +330,46 @@ START_TEST(test_rotate_end_date)
 }
 END_TEST
 
+/* Checkpoints after every record, signed with the token's key (logged in
+ * with the URI's pin-source): each names the record before it; the counts
+ * written at C_Finalize, when the slots are already closed, get none. */
+START_TEST(test_checkpoint_every_record)
+{
+	CK_RV rv;
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	unsigned char sig[64];
+	char pin[400], more[600];
+	snprintf(pin, sizeof(pin), "%s/pin", p11_dir);
+	FILE *f = fopen(pin, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", USER_PIN);
+	fclose(f);
+	snprintf(more, sizeof(more), ", \"checkpoint_every\": 1, "
+		 "\"checkpoint_key\": \"pkcs11:token=hwtest;object=mp;type=private?pin-source=%s\"", pin);
+	write_conf_more("summary", more);
+	CKR(p11->C_Initialize(NULL));
+	CK_SESSION_HANDLE s;
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s));
+	/* a wrong PIN: its record's checkpoint is signed while the application
+	 * is not logged in, so the checkpoint logs in with the URI's PIN, and
+	 * out again: the application's own login then works */
+	CKR_EQ(p11->C_Login(s, CKU_USER, (unsigned char *)"000000", 6), CKR_PIN_INCORRECT);
+	CKR(p11->C_Login(s, CKU_USER, (unsigned char *)USER_PIN, strlen(USER_PIN)));
+	CK_OBJECT_HANDLE k = find_key(s);
+	for (int i = 0; i < 3; i++) {
+		CK_ULONG len = sizeof(sig);
+		CKR(p11->C_SignInit(s, &m, k));
+		CKR(p11->C_Sign(s, (unsigned char *)"m", 1, sig, &len));
+	}
+	CKR(p11->C_Finalize(NULL));
+	verify_ok();
+	ck_assert_uint_eq(count_lines("\"event\":\"login\"", NULL), 2);
+	ck_assert_uint_eq(count_lines("\"event\":\"checkpoint\"", NULL), 2);   /* after each login record */
+	ck_assert_uint_eq(count_lines("\"event\":\"sign\"", NULL), 1);        /* at finalize: no checkpoint */
+	ck_assert_uint_eq(count_lines("pin-source", NULL), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -334,6 +380,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_summary_and_fork);
 	tcase_add_test(tc, test_exit_without_finalize);
 	tcase_add_test(tc, test_rotate_end_date);
+	tcase_add_test(tc, test_checkpoint_every_record);
 	suite_add_tcase(s, tc);
 	return s;
 }
