@@ -8,6 +8,7 @@ reproduce bugs found by fuzzing (see docs/fuzzing.md).
     python3 fuzz/seeds.py
 """
 import hashlib
+import json
 import os
 import struct
 import subprocess
@@ -291,6 +292,44 @@ def extsig_seeds():
           b'"env_pass":["HOME"],"env":{"A":"b"},"tmp_dir":"/tmp","keys":[{"label":"k","id":"01",'
           b'"public_key":"$FUZZ_DIR/k.pub","command":["/bin/true","x"],"input":"digest-stdin",'
           b'"output":"raw","timeout_s":5,"security":"hardware","rsa_padding":"pss","max_parallel":2}]}]}')
+def audit_chain(records):
+    """JSON lines chained as module/audit_file.c writes them."""
+    lines, prev, hashes = [], "0" * 64, {}
+    for seq, r in enumerate(records, 1):
+        if r.get("event") == "checkpoint":
+            r = dict(r, head_seq=seq - 1, head=hashes[seq - 1])
+        line = '{"seq":%d,"prev":"%s",' % (seq, prev) + json.dumps(r, separators=(",", ":"))[1:]
+        prev = hashes[seq] = hashlib.sha256(line.encode()).hexdigest()
+        lines.append(line)
+    return lines
+
+
+def audit_seeds():
+    """The first byte: 0 checks no checkpoint, 1 with the target's key."""
+    who = {"time": "2026-12-07T12:00:00.000Z", "pid": 7, "uid": 0, "exe": "/usr/bin/pkcs11-tool"}
+    key = {"class": "private", "id": "5a", "label": "web", "version": 1}
+    recs = [dict(who, event="login", slot="dev", backend="soft", user="user", result="CKR_OK"),
+            dict(who, event="keygen", slot="dev", backend="soft", key=key, mech="CKM_EC_KEY_PAIR_GEN",
+                 result="CKR_OK"),
+            dict(who, event="sign", slot="dev", backend="soft", key=key, mech="CKM_ECDSA_SHA256",
+                 result="CKR_OK", count=12, first="2026-12-07T12:00:00.000Z", last="2026-12-07T12:00:01.000Z"),
+            dict(who, event="checkpoint", slot="dev", key_uri="pkcs11:token=dev;object=cp;type=private",
+                 mech="CKM_ECDSA_SHA256", sig="00" * 64, result="CKR_OK"),
+            dict(who, event="note", slot="dev", backend="tpm", what="attestation", detail="quote ok",
+                 result="CKR_OK")]
+    lines = audit_chain(recs)
+    text = "".join(line + "\n" for line in lines)
+    write("audit", "valid", b"\x00" + text.encode())
+    write("audit", "valid-key", b"\x01" + text.encode())
+    write("audit", "swapped", b"\x00" + "".join(l + "\n" for l in [lines[0], lines[2], lines[1]] + lines[3:]).encode())
+    write("audit", "cut", b"\x00" + text.encode()[:-30])
+    # a torn line, then the recover record that names it
+    first = audit_chain(recs[:1])[0]
+    torn = lines[1][:40]
+    recover = dict(who, event="recover", torn_bytes=len(torn), torn_sha256=hashlib.sha256(torn.encode()).hexdigest())
+    rline = '{"seq":2,"prev":"%s",' % hashlib.sha256(first.encode()).hexdigest() + \
+        json.dumps(recover, separators=(",", ":"))[1:]
+    write("audit", "recovered", b"\x00" + (first + "\n" + torn + "\n" + rline + "\n").encode())
 
 
 def main():
@@ -301,6 +340,7 @@ def main():
     attrs_seeds(m)
     store_seeds(m)
     template_seeds(m)
+    audit_seeds()
 
 
 if __name__ == "__main__":

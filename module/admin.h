@@ -37,6 +37,7 @@ typedef struct hw_admin_module {
 	char environment[16];
 	char store[4096];
 	CK_VERSION version;           /* library version (C_GetInfo) */
+	unsigned rotation_days;       /* "rotation"."interval_days" in effect; 0: never */
 } hw_admin_module;
 
 CK_RV hw_admin_module_info(hw_admin_module *out);
@@ -146,5 +147,21 @@ typedef struct hw_admin_sig {
 CK_RV hw_admin_sign_digest(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
 			   const unsigned char *digest, size_t len, hw_admin_sig *out);
 void hw_admin_sig_clear(hw_admin_sig *sig);
+/* Rotate the one private key on the session's token with this label (and
+ * CKA_ID, when id is given): a new key pair of the same algorithm and label
+ * on the same token, so the label signs with the new key; the old public
+ * key keeps its place with CKA_END_DATE set to today (UTC), so old
+ * signatures still verify; the old private key is destroyed. Recorded in
+ * the audit log with both keys. No such key: CKR_KEY_HANDLE_INVALID;
+ * several: CKR_TEMPLATE_INCONSISTENT (give the id). *old_out and *new_out
+ * describe the two private keys (free each with hw_admin_keys_free(k, 1)). */
+CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
+		      hw_admin_key **old_out, hw_admin_key **new_out);
+/* hw_admin_key.created as seconds since the epoch; -1 when there is none. */
+long long hw_admin_created_time(const char *created);
+/* Key pairs of the slot due for rotation, without a login: generated
+ * public keys (CKA_LOCAL) without an end date, created more than days ago.
+ * *undated: such keys whose token keeps no creation time. */
+CK_RV hw_admin_due(CK_SLOT_ID id, unsigned days, unsigned *due, unsigned *undated);
 
 #endif

@@ -81,6 +81,7 @@ static const hw_conf_key root_keys[] = {
 	{ "store", json_type_string, false, .check = HW_CONF_CHECK_DIR_CREATABLE },
 	{ "log", json_type_object, false },
 	{ "audit", json_type_object, false },
+	{ "rotation", json_type_object, false },
 	{ "slots", json_type_array, true },
 	{ NULL, json_type_null, false },
 };
@@ -91,8 +92,18 @@ static const hw_conf_key log_keys[] = {
 	{ NULL, json_type_null, false },
 };
 
+static const char *const sign_event_choices[] = { "summary", "each", NULL };
+
+/* "audit": conf_audit.c reads the values once these rows passed. */
 static const hw_conf_key audit_keys[] = {
-	{ "file", json_type_string, false, .check = HW_CONF_CHECK_FILE_WRITABLE },
+	{ "enabled", json_type_boolean, false },
+	{ "path", json_type_string, false, .check = HW_CONF_CHECK_FILE_WRITABLE },
+	{ "file", json_type_string, false, .check = HW_CONF_CHECK_FILE_WRITABLE },  /* path's first name */
+	{ "syslog", json_type_boolean, false },
+	{ "sign_events", json_type_string, false, .choices = sign_event_choices },
+	{ "checkpoint_key", json_type_string, false },
+	{ "checkpoint_every", json_type_int, false, 0, 1000000000, .unit = "records; 0 is off" },
+	{ "checkpoint_seconds", json_type_int, false, 0, 1000000000, .unit = "seconds; 0 is off" },
 	{ NULL, json_type_null, false },
 };
 
@@ -151,7 +162,8 @@ static CK_RV check_members(conf_ctx *c, const char *base, json_object *obj,
 	return rv;
 }
 
-/* "log" and "audit": their own tables, then what the engine keeps. */
+/* "log" and "audit": their own tables, then what the engine keeps
+ * (conf_audit.c reads the audit section's values). */
 static CK_RV parse_section(conf_ctx *c, hw_config *cfg, const char *sect, json_object *obj)
 {
 	char where[CONF_PATH_LEN];
@@ -163,10 +175,12 @@ static CK_RV parse_section(conf_ctx *c, hw_config *cfg, const char *sect, json_o
 	CK_RV rv = check_members(c, sect, obj, &keys, 1);
 	if (rv != CKR_OK)
 		return rv;
+	if (strcmp(sect, "audit") == 0)
+		return hw_conf_audit(c, obj, &cfg->audit);
 	hw_conf_path_key(where, sizeof(where), sect, "file");
 	if (json_object_object_get_ex(obj, "file", &v))
-		rv = get_path(c, where, v, strcmp(sect, "log") == 0 ? &cfg->log_file : &cfg->audit_file);
-	if (strcmp(sect, "log") == 0 && json_object_object_get_ex(obj, "level", &v) &&
+		rv = get_path(c, where, v, &cfg->log_file);
+	if (json_object_object_get_ex(obj, "level", &v) &&
 	    (cfg->log_level = hw_log_level_parse(json_object_get_string(v))) < 0) {
 		char q[CONF_QUOTE_LEN];
 		hw_conf_path_key(where, sizeof(where), sect, "level");
@@ -424,6 +438,8 @@ static CK_RV parse_root(conf_ctx *c, hw_config *cfg)
 			r = get_path(c, key, val, &cfg->store);
 		else if (strcmp(key, "slots") == 0)
 			r = parse_slots(c, cfg, val);
+		else if (strcmp(key, "rotation") == 0)
+			r = hw_conf_rotation(c, val, &cfg->rotation_days);
 		else
 			r = parse_section(c, cfg, key, val);
 		if (r == CKR_HOST_MEMORY)
@@ -465,8 +481,8 @@ void hw_conf_walk_checks(const hw_config *cfg, hw_conf_check_fn fn, void *arg)
 		fn(arg, "store", hw_conf_find_key(&root, 1, "store"), cfg->store);
 	if (cfg->log_file != NULL)
 		fn(arg, "log.file", hw_conf_find_key(&logk, 1, "file"), cfg->log_file);
-	if (cfg->audit_file != NULL)
-		fn(arg, "audit.file", hw_conf_find_key(&audk, 1, "file"), cfg->audit_file);
+	if (cfg->audit.path != NULL)
+		fn(arg, "audit.path", hw_conf_find_key(&audk, 1, "path"), cfg->audit.path);
 	for (size_t i = 0; i < cfg->nslots; i++) {
 		const hw_backend_entry *e = hw_backend_find(cfg->slots[i].type);
 		hw_conf_slot_path(slot, sizeof(slot), cfg, i);
@@ -571,6 +587,8 @@ CK_RV hw_conf_build(conf_ctx *c, const char *path, const char *text, bool builti
 	}
 	cfg->builtin = builtin;
 	cfg->log_level = -1;
+	cfg->audit.enabled = true;
+	cfg->rotation_days = -1;
 	cfg->environment = builtin ? HW_ENV_DEVELOPMENT : HW_ENV_PRODUCTION;
 	if (len > CONF_MAX_SIZE)
 		rv = hw_conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);
@@ -616,7 +634,8 @@ void hw_config_free(hw_config *c)
 	free(c->path);
 	free(c->store);
 	free(c->log_file);
-	free(c->audit_file);
+	free(c->audit.path);
+	free(c->audit.checkpoint_key);
 	json_object_put(c->root);
 	free(c);
 }

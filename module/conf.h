@@ -49,6 +49,18 @@ typedef struct hw_slot_conf {
 	size_t n_deny;
 } hw_slot_conf;
 
+/* The "audit" object (module/conf_audit.c reads it, module/audit.c applies it). */
+typedef enum { HW_AUDIT_SIGN_SUMMARY = 0, HW_AUDIT_SIGN_EACH } hw_audit_sign_events;
+typedef struct hw_audit_conf {
+	bool enabled;            /* "enabled", default true */
+	char *path;              /* "path"; NULL = <store>/audit.jsonl */
+	bool syslog;             /* "syslog": every record also to syslog (LOG_AUTHPRIV) */
+	hw_audit_sign_events sign_events;   /* "sign_events": "summary" (default) or "each" */
+	char *checkpoint_key;    /* "checkpoint_key": PKCS#11 URI of a signing key; NULL = none */
+	unsigned checkpoint_every;    /* "checkpoint_every": records; 0 = not by count */
+	unsigned checkpoint_seconds;  /* "checkpoint_seconds": 0 = not by time */
+} hw_audit_conf;
+
 typedef struct hw_config {
 	char *path;              /* file it came from; NULL for the built-in default */
 	const char *origin;      /* what named it: "$HWAGG_CONF", ... (static) */
@@ -57,7 +69,9 @@ typedef struct hw_config {
 	char *store;             /* store directory, "~" and $VARS expanded */
 	int log_level;           /* -1 = not set */
 	char *log_file;          /* NULL = stderr */
-	char *audit_file;        /* NULL = <store>/audit.jsonl */
+	hw_audit_conf audit;
+	int rotation_days;       /* "rotation"."interval_days"; -1 = not set (90 outside
+	                          * development, else never); 0 = never */
 	hw_slot_conf *slots;
 	size_t nslots;
 	json_object *root;       /* owned */

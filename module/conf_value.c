@@ -3,6 +3,7 @@
  * (conf_int.h).
  */
 #include "module/conf_int.h"
+#include "common/jsonw.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -39,26 +40,6 @@ CK_RV hw_conf_oom(conf_ctx *c)
 	return CKR_HOST_MEMORY;
 }
 
-/* Decode one UTF-8 sequence; 0 if malformed (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 :
-		   (s[0] & 0xF8) == 0xF0 ? 4 : 0;
-	if (n == 0 || n > len)
-		return 0;
-	uint32_t v = n == 1 ? s[0] : s[0] & (0x7Fu >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3Fu);
-	}
-	if (v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return n;
-}
-
 static bool is_control(uint32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7F && cp < 0xA0);
@@ -73,7 +54,7 @@ const char *hw_conf_show(char *buf, const char *s, size_t slen)
 	buf[o++] = '"';
 	while (i < slen && i < CONF_SHOW_MAX) {
 		uint32_t cp = 0;
-		size_t n = utf8_next((const unsigned char *)s + i, slen - i, &cp);
+		size_t n = hw_utf8_next((const unsigned char *)s + i, slen - i, &cp);
 		if (n == 0 || is_control(cp) || cp == '"' || cp == '\\') {
 			o += (size_t)snprintf(buf + o, CONF_QUOTE_LEN - o, n == 0 ? "\\x%02x" :
 					      cp == '"' || cp == '\\' ? "\\%c" : "\\u%04x",
@@ -304,7 +285,7 @@ CK_RV hw_conf_check_name(conf_ctx *c, const char *where, const char *s)
 				 len == 0 ? "empty" : "longer than 32 bytes", CONF_NAME_MAX);
 	for (size_t i = 0, n; i < len; i += n) {
 		uint32_t cp = 0;
-		if ((n = utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0)
+		if ((n = hw_utf8_next((const unsigned char *)s + i, len - i, &cp)) == 0)
 			return hw_conf_fail(c, where, "invalid UTF-8 at byte %zu; expected UTF-8 text", i + 1);
 		if (is_control(cp))
 			return hw_conf_fail(c, where, "control character U+%04X at byte %zu; "

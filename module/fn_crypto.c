@@ -13,6 +13,7 @@
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
 #include "module/mechpolicy.h"
+#include "module/audit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,8 @@ static CK_RV op_run(CK_SESSION_HANDLE h, hw_op_kind kind, bool single, const uns
 		    CK_ULONG in_len, unsigned char *out, CK_ULONG *out_len, op_finish_fn fin)
 {
 	hw_session *se;
+	hw_audit_ev ev = { .kind = kind == HW_OP_SIGN ? HW_AUDIT_SIGN : HW_AUDIT_DECRYPT };
+	hw_snap *audit = NULL;        /* the key of a signature or decryption made */
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
@@ -317,10 +320,24 @@ static CK_RV op_run(CK_SESSION_HANDLE h, hw_op_kind kind, bool single, const uns
 		goto out;
 	}
 	rv = fin(&hw_g.slots[se->slot], op, in, in_len, out, out_len);
+	if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) && out != NULL && rv != CKR_BUFFER_TOO_SMALL &&
+	    hw_audit_on()) {
+		audit = hw_obj_snap(op->key);
+		ev.handle = op->key->handle;
+		ev.mech = op->mech->name;
+	}
 	if (!((rv == CKR_OK && out == NULL && kind != HW_OP_VERIFY) || rv == CKR_BUFFER_TOO_SMALL))
 		hw_op_end(op);
 out:
 	hw_unlock(&se->lock);
+	if (audit != NULL) {
+		/* recorded with no lock held: a checkpoint may sign through the engine */
+		ev.slot = &hw_g.slots[se->slot];
+		ev.key = hw_snap_attrs(audit);
+		ev.rv = rv;
+		hw_audit_event(&ev);
+		hw_snap_put(audit);
+	}
 	hw_session_put(se);
 	return rv;
 }

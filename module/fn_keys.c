@@ -6,6 +6,7 @@
 #include "module/session.h"
 #include "module/objutil.h"
 #include "common/log.h"
+#include "module/audit.h"
 #include "mechanisms/mech.h"
 #include "module/mechpolicy.h"
 #include "objects/rules.h"
@@ -170,7 +171,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 			   CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
 {
 	hw_session *se;
-	hw_attrs pub, priv;
+	hw_attrs pub, priv, shown;
 	hw_keygen g;
 	char why[256] = "";
 	bool pub_token, priv_token, priv_private;
@@ -181,6 +182,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 		return rv;
 	hw_attrs_init(&pub);
 	hw_attrs_init(&priv);
+	hw_attrs_init(&shown);
 	hw_slot *s = &hw_g.slots[se->slot];
 	const hw_mech *m = NULL;
 	if (mech == NULL || pub_h == NULL || priv_h == NULL || (pt == NULL && pn > 0) ||
@@ -232,6 +234,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	/* no lock held: generation may take seconds or go over the network */
 	rv = s->ops->generate_key_pair(s->ctx, m->key_type, &g, priv_token, &pub, &priv,
 				       &pub_oid, &priv_oid, &bdata);
+	hw_audit_subject_copy(&shown, &priv);   /* priv goes to the cache */
 	if (rv != CKR_OK)
 		goto log;
 	if ((rv = hw_obj_install(se, s, &pub, pub_oid, NULL, pub_h)) != CKR_OK)
@@ -241,6 +244,8 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 log:
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": generate %s key pair (%s): %s",
 	       s->conf->name, m->name, priv_token ? "token" : "session", hw_rv_name(rv));
+	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_KEYGEN, .slot = s, .key = &shown, .mech = m->name,
+				       .rv = rv });
 	goto out;
 refused:
 	hw_warn("slot \"%s\": %s key pair refused: %s (%s)", s->conf->name, m->name, why, hw_rv_name(rv));
@@ -249,6 +254,7 @@ out:
 		s->ops->free_bdata(s->ctx, bdata);
 	hw_attrs_clear(&pub);
 	hw_attrs_clear(&priv);
+	hw_attrs_clear(&shown);
 	hw_session_put(se);
 	return rv;
 }
@@ -280,12 +286,18 @@ static CK_RV new_key_attrs(const hw_session *se, const hw_slot *s, const CK_ATTR
 static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, int64_t oid, void *bdata,
 			     CK_OBJECT_HANDLE *out, const char *what, const hw_mech *m, bool token)
 {
+	hw_attrs shown;
+	hw_attrs_init(&shown);
+	hw_audit_subject_copy(&shown, a);     /* a goes to the cache */
 	if (rv == CKR_OK)
 		rv = hw_obj_install(se, s, a, oid, bdata, out);
 	else if (bdata != NULL && s->ops->free_bdata != NULL)
 		s->ops->free_bdata(s->ctx, bdata);
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": %s key (%s, %s): %s", s->conf->name,
 	       what, m->name, token ? "token" : "session", hw_rv_name(rv));
+	hw_audit_event(&(hw_audit_ev){ .kind = strcmp(what, "unwrap") == 0 ? HW_AUDIT_UNWRAP : HW_AUDIT_KEYGEN,
+				       .slot = s, .key = &shown, .mech = m->name, .rv = rv });
+	hw_attrs_clear(&shown);
 	return rv;
 }
 
@@ -368,6 +380,12 @@ CK_RV hw_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE wra
 		*out_len = len;
 	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
 		hw_warn("slot \"%s\": %s wrap: %s", s->conf->name, m->name, hw_rv_name(rv));
+	if (out != NULL && rv != CKR_BUFFER_TOO_SMALL) {
+		hw_snap *snap = hw_obj_snap(k);
+		hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_WRAP, .slot = s, .key = hw_snap_attrs(snap),
+					       .handle = k->handle, .mech = m->name, .rv = rv });
+		hw_snap_put(snap);
+	}
 out:
 	hw_obj_put(wk);
 	hw_obj_put(k);

@@ -5,6 +5,7 @@
 #include "module/global.h"
 #include "module/session.h"
 #include "common/log.h"
+#include "module/audit.h"
 #include "module/objutil.h"
 #include "objects/rules.h"
 
@@ -49,12 +50,31 @@ CK_RV hw_obj_install(hw_session *se, hw_slot *s, hw_attrs *attrs, int64_t oid, v
 	return rv;
 }
 
+static bool is_key(CK_ULONG cls)
+{
+	return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
+}
+
+/* An import of a key, done or refused: refused before the template was
+ * taken in, the record names the key by the template's class, ID and label
+ * (never its value). */
+static void audit_import(const hw_slot *s, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hw_attrs *a, CK_RV rv)
+{
+	static const CK_ATTRIBUTE_TYPE names[] = { CKA_CLASS, CKA_ID, CKA_LABEL };
+	for (size_t i = 0; a->n == 0 && tmpl != NULL && i < HW_ARRAY_LEN(names); i++) {
+		const CK_ATTRIBUTE *t = hw_tmpl_find(tmpl, n, names[i]);
+		if (t != NULL && t->pValue != NULL && hw_attrs_set(a, t->type, t->pValue, t->ulValueLen) != CKR_OK)
+			break;
+	}
+	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_IMPORT, .slot = s, .key = a, .rv = rv });
+}
+
 CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out)
 {
 	hw_session *se;
 	hw_attrs a;
 	CK_ULONG cls = 0;
-	bool found, token, priv;
+	bool found = false, token, priv;
 	int64_t oid = 0;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
@@ -100,6 +120,8 @@ CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_
 	}
 	rv = hw_obj_install(se, s, &a, oid, NULL, out);
 out:
+	if (found && is_key(cls))
+		audit_import(s, tmpl, n, &a, rv);
 	hw_attrs_clear(&a);
 	hw_session_put(se);
 	return rv;
@@ -167,11 +189,11 @@ CK_RV hw_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 		goto out;
 	bool token = o->oid != 0;
 	hw_snap *snap = hw_obj_snap(o);
+	bool key = is_key(hw_attrs_get_ulong(hw_snap_attrs(snap), CKA_CLASS, CKO_DATA));
 	if (!hw_attrs_get_bool(hw_snap_attrs(snap), CKA_DESTROYABLE, true))
 		rv = CKR_ACTION_PROHIBITED;
 	else
 		rv = hw_can_write(se, s, token, hw_attrs_get_bool(hw_snap_attrs(snap), CKA_PRIVATE, false));
-	hw_snap_put(snap);
 	/* the backend's I/O runs with no engine lock held */
 	if (rv == CKR_OK && token)
 		rv = s->ops->destroy ? s->ops->destroy(s->ctx, o->oid, o->bdata) : CKR_FUNCTION_NOT_SUPPORTED;
@@ -182,6 +204,10 @@ CK_RV hw_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 		hw_unlock(&s->lock);
 	}
 	hw_info("slot \"%s\": destroy object %lu: %s", s->conf->name, (unsigned long)oh, hw_rv_name(rv));
+	if (key)
+		hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_DESTROY, .slot = s, .key = hw_snap_attrs(snap),
+					       .handle = oh, .rv = rv });
+	hw_snap_put(snap);
 out:
 	hw_obj_put(o);
 	hw_session_put(se);
@@ -223,7 +249,9 @@ CK_RV hw_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIB
 	return rv;
 }
 
-CK_RV hw_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+/* trusted: the engine's own change (hw_obj_set_trusted), not held to the
+ * template rules. */
+static CK_RV set_attrs(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, const CK_ATTRIBUTE *tmpl, CK_ULONG n, bool trusted)
 {
 	hw_session *se;
 	hw_obj *o = NULL;
@@ -250,7 +278,7 @@ CK_RV hw_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIB
 		rv = CKR_ACTION_PROHIBITED;
 	else if ((rv = hw_can_write(se, s, token, hw_attrs_get_bool(cur, CKA_PRIVATE, false))) != CKR_OK)
 		;
-	else if ((rv = hw_rules_check(tmpl, n, cls, HW_TMPL_SET, cur, s->auth == HW_AUTH_SO)) != CKR_OK)
+	else if (!trusted && (rv = hw_rules_check(tmpl, n, cls, HW_TMPL_SET, cur, s->auth == HW_AUTH_SO)) != CKR_OK)
 		;
 	else if ((rv = hw_attrs_copy(&a, cur)) != CKR_OK || (rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK)
 		;
@@ -271,6 +299,17 @@ out:
 	hw_obj_put(o);
 	hw_session_put(se);
 	return rv;
+}
+
+CK_RV hw_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	return set_attrs(h, oh, tmpl, n, false);
+}
+
+CK_RV hw_obj_set_version(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG version)
+{
+	CK_ATTRIBUTE a = { CKA_HWAGG_KEY_VERSION, &version, sizeof(version) };
+	return set_attrs(h, oh, &a, 1, true);
 }
 
 CK_RV hw_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)

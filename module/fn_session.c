@@ -5,6 +5,7 @@
 #include "module/global.h"
 #include "module/session.h"
 #include "common/log.h"
+#include "module/audit.h"
 
 #include <string.h>
 
@@ -123,6 +124,8 @@ static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *p
 	hw_unlock(&s->io);
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": login as %s: %s",
 	       s->conf->name, who == CKU_SO ? "SO" : "user", hw_rv_name(rv));
+	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_LOGIN, .slot = s, .rv = rv,
+				       .user = who == CKU_SO ? "SO" : "user" });
 done:
 	hw_session_put(se);
 	return rv;
@@ -153,6 +156,7 @@ CK_RV hw_C_Logout(CK_SESSION_HANDLE h)
 	else
 		hw_slot_logout_io(s);
 	hw_unlock(&s->io);
+	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_LOGOUT, .slot = s, .rv = rv });
 	hw_session_put(se);
 	return rv;
 }

@@ -28,6 +28,7 @@
 #include "common/deadline.h"
 #include "mechanisms/crypto.h"
 #include "module/mechpolicy.h"
+#include "module/audit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static void atfork_child(void)
 	}
 	hw_cache_atfork_child();
 	hw_backend_loader_atfork_child();
+	hw_audit_atfork_child();
 	forked = 1;
 }
 
@@ -158,6 +160,7 @@ static void teardown(bool child)
 		pthread_mutex_destroy(&s->lock);
 		pthread_mutex_destroy(&s->io);
 	}
+	hw_audit_close(child);
 	free(hw_g.slots);
 	hw_g.slots = NULL;
 	hw_g.nslots = 0;
@@ -332,6 +335,8 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 	hw_g.pid = getpid();
 	hw_g.os_locking = ia != NULL && (ia->flags & CKF_OS_LOCKING_OK);
 	rv = open_slots(cfg);
+	if (rv == CKR_OK)
+		rv = hw_audit_open(cfg);
 	if (rv != CKR_OK) {
 		teardown(false);
 		goto out;
@@ -371,6 +376,9 @@ CK_RV hw_module_describe(hw_module_desc *out)
 	snprintf(out->config, sizeof(out->config), "%s", hw_g.config->path ? hw_g.config->path : "");
 	snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(hw_g.config->environment));
 	snprintf(out->store, sizeof(out->store), "%s", hw_g.config->store ? hw_g.config->store : "");
+	/* not configured: 90 days, except in development */
+	out->rotation_days = hw_g.config->rotation_days >= 0 ? (unsigned)hw_g.config->rotation_days :
+			     hw_g.config->environment == HW_ENV_DEVELOPMENT ? 0 : 90;
 	return CKR_OK;
 }
 

@@ -103,6 +103,7 @@ typedef struct hw_module_desc {
 	char config[4096];            /* the file loaded; "" for the built-in default */
 	char environment[16];         /* "production", "staging", "development" */
 	char store[4096];             /* store directory */
+	unsigned rotation_days;       /* keys older than this are due; 0: never */
 } hw_module_desc;
 
 typedef struct hw_slot_desc {

@@ -12,5 +12,8 @@ CK_RV hw_obj_install(hw_session *se, hw_slot *s, hw_attrs *attrs, int64_t oid, v
 CK_RV hw_obj_complete_import(hw_attrs *a, CK_OBJECT_CLASS cls);
 /* CKA_UNIQUE_ID, CKA_HWAGG_SLOT and CKA_HWAGG_CREATED on every new object. */
 CK_RV hw_obj_common_attrs(hw_attrs *a, const hw_slot *s);
+/* Set a key's CKA_HWAGG_KEY_VERSION (which no template may set) through the
+ * path of C_SetAttributeValue: the admin API's rotation. */
+CK_RV hw_obj_set_version(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG version);
 
 #endif

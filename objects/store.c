@@ -234,7 +234,7 @@ static CK_RV hw_store_end_inlock(hw_store *s, const char *op, CK_RV rv)
 /* ---- open / close -------------------------------------------------------- */
 
 /* mkdir -p with mode 0700 for every component we create. */
-static CK_RV hw_store_mkdirs(const char *dir)
+CK_RV hw_store_mkdirs(const char *dir)
 {
 	CK_RV rv = CKR_OK;
 	struct stat st;

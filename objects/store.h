@@ -17,6 +17,8 @@ typedef struct hw_store hw_store;
  * unwritable directory, corrupt file -> CKR_DEVICE_ERROR with a log line
  * naming the path; full disk -> CKR_DEVICE_MEMORY. */
 CK_RV hw_store_open(const char *dir, hw_store **out);
+/* mkdir -p dir, mode 0700 for each directory made (the audit log goes there too). */
+CK_RV hw_store_mkdirs(const char *dir);
 void hw_store_close(hw_store *s);
 /* In a forked child, before the child opens the store again: drop the
  * parent's connection. It is closed if no thread was inside the store at

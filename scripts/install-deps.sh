@@ -11,7 +11,7 @@ PKGS="
   libnss3-tools gnutls-bin openjdk-17-jdk-headless
   gnome-keyring dbus libsecret-tools python3-dbus
   libtss2-dev swtpm swtpm-tools tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtpm2-pkcs11-1
-  valgrind python3 procps util-linux iproute2 man-db
+  valgrind python3 procps util-linux iproute2 man-db faketime
 "
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2

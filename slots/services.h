@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/deadline.h"
+#include "module/audit.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -94,13 +95,15 @@
 	R(CK_RV, hw_store_token_set_wrap, (hw_store *s, const char *sl, bool so, const unsigned char *w, \
 					   size_t l), (s, sl, so, w, l)) \
 	R(CK_RV, hw_store_obj_get, (hw_store *s, const char *sl, int64_t id, \
-				    CK_RV (*fn)(void *, const hw_store_obj *), void *arg), (s, sl, id, fn, arg))
+				    CK_RV (*fn)(void *, const hw_store_obj *), void *arg), (s, sl, id, fn, arg)) \
+	V(hw_audit_note, (const char *slot, const char *what, const char *detail, CK_RV rv), \
+	  (slot, what, detail, rv))
 
 #define HW_SERVICE_R(ret, name, params, args) ret (*name) params;
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 3
+#define HW_BACKEND_ABI 4
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */

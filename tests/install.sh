@@ -46,6 +46,10 @@ module=$MODDIR/libhwagg-pkcs11.so
 $(cat "$tmp/files")"
 [ -f "$dest$CONFDIR/hwagg.module" ] || fail "no hwagg.module in $CONFDIR"
 [ -x "$dest$PREFIX/bin/hwagg" ] || fail "no hwagg in $PREFIX/bin"
+# the rotation timer and the service it starts, which runs the installed CLI
+[ -f "$dest$PREFIX/lib/systemd/system/hwagg-rotate.timer" ] || fail "no hwagg-rotate.timer"
+grep -q "^ExecStart=$PREFIX/bin/hwagg rotate --due " "$dest$PREFIX/lib/systemd/system/hwagg-rotate.service" ||
+	fail "hwagg-rotate.service does not run $PREFIX/bin/hwagg rotate --due"
 # the module file names the module where it will be, not in DESTDIR
 grep -qx "module: $module" "$dest$CONFDIR/hwagg.module" ||
 	fail "hwagg.module does not name $module: $(cat "$dest$CONFDIR/hwagg.module")"

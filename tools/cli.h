@@ -75,6 +75,11 @@ int hw_cli_import_cert(int argc, char **argv);
 int hw_cli_attest(int argc, char **argv);
 /* hwagg sign: tools/sign.c */
 int hw_cli_sign(int argc, char **argv);
+int hw_cli_audit(int argc, char **argv);     /* audit.c: audit verify|show */
+int hw_cli_rotate(int argc, char **argv);    /* rotate.c: rotate KEY-URI | --due */
+/* rotate.c: `hwagg status`'s line of the slot's keys due for rotation. */
+struct hw_admin_slot;
+void hw_cli_rotation_status(FILE *f, const struct hw_admin_slot *s, unsigned days);
 
 /* Lines for `hwagg status`: the module file `make install` writes, and
  * whether a p11-kit module file registers it (if not, how to). */

@@ -44,6 +44,10 @@ static const struct command {
 	  "print or check a tpm key's attestation (verification needs no TPM)" },
 	{ "sign", hw_cli_sign, "--key KEY-URI [--pin-file FILE] [--format der|raw] [--json] DIGEST-FILE",
 	  "sign a hex SHA-256 digest file; prints the base64 signature (an external signer)" },
+	{ "audit", hw_cli_audit, "verify|show [FILE] [--key PUBKEY.pem] [--since TIME]",
+	  "check the audit log's hash chain and checkpoints, or print its records" },
+	{ "rotate", hw_cli_rotate, "KEY-URI | --due --slot NAME [--pin-file FILE]",
+	  "replace a key by its next version, keeping the old public key" },
 };
 
 static int usage(FILE *f)

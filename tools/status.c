@@ -80,7 +80,7 @@ static json_object *slot_json(const hw_admin_slot *s, char probs[MAX_PROBLEMS][3
 	return o;
 }
 
-static void slot_text(const hw_admin_slot *s, char probs[MAX_PROBLEMS][320], size_t np)
+static void slot_text(const hw_admin_slot *s, char probs[MAX_PROBLEMS][320], size_t np, unsigned rotation_days)
 {
 	printf("slot %lu  %-20s type %-8s keys %-8s token %s", (unsigned long)s->id, s->name, s->type,
 	       s->security[0] ? s->security : "-", s->present ? "present" : "ABSENT");
@@ -104,6 +104,7 @@ static void slot_text(const hw_admin_slot *s, char probs[MAX_PROBLEMS][320], siz
 	printf("\n        health: %s%s\n", s->has_health && s->health_rv != CKR_OK ? "FAILED: " : "",
 	       !s->available ? "the backend cannot be loaded (see the message above)" :
 	       s->has_health ? s->health : "no health check");
+	hw_cli_rotation_status(stdout, s, rotation_days);
 	for (size_t i = 0; i < np; i++)
 		printf("        NOT OK: %s\n", probs[i]);
 }
@@ -128,7 +129,7 @@ static int report(bool detail, bool json, const hw_admin_module *m)
 		if (json)
 			json_object_array_add(arr, slot_json(&slots[i], probs, np, detail));
 		else if (detail)
-			slot_text(&slots[i], probs, np);
+			slot_text(&slots[i], probs, np, m->rotation_days);
 		else
 			printf("%-6s slot %s (%s)%s%s\n", np ? "NOT OK" : "ok", slots[i].name, slots[i].type,
 			       np ? ": " : "", np ? probs[0] : "");

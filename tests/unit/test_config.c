@@ -133,7 +133,10 @@ START_TEST(test_minimal)
 	ck_assert_str_eq(c->store, store);
 	ck_assert_int_eq(c->log_level, -1);
 	ck_assert_ptr_null(c->log_file);
-	ck_assert_ptr_null(c->audit_file);
+	ck_assert_ptr_null(c->audit.path);
+	ck_assert(c->audit.enabled);
+	ck_assert_int_eq(c->audit.sign_events, HW_AUDIT_SIGN_SUMMARY);
+	ck_assert_int_eq(c->rotation_days, -1);
 	ck_assert_uint_eq(c->nslots, 1);
 	ck_assert_str_eq(c->slots[0].name, "a");
 	ck_assert_str_eq(c->slots[0].type, "soft");
@@ -150,7 +153,9 @@ START_TEST(test_full)
 	hw_config *c = expect_ok(
 		"{\"environment\": \"staging\", \"store\": \"${HWAGG_T_DIR}/store\",\n"
 		" \"log\": {\"level\": \"debug\", \"file\": \"~/hwagg.log\"},\n"
-		" \"audit\": {\"file\": \"$HWAGG_T_DIR/audit.jsonl\"},\n"
+		" \"audit\": {\"path\": \"$HWAGG_T_DIR/audit.jsonl\", \"syslog\": true, \"sign_events\": \"each\",\n"
+		"           \"checkpoint_key\": \"pkcs11:token=dev;object=cp\", \"checkpoint_seconds\": 60},\n"
+		" \"rotation\": {\"interval_days\": 30},\n"
 		" \"slots\": [{\"name\": \"dev\", \"type\": \"soft\", \"pin_max_tries\": 5},\n"
 		"           {\"type\": \"soft\", \"name\": \"cl\xc3\xa9 2\", \"pin_min_len\": 6, \"pin_max_len\": 64}]}");
 	char log[1024];
@@ -159,7 +164,13 @@ START_TEST(test_full)
 	ck_assert_str_eq(c->store, "/var/lib/t/store");
 	ck_assert_int_eq(c->log_level, HW_LOG_DEBUG);
 	ck_assert_str_eq(c->log_file, log);
-	ck_assert_str_eq(c->audit_file, "/var/lib/t/audit.jsonl");
+	ck_assert_str_eq(c->audit.path, "/var/lib/t/audit.jsonl");
+	ck_assert(c->audit.syslog);
+	ck_assert_int_eq(c->audit.sign_events, HW_AUDIT_SIGN_EACH);
+	ck_assert_str_eq(c->audit.checkpoint_key, "pkcs11:token=dev;object=cp");
+	ck_assert_uint_eq(c->audit.checkpoint_seconds, 60);
+	ck_assert_uint_eq(c->audit.checkpoint_every, 0);
+	ck_assert_int_eq(c->rotation_days, 30);
 	ck_assert_uint_eq(c->nslots, 2);
 	ck_assert_str_eq(c->slots[1].name, "cl\xc3\xa9 2");
 	ck_assert_uint_eq(c->slots[1].index, 1);
@@ -229,7 +240,10 @@ static const struct bad_case {
 	{ "[]", "top level", "expected an object, got an array", NULL },
 	{ "null", "top level", "expected an object, got null", NULL },
 	{ "{" ONE_SLOT ", \"enviroment\": \"production\"}", "enviroment",
-	  "unknown key; did you mean \"environment\"? expected one of environment, store, log, audit, slots", NULL },
+	  "unknown key; did you mean \"environment\"? expected one of environment, store, log, audit, rotation, slots", NULL },
+	{ "{\"rotation\": {\"interval_days\": -1}, " ONE_SLOT "}", "rotation.interval_days",
+	  "-1 is out of range; expected days from 1 to 36500, or 0 (never)", NULL },
+	{ "{\"rotation\": {\"days\": 3}, " ONE_SLOT "}", "rotation.days", "unknown key; expected interval_days", NULL },
 	{ "{\"a \\\"b\\n\": 1}", "[\"a \\\"b\\u000a\"]", "unknown key; expected one of environment", NULL },
 	{ "{\"environment\": 1, " ONE_SLOT "}", "environment", "expected one of production, staging, development, got 1", NULL },
 	{ "{\"environment\": \"prod\", " ONE_SLOT "}", "environment",
@@ -258,7 +272,18 @@ static const struct bad_case {
 	  "expected one of error, warn, info, debug, got \"verbose\"", NULL },
 	{ "{\"log\": {\"level\": 3}, " ONE_SLOT "}", "log.level", "expected a string, got 3", NULL },
 	{ "{\"log\": {\"file\": \"hwagg.log\"}, " ONE_SLOT "}", "log.file", "expected a path starting with /", NULL },
-	{ "{\"audit\": {\"path\": \"/x\"}, " ONE_SLOT "}", "audit.path", "unknown key; expected one of file", NULL },
+	{ "{\"audit\": {\"paht\": \"/x\"}, " ONE_SLOT "}", "audit.paht", "unknown key; did you mean \"path\"? expected one of enabled, "
+	  "path, file, syslog, sign_events, checkpoint_key, checkpoint_every, checkpoint_seconds", NULL },
+	{ "{\"audit\": {\"sign_events\": \"all\"}, " ONE_SLOT "}", "audit.sign_events",
+	  "expected one of summary, each, got \"all\"", NULL },
+	{ "{\"audit\": {\"syslog\": \"yes\"}, " ONE_SLOT "}", "audit.syslog", "expected a boolean (true or false), got \"yes\"", NULL },
+	{ "{\"audit\": {\"checkpoint_every\": -1, \"checkpoint_key\": \"pkcs11:token=a\"}, " ONE_SLOT "}",
+	  "audit.checkpoint_every", "expected an integer 0..1000000000 (records; 0 is off), got -1", NULL },
+	{ "{\"audit\": {\"checkpoint_every\": 10}, " ONE_SLOT "}", "audit.checkpoint_key",
+	  "missing; expected the URI of the key that signs checkpoints", NULL },
+	{ "{\"audit\": {\"checkpoint_key\": \"token=a\"}, " ONE_SLOT "}", "audit.checkpoint_key",
+	  "\"token=a\" is not a PKCS#11 URI", NULL },
+	{ "{\"audit\": [], " ONE_SLOT "}", "audit", "expected an object, got an array", NULL },
 	{ "{\"audit\": {\"file\": []}, " ONE_SLOT "}", "audit.file", "expected a string, got an array", NULL },
 	/* slots */
 	{ "{\"environment\": \"development\"}", "slots",
@@ -490,7 +515,7 @@ START_TEST(test_expansion)
 		      " \"audit\": {\"file\": \"~/a~/$HWAGG_T_B\"}, " ONE_SLOT "}");
 	ck_assert_str_eq(c->store, "/opt/x-y/xz");
 	ck_assert_str_eq(c->log_file, "/home/u");
-	ck_assert_str_eq(c->audit_file, "/home/u/a~/x");
+	ck_assert_str_eq(c->audit.path, "/home/u/a~/x");
 	hw_config_free(c);
 	c = expect_ok("{\"store\": \"/a$/b$1/$-c\", " ONE_SLOT "}");   /* no name: kept */
 	ck_assert_str_eq(c->store, "/a$/b$1/$-c");

@@ -79,7 +79,7 @@ START_TEST(test_typo_before_missing)
 	static const char *const want[] = {
 		"slots[0] (\"dev\").tpye: unknown key; did you mean \"type\"? expected one of name, type, "
 		"rsa_min_bits, mechanisms, refresh_s, timeout_ms, pin_max_tries, pin_min_len, pin_max_len, module, "
-		"token, security, collection, cache_keys, keys, pin, pin_env, env_pass, env, tmp_dir",
+		"token, security, collection, cache_keys, tcti, loaded_keys, attest, keys, pin, pin_env, env_pass, env, tmp_dir",
 		NULL,   /* the second line depends on the build: checked below */
 	};
 	lines got = { .n = 0 };
