@@ -22,6 +22,15 @@ extern const hw_backend_ops hw_keyring_ops;
 #define KEYRING_OPS NULL, "hwagg-keyring"
 #endif
 #endif
+#if WITH_KMS
+extern const hw_conf_key hw_aws_kms_conf_keys[];
+#if HW_BUILTIN_BACKENDS
+extern const hw_backend_ops hw_aws_kms_ops;
+#define AWS_KMS_OPS &hw_aws_kms_ops, NULL
+#else
+#define AWS_KMS_OPS NULL, "hwagg-kms"
+#endif
+#endif
 
 static const hw_backend_entry table[] = {
 	{ "soft", &hw_soft_ops, NULL, hw_soft_conf_keys, NULL },
@@ -39,7 +48,11 @@ static const hw_backend_entry table[] = {
 	 * refuses their switches (HW_BACKEND_PLANNED); when one lands, its row
 	 * follows its switch like keyring's */
 	{ "tpm", NULL, NULL, NULL, "(not yet available)" },
-	{ "aws-kms", NULL, NULL, NULL, "(not yet available)" },
+#if WITH_KMS
+	{ "aws-kms", AWS_KMS_OPS, hw_aws_kms_conf_keys, "--with-kms" },
+#else
+	{ "aws-kms", NULL, NULL, NULL, "--with-kms" },
+#endif
 	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
 	{ "gcp-kms", NULL, NULL, NULL, "(not yet available)" },
 	{ "policy", NULL, NULL, NULL, "(not yet available)" },

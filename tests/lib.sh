@@ -7,6 +7,8 @@
 #   keyring         hwagg's keyring slot on a private Secret Service
 #                   (its own session bus and gnome-keyring-daemon, see
 #                   hw_keyring_bus)                 MODULE=$HWAGG_MODULE
+#   aws-kms         hwagg's aws-kms slot on a loopback fake of AWS KMS
+#                   (tests/kms/lib.sh)              MODULE=$HWAGG_MODULE
 # and exports MODULE TOKEN PIN SO_PIN TMP URI. Every external command runs
 # under a timeout; every background process is registered and killed on exit,
 # and the temp dir is removed. Failures say which step failed and show stderr.
@@ -453,7 +455,11 @@ hw_setup() {
 		MODULE=${HWAGG_MODULE:-}
 		hw_keyring_bus
 		;;
-	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring)" ;;
+	aws-kms)
+		MODULE=${HWAGG_MODULE:-}
+		. "$HWAGG_SRCDIR/tests/kms/lib.sh"
+		;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, aws-kms)" ;;
 	esac
 	export MODULE
 	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
@@ -482,6 +488,7 @@ hw_setup() {
 		hw_write_conf '{"name":"'"$TOKEN"'","type":"hsm","module":"'"$HW_SOFTHSM_MODULE"'","token":"'"$TOKEN"'","security":"software"}'
 		;;
 	keyring) hw_keyring_setup ;;
+	aws-kms) hw_kms_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"
 }
