@@ -415,6 +415,7 @@ static CK_RV resolve(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 {
 	CK_RV rv = CKR_GENERAL_ERROR;
 	memset(e, 0, sizeof(*e));
+	memset(out, 0, sizeof(*out));
 	if (!ch->explicit_profile)
 		rv = from_env(out);
 	if (rv == CKR_GENERAL_ERROR)
