@@ -113,7 +113,7 @@ typedef struct hw_cloud_call {
 	/* Judge a response; fill e when it is an error. */
 	hw_retry_class (*classify)(void *arg, const hw_http_resp *resp, hw_cloud_err *e);
 	void *arg;
-	int max_attempts;       /* 0: 5 */
+	int max_attempts;       /* 0: 8 (the deadline bounds them too) */
 	int base_ms, cap_ms;    /* backoff; 0: 50 and 2000 */
 	int deadline_ms;        /* used when the engine set no deadline; 0: 30000 */
 	int attempt_ms;         /* at most this per attempt (metadata services); 0: no cap */

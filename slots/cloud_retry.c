@@ -82,7 +82,7 @@ static void sleep_ms(int ms)
 
 CK_RV hw_cloud_perform(const hw_cloud_call *c, hw_http_resp *resp, hw_cloud_err *e)
 {
-	int max = c->max_attempts > 0 ? c->max_attempts : 5;
+	int max = c->max_attempts > 0 ? c->max_attempts : 8;
 	int base = c->base_ms > 0 ? c->base_ms : 50, cap = c->cap_ms > 0 ? c->cap_ms : 2000;
 	int dflt = c->deadline_ms > 0 ? c->deadline_ms : 30000;
 	CK_RV rv = CKR_DEVICE_ERROR;

@@ -11,6 +11,7 @@ endpoint on the HTTP port:
 
   POST /_fault {"latency_ms": 20}                   every KMS request waits
   POST /_fault {"mode": "throttle", "count": 3}     next 3 KMS requests fail
+       "every": 4 hits only every 4th matching request;
        modes: throttle (400 ThrottlingException), http429, http500, reset
        (connection closed without an answer), malformed (200, not JSON),
        expired (400 ExpiredTokenException), badsig (every request is judged
@@ -91,6 +92,9 @@ class State:
             if f.get("ops") and op not in f["ops"]:
                 return None
             if f["count"] == 0:
+                return None
+            f["seen"] = f.get("seen", 0) + 1
+            if f["seen"] % f.get("every", 1) != 0:
                 return None
             if f["count"] > 0:
                 f["count"] -= 1
@@ -526,7 +530,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if "latency_ms" in req:
                     st.latency = req["latency_ms"] / 1000.0
                 if "mode" in req:
-                    st.fault = {"mode": req["mode"], "count": int(req.get("count", 1)), "ops": req.get("ops")}
+                    st.fault = {"mode": req["mode"], "count": int(req.get("count", 1)), "ops": req.get("ops"),
+                                "every": max(1, int(req.get("every", 1)))}
         elif self.path == "/_creds":
             st.expire_in = int(req.get("expire_in", 3600))
         elif self.path == "/_alias":
