@@ -107,6 +107,12 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		hw_http_pool_fini(&c->meta, false);
 		goto out;
 	}
+	if ((rv = hw_objdir_init(&c->objs, all->store, "aws-kms", conf->name)) != CKR_OK) {
+		hw_aws_chain_fini(&c->chain, false);
+		hw_http_pool_fini(&c->pool, false);
+		hw_http_pool_fini(&c->meta, false);
+		goto out;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->opened = true;
 	hw_info("slot \"%s\" (aws-kms): region %s, endpoint %s, %zu configured keys%s", conf->name, c->region, c->url,
@@ -136,6 +142,7 @@ static void kms_close(void *vctx, bool forked)
 		hw_aws_chain_fini(&c->chain, forked);
 		hw_http_pool_fini(&c->pool, forked);
 		hw_http_pool_fini(&c->meta, forked);
+		hw_objdir_fini(&c->objs);
 		if (!forked)
 			pthread_mutex_destroy(&c->lock);
 	}
@@ -267,12 +274,29 @@ static bool kms_changed(void *vctx)
 
 static CK_RV kms_load(void *vctx, hw_obj_sink sink, void *arg)
 {
-	return hw_kms_list(vctx, sink, arg);
+	hw_kms_ctx *c = vctx;
+	CK_RV rv = hw_kms_list(c, sink, arg);
+	return rv == CKR_OK ? hw_objdir_load(&c->objs, sink, arg) : rv;
+}
+
+/* Certificates and data objects: files beside the store (cloud_objdir.c). */
+static CK_RV kms_create(void *vctx, hw_attrs *attrs, int64_t *oid)
+{
+	hw_kms_ctx *c = vctx;
+	return hw_objdir_create(&c->objs, attrs, oid);
+}
+
+static CK_RV kms_update(void *vctx, int64_t oid, const hw_attrs *attrs)
+{
+	hw_kms_ctx *c = vctx;
+	/* a KMS key's attributes are its tags and the service's: not modifiable */
+	return oid >= HW_OBJDIR_BASE ? hw_objdir_update(&c->objs, oid, attrs) : CKR_ACTION_PROHIBITED;
 }
 
 static CK_RV kms_destroy(void *vctx, int64_t oid, void *bdata)
 {
-	return hw_kms_destroy(vctx, oid);
+	hw_kms_ctx *c = vctx;
+	return oid >= HW_OBJDIR_BASE ? hw_objdir_destroy(&c->objs, oid) : hw_kms_destroy(c, oid);
 }
 
 static CK_RV kms_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
@@ -328,6 +352,8 @@ const hw_backend_ops hw_aws_kms_ops = {
 	.logout = kms_logout,
 	.changed = kms_changed,
 	.load = kms_load,
+	.create = kms_create,
+	.update = kms_update,
 	.destroy = kms_destroy,
 	.generate_key_pair = kms_generate,
 	.sign = kms_sign,

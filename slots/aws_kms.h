@@ -14,6 +14,7 @@
 #include "slots/backend.h"
 #include "slots/cloud_http.h"
 #include "slots/aws_creds.h"
+#include "slots/cloud_objdir.h"
 #include <json-c/json.h>
 
 #define HW_KMS_TAG_MARK "hwagg"            /* tag on every key hwagg creates */
@@ -48,6 +49,7 @@ typedef struct hw_kms_ctx {
 	hw_http_pool pool;        /* KMS */
 	hw_http_pool meta;        /* STS, container and instance metadata */
 	hw_aws_chain chain;
+	hw_objdir objs;           /* certificates and data objects */
 	bool opened;
 	pthread_mutex_t lock;     /* recs, foreign, health */
 	hw_kms_key **recs;

@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "mechanisms/encode.h"
 
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,10 +207,11 @@ static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size
 
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
 {
-	const unsigned char *p = k->spki;
-	CK_RV rv;
-	EVP_PKEY *pk = d2i_PUBKEY_ex(NULL, &p, (long)k->spki_len, hw_crypto_ctx(), NULL);
-	if (pk == NULL) {
+	EVP_PKEY *pk = NULL;
+	/* the engine's decoder: a provider key in hwagg's context, never one
+	 * bound to an ENGINE the application made the default */
+	CK_RV rv = hw_key_from_spki(k->spki, k->spki_len, &pk);
+	if (rv != CKR_OK) {
 		hw_error("slot \"%s\" (aws-kms): the public key of %s is not a valid SubjectPublicKeyInfo", c->conf->name,
 			 k->arn);
 		return CKR_DEVICE_ERROR;

@@ -49,6 +49,7 @@
 	R(CK_RV, hw_key_generate, (const hw_keygen *g, EVP_PKEY **out), (g, out)) \
 	R(CK_RV, hw_key_from_der, (const void *der, size_t len, EVP_PKEY **out), (der, len, out)) \
 	R(CK_RV, hw_key_to_der, (EVP_PKEY *k, hw_secret **der), (k, der)) \
+	R(CK_RV, hw_key_from_spki, (const void *der, size_t len, EVP_PKEY **out), (der, len, out)) \
 	R(CK_RV, hw_key_public_attrs, (EVP_PKEY *k, hw_attr_sink s, void *arg), (k, s, arg)) \
 	R(CK_RV, hw_pkey_sign, (EVP_PKEY *k, const hw_sign_req *r, unsigned char *o, size_t *ol), \
 	  (k, r, o, ol)) \
@@ -78,7 +79,7 @@
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 2
+#define HW_BACKEND_ABI 3
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */

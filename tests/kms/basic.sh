@@ -63,3 +63,28 @@ hw_run "delete the P-256 private key" hw_p11 --login --pin "$PIN" --delete-objec
 hw_run "list objects after delete" hw_p11 --login --pin "$PIN" --list-objects --type privkey
 grep -q 'label: *kms-ec$' "$TMP/run.out" && hw_fail "the deleted key is still listed"
 hw_pass "C_DestroyObject scheduled the key's deletion (7 days) and it is no longer listed"
+
+# decryption: a decrypt-only RSA key (KMS ENCRYPT_DECRYPT), OAEP SHA-256 and SHA-1
+client="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/kms/kmsclient"
+if [ -x "$client" ]; then
+	hw_run "generate an RSA decryption key" "$client" "$MODULE" "$TOKEN" "$PIN" keygen-dec kms-dec
+	# pkcs11-tool picks keys by CKA_ID only (kmsclient gives it 0d)
+	decid=0d
+	hw_p11 --read-object --type pubkey --id 0d -o "$TMP/dec.der" >/dev/null 2>&1 ||
+		hw_fail "read the decryption key's public key"
+	hw_run "public key to PEM" openssl pkey -pubin -inform DER -in "$TMP/dec.der" -out "$TMP/dec.pem"
+	head -c 32 /dev/urandom >"$TMP/secret"
+	for md in sha256 sha1; do
+		HASH=$(echo "$md" | tr a-z A-Z) MGF=MGF1-$(echo "$md" | tr a-z A-Z)
+		[ "$HASH" = SHA1 ] && HASH=SHA-1
+		hw_run "openssl encrypt OAEP $md" openssl pkeyutl -encrypt -pubin -inkey "$TMP/dec.pem" \
+			-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:$md -pkeyopt rsa_mgf1_md:$md \
+			-in "$TMP/secret" -out "$TMP/ct"
+		hw_run "decrypt OAEP $md" hw_p11 --login --pin "$PIN" --decrypt -m RSA-PKCS-OAEP \
+			--hash-algorithm "$HASH" --mgf "$MGF" --id "$decid" -i "$TMP/ct" -o "$TMP/pt"
+		cmp -s "$TMP/secret" "$TMP/pt" || hw_fail "OAEP $md: the plaintext differs"
+	done
+	hw_run_fails "sign with the decryption key" hw_p11 --login --pin "$PIN" --sign -m SHA256-RSA-PKCS \
+		--id "$decid" -i "$TMP/data" -o "$TMP/x"
+	hw_pass "a decrypt-only KMS key: OAEP SHA-256 and SHA-1 return the plaintext; it does not sign"
+fi

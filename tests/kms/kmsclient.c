@@ -12,6 +12,10 @@
  *       T threads sign for SECONDS; prints "ops_per_s X p50_ms Y p99_ms Z n N".
  *   kmsclient MODULE TOKEN PIN init
  *       prints "init_ms X" for C_Initialize + C_GetSlotList + C_GetTokenInfo.
+ *   kmsclient MODULE TOKEN PIN keygen-dec LABEL
+ *       an RSA-2048 token key pair for decryption only (CKA_SIGN false,
+ *       which pkcs11-tool cannot ask for), CKA_ID 0d; prints "CKR_OK" or
+ *       the code.
  */
 #include <dlfcn.h>
 #include <openssl/ecdsa.h>
@@ -183,6 +187,26 @@ int main(int argc, char **argv)
 		printf("init_ms %.2f\n", now_ms() - t0);
 		p11->C_Finalize(NULL);
 		return 0;
+	}
+	if (strcmp(argv[4], "keygen-dec") == 0 && argc == 6) {
+		CK_SESSION_HANDLE s;
+		CK_OBJECT_HANDLE pubh, privh;
+		CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+		CK_ULONG bits = 2048;
+		CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+		CK_ATTRIBUTE pt[] = { { CKA_TOKEN, &t, 1 }, { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_ENCRYPT, &t, 1 },
+				      { CKA_VERIFY, &f, 1 }, { CKA_LABEL, argv[5], strlen(argv[5]) } };
+		unsigned char id = 0x0d;
+		CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &t, 1 }, { CKA_DECRYPT, &t, 1 }, { CKA_SIGN, &f, 1 },
+				      { CKA_LABEL, argv[5], strlen(argv[5]) }, { CKA_ID, &id, 1 } };
+		CK_RV rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+		if (rv == CKR_OK)
+			rv = p11->C_Login(s, CKU_USER, (unsigned char *)argv[3], strlen(argv[3]));
+		if (rv == CKR_OK)
+			rv = p11->C_GenerateKeyPair(s, &m, pt, 5, vt, 5, &pubh, &privh);
+		printf(rv == CKR_OK ? "CKR_OK\n" : "CKR_0x%lx\n", (unsigned long)rv);
+		p11->C_Finalize(NULL);
+		return rv == CKR_OK ? 0 : 1;
 	}
 	if (argc < 8)
 		return 2;

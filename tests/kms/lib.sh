@@ -82,7 +82,7 @@ PY
 
 # hw_kms_conf [EXTRA-JSON] — the aws-kms slot named $TOKEN on the fake.
 hw_kms_conf() {
-	hw_write_conf '{"name":"'"$TOKEN"'","type":"aws-kms","region":"'"$HW_KMS_REGION"'","deletion_window_days":7'"${1:+,$1}"'}'
+	hw_write_conf '{"name":"'"$TOKEN"'","type":"aws-kms","region":"'"$HW_KMS_REGION"'","deletion_window_days":7,"pin":"'"$PIN"'"'"${1:+,$1}"'}'
 }
 
 # hw_kms_setup — for hw_setup: the fake and the slot.
