@@ -35,11 +35,10 @@ CK_RV hw_http_global_init(void)
 	return CKR_OK;
 }
 
+/* libcurl's global state is set up by the first request, not here: a slot
+ * that is configured but never used costs C_Initialize nothing */
 CK_RV hw_http_pool_init(hw_http_pool *p, const char *slot, const char *ca_file)
 {
-	CK_RV rv = hw_http_global_init();
-	if (rv != CKR_OK)
-		return rv;
 	memset(p, 0, sizeof(*p));
 	p->slot = slot;
 	if (ca_file != NULL && ca_file[0] != '\0' && (p->ca_file = strdup(ca_file)) == NULL)
@@ -231,6 +230,10 @@ CK_RV hw_http_do(hw_http_pool *p, const hw_http_req *r, hw_http_resp *resp, hw_c
 	CK_RV rv = CKR_OK;
 	*sent = false;
 	hw_http_resp_reset(resp);
+	if (hw_http_global_init() != CKR_OK) {
+		hw_cloud_err_set(e, CKR_FUNCTION_FAILED, HW_CLOUD_CONFIG, "", "libcurl failed to initialize");
+		return e->rv;
+	}
 	CURL *h = take(p);
 	if (h == NULL) {
 		hw_cloud_err_set(e, CKR_HOST_MEMORY, HW_CLOUD_CONNECTIVITY, "", "out of memory");

@@ -11,7 +11,8 @@
  *   kmsclient MODULE TOKEN PIN bench T SECONDS LABEL
  *       T threads sign for SECONDS; prints "ops_per_s X p50_ms Y p99_ms Z n N".
  *   kmsclient MODULE TOKEN PIN init
- *       prints "init_ms X" for C_Initialize + C_GetSlotList + C_GetTokenInfo.
+ *       prints "init_ms X initialize_ms Y": dlopen, C_Initialize, C_GetSlotList
+ *       and C_GetTokenInfo of every slot; C_Initialize alone.
  *   kmsclient MODULE TOKEN PIN keygen-dec LABEL
  *       an RSA-2048 token key pair for decryption only (CKA_SIGN false,
  *       which pkcs11-tool cannot ask for), CKA_ID 0d; prints "CKR_OK" or
@@ -179,12 +180,14 @@ int main(int argc, char **argv)
 	void *dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
 	CK_C_GetFunctionList gfl = dl ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
 	CK_C_INITIALIZE_ARGS ia = { NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL };
-	if (gfl == NULL || gfl(&p11) != CKR_OK || p11->C_Initialize(&ia) != CKR_OK || find_token(argv[2]) != 0) {
+	double t1 = 0, t2 = 0;
+	if (gfl == NULL || gfl(&p11) != CKR_OK || (t1 = now_ms(), p11->C_Initialize(&ia)) != CKR_OK ||
+	    (t2 = now_ms(), find_token(argv[2])) != 0) {
 		fprintf(stderr, "kmsclient: cannot load %s or find token %s\n", argv[1], argv[2]);
 		return 1;
 	}
 	if (strcmp(argv[4], "init") == 0) {
-		printf("init_ms %.2f\n", now_ms() - t0);
+		printf("init_ms %.2f initialize_ms %.2f\n", now_ms() - t0, t2 - t1);
 		p11->C_Finalize(NULL);
 		return 0;
 	}
