@@ -253,9 +253,9 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 	if ((tok = read_token_file(file, e)) == NULL)
 		return e->rv;
 	url = hw_aws_endpoint("AWS_ENDPOINT_URL_STS", "sts", ch->region);
-	enc_role = hw_uri_encode(role, strlen(role), false);
-	enc_tok = hw_uri_encode(tok, strlen(tok), false);
-	enc_sess = hw_uri_encode(session, strlen(session), false);
+	enc_role = hw_aws_uri_encode(role, strlen(role), false);
+	enc_tok = hw_aws_uri_encode(tok, strlen(tok), false);
+	enc_sess = hw_aws_uri_encode(session, strlen(session), false);
 	if (url == NULL || enc_role == NULL || enc_tok == NULL || enc_sess == NULL) {
 		rv = CKR_HOST_MEMORY;
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "out of memory");

@@ -56,7 +56,7 @@ static void encode_into(hw_sb *b, const char *s, size_t len, bool keep_slash)
 	}
 }
 
-char *hw_uri_encode(const char *s, size_t len, bool keep_slash)
+char *hw_aws_uri_encode(const char *s, size_t len, bool keep_slash)
 {
 	hw_sb b = { 0 };
 	encode_into(&b, s, len, keep_slash);
@@ -167,8 +167,8 @@ static CK_RV canonical_query(hw_sb *b, const char *query)
 			goto out;
 		}
 		ps = g;
-		ps[n].k = hw_uri_encode(part, kl, false);
-		ps[n].v = hw_uri_encode(v, vl, false);
+		ps[n].k = hw_aws_uri_encode(part, kl, false);
+		ps[n].v = hw_aws_uri_encode(v, vl, false);
 		n++;
 		if (ps[n - 1].k == NULL || ps[n - 1].v == NULL) {
 			rv = CKR_HOST_MEMORY;

@@ -31,9 +31,11 @@ CK_RV hw_sigv4_sign(const hw_sigv4_in *in, const char *akid, const char *secret,
 		    char **authz, char **creq, char **sts);
 /* X-Amz-Date for t (UTC). */
 void hw_sigv4_date(time_t t, char out[17]);
-/* Percent-encode everything but RFC 3986 unreserved characters (and '/'
- * when keep_slash); malloc'd, NULL on allocation failure. */
-char *hw_uri_encode(const char *s, size_t len, bool keep_slash);
+/* SigV4's percent-encoding (a name of its own: common/uri.c's encodes
+ * PKCS#11 URIs, and a backend module cannot call it): everything but RFC
+ * 3986 unreserved characters (and '/' when keep_slash); malloc'd, NULL on
+ * allocation failure. */
+char *hw_aws_uri_encode(const char *s, size_t len, bool keep_slash);
 /* Hex SHA-256 of data into out[65]. */
 CK_RV hw_sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -11,7 +11,7 @@ hw_setup
 client="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/kms/kmsclient"
 [ -x "$client" ] || hw_skip "$client is not built (make check builds it)"
 hw_kms_conf '"refresh_s":0,"timeout_ms":20000'
-hw_keygen_ec "threads-ec" 01
+hw_run "generate a P-256 key" "$client" "$MODULE" "$TOKEN" "$PIN" keygen-ec threads-ec
 # every fourth request answered 429, 60 times
 hw_kms_fault '{"mode":"http429","count":60,"every":4}'
 hw_run "8 signers and a lister under 429s" "$client" "$MODULE" "$TOKEN" "$PIN" threads 8 15 threads-ec
