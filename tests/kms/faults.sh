@@ -79,3 +79,13 @@ done
 [ "$HW_KR_REPLY" = 1 ] || hw_fail "the token did not come back within 10 s"
 hw_kr c sign-again CKR_OK
 hw_pass "unreachable: token absent (answered in $ms ms), present again once the service answers, signing resumes"
+
+# fork: the child opens connections of its own and the parent's still work
+conns=$(hw_kms_stat '["tls_connections"]')
+hw_kr c "fork $PIN 01" CKR_OK
+[ "$(hw_kms_stat '["tls_connections"]')" -gt "$conns" ] || hw_fail "the child signed without a connection of its own"
+conns=$(hw_kms_stat '["tls_connections"]')
+hw_kr c sign-again CKR_OK
+hw_kr c sign-again CKR_OK
+[ "$(hw_kms_stat '["tls_connections"]')" = "$conns" ] || hw_fail "the parent had to reconnect after the fork"
+hw_pass "a forked child signs on a connection of its own; the parent keeps signing on its kept-alive one"
