@@ -384,8 +384,6 @@ static CK_RV walk_tagged(hw_kms_ctx *c, const char *nonce, char **found, hw_clou
 			rv = CKR_HOST_MEMORY;
 		json_object_put(resp);
 		resp = NULL;
-		req = json_object_get(req);
-		json_object_put(req);
 	} while (rv == CKR_OK && marker != NULL && (found == NULL || *found == NULL));
 	free(marker);
 	json_object_put(req);

@@ -50,6 +50,8 @@ CK_RV hw_http_pool_init(hw_http_pool *p, const char *slot, const char *ca_file)
 
 void hw_http_pool_fini(hw_http_pool *p, bool forked)
 {
+	if (!forked && p->requests > 0)
+		hw_debug("slot \"%s\": %lu requests on %lu connections", p->slot, p->requests, p->connects);
 	if (!forked && p->pid == getpid())
 		for (size_t i = 0; i < p->nidle; i++)
 			curl_easy_cleanup(p->idle[i]);

@@ -38,7 +38,12 @@ static CK_FUNCTION_LIST *p11;
 static CK_SLOT_ID slot;
 static const char *label;
 static EVP_PKEY *pub;
-static volatile int stop;
+static int stop;              /* set once by main; read by every thread */
+
+static int stopped(void)
+{
+	return __atomic_load_n(&stop, __ATOMIC_ACQUIRE);
+}
 
 static double now_ms(void)
 {
@@ -122,7 +127,7 @@ static void *sign_main(void *arg)
 		return NULL;
 	if ((w->rv = find(s, CKO_PRIVATE_KEY, &k)) != CKR_OK)
 		goto out;
-	for (int i = 0; (w->n == 0 && !stop) || i < w->n; i++) {
+	for (int i = 0; (w->n == 0 && !stopped()) || i < w->n; i++) {
 		unsigned char dg[32], sig[256];
 		CK_ULONG len = sizeof(sig);
 		RAND_bytes(dg, sizeof(dg));
@@ -150,7 +155,7 @@ static void *list_main(void *arg)
 	CK_SESSION_HANDLE s;
 	if ((list_rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s)) != CKR_OK)
 		return NULL;
-	while (!stop) {
+	while (!stopped()) {
 		CK_OBJECT_HANDLE h[64];
 		CK_ULONG n = 0;
 		if ((list_rv = p11->C_FindObjectsInit(s, NULL, 0)) != CKR_OK ||
@@ -255,7 +260,7 @@ int main(int argc, char **argv)
 	else {
 		struct timespec ts = { n, 0 };
 		nanosleep(&ts, NULL);
-		stop = 1;
+		__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	}
 	int total = 0, ver = 0;
 	CK_RV first = CKR_OK;
@@ -272,7 +277,7 @@ int main(int argc, char **argv)
 		nall += w[i].nlat;
 	}
 	double secs = (now_ms() - start) / 1e3;
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	if (!bench)
 		pthread_join(lister, NULL);
 	p11->C_Logout(s);

@@ -16,5 +16,7 @@ hw_run "generate a P-256 key" "$client" "$MODULE" "$TOKEN" "$PIN" keygen-ec thre
 hw_kms_fault '{"mode":"http429","count":60,"every":4}'
 hw_run "8 signers and a lister under 429s" "$client" "$MODULE" "$TOKEN" "$PIN" threads 8 15 threads-ec
 hw_expect "all verified" '^signed 120 verified 120 listings [1-9]' "$TMP/run.out"
-[ "$(hw_kms_stat '["faults"]')" = 60 ] || hw_fail "the fake injected $(hw_kms_stat '["faults"]') 429s, expected 60"
-hw_pass "8 threads x 15 signatures, all verified, while listing $(awk '{print $6}' "$TMP/run.out") times through 60 injected 429s"
+# 120 signatures alone are 120 requests: at least 30 of them were refused
+n429=$(hw_kms_stat '["faults"]')
+[ "$n429" -ge 30 ] || hw_fail "the fake injected only $n429 429s"
+hw_pass "8 threads x 15 signatures, all verified, while listing $(awk '{print $6}' "$TMP/run.out") times through $n429 injected 429s"
