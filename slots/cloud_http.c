@@ -273,6 +273,8 @@ CK_RV hw_http_do(hw_http_pool *p, const hw_http_req *r, hw_http_resp *resp, hw_c
 	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, 1L);
 	if (p->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
+	if (r->fresh)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	if (strcmp(r->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body != NULL ? r->body : "");

@@ -73,6 +73,10 @@ typedef struct hw_http_req {
 	size_t body_len;
 	int timeout_ms;         /* whole attempt */
 	int connect_ms;
+	/* a new connection: libcurl resends a request on its own when a kept
+	 * connection turns out dead before any answer, which must not happen
+	 * to a request that is not idempotent */
+	bool fresh;
 } hw_http_req;
 
 typedef struct hw_http_pool {

@@ -101,6 +101,7 @@ CK_RV hw_cloud_perform(const hw_cloud_call *c, hw_http_resp *resp, hw_cloud_err 
 			return rv;
 		r.timeout_ms = c->attempt_ms > 0 && c->attempt_ms < left ? c->attempt_ms : left;
 		r.connect_ms = r.timeout_ms < 5000 ? r.timeout_ms : 5000;
+		r.fresh = !c->idempotent;
 		hw_retry_class cls = HW_RETRY_DONE;
 		int wait_min = 0;
 		rv = hw_http_do(c->pool, &r, resp, e, &sent);

@@ -13,7 +13,9 @@ endpoint on the HTTP port:
   POST /_fault {"mode": "throttle", "count": 3}     next 3 KMS requests fail
        "every": 4 hits only every 4th matching request;
        modes: throttle (400 ThrottlingException), http429, http500, reset
-       (connection closed without an answer), malformed (200, not JSON),
+       (connection closed without an answer), lost (the request is carried
+       out, then the connection closed without an answer), malformed (200,
+       not JSON),
        expired (400 ExpiredTokenException), badsig (every request is judged
        against a wrong secret), "none" clears; "ops": ["Sign"] limits a fault
        to those operations; "count": -1 means until cleared
@@ -459,7 +461,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise KmsError("SerializationException", "body is not JSON")
             if op not in OPS:
                 raise KmsError("UnknownOperationException", op)
-            self.answer(200, json.dumps(OPS[op](st, req)))
+            out = json.dumps(OPS[op](st, req))
+            if fault == "lost":
+                # done, but the answer never arrives: the client cannot know
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.answer(200, out)
         except KmsError as e:
             self.kms_error(e)
 

@@ -89,3 +89,14 @@ hw_kr c sign-again CKR_OK
 hw_kr c sign-again CKR_OK
 [ "$(hw_kms_stat '["tls_connections"]')" = "$conns" ] || hw_fail "the parent had to reconnect after the fork"
 hw_pass "a forked child signs on a connection of its own; the parent keeps signing on its kept-alive one"
+
+# CreateKey is not idempotent: after an answer that never came, the key the
+# lost request made is found by its request tag and used, not made twice
+keys=$(hw_kms_stat '["by_op"].get("CreateKey", 0)')
+hw_kms_fault '{"mode":"lost","count":1,"ops":["CreateKey"]}'
+hw_kr c "keygen 02" CKR_OK
+[ "$(hw_kms_stat '["by_op"].get("CreateKey", 0)')" = $((keys + 1)) ] ||
+	hw_fail "CreateKey was sent again after its answer was lost"
+hw_expect "lost CreateKey recovered" 'the key of an interrupted CreateKey exists: using it' "$TMP/c.log"
+hw_kr c "sign 02" CKR_OK
+hw_pass "CreateKey whose answer was lost: its key found by the request tag and used, no second key"
