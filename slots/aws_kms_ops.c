@@ -79,6 +79,20 @@ static CK_RV sign_params(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *
 	}
 }
 
+/* KMS says the key is deleted, pending deletion or disabled: the next
+ * listing leaves it out (another process or the console did it). */
+static void key_gone(hw_kms_ctx *c, const hw_kms_key *k, const hw_cloud_err *e)
+{
+	if (strcmp(e->code, "NotFoundException") != 0 && strcmp(e->code, "KMSInvalidStateException") != 0 &&
+	    strcmp(e->code, "DisabledException") != 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	hw_kms_key *r = hw_kms_key_find_inlock(c, k->arn);
+	if (r != NULL)
+		r->dead = true;
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* A blob field of a KMS answer, decoded. */
 static unsigned char *blob(hw_kms_ctx *c, json_object *resp, const char *op, const char *field, size_t *len)
 {
@@ -122,8 +136,10 @@ CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, un
 	json_object_object_add(body, "MessageType", json_object_new_string("DIGEST"));
 	json_object_object_add(body, "SigningAlgorithm", json_object_new_string(alg));
 	/* signing changes nothing: safe to repeat */
-	if ((rv = hw_kms_call(c, "Sign", true, body, &resp, &e)) != CKR_OK)
+	if ((rv = hw_kms_call(c, "Sign", true, body, &resp, &e)) != CKR_OK) {
+		key_gone(c, k, &e);
 		goto out;
+	}
 	rv = CKR_DEVICE_ERROR;
 	if ((raw = blob(c, resp, "Sign", "Signature", &got)) == NULL)
 		goto out;
@@ -185,8 +201,10 @@ CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req
 	json_object_object_add(body, "KeyId", json_object_new_string(k->arn));
 	json_object_object_add(body, "CiphertextBlob", json_object_new_string(ct));
 	json_object_object_add(body, "EncryptionAlgorithm", json_object_new_string(alg));
-	if ((rv = hw_kms_call(c, "Decrypt", true, body, &resp, &e)) != CKR_OK)
+	if ((rv = hw_kms_call(c, "Decrypt", true, body, &resp, &e)) != CKR_OK) {
+		key_gone(c, k, &e);
 		goto out;
+	}
 	rv = CKR_DEVICE_ERROR;
 	if ((pt = blob(c, resp, "Decrypt", "Plaintext", &pl)) == NULL)
 		goto out;

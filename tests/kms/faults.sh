@@ -12,7 +12,7 @@ HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
 HW_TARGET=aws-kms
 hw_setup
-hw_kms_conf '"timeout_ms":4000'
+hw_kms_conf '"timeout_ms":4000,"refresh_s":0'
 export HWAGG_LOG=info
 
 hw_kr_open c "$HWAGG_CONF"
@@ -100,3 +100,13 @@ hw_kr c "keygen 02" CKR_OK
 hw_expect "lost CreateKey recovered" 'the key of an interrupted CreateKey exists: using it' "$TMP/c.log"
 hw_kr c "sign 02" CKR_OK
 hw_pass "CreateKey whose answer was lost: its key found by the request tag and used, no second key"
+
+# another process schedules a key's deletion: this one's next signature
+# fails with CKR_KEY_FUNCTION_NOT_PERMITTED and the key leaves its listing
+hw_kr c count
+before=$HW_KR_REPLY
+hw_run "delete key 01 in another process" hw_p11 --login --pin "$PIN" --delete-object --type privkey --id 01
+hw_kr c "sign 01" CKR_0x68
+hw_kr c count
+[ "$HW_KR_REPLY" = $((before - 2)) ] || hw_fail "the deleted key pair is still listed ($HW_KR_REPLY objects, were $before)"
+hw_pass "a key deleted by another process: CKR_KEY_FUNCTION_NOT_PERMITTED, then gone from the listing"
