@@ -283,13 +283,20 @@ int main(int argc, char **argv)
 	p11->C_Logout(s);
 	p11->C_CloseSession(s);
 	p11->C_Finalize(NULL);
+	for (int i = 0; i < threads; i++)
+		free(w[i].lat);
+	free(w);
+	EVP_PKEY_free(pub);
+	int ok = total == threads * n && ver == total && first == CKR_OK && list_rv == CKR_OK && listings > 0;
 	if (bench) {
 		qsort(all, nall, sizeof(double), cmp_d);
 		printf("ops_per_s %.1f p50_ms %.2f p99_ms %.2f n %zu first_error 0x%lx\n", total / secs,
 		       nall ? all[nall / 2] : 0, nall ? all[nall * 99 / 100] : 0, nall, (unsigned long)first);
+		free(all);
 		return first == CKR_OK ? 0 : 1;
 	}
+	free(all);
 	printf("signed %d verified %d listings %d first_error 0x%lx list_error 0x%lx\n", total, ver, listings,
 	       (unsigned long)first, (unsigned long)list_rv);
-	return total == threads * n && ver == total && first == CKR_OK && list_rv == CKR_OK && listings > 0 ? 0 : 1;
+	return ok ? 0 : 1;
 }
