@@ -330,11 +330,31 @@ def audit_seeds():
     rline = '{"seq":2,"prev":"%s",' % hashlib.sha256(first.encode()).hexdigest() + \
         json.dumps(recover, separators=(",", ":"))[1:]
     write("audit", "recovered", b"\x00" + (first + "\n" + torn + "\n" + rline + "\n").encode())
+# ---- aws_parse -------------------------------------------------------------------
+# selector 0: a credential document (IMDS, container agent), 1: STS's XML,
+# 2: an error body after a u8-length X-Amzn-ErrorType value, 3: a timestamp
+def aws_parse_seeds():
+    write("aws_parse", "imds-creds", b"\x00" + b'{"Code":"Success","LastUpdated":"2026-12-07T12:00:00Z",'
+          b'"Type":"AWS-HMAC","AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"c2VjcmV0","Token":"dG9rZW4=",'
+          b'"Expiration":"2026-12-07T18:00:00Z"}')
+    write("aws_parse", "container-creds", b"\x00" + b'{"AccessKeyId":"ASIA1","SecretAccessKey":"s/k+1",'
+          b'"Token":"t","Expiration":"2026-12-07T18:00:00.123Z"}')
+    write("aws_parse", "sts", b"\x01" + b"<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
+          b"<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>sk</SecretAccessKey>"
+          b"<SessionToken>tok</SessionToken><Expiration>2026-12-07T18:00:00Z</Expiration></Credentials>"
+          b"</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>")
+    write("aws_parse", "error-json", b"\x02\x00" +
+          b'{"__type":"com.amazonaws.kms#NotFoundException","message":"Key does not exist"}')
+    write("aws_parse", "error-header", b"\x02\x13ThrottlingException")
+    write("aws_parse", "error-xml", b"\x02\x00<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
+          b"<Message>bad</Message></Error></ErrorResponse>")
+    write("aws_parse", "time", b"\x032026-12-07T18:00:00+00:00")
 
 
 def main():
     m = material()
     extsig_seeds()
+    aws_parse_seeds()
     conf_seeds()
     encode_seeds(m)
     attrs_seeds(m)

@@ -198,6 +198,16 @@ static size_t distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
+/* Whether k's name is in an earlier row of the tables (two types may share a key). */
+static bool named_before(const hw_conf_key *const *tables, size_t t, const hw_conf_key *k)
+{
+	for (size_t i = 0; i <= t; i++)
+		for (const hw_conf_key *e = tables[i]; e != NULL && e->name != NULL && e != k; e++)
+			if (strcmp(e->name, k->name) == 0)
+				return true;
+	return false;
+}
+
 CK_RV hw_conf_unknown_key(conf_ctx *c, const char *where, const char *key,
 			  const hw_conf_key *const *tables, size_t ntables)
 {
@@ -212,7 +222,7 @@ CK_RV hw_conf_unknown_key(conf_ctx *c, const char *where, const char *key,
 				best = d;
 				near = k->name;
 			}
-			if (o < sizeof(list))
+			if (o < sizeof(list) && !named_before(tables, t, k))
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", k->name);
 		}
 	}

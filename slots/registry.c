@@ -33,6 +33,15 @@ extern const hw_backend_ops hw_tpm_ops;
 #define TPM_OPS NULL, "hwagg-tpm"
 #endif
 #endif
+#if WITH_KMS
+extern const hw_conf_key hw_aws_kms_conf_keys[];
+#if HW_BUILTIN_BACKENDS
+extern const hw_backend_ops hw_aws_kms_ops;
+#define AWS_KMS_OPS &hw_aws_kms_ops, NULL
+#else
+#define AWS_KMS_OPS NULL, "hwagg-kms"
+#endif
+#endif
 
 static const hw_backend_entry table[] = {
 	{ "soft", &hw_soft_ops, NULL, hw_soft_conf_keys, NULL, true },
@@ -52,10 +61,13 @@ static const hw_backend_entry table[] = {
 	{ "tpm", NULL, NULL, NULL, "--with-tpm" },
 #endif
 	{ "external", &hw_external_ops, NULL, hw_external_conf_keys, NULL },
-	/* types of the design whose code is not in the tree yet: configure
-	 * refuses their switches (HW_BACKEND_PLANNED); when one lands, its row
-	 * follows its switch like keyring's */
-	{ "aws-kms", NULL, NULL, NULL, "(not yet available)" },
+#if WITH_KMS
+	{ "aws-kms", AWS_KMS_OPS, hw_aws_kms_conf_keys, "--with-kms" },
+#else
+	{ "aws-kms", NULL, NULL, NULL, "--with-kms" },
+#endif
+	/* types of the design whose code is not in the tree yet: no switch
+	 * builds them; when one lands, its row follows its switch like tpm's */
 	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
 	{ "gcp-kms", NULL, NULL, NULL, "(not yet available)" },
 	{ "policy", NULL, NULL, NULL, "(not yet available)" },

@@ -52,6 +52,7 @@
 	R(CK_RV, hw_key_generate, (const hw_keygen *g, EVP_PKEY **out), (g, out)) \
 	R(CK_RV, hw_key_from_der, (const void *der, size_t len, EVP_PKEY **out), (der, len, out)) \
 	R(CK_RV, hw_key_to_der, (EVP_PKEY *k, hw_secret **der), (k, der)) \
+	R(CK_RV, hw_key_from_spki, (const void *der, size_t len, EVP_PKEY **out), (der, len, out)) \
 	R(CK_RV, hw_key_public_attrs, (EVP_PKEY *k, hw_attr_sink s, void *arg), (k, s, arg)) \
 	R(CK_RV, hw_pkey_sign, (EVP_PKEY *k, const hw_sign_req *r, unsigned char *o, size_t *ol), \
 	  (k, r, o, ol)) \
@@ -80,6 +81,9 @@
 	R(size_t, hw_hash_len, (CK_MECHANISM_TYPE h), (h)) \
 	R(CK_RV, hw_key_from_public, (CK_KEY_TYPE t, const void *a, size_t al, const void *b, size_t bl, \
 				      EVP_PKEY **out), (t, a, al, b, bl, out)) \
+	R(CK_RV, hw_ecdsa_der_to_rs, (const void *der, size_t dl, size_t nlen, unsigned char *out), \
+	  (der, dl, nlen, out)) \
+	R(CK_MECHANISM_TYPE, hw_hash_from_mgf, (CK_RSA_PKCS_MGF_TYPE mgf), (mgf)) \
 	R(CK_RV, hw_digestinfo_decode, (const void *in, size_t len, CK_MECHANISM_TYPE *h, \
 					const unsigned char **d, size_t *dl), (in, len, h, d, dl)) \
 	R(CK_RV, hw_stored_open, (hw_stored *d, bool create, bool *none), (d, create, none)) \
@@ -103,7 +107,7 @@
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 4
+#define HW_BACKEND_ABI 5
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */

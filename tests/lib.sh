@@ -10,6 +10,8 @@
 #   tpm             hwagg's tpm slot on a swtpm of its own (and, with
 #                   HW_TPM_ABRMD=1, tpm2-abrmd in front of it on a private
 #                   session bus, see hw_tpm_start)  MODULE=$HWAGG_MODULE
+#   aws-kms         hwagg's aws-kms slot on a loopback fake of AWS KMS
+#                   (tests/kms/lib.sh)              MODULE=$HWAGG_MODULE
 # and exports MODULE TOKEN PIN SO_PIN TMP URI. Every external command runs
 # under a timeout; every background process is registered and killed on exit,
 # and the temp dir is removed. Failures say which step failed and show stderr.
@@ -638,7 +640,11 @@ hw_setup() {
 		MODULE=${HWAGG_MODULE:-}
 		[ "${HW_TPM_ABRMD:-}" = 1 ] && hw_keyring_bus
 		;;
-	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm)" ;;
+	aws-kms)
+		MODULE=${HWAGG_MODULE:-}
+		. "$HWAGG_SRCDIR/tests/kms/lib.sh"
+		;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms)" ;;
 	esac
 	export MODULE
 	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
@@ -668,6 +674,7 @@ hw_setup() {
 		;;
 	keyring) hw_keyring_setup ;;
 	tpm) hw_tpm_setup ;;
+	aws-kms) hw_kms_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"
 }

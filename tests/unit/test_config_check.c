@@ -77,9 +77,9 @@ static void expect_lines(const char *json, const char *const *want)
 START_TEST(test_typo_before_missing)
 {
 	static const char *const want[] = {
+		/* the keys every slot takes, then those of each type this build has */
 		"slots[0] (\"dev\").tpye: unknown key; did you mean \"type\"? expected one of name, type, "
-		"rsa_min_bits, mechanisms, refresh_s, timeout_ms, pin_max_tries, pin_min_len, pin_max_len, module, "
-		"token, security, collection, cache_keys, tcti, loaded_keys, attest, keys, pin, pin_env, env_pass, env, tmp_dir",
+		"rsa_min_bits, mechanisms, refresh_s, timeout_ms, pin_max_tries, pin_min_len, pin_max_len",
 		NULL,   /* the second line depends on the build: checked below */
 	};
 	lines got = { .n = 0 };
@@ -87,12 +87,25 @@ START_TEST(test_typo_before_missing)
 	ck_assert_uint_eq(hw_config_check(path, "the command line", collect, &got, NULL), 2);
 	char full[HW_CONFIG_ERR_LEN * 2];
 	snprintf(full, sizeof(full), "%s: %s", path, want[0]);
-	ck_assert_str_eq(got.line[0], full);
+	ck_assert_msg(strncmp(got.line[0], full, strlen(full)) == 0, "%s", got.line[0]);
+	/* a key two types share is named once */
+	ck_assert_ptr_null(strstr(got.line[0], "keys, pin, pin_env, env_pass, env, tmp_dir, region, endpoint, ca_file, profile, keys"));
+	const char *list = strstr(got.line[0], "expected one of ");
+	ck_assert_ptr_nonnull(list);
+	for (const char *k = list + 16; *k != '\0';) {
+		const char *end = strstr(k, ", ");
+		size_t n = end != NULL ? (size_t)(end - k) : strlen(k);
+		char name[64];
+		snprintf(name, sizeof(name), ", %.*s,", (int)n, k);
+		const char *again = strstr(k + n, name);
+		ck_assert_msg(again == NULL, "%.*s is listed twice: %s", (int)n, k, got.line[0]);
+		k = end != NULL ? end + 2 : k + n;
+	}
 	snprintf(full, sizeof(full), "%s: slots[0] (\"dev\").type: missing required key; expected one of soft, hsm", path);
 	ck_assert_msg(strncmp(got.line[1], full, strlen(full)) == 0, "%s", got.line[1]);
 	/* types left out of this build are named as such, apart */
 	ck_assert_ptr_nonnull(strstr(got.line[1], "(known but not built into this module: "));
-	ck_assert_ptr_nonnull(strstr(got.line[1], "tpm"));
+	ck_assert_ptr_nonnull(strstr(got.line[1], "gcp-kms"));
 }
 END_TEST
 

@@ -1,0 +1,108 @@
+/*
+ * The aws-kms slot: keys in AWS KMS, whose HSMs sign and decrypt without
+ * the key ever leaving them. Internal interface of aws_kms*.c.
+ *
+ * Objects: every KMS key of the slot gives a private key object (oid
+ * 2i+1) and its public key (oid 2i+2), i being the key's record in the
+ * slot's append-only table; records are never freed before the slot
+ * closes, so a private key object's bdata (its record) stays valid under
+ * any reload. Listing = the configured "keys" + keys tagged by hwagg.
+ */
+#ifndef HW_AWS_KMS_H
+#define HW_AWS_KMS_H
+
+#include "slots/backend.h"
+#include "slots/cloud_http.h"
+#include "slots/aws_creds.h"
+#include "slots/cloud_objdir.h"
+#include <json-c/json.h>
+
+#define HW_KMS_TAG_MARK "hwagg"            /* tag on every key hwagg creates */
+#define HW_KMS_TAG_REQUEST "hwagg-request" /* the CreateKey's nonce: makes it safe to retry */
+
+typedef struct hw_kms_key {
+	char *arn;
+	char *alias;              /* as configured ("alias/x"), or NULL */
+	CK_KEY_TYPE type;         /* CKK_EC or CKK_RSA */
+	size_t nlen;              /* EC: bytes of r and s; RSA: modulus bytes */
+	CK_MECHANISM_TYPE ec_hash;/* EC: the hash KMS requires for the curve */
+	bool decrypt;             /* ENCRYPT_DECRYPT (else SIGN_VERIFY) */
+	unsigned char *spki;      /* public key, DER SubjectPublicKeyInfo */
+	size_t spki_len;
+	char *label;              /* CKA_LABEL tag, or NULL */
+	unsigned char id[128];    /* CKA_ID tag */
+	size_t id_len;
+	char *nonce;              /* hwagg-request tag, or NULL */
+	bool dead;                /* deletion scheduled: not listed any more */
+	bool seen;                /* in the current listing (under the slot lock) */
+} hw_kms_key;
+
+typedef struct hw_kms_ctx {
+	const hw_slot_conf *conf;
+	char *region;
+	char *url;                /* "<endpoint>/" */
+	char *host;               /* Host header: the endpoint's authority */
+	int window_days;
+	char **keys;              /* configured key ids/aliases/ARNs */
+	size_t nkeys;
+	const char *pin;          /* NULL: any PIN (IAM decides) */
+	hw_http_pool pool;        /* KMS */
+	hw_http_pool meta;        /* STS, container and instance metadata */
+	hw_aws_chain chain;
+	hw_objdir objs;           /* certificates and data objects */
+	bool opened;
+	pthread_mutex_t lock;     /* recs, foreign, health */
+	hw_kms_key **recs;
+	size_t nrecs, cap;
+	char **foreign;           /* ARNs of listed keys that are not ours */
+	size_t nforeign, fcap;
+	int health;               /* 0 unknown, 1 up, -1 down */
+	time_t health_at;
+	char why[192];
+	bool probing;
+	pthread_t prober;
+	bool prober_started;
+	time_t loaded_at;
+} hw_kms_ctx;
+
+/* ---- one KMS call (aws_kms_api.c) -------------------------------------------- */
+/* POST TrentService.<op> with body req (not consumed); *resp gets the
+ * parsed answer (json_object_put it). A failure is logged with its cause
+ * and request id and marks the slot down when the service is unreachable. */
+CK_RV hw_kms_call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *req, json_object **resp,
+		  hw_cloud_err *e);
+/* The same, idempotent, with at most attempts tries within deadline_ms
+ * (when the engine set no deadline): the health probe. */
+CK_RV hw_kms_call_ex(hw_kms_ctx *c, const char *op, json_object *req, json_object **resp, hw_cloud_err *e,
+		     int attempts, int deadline_ms);
+const char *hw_kms_jstr(json_object *o, const char *key);
+void hw_kms_health_set(hw_kms_ctx *c, bool up, const char *why);
+
+/* ---- keys (aws_kms_keys.c) ---------------------------------------------------- */
+/* The record of a key by ARN, added if new (under c->lock). */
+hw_kms_key *hw_kms_key_find_inlock(hw_kms_ctx *c, const char *arn);
+hw_kms_key *hw_kms_key_add_inlock(hw_kms_ctx *c, hw_kms_key *k);
+size_t hw_kms_key_index_inlock(hw_kms_ctx *c, const hw_kms_key *k);
+/* Describe + GetPublicKey (+ tags) into a new record (not yet added). */
+CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms_key **out, hw_cloud_err *e);
+void hw_kms_key_free(hw_kms_key *k);
+/* The attributes of a key's two objects. */
+CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv);
+/* Every key of the slot, reported to sink. */
+CK_RV hw_kms_list(hw_kms_ctx *c, hw_obj_sink sink, void *arg);
+/* A hwagg key carrying this CreateKey nonce, if one exists (its ARN). */
+CK_RV hw_kms_find_nonce(hw_kms_ctx *c, const char *nonce, char **arn, hw_cloud_err *e);
+
+/* ---- operations (aws_kms_ops.c) ----------------------------------------------- */
+CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req, unsigned char *out,
+		     size_t *out_len);
+CK_RV hw_kms_generate(hw_kms_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		      int64_t *priv_oid, void **bdata);
+CK_RV hw_kms_destroy(hw_kms_ctx *c, int64_t oid);
+
+/* base64 (standard, padded) of data, malloc'd; decode into a malloc'd buffer */
+char *hw_b64_encode(const unsigned char *d, size_t len);
+unsigned char *hw_b64_decode(const char *s, size_t *len);
+
+#endif

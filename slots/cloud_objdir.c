@@ -1,0 +1,148 @@
+/* See cloud_objdir.h. */
+#include "slots/cloud_objdir.h"
+#include "slots/cloud_str.h"
+#include "common/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+CK_RV hw_objdir_init(hw_objdir *d, const char *store, const char *backend, const char *slot)
+{
+	char name[2 * 32 + 1];
+	hw_sb b = { 0 };
+	size_t n = strlen(slot);
+	/* the slot's name in hex: any label makes a safe file name */
+	hw_hex((const unsigned char *)slot, n > 32 ? 32 : n, name);
+	hw_sb_printf(&b, "%s/%s-%s", store != NULL ? store : ".", backend, name);
+	d->slot = slot;
+	d->backend = backend;
+	return (d->dir = hw_sb_take(&b)) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+void hw_objdir_fini(hw_objdir *d)
+{
+	free(d->dir);
+	d->dir = NULL;
+}
+
+static void path_of(const hw_objdir *d, int64_t oid, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%010llx.obj", d->dir, (unsigned long long)(oid - HW_OBJDIR_BASE));
+}
+
+static CK_RV io_error(const hw_objdir *d, const char *what, const char *path)
+{
+	hw_error("slot \"%s\" (%s): cannot %s %s: %s", d->slot, d->backend, what, path, strerror(errno));
+	return CKR_DEVICE_ERROR;
+}
+
+static CK_RV write_obj(hw_objdir *d, int64_t oid, const hw_attrs *attrs)
+{
+	char path[4096], tmp[4200];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	CK_RV rv = hw_attrs_serialize(attrs, &buf, &len);
+	if (rv != CKR_OK)
+		return rv;
+	/* the store itself first: only this slot may be using it */
+	char *slash = strrchr(d->dir, '/');
+	if (slash != NULL && slash != d->dir) {
+		*slash = '\0';
+		int r = mkdir(d->dir, 0700);
+		*slash = '/';
+		if (r != 0 && errno != EEXIST) {
+			rv = io_error(d, "make the store directory for", d->dir);
+			goto out;
+		}
+	}
+	if (mkdir(d->dir, 0700) != 0 && errno != EEXIST) {
+		rv = io_error(d, "make", d->dir);
+		goto out;
+	}
+	path_of(d, oid, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rv = io_error(d, "write", tmp);
+		goto out;
+	}
+	bool ok = write(fd, buf, len) == (ssize_t)len && fsync(fd) == 0;
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		rv = io_error(d, "write", path);
+		unlink(tmp);
+	}
+out:
+	free(buf);
+	return rv;
+}
+
+CK_RV hw_objdir_create(hw_objdir *d, hw_attrs *attrs, int64_t *oid)
+{
+	CK_OBJECT_CLASS cls = hw_attrs_get_ulong(attrs, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
+	unsigned char r[5];
+	CK_RV rv;
+	/* keys live in KMS; only what it cannot hold comes here */
+	if (cls != CKO_CERTIFICATE && cls != CKO_DATA)
+		return CKR_TEMPLATE_INCONSISTENT;
+	if ((rv = hw_random(r, sizeof(r))) != CKR_OK)
+		return rv;
+	int64_t v = 0;
+	for (size_t i = 0; i < sizeof(r); i++)
+		v = v << 8 | r[i];
+	*oid = HW_OBJDIR_BASE + v;
+	if ((rv = hw_vendor_attrs(attrs, d->backend, HW_SEC_SOFTWARE, 1, NULL)) != CKR_OK)
+		return rv;
+	return write_obj(d, *oid, attrs);
+}
+
+CK_RV hw_objdir_update(hw_objdir *d, int64_t oid, const hw_attrs *attrs)
+{
+	return write_obj(d, oid, attrs);
+}
+
+CK_RV hw_objdir_destroy(hw_objdir *d, int64_t oid)
+{
+	char path[4096];
+	path_of(d, oid, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		return io_error(d, "remove", path);
+	return CKR_OK;
+}
+
+CK_RV hw_objdir_load(hw_objdir *d, hw_obj_sink sink, void *arg)
+{
+	CK_RV rv = CKR_OK;
+	DIR *dir = opendir(d->dir);
+	struct dirent *e;
+	if (dir == NULL)
+		return errno == ENOENT ? CKR_OK : io_error(d, "read", d->dir);
+	while (rv == CKR_OK && (e = readdir(dir)) != NULL) {
+		char path[4096], *end;
+		unsigned long long v = strtoull(e->d_name, &end, 16);
+		if (end != e->d_name + 10 || strcmp(end, ".obj") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->dir, e->d_name);
+		FILE *f = fopen(path, "rbe");
+		if (f == NULL)
+			continue;       /* removed meanwhile */
+		unsigned char buf[65536];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		hw_attrs a;
+		hw_attrs_init(&a);
+		if (hw_attrs_deserialize(buf, n, &a) != CKR_OK) {
+			hw_warn("slot \"%s\" (%s): %s is not an object file; skipped", d->slot, d->backend, path);
+			continue;
+		}
+		rv = sink(arg, HW_OBJDIR_BASE + (int64_t)v, &a, NULL);
+		hw_attrs_clear(&a);
+	}
+	closedir(dir);
+	return rv;
+}

@@ -1,0 +1,88 @@
+/* See cloud_str.h. */
+#include "slots/cloud_str.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool grow(hw_sb *b, size_t more)
+{
+	if (b->failed)
+		return false;
+	if (b->len + more + 1 <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	char *s = realloc(b->s, cap);
+	if (s == NULL) {
+		b->failed = true;
+		return false;
+	}
+	b->s = s;
+	b->cap = cap;
+	return true;
+}
+
+void hw_sb_add(hw_sb *b, const char *s, size_t len)
+{
+	if (!grow(b, len))
+		return;
+	memcpy(b->s + b->len, s, len);
+	b->len += len;
+	b->s[b->len] = '\0';
+}
+
+void hw_sb_str(hw_sb *b, const char *s)
+{
+	hw_sb_add(b, s, strlen(s));
+}
+
+void hw_sb_chr(hw_sb *b, char c)
+{
+	hw_sb_add(b, &c, 1);
+}
+
+void hw_sb_printf(hw_sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !grow(b, (size_t)n)) {
+		b->failed = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *hw_sb_take(hw_sb *b)
+{
+	char *s = NULL;
+	if (!b->failed && grow(b, 0))
+		s = b->s;
+	else
+		free(b->s);
+	memset(b, 0, sizeof(*b));
+	return s;
+}
+
+void hw_sb_free(hw_sb *b)
+{
+	free(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
+void hw_hex(const unsigned char *d, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[d[i] >> 4];
+		out[2 * i + 1] = hx[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

@@ -1,0 +1,14 @@
+/* The cloud KMS slots' configuration keys: in the engine, so that a config
+ * is checked without loading the backend module. */
+#include "slots/backend.h"
+
+const hw_conf_key hw_aws_kms_conf_keys[] = {
+	{ "region", json_type_string, false },
+	{ "endpoint", json_type_string, false },
+	{ "ca_file", json_type_string, false },
+	{ "profile", json_type_string, false },
+	{ "keys", json_type_array, false },
+	{ "deletion_window_days", json_type_int, false },
+	{ "pin", json_type_string, false },
+	{ NULL, json_type_null, false },
+};
