@@ -345,13 +345,22 @@ static CK_RV parse_slot(conf_ctx *c, hw_config *cfg, size_t i, json_object *obj)
 	if ((rv = hw_conf_check_type(c, plain, obj, json_type_object)) != CKR_OK)
 		return rv;
 	slot_path(slot, sizeof(slot), i, obj);
-	/* the tables of the type, if it is one of this build */
-	if (json_object_object_get_ex(obj, "type", &tv) && json_object_is_type(tv, json_type_string) &&
-	    hw_backend_available(hw_backend_find(json_object_get_string(tv))))
-		entry = hw_backend_find(json_object_get_string(tv));
+	/* the tables of the type, if it is one of this build; the keys of a
+	 * type it leaves out cannot be checked: that the type is not built is
+	 * what to say */
+	bool unbuilt = false;
+	if (json_object_object_get_ex(obj, "type", &tv) && json_object_is_type(tv, json_type_string)) {
+		const hw_backend_entry *e = hw_backend_find(json_object_get_string(tv));
+		if (hw_backend_available(e))
+			entry = e;
+		else
+			unbuilt = e != NULL;
+	}
 	size_t nt = slot_tables(entry, tables, HW_ARRAY_LEN(tables));
 	json_object_object_foreach(obj, key, val) {
 		(void)val;
+		if (unbuilt)
+			break;
 		hw_conf_path_key(where, sizeof(where), slot, key);
 		if (hw_conf_find_key(tables, nt, key) == NULL &&
 		    (r = hw_conf_unknown_key(c, where, key, tables, nt)) != CKR_OK && rv == CKR_OK)

@@ -430,7 +430,7 @@ START_TEST(test_slot_type_registry)
 	}
 	/* a type of the design not in the tree: no switch could build it, none is named */
 	ck_assert(planned != NULL && !hw_backend_available(planned));
-	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"gcp-kms\"}]}",
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"gcp-kms\", \"key_ring\": \"r\"}]}",
 		   "slots[1] (\"b\").type", "\"gcp-kms\" is not built into this module (not yet available)");
 }
 END_TEST
