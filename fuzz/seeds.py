@@ -288,6 +288,8 @@ def extsig_seeds():
     write("extsig", "two-lines", b"\x80\x00\x00TUVVQ0lRQz0K\n")
     write("extsig", "garbage", b"\x00this is not a signature!\n")
     write("extsig", "nothing", b"\x00")
+    # regression: a raw RSA output longer than the caller's buffer was copied into it whole
+    write("extsig", "regress-long-rsa-output", b"\xfe\x00\x00" + b"\xe9" * 300)
     write("conf", "external.json", b'{"slots":[{"name":"ext","type":"external","pin":"env",'
           b'"env_pass":["HOME"],"env":{"A":"b"},"tmp_dir":"/tmp","keys":[{"label":"k","id":"01",'
           b'"public_key":"$FUZZ_DIR/k.pub","command":["/bin/true","x"],"input":"digest-stdin",'

@@ -93,8 +93,8 @@ CK_RV hw_ext_sig_take(const hw_ext_key *k, const hw_sign_req *req, const unsigne
 			n = 0;
 		else
 			memcpy(sig, bytes, n);
-	} else {
-		memcpy(sig, bytes, n);
+	} else if (n == want) {
+		memcpy(sig, bytes, n);      /* never more than the caller's room */
 	}
 	if (n != want) {
 		*why = k->key_type == CKK_EC ? "its output is not an ECDSA signature of the key's curve"
