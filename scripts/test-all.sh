@@ -39,12 +39,23 @@ count_suite() {
 	failed=$((failed + f))
 }
 
+# after a failed make check in build dir $1: name each failing test and
+# print the end of its log, so a CI transcript says what broke
+show_failures() {
+	local b=$1 t
+	for t in $(sed -n 's/^\(FAIL\|ERROR\): \([^ ]*\).*/\2/p' "$b/check.out"); do
+		echo "--- $t failed; the end of its log:"
+		tail -n 40 "$b/${t%.sh}.log" 2>/dev/null
+	done
+}
+
 [ "${HWAGG_SKIP_DEPS:-}" = 1 ] || scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 main_check() {
 	scripts/build.sh && make -C _build check -j2 VERBOSE=1 > "$top/_build/check.out" 2>&1
 	local rc=$?
 	tail -n 25 "$top/_build/check.out"
+	[ $rc = 0 ] || show_failures "$top/_build"
 	count_suite "$top/_build/check.out"
 	return $rc
 }
@@ -60,6 +71,7 @@ asan() {
 		make check TESTS="tests/symbols.sh $UNIT" VERBOSE=1 > check.out 2>&1
 	local rc=$?
 	tail -n 12 check.out
+	[ $rc = 0 ] || show_failures "$b"
 	cd "$top"
 	return $rc
 }
@@ -74,6 +86,7 @@ nobackends() {
 	make check TESTS="tests/symbols.sh tests/cli.sh tests/cli_messages.sh tests/log_lines.sh $UNIT" > check.out 2>&1
 	local rc=$?
 	grep -E "^# (TOTAL|PASS|FAIL)" check.out
+	[ $rc = 0 ] || show_failures "$b"
 	cd "$top"
 	return $rc
 }
@@ -93,6 +106,7 @@ builtin() {
 		> check.out 2>&1
 	local rc=$?
 	grep -E "^# (TOTAL|PASS|FAIL)" check.out
+	[ $rc = 0 ] || show_failures "$b"
 	cd "$top"
 	return $rc
 }
