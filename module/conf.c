@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "module/conf_int.h"
+#include "module/policy_conf.h"
 
 static const char *const env_names[] = {
 	[HW_ENV_DEVELOPMENT] = "development",
@@ -56,14 +57,24 @@ const char *hw_env_name(hw_env e)
 static CK_RV env_set(const conf_ctx *c, const char *where, const char *s, hw_config *cfg)
 {
 	char q[CONF_QUOTE_LEN];
+	cfg->env_origin = where[0] == '$' ? "set by $HWAGG_ENVIRONMENT" : "set in the configuration file";
+	cfg->env_auto = strcmp(s, "auto") == 0;
+	if (cfg->env_auto)
+		return CKR_OK;
 	for (size_t i = 0; i < HW_ARRAY_LEN(env_names); i++) {
 		if (strcmp(s, env_names[i]) == 0) {
 			cfg->environment = (hw_env)i;
 			return CKR_OK;
 		}
 	}
-	return hw_conf_fail(c, where, "unknown environment %s; expected one of production, staging, development",
+	return hw_conf_fail(c, where, "unknown environment %s; expected one of production, staging, development, auto",
 			 hw_conf_show(q, s, strlen(s)));
+}
+
+/* For the log: "auto" is decided later, at first use. */
+static const char *env_text(const hw_config *cfg)
+{
+	return cfg->env_auto ? "auto (detected at first use)" : hw_env_name(cfg->environment);
 }
 
 static CK_RV env_override(const conf_ctx *c, hw_config *cfg)
@@ -343,14 +354,18 @@ static CK_RV parse_root(const conf_ctx *c, hw_config *cfg)
 			rv = parse_section(c, cfg, key, val);
 		} else if (strcmp(key, "slots") == 0) {
 			rv = parse_slots(c, cfg, val);
+		} else if (strcmp(key, "policy") == 0) {
+			rv = hw_policy_conf_parse(c, val, &cfg->policy);
 		} else {
-			return hw_conf_fail(c, where, "unknown key; expected one of environment, store, log, audit, slots");
+			return hw_conf_fail(c, where, "unknown key; expected one of environment, store, log, audit, "
+					 "slots, policy");
 		}
 		if (rv != CKR_OK)
 			return rv;
 	}
 	if (cfg->slots == NULL)
 		return hw_conf_fail(c, "slots", "missing required key; expected a non-empty array of slot objects");
+	hw_policy_conf_env_default(cfg);
 	return cfg->store == NULL ? default_store(c, &cfg->store) : CKR_OK;
 }
 
@@ -412,6 +427,7 @@ static CK_RV config_build(const conf_ctx *c, const char *path, const char *text,
 	cfg->builtin = builtin;
 	cfg->log_level = -1;
 	cfg->environment = builtin ? HW_ENV_DEVELOPMENT : HW_ENV_PRODUCTION;
+	cfg->env_origin = builtin ? "the built-in default configuration" : "default of a configuration file";
 	if (len > CONF_MAX_SIZE)
 		rv = hw_conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);
 	else if ((rv = parse_json(c, text, len, &cfg->root)) == CKR_OK &&
@@ -548,7 +564,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 			snprintf(err + strlen(err), err_len - strlen(err), " (named by %s)", origin);
 		if (rv == CKR_OK)
 			hw_info("config: %s (%s): %zu slot(s), %s mode", path, origin, (*out)->nslots,
-				hw_env_name((*out)->environment));
+				env_text(*out));
 		goto out;
 	}
 	if ((rv = config_build(&c, NULL, CONF_DEFAULT_JSON, true, out)) != CKR_OK ||
@@ -559,7 +575,7 @@ CK_RV hw_config_load_from(const char *reserved, const char *system_path,
 	}
 	hw_warn("config: no configuration file (%s absent, $HWAGG_CONF unset): using the built-in default, "
 		"one soft slot \"hwagg-dev\" in %s, %s mode", system_path ? system_path : "system file",
-		(*out)->store, hw_env_name((*out)->environment));
+		(*out)->store, env_text(*out));
 out:
 	free(rpath);
 	return rv;
@@ -585,6 +601,7 @@ void hw_config_free(hw_config *c)
 	free(c->store);
 	free(c->log_file);
 	free(c->audit_file);
+	hw_policy_conf_free(c->policy);
 	json_object_put(c->root);
 	free(c);
 }

@@ -33,10 +33,16 @@ typedef struct hw_slot_conf {
 	size_t n_deny;
 } hw_slot_conf;
 
+struct hw_policy_conf;       /* the "policy" section (module/policy_conf.h) */
+
 typedef struct hw_config {
 	char *path;              /* file it came from; NULL for the built-in default */
 	bool builtin;
-	hw_env environment;
+	hw_env environment;      /* explicit or default; with env_auto, what detection
+	                          * decides is the truth (hw_env_current, module/policy.h) */
+	bool env_auto;           /* "auto": detected at first use, never at C_Initialize */
+	const char *env_origin;  /* where environment came from (static text), for status */
+	struct hw_policy_conf *policy;   /* NULL: no "policy" section, the defaults */
 	char *store;             /* store directory, "~" and $VARS expanded */
 	int log_level;           /* -1 = not set */
 	char *log_file;          /* NULL = stderr */

@@ -13,6 +13,7 @@
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
 #include "module/mechpolicy.h"
+#include "module/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,11 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
+	/* on a policy token the key's owner does the work, under its own
+	 * mechanism policy and deadline (module/policy.h) */
+	if (s->policy != NULL && kind != HW_OP_DIGEST &&
+	    ((rv = hw_policy_key_slot(s, kh, &s)) != CKR_OK || (rv = hw_mech_policy_check(s->conf, m)) != CKR_OK))
+		goto out;
 	/* the private-key operations must be done by the backend */
 	if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) &&
 	    (s->ops->has_mechanism == NULL || !s->ops->has_mechanism(s->ctx, m->base, NULL) ||
@@ -187,6 +193,8 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 		else if ((rv = hw_mech_key_size_check(s->conf, m, key_bits(ka))) != CKR_OK)
 			;
 		else if ((rv = set_params(op, mech, ka)) != CKR_OK)
+			;
+		else if (!pub_op && (rv = hw_policy_key_usable(s, ka)) != CKR_OK)
 			;
 		else if (pub_op) {
 			const CK_ATTRIBUTE *spki = hw_attrs_get(ka, CKA_PUBLIC_KEY_INFO);
@@ -299,7 +307,8 @@ static CK_RV op_run(CK_SESSION_HANDLE h, hw_op_kind kind, bool single, const uns
 		hw_op_end(op);
 		goto out;
 	}
-	rv = fin(&hw_g.slots[se->slot], op, in, in_len, out, out_len);
+	/* the slot of the operation's key (a policy token's member), else the session's */
+	rv = fin(op->key != NULL ? hw_obj_worker(op->key) : &hw_g.slots[se->slot], op, in, in_len, out, out_len);
 	if (!((rv == CKR_OK && out == NULL && kind != HW_OP_VERIFY) || rv == CKR_BUFFER_TOO_SMALL))
 		hw_op_end(op);
 out:
