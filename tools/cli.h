@@ -23,6 +23,14 @@ hw_secret *hw_cli_pin(const char *pin_file, const char *slot);
 int hw_cli_keys(int argc, char **argv);
 int hw_cli_keygen(int argc, char **argv);
 
+/* tools/policy.c: `hwagg health [--json]`; the policy part of `hwagg
+ * status`; for keygen --policy, the policy slot's name (NULL after a
+ * message when there is none; the module is open) and the placement line. */
+int hw_cli_health(int argc, char **argv);
+void hw_cli_policy_status(FILE *f);
+const char *hw_cli_policy_slot(char *name, size_t len);
+void hw_cli_policy_placed(FILE *f);
+
 /* Lines for `hwagg status`: the module file `make install` writes, and
  * whether a p11-kit module file registers it (if not, how to). */
 void hw_cli_install_info(FILE *f);

@@ -7,6 +7,8 @@
  *   hwagg config check [FILE] validate a configuration like C_Initialize does
  *   hwagg keys [--slot NAME]  keys with their PKCS#11 URIs (needs the PIN)
  *   hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX]
+ *   hwagg keygen --policy --type TYPE --label LABEL [--id HEX]
+ *   hwagg health [--json]     exit 0 when usable (the policy token present)
  */
 #include "tools/cli.h"
 #include "module/admin.h"
@@ -21,6 +23,8 @@ static int usage(FILE *f)
 		   "       hwagg config check [FILE]\n"
 		   "       hwagg keys [--slot NAME] [--pin-file FILE]\n"
 		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
+		   "       hwagg keygen --policy --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
+		   "       hwagg health [--json]\n"
 		   "       hwagg --help | --version\n"
 		   "See hwagg(1).\n");
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
@@ -87,8 +91,8 @@ static int status(void)
 		return ret;
 	if ((ret = print_header(&m)) != HW_EXIT_OK)
 		goto out;
-	printf("config:      %s\nenvironment: %s\nstore:       %s\n",
-	       m.config[0] ? m.config : "<built-in default>", m.environment, m.store);
+	printf("config:      %s\nstore:       %s\n", m.config[0] ? m.config : "<built-in default>", m.store);
+	hw_cli_policy_status(stdout);      /* the environment and why; the policy slot */
 	hw_cli_install_info(stdout);
 	CK_RV rv = hw_admin_slots(&slots, &n);
 	if (rv != CKR_OK) {
@@ -139,5 +143,7 @@ int main(int argc, char **argv)
 		return hw_cli_keys(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return hw_cli_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "health") == 0)
+		return hw_cli_health(argc - 1, argv + 1);
 	return usage(stderr);
 }

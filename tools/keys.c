@@ -14,12 +14,14 @@
 
 typedef struct opts {
 	const char *slot, *type, *label, *id_hex, *pin_file;
+	bool policy;                  /* keygen --policy: the policy slot places the key */
 } opts;
 
 static int usage_keys(FILE *f)
 {
 	fprintf(f, "usage: hwagg keys [--slot NAME] [--pin-file FILE]\n"
 		   "       hwagg keygen --slot NAME --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
+		   "       hwagg keygen --policy --type TYPE --label LABEL [--id HEX] [--pin-file FILE]\n"
 		   "TYPE: ");
 	for (size_t i = 0; hw_admin_key_type(i) != NULL; i++)
 		fprintf(f, "%s%s", i ? ", " : "", hw_admin_key_type(i));
@@ -40,7 +42,7 @@ static int refuse_pin(char *arg)
 
 static int parse(int argc, char **argv, bool keygen, opts *o)
 {
-	enum { O_SLOT = 256, O_TYPE, O_LABEL, O_ID, O_PIN_FILE, O_PIN, O_SO_PIN };
+	enum { O_SLOT = 256, O_TYPE, O_LABEL, O_ID, O_PIN_FILE, O_PIN, O_SO_PIN, O_POLICY };
 	static const struct option longs[] = {
 		{ "slot", required_argument, NULL, O_SLOT },
 		{ "type", required_argument, NULL, O_TYPE },
@@ -49,6 +51,7 @@ static int parse(int argc, char **argv, bool keygen, opts *o)
 		{ "pin-file", required_argument, NULL, O_PIN_FILE },
 		{ "pin", required_argument, NULL, O_PIN },
 		{ "so-pin", required_argument, NULL, O_SO_PIN },
+		{ "policy", no_argument, NULL, O_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -63,6 +66,7 @@ static int parse(int argc, char **argv, bool keygen, opts *o)
 		case O_LABEL: o->label = optarg; break;
 		case O_ID: o->id_hex = optarg; break;
 		case O_PIN_FILE: o->pin_file = optarg; break;
+		case O_POLICY: o->policy = true; break;
 		case O_PIN: case O_SO_PIN: case 'p': return refuse_pin(optarg);
 		case 'h':
 			usage_keys(stdout);
@@ -79,12 +83,20 @@ static int parse(int argc, char **argv, bool keygen, opts *o)
 		fprintf(stderr, "hwagg: unexpected argument %s\n", argv[optind]);
 		return usage_keys(stderr);
 	}
+	if (!keygen && o->policy) {
+		fprintf(stderr, "hwagg: --policy is for keygen; `hwagg keys --slot NAME` lists the policy token's keys\n");
+		return usage_keys(stderr);
+	}
+	if (keygen && o->policy && o->slot != NULL) {
+		fprintf(stderr, "hwagg: keygen takes --slot NAME or --policy, not both\n");
+		return usage_keys(stderr);
+	}
 	if (!keygen && (o->type != NULL || o->label != NULL || o->id_hex != NULL)) {
 		fprintf(stderr, "hwagg: keys takes only --slot and --pin-file\n");
 		return usage_keys(stderr);
 	}
-	if (keygen && (o->slot == NULL || o->type == NULL || o->label == NULL || o->label[0] == '\0')) {
-		fprintf(stderr, "hwagg: keygen needs --slot, --type and a non-empty --label\n");
+	if (keygen && ((o->slot == NULL && !o->policy) || o->type == NULL || o->label == NULL || o->label[0] == '\0')) {
+		fprintf(stderr, "hwagg: keygen needs --slot (or --policy), --type and a non-empty --label\n");
 		return usage_keys(stderr);
 	}
 	return HW_EXIT_OK;
@@ -182,7 +194,13 @@ static int begin(const opts *o, hw_admin_slot *slot, CK_SESSION_HANDLE *s)
 		fprintf(stderr, "hwagg: the module did not start: %s (see the message above)\n", hw_rv_name(rv));
 		return HW_EXIT_FAIL;
 	}
-	if ((ret = pick_slot(o->slot, slot)) != HW_EXIT_OK)
+	char pname[33];
+	const char *name = o->policy ? hw_cli_policy_slot(pname, sizeof(pname)) : o->slot;
+	if (o->policy && name == NULL) {
+		ret = HW_EXIT_FAIL;
+		goto fail;
+	}
+	if ((ret = pick_slot(name, slot)) != HW_EXIT_OK)
 		goto fail;
 	hw_secret *pin = hw_cli_pin(o->pin_file, slot->name);
 	if (pin == NULL) {
@@ -271,10 +289,14 @@ int hw_cli_keygen(int argc, char **argv)
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hwagg: slot \"%s\": generating a %s key failed: %s\n", slot.name, o.type,
 			hw_rv_name(rv));
+		if (o.policy)
+			hw_cli_policy_placed(stderr);
 		ret = HW_EXIT_FAIL;
 		goto out;
 	}
 	printf("%s\n", key->uri);
+	if (o.policy)
+		hw_cli_policy_placed(stdout);   /* where it went, and why */
 out:
 	hw_admin_keys_free(key, key != NULL ? 1 : 0);
 	hw_admin_logout(s);
