@@ -399,7 +399,8 @@ CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out)
 	out->has_health = s->ops->health != NULL;
 	if (out->has_health)
 		out->health_rv = s->ops->health(s->ctx, out->health, sizeof(out->health));
-	if (!hw_slot_present(s))
+	/* a policy token's objects are its members', counted there */
+	if (!hw_slot_present(s) || s->policy != NULL)
 		return CKR_OK;
 	if (hw_slot_sync(s) != CKR_OK)
 		return CKR_OK;

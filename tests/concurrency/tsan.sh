@@ -6,7 +6,7 @@
 #
 # Configures BUILDDIR (made if missing; a configured one is reused) with
 # -fsanitize=thread ($TSAN_CC, default gcc; clang works too), builds only
-# what the suites need (the module, the hostile lower module and the two
+# what the suites need (the module, the hostile lower module and the three
 # test programs: TSan wants the program that dlopens an instrumented module
 # instrumented too) and runs them with TSAN_OPTIONS under which any report
 # fails the run: halt_on_error, a non-zero exit code, lock-order inversions
@@ -26,7 +26,7 @@ if [ ! -f config.status ]; then
 fi
 echo "tsan: building in $b"
 make -j2 libhwagg-pkcs11.la tests/hostile/hostile.la tests/concurrency/test_concurrency \
-	tests/concurrency/test_fork >make.out 2>&1 || { tail -n 30 make.out; exit 1; }
+	tests/concurrency/test_fork tests/dlopen/test_policy >make.out 2>&1 || { tail -n 30 make.out; exit 1; }
 
 HWAGG_MODULE=$b/.libs/libhwagg-pkcs11.so
 HWAGG_HOSTILE=$b/tests/hostile/.libs/hostile.so
@@ -38,7 +38,10 @@ TSAN_OPTIONS="halt_on_error=1 exitcode=66 detect_deadlocks=1 second_deadlock_sta
 export HWAGG_MODULE HWAGG_HOSTILE HWAGG_SRCDIR HWAGG_BUILDDIR CK_TIMEOUT_MULTIPLIER TSAN_OPTIONS
 
 rc=0
-for t in tests/concurrency/test_concurrency tests/concurrency/test_fork; do
+# test_policy: threads signing through the policy slot while a member logs
+# out and the policy token logs in again (a policy slot's io lock is taken
+# before its members')
+for t in tests/concurrency/test_concurrency tests/concurrency/test_fork tests/dlopen/test_policy; do
 	echo "tsan: $t"
 	"$b/$t"
 	st=$?

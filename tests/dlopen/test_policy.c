@@ -10,6 +10,7 @@
 #include "hsm_fixture.h"
 #include "common/hwagg.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 enum { FAULTY = 0, HSM = 1, SOFT = 2, POLICY = 3 };
@@ -385,6 +386,68 @@ START_TEST(session_keys_go_with_the_session)
 }
 END_TEST
 
+/* Threads signing through the policy token while the member is logged out
+ * on its own token and the policy token logs in again, over and over: no
+ * call fails but with the answers of a logged-out member, every signature
+ * made verifies (ThreadSanitizer checks the policy slot's lock order:
+ * tests/concurrency/tsan.sh builds this suite too). */
+#define SIGNERS 4
+static volatile int stop_signing;
+
+static void *signer(void *arg)
+{
+	long ok = 0;
+	CK_RV rv;
+	CK_ULONG n;
+	CK_SESSION_HANDLE s = open_login(POLICY, NULL);
+	while (!__atomic_load_n(&stop_signing, __ATOMIC_ACQUIRE)) {
+		CK_OBJECT_HANDLE priv = find_label(s, CKO_PRIVATE_KEY, "busy", &n);
+		CK_OBJECT_HANDLE pub = find_label(s, CKO_PUBLIC_KEY, "busy", NULL);
+		if (n == 0)
+			continue;              /* the member is logged out right now */
+		rv = sign_verify(s, priv, pub);
+		/* CKR_GENERAL_ERROR: SoftHSM2's own answer while a login of
+		 * the same process rewrites its token file (slots/hsm_bind.c),
+		 * passed through unchanged like every lower answer */
+		ck_assert_msg(rv == CKR_OK || rv == CKR_KEY_HANDLE_INVALID || rv == CKR_USER_NOT_LOGGED_IN ||
+			      rv == CKR_GENERAL_ERROR, "sign through the policy token: 0x%lx", (unsigned long)rv);
+		ok += rv == CKR_OK;
+	}
+	p11->C_CloseSession(s);
+	return (void *)ok;
+}
+
+START_TEST(threads_while_member_logs_out)
+{
+	CK_RV rv;
+	CK_OBJECT_HANDLE pub, priv;
+	pthread_t t[SIGNERS];
+	long total = 0;
+	CK_SESSION_HANDLE s = fallback_login();
+	CKR(gen_ec(s, "busy", CK_TRUE, &pub, &priv));
+	for (int i = 0; i < SIGNERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, signer, NULL), 0);
+	for (int round = 0; round < 10; round++) {
+		CK_SESSION_HANDLE h = open_login(HSM, NULL);
+		rv = p11->C_Logout(h);
+		ck_assert(rv == CKR_OK || rv == CKR_USER_NOT_LOGGED_IN);
+		CKR(p11->C_CloseSession(h));
+		usleep(20000);
+		rv = p11->C_Login(s, CKU_USER, (unsigned char *)USER_PIN, strlen(USER_PIN));
+		ck_assert(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
+		usleep(20000);
+	}
+	__atomic_store_n(&stop_signing, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < SIGNERS; i++) {
+		void *r;
+		ck_assert_int_eq(pthread_join(t[i], &r), 0);
+		total += (long)r;
+	}
+	ck_assert_int_gt(total, 0);
+	CKR(sign_verify(s, find_label(s, CKO_PRIVATE_KEY, "busy", NULL), find_label(s, CKO_PUBLIC_KEY, "busy", NULL)));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -400,6 +463,7 @@ static Suite *suite(void)
 	tcase_add_test(t, pin_file_must_be_private);
 	tcase_add_test(t, development_key_refused_in_production);
 	tcase_add_test(t, session_keys_go_with_the_session);
+	tcase_add_test(t, threads_while_member_logs_out);
 	suite_add_tcase(s, t);
 	return s;
 }
