@@ -20,6 +20,8 @@ static const hw_policy_conf defaults = {
 		[HW_ENV_STAGING] = false,
 		[HW_ENV_PRODUCTION] = false,
 	},
+	.retry_max_ms = 1000,
+	.retry_base_ms = 50,
 };
 
 const hw_policy_conf *hw_policy_conf_defaults(void)
@@ -95,6 +97,30 @@ static CK_RV per_env(const conf_ctx *c, const char *base, json_object *obj, hw_p
 	return CKR_OK;
 }
 
+/* "retry": {"max_ms": 0..60000, "base_ms": 1..10000}. */
+static CK_RV retry(const conf_ctx *c, json_object *obj, hw_policy_conf *p)
+{
+	char where[CONF_PATH_LEN];
+	CK_RV rv = hw_conf_check_type(c, "policy.retry", obj, json_type_object);
+	if (rv != CKR_OK)
+		return rv;
+	json_object_object_foreach(obj, key, val) {
+		bool is_max = strcmp(key, "max_ms") == 0;
+		int64_t lo = is_max ? 0 : 1, hi = is_max ? 60000 : 10000;
+		hw_conf_path_key(where, sizeof(where), "policy.retry", key);
+		if (!is_max && strcmp(key, "base_ms") != 0)
+			return hw_conf_fail(c, where, "unknown key; expected one of max_ms, base_ms");
+		if ((rv = hw_conf_check_type(c, where, val, json_type_int)) != CKR_OK)
+			return rv;
+		int64_t v = json_object_get_int64(val);
+		if (v < lo || v > hi)
+			return hw_conf_fail(c, where, "%lld is out of range; expected milliseconds %lld..%lld",
+					 (long long)v, (long long)lo, (long long)hi);
+		*(is_max ? &p->retry_max_ms : &p->retry_base_ms) = (unsigned)v;
+	}
+	return CKR_OK;
+}
+
 static CK_RV precedence(const conf_ctx *c, json_object *arr, hw_policy_conf *p)
 {
 	char where[CONF_PATH_LEN + 24];
@@ -128,6 +154,8 @@ CK_RV hw_policy_conf_parse(const conf_ctx *c, json_object *v, hw_policy_conf **o
 		return hw_conf_oom(c);
 	memcpy(p->min_sec, defaults.min_sec, sizeof(p->min_sec));
 	memcpy(p->fallback, defaults.fallback, sizeof(p->fallback));
+	p->retry_max_ms = defaults.retry_max_ms;
+	p->retry_base_ms = defaults.retry_base_ms;
 	hw_policy_conf_free(*out);
 	*out = p;                     /* freed with the config either way */
 	json_object_object_foreach(v, key, val) {
@@ -136,11 +164,14 @@ CK_RV hw_policy_conf_parse(const conf_ctx *c, json_object *v, hw_policy_conf **o
 			rv = precedence(c, val, p);
 		else if (strcmp(key, "min_security") == 0 || strcmp(key, "fallback") == 0)
 			rv = per_env(c, where, val, p, key[0] == 'm');
+		else if (strcmp(key, "retry") == 0)
+			rv = retry(c, val, p);
 		else if (strcmp(key, "environment") == 0)
 			rv = hw_conf_fail(c, where, "the environment is one setting for the whole module; "
 					  "expected it at the top level (\"environment\": \"auto\")");
 		else
-			rv = hw_conf_fail(c, where, "unknown key; expected one of precedence, min_security, fallback");
+			rv = hw_conf_fail(c, where, "unknown key; expected one of precedence, min_security, fallback, "
+					  "retry");
 		if (rv != CKR_OK)
 			return rv;
 	}

@@ -23,6 +23,10 @@ typedef struct hw_policy_conf {
 	size_t nprec;
 	hw_security min_sec[HW_ENV_COUNT];   /* per hw_env */
 	bool fallback[HW_ENV_COUNT];
+	/* "retry": an unavailable member is tried again for up to max_ms
+	 * (and never past the member's timeout_ms), waiting a random time up
+	 * to base_ms * 2^attempt between tries (full jitter) */
+	unsigned retry_max_ms, retry_base_ms;
 } hw_policy_conf;
 
 /* The defaults: production and staging need hardware keys, development

@@ -6,9 +6,11 @@
  *     taken away by its config, or not offered by its token with these
  *     parameters): skipped, that is not a failure;
  *   - unavailable (token not present, or its generation fails with a device
- *     or connectivity error): fallback off (the production default) = fail
- *     closed with that CK_RV, the key is placed nowhere else; fallback on =
- *     the next eligible member, with a warning naming both;
+ *     or connectivity error), also after the retries of "retry" (full
+ *     jitter, within max_ms and the member's timeout_ms): fallback off (the
+ *     production default) = fail closed with that CK_RV, the key is placed
+ *     nowhere else; fallback on = the next eligible member, with a warning
+ *     naming both;
  *   - any other answer (a template error, not logged in) is the answer.
  *
  * Generation on the chosen member is the engine's own, exactly as on that
@@ -18,10 +20,19 @@
 #include "module/mechpolicy.h"
 #include "common/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define DECISION_LEN 512
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static pthread_mutex_t decision_lock = PTHREAD_MUTEX_INITIALIZER;
 static char decision[DECISION_LEN];
@@ -55,6 +66,25 @@ static bool unavailable(CK_RV rv)
 	return rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_DEVICE_MEMORY ||
 	       rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_FUNCTION_FAILED ||
 	       rv == CKR_SESSION_CLOSED || rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_FUNCTION_CANCELED;
+}
+
+/* Before try attempt + 1 of an unavailable member: full jitter (a random
+ * wait up to base * 2^attempt), so that many processes finding a backend
+ * down do not come back in step. False when the retry window (max_ms, and
+ * the member's own deadline) would be over. */
+static bool backoff(int attempt, int64_t end_ms)
+{
+	const hw_policy_conf *pc = hw_policy_conf_get();
+	uint32_t r = 0;
+	int64_t cap = (int64_t)pc->retry_base_ms << (attempt < 16 ? attempt : 16);
+	if (hw_random((unsigned char *)&r, sizeof(r)) != CKR_OK)
+		r = 0;
+	int64_t wait = cap > 0 ? (int64_t)(r % (uint64_t)(cap + 1)) : 0, now = now_ms();
+	if (now + wait >= end_ms || wait >= hw_deadline_left_ms(INT32_MAX))
+		return false;
+	struct timespec ts = { (time_t)(wait / 1000), (long)(wait % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+	return true;
 }
 
 /* One member as a candidate: eligible in this environment and allowed the
@@ -108,9 +138,15 @@ CK_RV hw_policy_generate_key_pair(hw_session *se, hw_slot *p, const CK_MECHANISM
 		hw_slot *m = &hw_g.slots[order[i]];
 		if (!candidate(m, mech->mechanism))
 			continue;
+		/* a failed generation made nothing (B 5.14): trying again is safe */
+		int64_t end = now_ms() + hw_policy_conf_get()->retry_max_ms;
+		int tries = 0;
 		hw_deadline_start(m);
-		rv = hw_slot_present(m) ? hw_keypair_generate(se, m, mech, pt, pn, vt, vn, pub_h, priv_h)
-					: CKR_TOKEN_NOT_PRESENT;
+		do {
+			tries++;
+			rv = hw_slot_present(m) ? hw_keypair_generate(se, m, mech, pt, pn, vt, vn, pub_h, priv_h)
+						: CKR_TOKEN_NOT_PRESENT;
+		} while (unavailable(rv) && backoff(tries - 1, end));
 		if (rv == CKR_OK) {
 			placed(&c, m, mname);
 			goto out;
@@ -124,13 +160,15 @@ CK_RV hw_policy_generate_key_pair(hw_session *se, hw_slot *p, const CK_MECHANISM
 			goto out;
 		}
 		if (!c.fallback) {
-			snprintf(text, sizeof(text), "not placed: \"%s\" is unavailable (%s) and fallback is off in %s: "
-				 "fail closed, no other member is tried", m->conf->name, hw_rv_name(rv), hw_env_name(c.env));
+			snprintf(text, sizeof(text), "not placed: \"%s\" is unavailable (%s after %d tr%s) and fallback "
+				 "is off in %s: fail closed, no other member is tried", m->conf->name, hw_rv_name(rv), tries,
+				 tries == 1 ? "y" : "ies", hw_env_name(c.env));
 			hw_error("slot \"%s\": %s key pair %s", p->conf->name, mname, text);
 			goto out;
 		}
-		hw_warn("slot \"%s\": member \"%s\" is unavailable (%s): fallback is on in %s, trying the next eligible "
-			"member", p->conf->name, m->conf->name, hw_rv_name(rv), hw_env_name(c.env));
+		hw_warn("slot \"%s\": member \"%s\" is unavailable (%s after %d tr%s): fallback is on in %s, trying "
+			"the next eligible member", p->conf->name, m->conf->name, hw_rv_name(rv), tries,
+			tries == 1 ? "y" : "ies", hw_env_name(c.env));
 		if (c.down == NULL) {
 			c.down = m;
 			c.down_rv = rv;

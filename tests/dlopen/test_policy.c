@@ -11,6 +11,7 @@
 #include "common/hwagg.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <sys/stat.h>
 
 enum { FAULTY = 0, HSM = 1, SOFT = 2, POLICY = 3 };
@@ -50,6 +51,16 @@ static void restart(const char *env, const char *policy, const char *members)
 	CKR(p11->C_Initialize(NULL));
 }
 
+/* Empty the log file (the module appends). */
+static void log_reset(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/hwagg.log", p11_dir);
+	FILE *f = fopen(path, "w");
+	if (f != NULL)
+		fclose(f);
+}
+
 static void policy_setup(void)
 {
 	CK_RV rv;
@@ -73,10 +84,7 @@ static void policy_setup(void)
 	CKR(p11->C_Login(s, CKU_SO, (unsigned char *)SO_PIN, strlen(SO_PIN)));
 	CKR(p11->C_InitPIN(s, (unsigned char *)USER_PIN, strlen(USER_PIN)));
 	CKR(p11->C_CloseSession(s));
-	snprintf(path, sizeof(path), "%s/hwagg.log", p11_dir);
-	f = fopen(path, "w");
-	if (f != NULL)
-		fclose(f);
+	log_reset();
 }
 
 static bool log_has(const char *text)
@@ -182,7 +190,31 @@ START_TEST(production_fails_closed)
 	find_label(h, CKO_PUBLIC_KEY, "closed", &n);
 	ck_assert_int_eq(n, 0);
 	ck_assert(!softhsm_shows("--list-objects", "closed"));
-	ck_assert(log_has("\"faulty\" is unavailable (CKR_DEVICE_ERROR) and fallback is off in production"));
+	ck_assert(log_has("\"faulty\" is unavailable (CKR_DEVICE_ERROR after "));
+	ck_assert(log_has("tries) and fallback is off in production: fail closed"));
+}
+END_TEST
+
+/* The retry window: an unavailable member is tried again within max_ms
+ * (full jitter), then the call fails closed; max_ms 0 tries once. */
+START_TEST(retry_window_then_fail_closed)
+{
+	CK_RV rv;
+	CK_OBJECT_HANDLE pub, priv;
+	struct timespec a, b;
+	restart("production", "{\"retry\": {\"max_ms\": 0}}", NULL);
+	CK_SESSION_HANDLE s = open_login(POLICY, USER_PIN);
+	CKR_EQ(gen_ec(s, "once", CK_TRUE, &pub, &priv), CKR_DEVICE_ERROR);
+	ck_assert(log_has("(CKR_DEVICE_ERROR after 1 try) and fallback is off"));
+	log_reset();
+	restart("production", "{\"retry\": {\"max_ms\": 600, \"base_ms\": 20}}", NULL);
+	s = open_login(POLICY, USER_PIN);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CKR_EQ(gen_ec(s, "again", CK_TRUE, &pub, &priv), CKR_DEVICE_ERROR);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	ck_assert_msg(ms < 600 + 3000, "the retry window of 600 ms took %.0f ms", ms);
+	ck_assert(!log_has("(CKR_DEVICE_ERROR after 1 try)"));   /* it did try again */
 }
 END_TEST
 
@@ -455,6 +487,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 120);
 	tcase_add_checked_fixture(t, policy_setup, teardown);
 	tcase_add_test(t, production_fails_closed);
+	tcase_add_test(t, retry_window_then_fail_closed);
 	tcase_add_test(t, fallback_places_on_next_and_routes);
 	tcase_add_test(t, rsa_skips_member_without_mechanism_and_decrypts);
 	tcase_add_test(t, precedence_and_min_security);

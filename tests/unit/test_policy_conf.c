@@ -54,7 +54,11 @@ START_TEST(section_errors)
 	refused("{\"policy\": {\"fallback\": {\"production\": \"yes\"}}" SLOTS, "policy.fallback.production:");
 	refused("{\"policy\": {\"precedence\": [1]}" SLOTS, "policy.precedence[0]:");
 	refused("{\"policy\": {\"order\": []}" SLOTS,
-		"policy.order: unknown key; expected one of precedence, min_security, fallback");
+		"policy.order: unknown key; expected one of precedence, min_security, fallback, retry");
+	refused("{\"policy\": {\"retry\": {\"max_ms\": 60001}}" SLOTS,
+		"policy.retry.max_ms: 60001 is out of range; expected milliseconds 0..60000");
+	refused("{\"policy\": {\"retry\": {\"base\": 5}}" SLOTS,
+		"policy.retry.base: unknown key; expected one of max_ms, base_ms");
 	refused("{\"environment\": \"prod\"" SLOTS,
 		"unknown environment \"prod\"; expected one of production, staging, development, auto");
 	refused("{\"slots\": [{\"name\": \"p\", \"type\": \"policy\", \"members\": \"a\"}]}", "slots[0].members:");
@@ -74,6 +78,8 @@ START_TEST(section_values)
 	ck_assert_int_eq(c->policy->min_sec[HW_ENV_PRODUCTION], HW_SEC_HARDWARE);   /* the default stays */
 	ck_assert(c->policy->fallback[HW_ENV_STAGING]);
 	ck_assert(!c->policy->fallback[HW_ENV_PRODUCTION]);
+	ck_assert_uint_eq(c->policy->retry_max_ms, 1000);   /* the defaults */
+	ck_assert_uint_eq(c->policy->retry_base_ms, 50);
 	hw_config_free(c);
 }
 END_TEST
