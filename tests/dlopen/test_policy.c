@@ -350,6 +350,21 @@ START_TEST(member_logout_and_login_again)
 }
 END_TEST
 
+/* A member the application logged in to on its own token is the
+ * application's: the policy token's logout leaves it logged in. */
+START_TEST(member_login_of_the_application_stays)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE h = open_login(HSM, USER_PIN);
+	CK_SESSION_HANDLE s = open_login(POLICY, USER_PIN);
+	ck_assert_int_eq(state_of(FAULTY), CKS_RW_USER_FUNCTIONS);
+	CKR(p11->C_Logout(s));
+	ck_assert_int_eq(state_of(HSM), CKS_RW_USER_FUNCTIONS);
+	ck_assert_int_eq(state_of(FAULTY), CKS_RW_PUBLIC_SESSION);   /* the policy token's own login */
+	CKR(p11->C_CloseSession(h));
+}
+END_TEST
+
 /* A PIN file others can read is refused. */
 START_TEST(pin_file_must_be_private)
 {
@@ -493,6 +508,7 @@ static Suite *suite(void)
 	tcase_add_test(t, precedence_and_min_security);
 	tcase_add_test(t, production_without_hardware_is_absent);
 	tcase_add_test(t, member_logout_and_login_again);
+	tcase_add_test(t, member_login_of_the_application_stays);
 	tcase_add_test(t, pin_file_must_be_private);
 	tcase_add_test(t, development_key_refused_in_production);
 	tcase_add_test(t, session_keys_go_with_the_session);
