@@ -235,6 +235,16 @@ START_TEST(fallback_places_on_next_and_routes)
 	ck_assert_int_eq(n, 1);
 	ck_assert(softhsm_shows("--login --pin 123456 --list-objects", "fell"));
 	CKR(sign_verify(s, priv, pub));
+	/* attribute changes and copies go to the member too */
+	CK_ATTRIBUTE lab = { CKA_LABEL, "fell2", 5 };
+	CK_OBJECT_HANDLE copy;
+	CKR(p11->C_SetAttributeValue(s, pub, &lab, 1));
+	ck_assert_uint_eq(find_label(h, CKO_PUBLIC_KEY, "fell2", &n), pub);
+	CKR(p11->C_CopyObject(s, pub, NULL, 0, &copy));
+	assert_on(s, copy, "hsm");
+	find_label(h, CKO_PUBLIC_KEY, "fell2", &n);
+	ck_assert_int_eq(n, 2);
+	CKR(p11->C_DestroyObject(s, copy));
 	/* a search on the policy token finds it once */
 	ck_assert_uint_eq(find_label(s, CKO_PRIVATE_KEY, "fell", &n), priv);
 	ck_assert_int_eq(n, 1);
