@@ -13,5 +13,9 @@
 #define CKA_HWAGG_SLOT           (CKA_HWAGG_BASE + 5) /* UTF-8: the hwagg slot name */
 #define CKA_HWAGG_CREATED        (CKA_HWAGG_BASE + 6) /* UTF-8: creation time, UTC, "2025-01-31T23:59:59Z";
                                                          absent where the backend cannot keep it (hsm) */
+#define CKA_HWAGG_ENVIRONMENT    (CKA_HWAGG_BASE + 7) /* UTF-8: "production", "staging", "development":
+                                                         the environment the object was made in; absent
+                                                         where the backend cannot keep it (hsm). In
+                                                         production a key made in development is refused */
 
 #endif

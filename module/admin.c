@@ -69,7 +69,7 @@ unsigned hw_admin_config_check(const char *file, const char *origin, void (*repo
 		memset(out, 0, sizeof(*out));
 		snprintf(out->config, sizeof(out->config), "%s", cfg->path ? cfg->path : "");
 		snprintf(out->origin, sizeof(out->origin), "%s", cfg->origin ? cfg->origin : "");
-		snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(cfg->environment));
+		snprintf(out->environment, sizeof(out->environment), "%s", hw_env_text(cfg));
 		snprintf(out->store, sizeof(out->store), "%s", cfg->store ? cfg->store : "");
 		out->nslots = cfg->nslots;
 		for (size_t i = 0; i < cfg->nslots && i < HW_ARRAY_LEN(out->slots); i++) {

@@ -408,7 +408,7 @@ CK_RV hw_audit_open(const hw_config *cfg)
 	if (cfg->environment != HW_ENV_DEVELOPMENT) {
 		hw_error("audit: the log %s cannot be written in %s mode: C_Initialize fails (set \"audit\": "
 			 "{\"path\": ...} to a writable file)", path[0] ? path : cfg->store,
-			 hw_env_name(cfg->environment));
+			 hw_env_text(cfg));
 		return rv == CKR_HOST_MEMORY ? rv : CKR_FUNCTION_FAILED;
 	}
 	hw_warn("audit: the log %s cannot be written: nothing is audited (development mode)",

@@ -5,6 +5,7 @@
 #include "module/cache.h"
 #include "module/hmap.h"
 #include "common/log.h"
+#include "module/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -198,14 +199,43 @@ CK_RV hw_obj_lookup(hw_slot *slot, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj *
 {
 	hw_lock(&handles_lock);
 	hw_obj *o = hw_hmap_get(&handles, h);
-	if (o != NULL && !__atomic_load_n(&o->dead, __ATOMIC_ACQUIRE) && o->slot == slot->index &&
-	    hw_obj_visible(o, slot))
+	/* a policy token shows its members' objects, by their owners' login
+	 * state (module/policy.h) */
+	if (o != NULL && !__atomic_load_n(&o->dead, __ATOMIC_ACQUIRE) &&
+	    (o->slot == slot->index || (slot->policy != NULL && hw_policy_is_member(slot, o->slot))) &&
+	    hw_obj_visible(o, &hw_g.slots[o->slot]))
 		__atomic_add_fetch(&o->refs, 1, __ATOMIC_ACQ_REL);
 	else
 		o = NULL;
 	hw_unlock(&handles_lock);
 	*out = o;
 	return o ? CKR_OK : not_found;
+}
+
+hw_slot *hw_obj_worker(const hw_obj *o)
+{
+	hw_slot *s = &hw_g.slots[o->slot];
+	hw_deadline_start(s);
+	return s;
+}
+
+CK_RV hw_slot_collect(hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE **found, size_t *nf)
+{
+	CK_RV rv = CKR_OK;
+	hw_lock(&s->lock);
+	CK_OBJECT_HANDLE *v = realloc(*found, (*nf + s->nobjs + 1) * sizeof(*v));
+	if (v == NULL) {
+		rv = CKR_HOST_MEMORY;
+	} else {
+		*found = v;
+		for (size_t i = 0; i < s->nobjs; i++) {
+			hw_obj *o = s->objs[i];
+			if (hw_obj_visible(o, s) && hw_attrs_match(hw_obj_attrs_inlock(o), t, n))
+				v[(*nf)++] = o->handle;
+		}
+	}
+	hw_unlock(&s->lock);
+	return rv;
 }
 
 void hw_slot_drop_objects_inlock(hw_slot *slot, bool session_only, CK_SESSION_HANDLE owner)

@@ -44,6 +44,10 @@ bool hw_obj_visible(const hw_obj *o, const hw_slot *slot);
  * -> not_found (CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID). */
 CK_RV hw_obj_lookup(hw_slot *slot, CK_OBJECT_HANDLE h, CK_RV not_found, hw_obj **out);
 
+/* The slot that works on o: its owner (the session's slot, or a member of
+ * the session's policy slot), whose deadline starts now. */
+hw_slot *hw_obj_worker(const hw_obj *o);
+
 /* Bring the slot's token objects up to date: no engine lock held (the
  * caller may hold a session lock). _io: the caller holds the io lock. */
 CK_RV hw_slot_sync(hw_slot *slot);

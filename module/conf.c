@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "module/conf_int.h"
+#include "module/policy_conf.h"
 
 static const char *const env_names[] = {
 	[HW_ENV_DEVELOPMENT] = "development",
@@ -53,16 +54,25 @@ const char *hw_env_name(hw_env e)
 	return (size_t)e < HW_ARRAY_LEN(env_names) ? env_names[e] : "unknown";
 }
 
+const char *hw_env_text(const hw_config *cfg)
+{
+	return cfg->env_auto ? "auto (detected at first use)" : hw_env_name(cfg->environment);
+}
+
 static CK_RV env_set(conf_ctx *c, const char *where, const char *s, hw_config *cfg)
 {
 	char q[CONF_QUOTE_LEN];
+	cfg->env_origin = where[0] == '$' ? "set by $HWAGG_ENVIRONMENT" : "set in the configuration file";
+	cfg->env_auto = strcmp(s, "auto") == 0;
+	if (cfg->env_auto)
+		return CKR_OK;
 	for (size_t i = 0; i < HW_ARRAY_LEN(env_names); i++) {
 		if (strcmp(s, env_names[i]) == 0) {
 			cfg->environment = (hw_env)i;
 			return CKR_OK;
 		}
 	}
-	return hw_conf_fail(c, where, "expected one of production, staging, development, got %s",
+	return hw_conf_fail(c, where, "expected one of production, staging, development, auto, got %s",
 			 hw_conf_show(q, s, strlen(s)));
 }
 
@@ -74,7 +84,7 @@ CK_RV hw_conf_env_override(conf_ctx *c, hw_config *cfg)
 
 /* ---- the keys, as data ----------------------------------------------------- */
 
-static const char *const env_choices[] = { "production", "staging", "development", NULL };
+static const char *const env_choices[] = { "production", "staging", "development", "auto", NULL };
 
 static const hw_conf_key root_keys[] = {
 	{ "environment", json_type_string, false, .choices = env_choices },
@@ -82,6 +92,7 @@ static const hw_conf_key root_keys[] = {
 	{ "log", json_type_object, false },
 	{ "audit", json_type_object, false },
 	{ "rotation", json_type_object, false },
+	{ "policy", json_type_object, false },   /* policy_conf.c */
 	{ "slots", json_type_array, true },
 	{ NULL, json_type_null, false },
 };
@@ -141,7 +152,7 @@ static CK_RV get_path(conf_ctx *c, const char *where, json_object *v, char **out
 
 /* Every member of obj against the tables: unknown keys first, then the
  * values of the known ones; goes on after a problem. *ok says all passed. */
-static CK_RV check_members(conf_ctx *c, const char *base, json_object *obj,
+CK_RV hw_conf_check_members(conf_ctx *c, const char *base, json_object *obj,
 			   const hw_conf_key *const *tables, size_t ntables)
 {
 	char where[CONF_PATH_LEN];
@@ -172,7 +183,7 @@ static CK_RV parse_section(conf_ctx *c, hw_config *cfg, const char *sect, json_o
 	for (size_t i = 0; i < HW_ARRAY_LEN(sections); i++)
 		if (strcmp(sections[i].name, sect) == 0)
 			keys = sections[i].keys;
-	CK_RV rv = check_members(c, sect, obj, &keys, 1);
+	CK_RV rv = hw_conf_check_members(c, sect, obj, &keys, 1);
 	if (rv != CKR_OK)
 		return rv;
 	if (strcmp(sect, "audit") == 0)
@@ -435,7 +446,7 @@ static CK_RV parse_root(conf_ctx *c, hw_config *cfg)
 	json_object *v = NULL;
 	if (rv != CKR_OK)
 		return rv;
-	rv = check_members(c, "", cfg->root, tables, 1);
+	rv = hw_conf_check_members(c, "", cfg->root, tables, 1);
 	json_object_object_foreach(cfg->root, key, val) {
 		r = CKR_OK;
 		const hw_conf_key *k = hw_conf_find_key(tables, 1, key);
@@ -449,6 +460,8 @@ static CK_RV parse_root(conf_ctx *c, hw_config *cfg)
 			r = parse_slots(c, cfg, val);
 		else if (strcmp(key, "rotation") == 0)
 			r = hw_conf_rotation(c, val, &cfg->rotation_days);
+		else if (strcmp(key, "policy") == 0)
+			r = hw_policy_conf_parse(c, val, &cfg->policy);
 		else
 			r = parse_section(c, cfg, key, val);
 		if (r == CKR_HOST_MEMORY)
@@ -457,6 +470,7 @@ static CK_RV parse_root(conf_ctx *c, hw_config *cfg)
 	}
 	if (!json_object_object_get_ex(cfg->root, "slots", &v))
 		return hw_conf_fail(c, "slots", "missing required key; expected a non-empty array of slot objects");
+	hw_policy_conf_env_default(cfg);
 	if (rv == CKR_OK && cfg->store == NULL)
 		rv = default_store(c, &cfg->store);
 	return rv;
@@ -599,6 +613,7 @@ CK_RV hw_conf_build(conf_ctx *c, const char *path, const char *text, bool builti
 	cfg->audit.enabled = true;
 	cfg->rotation_days = -1;
 	cfg->environment = builtin ? HW_ENV_DEVELOPMENT : HW_ENV_PRODUCTION;
+	cfg->env_origin = builtin ? "the built-in default configuration" : "default of a configuration file";
 	if (len > CONF_MAX_SIZE)
 		rv = hw_conf_fail(c, "size", "larger than %d bytes; expected a configuration file", CONF_MAX_SIZE);
 	else if ((rv = parse_json(c, text, len, &cfg->root)) == CKR_OK &&
@@ -645,6 +660,7 @@ void hw_config_free(hw_config *c)
 	free(c->log_file);
 	free(c->audit.path);
 	free(c->audit.checkpoint_key);
+	hw_policy_conf_free(c->policy);
 	json_object_put(c->root);
 	free(c);
 }

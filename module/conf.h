@@ -60,12 +60,17 @@ typedef struct hw_audit_conf {
 	unsigned checkpoint_every;    /* "checkpoint_every": records; 0 = not by count */
 	unsigned checkpoint_seconds;  /* "checkpoint_seconds": 0 = not by time */
 } hw_audit_conf;
+struct hw_policy_conf;       /* the "policy" section (module/policy_conf.h) */
 
 typedef struct hw_config {
 	char *path;              /* file it came from; NULL for the built-in default */
 	const char *origin;      /* what named it: "$HWAGG_CONF", ... (static) */
 	bool builtin;
-	hw_env environment;
+	hw_env environment;      /* explicit or default; with env_auto, what detection
+	                          * decides is the truth (hw_env_current, module/policy.h) */
+	bool env_auto;           /* "auto": detected at first use, never at C_Initialize */
+	const char *env_origin;  /* where environment came from (static text), for status */
+	struct hw_policy_conf *policy;   /* NULL: no "policy" section, the defaults */
 	char *store;             /* store directory, "~" and $VARS expanded */
 	int log_level;           /* -1 = not set */
 	char *log_file;          /* NULL = stderr */
@@ -114,6 +119,8 @@ unsigned hw_config_check(const char *path, const char *origin, hw_conf_report_fn
 			 hw_config **out);
 void hw_config_free(hw_config *c);
 const char *hw_env_name(hw_env e);
+/* For the log: the environment, or "auto (detected at first use)". */
+const char *hw_env_text(const hw_config *cfg);
 
 /* Helpers for backends reading their own keys (already type-checked). */
 const char *hw_conf_str(const hw_slot_conf *s, const char *key, const char *dflt);

@@ -46,6 +46,11 @@ CK_RV hw_conf_check_type(conf_ctx *c, const char *where, json_object *v, json_ty
 CK_RV hw_conf_check_value(conf_ctx *c, const char *where, const hw_conf_key *k, json_object *v);
 /* The row named key in any of the NULL-terminated tables (tables may be NULL). */
 const hw_conf_key *hw_conf_find_key(const hw_conf_key *const *tables, size_t ntables, const char *key);
+/* Every member of obj against the tables: unknown keys first (each with
+ * its closest known name), then each value against its row; every problem
+ * is reported, the first one's code returned. base is obj's JSON path. */
+CK_RV hw_conf_check_members(conf_ctx *c, const char *base, json_object *obj,
+			    const hw_conf_key *const *tables, size_t ntables);
 /* "unknown key; did you mean "type"? expected one of ..." over the tables. */
 CK_RV hw_conf_unknown_key(conf_ctx *c, const char *where, const char *key,
 			  const hw_conf_key *const *tables, size_t ntables);

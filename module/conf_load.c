@@ -209,7 +209,7 @@ void hw_config_announce(const hw_config *c)
 		return;
 	if (!c->builtin) {
 		hw_info("config: %s (named by %s): %zu slot(s), %s mode", c->path ? c->path : "-",
-			c->origin ? c->origin : "the caller", c->nslots, hw_env_name(c->environment));
+			c->origin ? c->origin : "the caller", c->nslots, hw_env_text(c));
 		return;
 	}
 	pid_t me = getpid();
@@ -217,7 +217,7 @@ void hw_config_announce(const hw_config *c)
 		return;
 	if (development_asked())
 		hw_info("config: no configuration file: the built-in default, one soft slot \"hwagg-dev\" in %s, "
-			"%s mode", c->store, hw_env_name(c->environment));
+			"%s mode", c->store, hw_env_text(c));
 	else
 		hw_warn("config: no configuration file (%s absent, $HWAGG_CONF unset): using the built-in default, "
 			"one soft slot \"hwagg-dev\" in %s with software keys, %s mode; write %s for anything but "

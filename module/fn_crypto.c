@@ -14,6 +14,7 @@
 #include "mechanisms/encode.h"
 #include "module/mechpolicy.h"
 #include "module/audit.h"
+#include "module/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,9 @@ static CK_RV key_checks(const hw_slot *s, hw_op_kind kind, const hw_mech *m, con
 	CK_ULONG bits = key_bits(ka);
 	if (m->min_key && (bits < m->min_key || bits > m->max_key))
 		return CKR_KEY_SIZE_RANGE;
-	return hw_mech_key_size_check(s->conf, m, bits);
+	CK_RV rv = hw_mech_key_size_check(s->conf, m, bits);
+	/* a development key in production (module/policy.h) */
+	return rv == CKR_OK && !pub_op ? hw_policy_key_usable(s, ka) : rv;
 }
 
 static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, CK_OBJECT_HANDLE kh)
@@ -177,6 +180,11 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
 	}
+	/* on a policy token the key's owner does the work, under its own
+	 * mechanism policy and deadline (module/policy.h) */
+	if (s->policy != NULL && kind != HW_OP_DIGEST &&
+	    ((rv = hw_policy_key_slot(s, kh, &s)) != CKR_OK || (rv = hw_mech_policy_check(s->conf, m)) != CKR_OK))
+		goto out;
 	/* the private-key operations must be done by the backend */
 	if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) &&
 	    (s->ops->has_mechanism == NULL || !s->ops->has_mechanism(s->ctx, m->base, NULL) ||
@@ -319,12 +327,14 @@ static CK_RV op_run(CK_SESSION_HANDLE h, hw_op_kind kind, bool single, const uns
 		hw_op_end(op);
 		goto out;
 	}
-	rv = fin(&hw_g.slots[se->slot], op, in, in_len, out, out_len);
+	/* the slot of the operation's key (a policy token's member), else the session's */
+	rv = fin(op->key != NULL ? hw_obj_worker(op->key) : &hw_g.slots[se->slot], op, in, in_len, out, out_len);
 	if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) && out != NULL && rv != CKR_BUFFER_TOO_SMALL &&
 	    hw_audit_on()) {
 		audit = hw_obj_snap(op->key);
 		ev.handle = op->key->handle;
 		ev.mech = op->mech->name;
+		ev.slot = hw_obj_worker(op->key);     /* a policy token's member: where the key is */
 	}
 	if (!((rv == CKR_OK && out == NULL && kind != HW_OP_VERIFY) || rv == CKR_BUFFER_TOO_SMALL))
 		hw_op_end(op);
@@ -332,7 +342,6 @@ out:
 	hw_unlock(&se->lock);
 	if (audit != NULL) {
 		/* recorded with no lock held: a checkpoint may sign through the engine */
-		ev.slot = &hw_g.slots[se->slot];
 		ev.key = hw_snap_attrs(audit);
 		ev.rv = rv;
 		hw_audit_event(&ev);

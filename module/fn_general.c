@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "mechanisms/mech.h"
 #include "module/mechpolicy.h"
+#include "module/policy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -157,12 +158,14 @@ CK_RV hw_C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID *slot, void *reserved)
 
 /* Whether slot s offers mechanism m (the backend can, the slot's policy
  * lets it), and its info. */
-static bool slot_mech(hw_slot *s, const hw_mech *m, CK_MECHANISM_INFO *info)
+bool hw_slot_mech(hw_slot *s, const hw_mech *m, CK_MECHANISM_INFO *info)
 {
 	CK_MECHANISM_INFO base;
 	memset(&base, 0, sizeof(base));
 	if (!hw_mech_permitted(s->conf, m->type)) {
 		return false;
+	} else if (s->policy != NULL) {
+		return hw_policy_mech(s, m, info);   /* what its eligible members offer */
 	} else if (m->key_type == HW_NO_KEY) {
 		/* digests are done in software for every slot */
 		base.flags = m->flags;
@@ -198,7 +201,7 @@ CK_RV hw_C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE *list, CK_ULONG *co
 	const hw_mech *t = hw_mech_table(&nm);
 	CK_ULONG n = 0;
 	for (size_t i = 0; i < nm; i++) {
-		if (!slot_mech(s, &t[i], NULL))
+		if (!hw_slot_mech(s, &t[i], NULL))
 			continue;
 		if (list != NULL && n < *count)
 			list[n] = t[i].type;
@@ -219,7 +222,7 @@ CK_RV hw_C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_
 	if (!hw_slot_present(s))
 		return CKR_TOKEN_NOT_PRESENT;
 	const hw_mech *m = hw_mech_find(type);
-	if (m == NULL || !slot_mech(s, m, info))
+	if (m == NULL || !hw_slot_mech(s, m, info))
 		return CKR_MECHANISM_INVALID;
 	return CKR_OK;
 }

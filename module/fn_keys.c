@@ -10,6 +10,7 @@
 #include "mechanisms/mech.h"
 #include "module/mechpolicy.h"
 #include "objects/rules.h"
+#include "module/policy.h"
 
 #include <string.h>
 
@@ -166,30 +167,21 @@ static CK_RV key_mech(hw_slot *s, const CK_MECHANISM *mech, CK_FLAGS need, const
 	return (mech->pParameter != NULL || mech->ulParameterLen != 0) ? CKR_MECHANISM_PARAM_INVALID : CKR_OK;
 }
 
-CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
-			   CK_ATTRIBUTE *pt, CK_ULONG pn, CK_ATTRIBUTE *vt, CK_ULONG vn,
-			   CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
+CK_RV hw_keypair_generate(hw_session *se, hw_slot *s, const CK_MECHANISM *mech,
+			  const CK_ATTRIBUTE *pt, CK_ULONG pn, const CK_ATTRIBUTE *vt, CK_ULONG vn,
+			  CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
 {
-	hw_session *se;
 	hw_attrs pub, priv, shown;
 	hw_keygen g;
 	char why[256] = "";
 	bool pub_token, priv_token, priv_private;
 	int64_t pub_oid = 0, priv_oid = 0;
 	void *bdata = NULL;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
+	const hw_mech *m = NULL;
+	CK_RV rv;
 	hw_attrs_init(&pub);
 	hw_attrs_init(&priv);
 	hw_attrs_init(&shown);
-	hw_slot *s = &hw_g.slots[se->slot];
-	const hw_mech *m = NULL;
-	if (mech == NULL || pub_h == NULL || priv_h == NULL || (pt == NULL && pn > 0) ||
-	    (vt == NULL && vn > 0)) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
 	if (s->ops->generate_key_pair == NULL) {
 		rv = CKR_MECHANISM_INVALID;
 		goto out;
@@ -255,6 +247,25 @@ out:
 	hw_attrs_clear(&pub);
 	hw_attrs_clear(&priv);
 	hw_attrs_clear(&shown);
+	return rv;
+}
+
+CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
+			   CK_ATTRIBUTE *pt, CK_ULONG pn, CK_ATTRIBUTE *vt, CK_ULONG vn,
+			   CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
+{
+	hw_session *se;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (mech == NULL || pub_h == NULL || priv_h == NULL || (pt == NULL && pn > 0) ||
+	    (vt == NULL && vn > 0))
+		rv = CKR_ARGUMENTS_BAD;
+	else if (s->policy != NULL)
+		rv = hw_policy_generate_key_pair(se, s, mech, pt, pn, vt, vn, pub_h, priv_h);
+	else
+		rv = hw_keypair_generate(se, s, mech, pt, pn, vt, vn, pub_h, priv_h);
 	hw_session_put(se);
 	return rv;
 }

@@ -8,6 +8,7 @@
 #include "module/audit.h"
 #include "module/objutil.h"
 #include "objects/rules.h"
+#include "module/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,11 @@ CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
 	}
+	/* through a policy token: on the member a new key would go to */
+	if (s->policy != NULL && (s = hw_policy_create_slot(s)) == NULL) {
+		rv = CKR_TOKEN_NOT_PRESENT;
+		goto out;
+	}
 	if ((rv = hw_tmpl_ulong(tmpl, n, CKA_CLASS, &cls, &found)) != CKR_OK)
 		goto out;
 	if (!found) {
@@ -145,6 +151,7 @@ CK_RV hw_C_CopyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE src, CK_ATTRIBUTE *t
 	}
 	if ((rv = hw_obj_get(se, src, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
 		goto out;
+	s = hw_obj_worker(o);          /* a copy lives beside its original */
 	hw_snap *snap = hw_obj_snap(o);
 	rv = hw_attrs_copy(&a, hw_snap_attrs(snap));
 	hw_snap_put(snap);
@@ -187,6 +194,7 @@ CK_RV hw_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 	hw_slot *s = &hw_g.slots[se->slot];
 	if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
 		goto out;
+	s = hw_obj_worker(o);          /* a policy token's object is its member's */
 	bool token = o->oid != 0;
 	hw_snap *snap = hw_obj_snap(o);
 	bool key = is_key(hw_attrs_get_ulong(hw_snap_attrs(snap), CKA_CLASS, CKO_DATA));
@@ -267,6 +275,7 @@ static CK_RV set_attrs(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, const CK_ATTRIB
 	}
 	if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) != CKR_OK)
 		goto out;
+	s = hw_obj_worker(o);
 	/* io: one change of the slot's objects at a time, and none while a
 	 * listing runs, so that no update is lost or undone by a reload */
 	hw_lock(&s->io);
@@ -330,20 +339,15 @@ CK_RV hw_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 	}
 	/* the listing runs with no slot lock held; a backend read error still
 	 * lets cached objects be found */
-	hw_slot_sync(s);
-	hw_lock(&s->lock);
-	CK_OBJECT_HANDLE *found = malloc((s->nobjs + 1) * sizeof(*found));
+	CK_OBJECT_HANDLE *found = NULL;
 	size_t nf = 0;
-	if (found == NULL) {
-		rv = CKR_HOST_MEMORY;
-	} else {
-		for (size_t i = 0; i < s->nobjs; i++) {
-			hw_obj *o = s->objs[i];
-			if (hw_obj_visible(o, s) && hw_attrs_match(hw_obj_attrs_inlock(o), tmpl, n))
-				found[nf++] = o->handle;
-		}
-	}
-	hw_unlock(&s->lock);
+	hw_slot_sync(s);
+	rv = hw_slot_collect(s, tmpl, n, &found, &nf);
+	/* a policy token: its members' objects too (module/policy.h) */
+	if (rv == CKR_OK && s->policy != NULL)
+		rv = hw_policy_find(s, tmpl, n, &found, &nf);
+	if (rv != CKR_OK)
+		free(found);
 	if (rv == CKR_OK) {
 		free(se->found);
 		se->found = found;

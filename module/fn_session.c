@@ -6,6 +6,7 @@
 #include "module/session.h"
 #include "common/log.h"
 #include "module/audit.h"
+#include "module/policy.h"
 
 #include <string.h>
 
@@ -77,35 +78,20 @@ CK_RV hw_C_SetOperationState(CK_SESSION_HANDLE h, unsigned char *state, CK_ULONG
 	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len)
+CK_RV hw_slot_login(hw_slot *s, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len)
 {
-	hw_session *se;
-	CK_RV rv = hw_session_get(h, &se);
-	if (rv != CKR_OK)
-		return rv;
-	hw_slot *s = &hw_g.slots[se->slot];
 	bool ro_exists;
-	if (pin == NULL && len > 0) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto done;
-	}
-	if (who == CKU_CONTEXT_SPECIFIC) {
-		/* no hwagg key has CKA_ALWAYS_AUTHENTICATE (B 4.9) */
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-		goto done;
-	}
-	if (who != CKU_USER && who != CKU_SO) {
-		rv = CKR_USER_TYPE_INVALID;
-		goto done;
-	}
+	CK_RV rv;
 	/* io keeps logins, logouts and listings of the slot one at a time; the
 	 * backend's check of the PIN (a KDF, a device) runs with no slot lock */
 	hw_lock(&s->io);
 	hw_session_counts(s, NULL, NULL, &ro_exists, NULL);
 	hw_auth want = who == CKU_SO ? HW_AUTH_SO : HW_AUTH_USER, now = __atomic_load_n(&s->auth, __ATOMIC_ACQUIRE);
-	if (now == want)
+	/* a policy token logged in again brings back members that were
+	 * logged out on their own tokens (module/policy.h) */
+	if (now == want && !(s->policy != NULL && hw_policy_members_out(s)))
 		rv = CKR_USER_ALREADY_LOGGED_IN;
-	else if (now != HW_AUTH_PUBLIC)
+	else if (now != want && now != HW_AUTH_PUBLIC)
 		rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
 	else if (who == CKU_SO && ro_exists)
 		rv = CKR_SESSION_READ_ONLY_EXISTS;
@@ -126,7 +112,36 @@ static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *p
 	       s->conf->name, who == CKU_SO ? "SO" : "user", hw_rv_name(rv));
 	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_LOGIN, .slot = s, .rv = rv,
 				       .user = who == CKU_SO ? "SO" : "user" });
-done:
+	return rv;
+}
+
+CK_RV hw_slot_logout(hw_slot *s)
+{
+	CK_RV rv = CKR_OK;
+	hw_lock(&s->io);
+	if (__atomic_load_n(&s->auth, __ATOMIC_ACQUIRE) == HW_AUTH_PUBLIC)
+		rv = CKR_USER_NOT_LOGGED_IN;
+	else
+		hw_slot_logout_io(s);
+	hw_unlock(&s->io);
+	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_LOGOUT, .slot = s, .rv = rv });
+	return rv;
+}
+
+static CK_RV login(CK_SESSION_HANDLE h, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len)
+{
+	hw_session *se;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	if (pin == NULL && len > 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (who == CKU_CONTEXT_SPECIFIC)
+		rv = CKR_OPERATION_NOT_INITIALIZED;   /* no hwagg key has CKA_ALWAYS_AUTHENTICATE (B 4.9) */
+	else if (who != CKU_USER && who != CKU_SO)
+		rv = CKR_USER_TYPE_INVALID;
+	else
+		rv = hw_slot_login(&hw_g.slots[se->slot], who, pin, len);
 	hw_session_put(se);
 	return rv;
 }
@@ -149,14 +164,7 @@ CK_RV hw_C_Logout(CK_SESSION_HANDLE h)
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
-	hw_slot *s = &hw_g.slots[se->slot];
-	hw_lock(&s->io);
-	if (__atomic_load_n(&s->auth, __ATOMIC_ACQUIRE) == HW_AUTH_PUBLIC)
-		rv = CKR_USER_NOT_LOGGED_IN;
-	else
-		hw_slot_logout_io(s);
-	hw_unlock(&s->io);
-	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_LOGOUT, .slot = s, .rv = rv });
+	rv = hw_slot_logout(&hw_g.slots[se->slot]);
 	hw_session_put(se);
 	return rv;
 }

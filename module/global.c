@@ -29,6 +29,7 @@
 #include "mechanisms/crypto.h"
 #include "module/mechpolicy.h"
 #include "module/audit.h"
+#include "module/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,15 +112,22 @@ CK_RV hw_slot_lookup(CK_SLOT_ID id, hw_slot **out)
 	return CKR_OK;
 }
 
-bool hw_slot_present(hw_slot *s)
+bool hw_slot_token(hw_slot *s, CK_TOKEN_INFO *info)
 {
-	CK_TOKEN_INFO info;
+	CK_TOKEN_INFO ti;
 	if (!hw_slot_activate(s) || s->ops->token_info == NULL)
 		return false;
-	memset(&info, 0, sizeof(info));
-	bool present = s->ops->token_info(s->ctx, &info) == CKR_OK;
+	memset(&ti, 0, sizeof(ti));
+	bool present = s->ops->token_info(s->ctx, &ti) == CKR_OK;
 	hw_slot_reconcile(s);
+	if (present && info != NULL)
+		*info = ti;
 	return present;
+}
+
+bool hw_slot_present(hw_slot *s)
+{
+	return hw_slot_token(s, NULL);
 }
 
 void hw_slot_reconcile(hw_slot *s)
@@ -185,6 +193,7 @@ static CK_RV slot_open(hw_slot *s, const hw_backend_ops *ops, char *err, size_t 
 		s->ctx = NULL;
 		return rv;
 	}
+	s->policy = hw_policy_of(s);
 	__atomic_store_n(&s->open, true, __ATOMIC_RELEASE);
 	return CKR_OK;
 }
@@ -343,7 +352,7 @@ CK_RV hw_initialize(CK_VOID_PTR args)
 	}
 	hw_g.initialized = true;
 	hw_debug("module initialized: %zu slot(s), environment %s, config %s", hw_g.nslots,
-		 hw_env_name(cfg->environment), cfg->path ? cfg->path : "<built-in>");
+		 hw_env_text(cfg), cfg->path ? cfg->path : "<built-in>");
 out:
 	hw_unlock(&init_lock);
 	return rv;
@@ -374,7 +383,7 @@ CK_RV hw_module_describe(hw_module_desc *out)
 		return rv;
 	memset(out, 0, sizeof(*out));
 	snprintf(out->config, sizeof(out->config), "%s", hw_g.config->path ? hw_g.config->path : "");
-	snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(hw_g.config->environment));
+	snprintf(out->environment, sizeof(out->environment), "%s", hw_env_name(hw_env_current(NULL, 0)));
 	snprintf(out->store, sizeof(out->store), "%s", hw_g.config->store ? hw_g.config->store : "");
 	/* not configured: 90 days, except in development */
 	out->rotation_days = hw_g.config->rotation_days >= 0 ? (unsigned)hw_g.config->rotation_days :
@@ -401,7 +410,8 @@ CK_RV hw_slot_describe(CK_SLOT_ID id, bool deep, hw_slot_desc *out)
 	out->has_health = s->ops->health != NULL;
 	if (out->has_health)
 		out->health_rv = s->ops->health(s->ctx, out->health, sizeof(out->health));
-	if (!hw_slot_present(s))
+	/* a policy token's objects are its members', counted there */
+	if (!hw_slot_present(s) || s->policy != NULL)
 		return CKR_OK;
 	if (hw_slot_sync(s) != CKR_OK)
 		return CKR_OK;

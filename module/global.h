@@ -7,7 +7,8 @@
  *
  *   session lock  serializes the calls on one session; held across that
  *                 session's own backend work (its sign, its listing).
- *   slot io lock  serializes the slot's state-changing backend hooks and
+ *   slot io lock  (a policy slot's before its members': its login and
+ *                 logout take theirs) serializes the slot's state-changing backend hooks and
  *                 listings (login, logout, PIN and token init, changed,
  *                 load, update). Held across their I/O, but never taken by
  *                 key operations, cache lookups or slot and token queries.
@@ -53,6 +54,8 @@ typedef struct hw_slot {
 	unsigned timeout_ms;
 	unsigned sessions, rw_sessions;
 	uint64_t epoch;               /* backend token epoch the state above belongs to */
+	struct hw_policy *policy;     /* a policy slot's state (module/policy.h); NULL for
+	                               * every other slot. Set at C_Initialize. */
 } hw_slot;
 
 typedef struct hw_module {
@@ -85,6 +88,13 @@ bool hw_slot_activate(hw_slot *s);
 /* Whether the slot's token is present now (backend token_info succeeds).
  * Also brings the engine's view up to date after a token removal. */
 bool hw_slot_present(hw_slot *s);
+/* The same, with the backend's token info when present (info may be NULL). */
+bool hw_slot_token(hw_slot *s, CK_TOKEN_INFO *info);
+/* The engine's login and logout of a slot, whichever token asked for them
+ * (its own C_Login, or a policy slot's on its members): io taken inside,
+ * state rules checked, login state set, logged. */
+CK_RV hw_slot_login(hw_slot *s, CK_USER_TYPE who, const unsigned char *pin, CK_ULONG len);
+CK_RV hw_slot_logout(hw_slot *s);
 /* The backend's token went away since the engine last looked (its
  * token_epoch changed): close the sessions of the old epoch, return the
  * login state to public, drop the object cache. No lock may be held. */

@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "mechanisms/crypto.h"
 #include "objects/rules.h"
+#include "module/policy.h"
 
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -108,8 +109,10 @@ CK_RV hw_obj_common_attrs(hw_attrs *a, const hw_slot *s)
 		snprintf(uid + 2 * i, 3, "%02x", r[i]);
 	if (hw_attrs_get(a, CKA_UNIQUE_ID) == NULL && (rv = hw_attrs_set_str(a, CKA_UNIQUE_ID, uid)) != CKR_OK)
 		return rv;
+	/* the environment it is made in: production refuses development keys */
 	if ((rv = hw_attrs_set_str(a, CKA_HWAGG_SLOT, s->conf->name)) != CKR_OK ||
-	    (rv = hw_attrs_set_time(a, CKA_HWAGG_CREATED, (int64_t)time(NULL))) != CKR_OK)
+	    (rv = hw_attrs_set_time(a, CKA_HWAGG_CREATED, (int64_t)time(NULL))) != CKR_OK ||
+	    (rv = hw_attrs_set_str(a, CKA_HWAGG_ENVIRONMENT, hw_env_name(hw_env_current(NULL, 0)))) != CKR_OK)
 		return rv;
 	return hw_attrs_set_str(a, CKA_HWAGG_BACKEND, s->conf->type);
 }

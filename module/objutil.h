@@ -10,7 +10,8 @@ CK_RV hw_obj_install(hw_session *se, hw_slot *s, hw_attrs *attrs, int64_t oid, v
 /* C_CreateObject: required attributes per class and the values derived
  * from them (certificate subject/issuer/serial, public key SPKI and size). */
 CK_RV hw_obj_complete_import(hw_attrs *a, CK_OBJECT_CLASS cls);
-/* CKA_UNIQUE_ID, CKA_HWAGG_SLOT and CKA_HWAGG_CREATED on every new object. */
+/* CKA_UNIQUE_ID, CKA_HWAGG_SLOT, CKA_HWAGG_CREATED and CKA_HWAGG_ENVIRONMENT
+ * on every new object. */
 CK_RV hw_obj_common_attrs(hw_attrs *a, const hw_slot *s);
 /* Set a key's CKA_HWAGG_KEY_VERSION (which no template may set) through the
  * path of C_SetAttributeValue: the admin API's rotation. */

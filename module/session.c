@@ -5,6 +5,7 @@
 #include "module/hmap.h"
 #include "common/log.h"
 #include "objects/rules.h"
+#include "module/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +47,12 @@ static void last_key_drop(hw_session *s)
 
 CK_RV hw_session_key(hw_session *s, CK_OBJECT_HANDLE h, hw_obj **key, hw_snap **snap)
 {
-	hw_slot *slot = &hw_g.slots[s->slot];
 	hw_obj *o = s->last_key.key;
 	/* still the key behind h: handles are never reused, a destroyed or
 	 * dropped object is dead, and new attributes are a new snapshot (the
 	 * one held cannot be freed, so the pointer cannot come back) */
 	if (o == NULL || s->last_key.h != h || __atomic_load_n(&o->dead, __ATOMIC_ACQUIRE) ||
-	    !hw_obj_visible(o, slot) || !hw_obj_snap_is(o, s->last_key.snap)) {
+	    !hw_obj_visible(o, &hw_g.slots[o->slot]) || !hw_obj_snap_is(o, s->last_key.snap)) {
 		last_key_drop(s);
 		CK_RV rv = hw_obj_get(s, h, CKR_KEY_HANDLE_INVALID, &o);
 		if (rv != CKR_OK)
@@ -206,13 +206,17 @@ static void session_closed(hw_session *s)
 	/* io before the session table (the count), which comes before the slot lock */
 	hw_lock(&slot->io);
 	hw_session_counts(slot, &left, NULL, NULL, NULL);
+	/* a member a policy token logged in stays so while it has sessions */
+	bool held = left == 0 && hw_policy_member_in_use(slot);
 	hw_lock(&slot->lock);
 	hw_slot_drop_objects_inlock(slot, true, s->handle);
-	bool logout = left == 0 && slot->auth != HW_AUTH_PUBLIC;
+	bool logout = left == 0 && !held && slot->auth != HW_AUTH_PUBLIC;
 	hw_unlock(&slot->lock);
 	if (logout)
 		hw_slot_logout_io(slot);
 	hw_unlock(&slot->io);
+	if (slot->policy != NULL)
+		hw_policy_session_closed(slot, s->handle);
 	/* the session lock comes first of all: take it with nothing held */
 	hw_lock(&s->lock);
 	for (int k = 0; k < HW_OP_COUNT; k++)

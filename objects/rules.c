@@ -91,6 +91,7 @@ static const hw_attr_rule rules[] = {
 	A(CKA_HWAGG_PROVIDER_URI, HW_V_STR, HW_C_ANY, TO),
 	A(CKA_HWAGG_SLOT, HW_V_STR, HW_C_ANY, TO),
 	A(CKA_HWAGG_CREATED, HW_V_STR, HW_C_ANY, TO),
+	A(CKA_HWAGG_ENVIRONMENT, HW_V_STR, HW_C_ANY, TO),
 };
 
 const hw_attr_rule *hw_rules_table(size_t *count)

@@ -307,7 +307,10 @@ CK_RV hsm_load(void *vctx, hw_obj_sink sink, void *arg)
 	pair_spki(objs, n);
 	for (size_t i = 0; i < n && rv == CKR_OK; i++) {
 		hsm_key *b = NULL;
-		if (!ok[i])
+		/* the lower module's session objects are our session keys, which
+		 * the engine already holds (owned by their session), never token
+		 * objects: listed, they would show up twice */
+		if (!ok[i] || !hw_attrs_get_bool(&objs[i], CKA_TOKEN, true))
 			continue;
 		if ((rv = hsm_tag(c, &objs[i])) != CKR_OK || (b = key_new(hs[i], k.epoch, false)) == NULL) {
 			rv = rv != CKR_OK ? rv : CKR_HOST_MEMORY;

@@ -8,6 +8,8 @@
 #include <string.h>
 
 extern const hw_backend_ops hw_soft_ops;
+extern const hw_backend_ops hw_policy_ops;      /* module/policy.c: engine, not a backend */
+extern const hw_conf_key hw_policy_conf_keys[];
 extern const hw_conf_key hw_soft_conf_keys[];
 extern const hw_backend_ops hw_external_ops;
 extern const hw_conf_key hw_external_conf_keys[];
@@ -70,7 +72,7 @@ static const hw_backend_entry table[] = {
 	 * builds them; when one lands, its row follows its switch like tpm's */
 	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
 	{ "gcp-kms", NULL, NULL, NULL, "(not yet available)" },
-	{ "policy", NULL, NULL, NULL, "(not yet available)" },
+	{ "policy", &hw_policy_ops, NULL, hw_policy_conf_keys, NULL },
 };
 
 const hw_backend_entry *hw_backend_table(size_t *count)

@@ -50,7 +50,8 @@ static CK_RV soft_open(void *vctx, const hw_slot_conf *conf, const hw_config *al
 			 c->pol.max_len, c->pol.min_len);
 		return CKR_ARGUMENTS_BAD;
 	}
-	if (all->environment == HW_ENV_PRODUCTION)
+	/* "auto" is decided at first use, never here: no warning on a guess */
+	if (all->environment == HW_ENV_PRODUCTION && !all->env_auto)
 		hw_warn("slot \"%s\" keeps software keys in %s, in a production configuration: "
 			"the soft slot is for development", conf->name, c->dir);
 	pthread_mutex_init(&c->lock, NULL);

@@ -12,6 +12,10 @@
 #                   session bus, see hw_tpm_start)  MODULE=$HWAGG_MODULE
 #   aws-kms         hwagg's aws-kms slot on a loopback fake of AWS KMS
 #                   (tests/kms/lib.sh)              MODULE=$HWAGG_MODULE
+#   policy          hwagg's policy slot in production over an hsm member
+#                   (SoftHSM2 declared hardware: the keys go there) and a
+#                   soft member (not eligible in production)
+#                                                   MODULE=$HWAGG_MODULE
 # and exports MODULE TOKEN PIN SO_PIN TMP URI. Every external command runs
 # under a timeout; every background process is registered and killed on exit,
 # and the temp dir is removed. Failures say which step failed and show stderr.
@@ -622,6 +626,23 @@ hw_write_conf() {	# SLOT-JSON
 	export HWAGG_CONF="$TMP/hwagg.json"
 }
 
+# hw_policy_setup — the policy slot $TOKEN in production: its keys land on
+# the SoftHSM2 token "lower" behind the hsm member; the soft member is
+# software, so production never uses it. The PIN is the SoftHSM2 token's.
+hw_policy_setup() {
+	[ -e "$HW_SOFTHSM_MODULE" ] || hw_fail "target policy needs SoftHSM2 at $HW_SOFTHSM_MODULE"
+	mkdir -p "$TMP/softhsm-tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+		"$TMP/softhsm-tokens" >"$TMP/softhsm2.conf"
+	export SOFTHSM2_CONF="$TMP/softhsm2.conf"
+	hw_run "softhsm2-util --init-token" softhsm2-util --init-token --free --label lower \
+		--so-pin "$SO_PIN" --pin "$PIN"
+	printf '{"environment":"production","store":"%s","log":{"level":"error"},"slots":[%s,%s,%s]}\n' "$TMP/store" \
+		'{"name":"hsm-member","type":"hsm","module":"'"$HW_SOFTHSM_MODULE"'","token":"lower","security":"hardware"}' \
+		'{"name":"soft-member","type":"soft"}' '{"name":"'"$TOKEN"'","type":"policy"}' >"$TMP/hwagg.json"
+	export HWAGG_CONF="$TMP/hwagg.json"
+}
+
 hw_setup() {
 	local slot
 	# make distcheck checks packaging only: consumers are run by make check
@@ -631,7 +652,7 @@ hw_setup() {
 	export URI="pkcs11:token=$TOKEN"
 	case "$HW_TARGET" in
 	softhsm) MODULE=$HW_SOFTHSM_MODULE ;;
-	soft | hsm) MODULE=${HWAGG_MODULE:-} ;;
+	soft | hsm | policy) MODULE=${HWAGG_MODULE:-} ;;
 	keyring)
 		MODULE=${HWAGG_MODULE:-}
 		hw_keyring_bus
@@ -644,7 +665,7 @@ hw_setup() {
 		MODULE=${HWAGG_MODULE:-}
 		. "$HWAGG_SRCDIR/tests/kms/lib.sh"
 		;;
-	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms)" ;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms, policy)" ;;
 	esac
 	export MODULE
 	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
@@ -675,6 +696,7 @@ hw_setup() {
 	keyring) hw_keyring_setup ;;
 	tpm) hw_tpm_setup ;;
 	aws-kms) hw_kms_setup ;;
+	policy) hw_policy_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"
 }

@@ -33,11 +33,12 @@ hw_secret *hw_cli_secret(const hw_cli_pin_src *src, const char *file, const char
 enum {
 	HW_OPT_SLOT = 1 << 0, HW_OPT_TYPE = 1 << 1, HW_OPT_LABEL = 1 << 2, HW_OPT_ID = 1 << 3,
 	HW_OPT_PIN_FILE = 1 << 4, HW_OPT_SO_PIN_FILE = 1 << 5, HW_OPT_NEW_PIN_FILE = 1 << 6,
-	HW_OPT_JSON = 1 << 7, HW_OPT_YES = 1 << 8, HW_OPT_PEM = 1 << 9,
+	HW_OPT_JSON = 1 << 7, HW_OPT_YES = 1 << 8, HW_OPT_PEM = 1 << 9, HW_OPT_POLICY = 1 << 10,
 };
 typedef struct hw_cli_opts {
 	const char *slot, *type, *label, *id_hex, *pin_file, *so_pin_file, *new_pin_file;
 	bool json, yes, pem;
+	bool policy;             /* keygen --policy: the policy slot places the key */
 	char **args;             /* the arguments after the options */
 	size_t nargs;
 } hw_cli_opts;
@@ -80,6 +81,17 @@ int hw_cli_rotate(int argc, char **argv);    /* rotate.c: rotate KEY-URI | --due
 /* rotate.c: `hwagg status`'s line of the slot's keys due for rotation. */
 struct hw_admin_slot;
 void hw_cli_rotation_status(FILE *f, const struct hw_admin_slot *s, unsigned days);
+
+/* tools/policy.c, with the module open: `hwagg health` when there is a
+ * policy slot (healthy: its token is present; -1: no policy slot); the
+ * policy part of `hwagg status`; for keygen --policy, the policy slot's
+ * name (NULL after a message when there is none) and the placement line. */
+int hw_cli_policy_health(bool json);
+/* hw_cli_begin's slot name that means "the policy slot" (keygen --policy) */
+extern const char hw_cli_policy_marker[];
+void hw_cli_policy_status(FILE *f);
+const char *hw_cli_policy_slot(char *name, size_t len);
+void hw_cli_policy_placed(FILE *f);
 
 /* Lines for `hwagg status`: the module file `make install` writes, and
  * whether a p11-kit module file registers it (if not, how to). */

@@ -15,7 +15,7 @@
 #define ID_MAX 128
 
 #define KEYS_OPTS (HW_OPT_SLOT | HW_OPT_PIN_FILE | HW_OPT_JSON)
-#define KEYGEN_OPTS (HW_OPT_SLOT | HW_OPT_TYPE | HW_OPT_LABEL | HW_OPT_ID | HW_OPT_PIN_FILE)
+#define KEYGEN_OPTS (HW_OPT_SLOT | HW_OPT_POLICY | HW_OPT_TYPE | HW_OPT_LABEL | HW_OPT_ID | HW_OPT_PIN_FILE)
 
 void hw_cli_keygen_help(FILE *f)
 {
@@ -126,6 +126,12 @@ int hw_cli_begin(const char *slot_name, const char *pin_file, hw_admin_slot *slo
 		fprintf(stderr, "hwagg: the module did not start: %s (see the message above)\n", hw_rv_name(rv));
 		return HW_EXIT_FAIL;
 	}
+	char pname[33];
+	/* keygen --policy: the policy slot, whatever its name */
+	if (slot_name == hw_cli_policy_marker && (slot_name = hw_cli_policy_slot(pname, sizeof(pname))) == NULL) {
+		ret = HW_EXIT_FAIL;
+		goto fail;
+	}
 	if ((ret = hw_cli_pick_slot(slot_name, true, slot)) != HW_EXIT_OK)
 		goto fail;
 	hw_secret *pin = hw_cli_pin(pin_file, slot->name);
@@ -224,8 +230,13 @@ int hw_cli_keygen(int argc, char **argv)
 	int ret = hw_cli_parse(argc, argv, KEYGEN_OPTS, 0, 0, &o);
 	if (ret != HW_EXIT_OK)
 		return ret;
-	if (o.slot == NULL || o.type == NULL || o.label == NULL || o.label[0] == '\0') {
-		fprintf(stderr, "hwagg keygen: needs --slot, --type and a non-empty --label; see hwagg keygen --help\n");
+	if (o.policy && o.slot != NULL) {
+		fprintf(stderr, "hwagg keygen: takes --slot NAME or --policy, not both; see hwagg keygen --help\n");
+		return HW_EXIT_USAGE;
+	}
+	if ((o.slot == NULL && !o.policy) || o.type == NULL || o.label == NULL || o.label[0] == '\0') {
+		fprintf(stderr, "hwagg keygen: needs --slot (or --policy), --type and a non-empty --label; "
+			"see hwagg keygen --help\n");
 		return HW_EXIT_USAGE;
 	}
 	for (size_t i = 0; hw_admin_key_type(i) != NULL; i++)
@@ -237,7 +248,7 @@ int hw_cli_keygen(int argc, char **argv)
 			o.id_hex, ID_MAX);
 		return HW_EXIT_USAGE;
 	}
-	if ((ret = hw_cli_begin(o.slot, o.pin_file, &slot, &s)) != HW_EXIT_OK)
+	if ((ret = hw_cli_begin(o.policy ? hw_cli_policy_marker : o.slot, o.pin_file, &slot, &s)) != HW_EXIT_OK)
 		return ret;
 	CK_RV rv = id_len > 0 ? hw_admin_key_exists(s, id, id_len, &taken) : CKR_OK;
 	if (rv == CKR_OK && taken) {
@@ -251,10 +262,14 @@ int hw_cli_keygen(int argc, char **argv)
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hwagg: slot \"%s\": generating a %s key failed: %s\n", slot.name, o.type,
 			hw_rv_name(rv));
+		if (o.policy)
+			hw_cli_policy_placed(stderr);
 		ret = HW_EXIT_FAIL;
 		goto out;
 	}
 	printf("%s\n", key->uri);
+	if (o.policy)
+		hw_cli_policy_placed(stdout);   /* where it went, and why */
 out:
 	hw_admin_keys_free(key, key != NULL ? 1 : 0);
 	hw_admin_logout(s);

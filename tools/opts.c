@@ -18,6 +18,7 @@ static const struct {
 	{ "id", HW_OPT_ID, true }, { "pin-file", HW_OPT_PIN_FILE, true },
 	{ "so-pin-file", HW_OPT_SO_PIN_FILE, true }, { "new-pin-file", HW_OPT_NEW_PIN_FILE, true },
 	{ "json", HW_OPT_JSON, false }, { "yes", HW_OPT_YES, false }, { "pem", HW_OPT_PEM, false },
+	{ "policy", HW_OPT_POLICY, false },
 };
 
 static int refuse_pin(char *arg)
@@ -72,6 +73,7 @@ int hw_cli_parse(int argc, char **argv, unsigned allowed, size_t min_args, size_
 		case HW_OPT_JSON: o->json = true; break;
 		case HW_OPT_YES: o->yes = true; break;
 		case HW_OPT_PEM: o->pem = true; break;
+		case HW_OPT_POLICY: o->policy = true; break;
 		default: break;
 		}
 	}

@@ -182,8 +182,8 @@ int hw_cli_status(int argc, char **argv)
 		goto out;
 	}
 	if (!o.json) {
-		printf("config:      %s\nenvironment: %s\nstore:       %s\n",
-		       m.config[0] ? m.config : "<built-in default>", m.environment, m.store);
+		printf("config:      %s\nstore:       %s\n", m.config[0] ? m.config : "<built-in default>", m.store);
+		hw_cli_policy_status(stdout);      /* the environment and why; the policy slot */
 		hw_cli_install_info(stdout);
 	}
 	ret = report(true, o.json, &m);
@@ -201,7 +201,9 @@ int hw_cli_health(int argc, char **argv)
 	int ret = hw_cli_parse(argc, argv, HW_OPT_JSON, 0, 0, &o);
 	if (ret != HW_EXIT_OK || (ret = start(&m)) != HW_EXIT_OK)
 		return ret;
-	ret = report(false, o.json, &m);
+	/* a policy slot's health is its token's: its members may come and go */
+	if ((ret = hw_cli_policy_health(o.json)) < 0)
+		ret = report(false, o.json, &m);
 	hw_admin_close();
 	return ret;
 }

@@ -6,7 +6,7 @@
 #
 # Configures BUILDDIR (made if missing; a configured one is reused) with
 # -fsanitize=thread ($TSAN_CC, default gcc; clang works too), builds only
-# what the suites need (the module, the hostile lower module and the two
+# what the suites need (the module, the hostile lower module and the three
 # test programs: TSan wants the program that dlopens an instrumented module
 # instrumented too) and runs them with TSAN_OPTIONS under which any report
 # fails the run: halt_on_error, a non-zero exit code, lock-order inversions
@@ -28,7 +28,7 @@ if [ ! -f config.status ]; then
 fi
 echo "tsan: building in $b"
 make -j2 libhwagg-pkcs11.la tests/hostile/hostile.la tests/concurrency/test_concurrency \
-	tests/concurrency/test_fork tests/external/test_threads >make.out 2>&1 || { tail -n 30 make.out; exit 1; }
+	tests/concurrency/test_fork tests/external/test_threads tests/dlopen/test_policy >make.out 2>&1 || { tail -n 30 make.out; exit 1; }
 # the aws-kms slot's threads test, when the build has it
 kms=""
 if grep -q '^#define WITH_KMS 1' config.h; then
@@ -48,7 +48,10 @@ TSAN_OPTIONS="halt_on_error=1 exitcode=66 detect_deadlocks=1 second_deadlock_sta
 export HWAGG_MODULE HWAGG_HOSTILE HWAGG_SRCDIR HWAGG_BUILDDIR CK_TIMEOUT_MULTIPLIER TSAN_OPTIONS
 
 rc=0
-for t in tests/concurrency/test_concurrency tests/concurrency/test_fork tests/external/test_threads $kms; do
+# test_policy: threads signing through the policy slot while a member logs
+# out and the policy token logs in again (a policy slot's io lock is taken
+# before its members')
+for t in tests/concurrency/test_concurrency tests/concurrency/test_fork tests/external/test_threads tests/dlopen/test_policy $kms; do
 	echo "tsan: $t"
 	case $t in
 	*.sh) bash "$src/$t" ;;

@@ -19,6 +19,9 @@
  *   garbage_find  C_FindObjects returns more handles than asked for
  *   cant_lock     C_Initialize refuses locking (CKR_CANT_LOCK) unless given
  *                 no arguments; calls running at the same time are counted
+ *   (always)      CKM_EC_KEY_PAIR_GEN is listed, and C_GenerateKeyPair
+ *                 fails with CKR_DEVICE_ERROR: a faulty device for the
+ *                 policy slot's placement tests
  *   block_find, block_sign, block_login, block_init
  *                 the next C_FindObjects (C_Sign, C_Login, C_Initialize)
  *                 holds its caller until the mode is switched off again: a
@@ -300,11 +303,13 @@ static CK_RV h_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE *list, CK_ULONG
 	enter();
 	CK_RV rv = check_slot(id);
 	if (rv == CKR_OK) {
-		if (list != NULL && *count < 1)
+		if (list != NULL && *count < 2)
 			rv = CKR_BUFFER_TOO_SMALL;
-		else if (list != NULL)
+		else if (list != NULL) {
 			list[0] = CKM_ECDSA;
-		*count = 1;
+			list[1] = CKM_EC_KEY_PAIR_GEN;
+		}
+		*count = 2;
 	}
 	return leave(rv);
 }
@@ -313,12 +318,13 @@ static CK_RV h_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHAN
 {
 	enter();
 	CK_RV rv = check_slot(id);
-	if (rv == CKR_OK && type != CKM_ECDSA)
+	if (rv == CKR_OK && type != CKM_ECDSA && type != CKM_EC_KEY_PAIR_GEN)
 		rv = CKR_MECHANISM_INVALID;
 	if (rv == CKR_OK) {
 		info->ulMinKeySize = 256;
 		info->ulMaxKeySize = 256;
-		info->flags = CKF_SIGN | CKF_VERIFY | CKF_HW | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+		info->flags = (type == CKM_ECDSA ? CKF_SIGN | CKF_VERIFY : CKF_GENERATE_KEY_PAIR) |
+			      CKF_HW | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 	}
 	return leave(rv);
 }
@@ -542,6 +548,15 @@ static CK_RV h_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG len, CK_BYTE *s
 	return leave(rv);
 }
 
+static CK_RV h_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *m, CK_ATTRIBUTE *pt, CK_ULONG pn,
+				CK_ATTRIBUTE *vt, CK_ULONG vn, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+{
+	struct session *s = NULL;
+	enter();
+	CK_RV rv = get_session(h, &s);
+	return leave(rv == CKR_OK ? CKR_DEVICE_ERROR : rv);   /* a faulty device */
+}
+
 static CK_RV h_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE *out, CK_ULONG len)
 {
 	struct session *s = NULL;
@@ -592,7 +607,6 @@ STUB(DecryptDigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE 
 STUB(SignEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
 STUB(DecryptVerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE *b, CK_ULONG c, CK_BYTE *d, CK_ULONG *e))
 STUB(GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d, CK_OBJECT_HANDLE *e))
-STUB(GenerateKeyPair, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_ATTRIBUTE *c, CK_ULONG d, CK_ATTRIBUTE *e, CK_ULONG f, CK_OBJECT_HANDLE *g, CK_OBJECT_HANDLE *h))
 STUB(WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d, CK_BYTE *e, CK_ULONG *f))
 STUB(UnwrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_BYTE *d, CK_ULONG e, CK_ATTRIBUTE *f, CK_ULONG g, CK_OBJECT_HANDLE *h))
 STUB(DeriveKey, (CK_SESSION_HANDLE a, CK_MECHANISM *b, CK_OBJECT_HANDLE c, CK_ATTRIBUTE *d, CK_ULONG e, CK_OBJECT_HANDLE *f))

@@ -240,16 +240,16 @@ static const struct bad_case {
 	{ "[]", "top level", "expected an object, got an array", NULL },
 	{ "null", "top level", "expected an object, got null", NULL },
 	{ "{" ONE_SLOT ", \"enviroment\": \"production\"}", "enviroment",
-	  "unknown key; did you mean \"environment\"? expected one of environment, store, log, audit, rotation, slots", NULL },
+	  "unknown key; did you mean \"environment\"? expected one of environment, store, log, audit, rotation, policy, slots", NULL },
 	{ "{\"rotation\": {\"interval_days\": -1}, " ONE_SLOT "}", "rotation.interval_days",
 	  "-1 is out of range; expected days from 1 to 36500, or 0 (never)", NULL },
 	{ "{\"rotation\": {\"days\": 3}, " ONE_SLOT "}", "rotation.days", "unknown key; expected interval_days", NULL },
 	{ "{\"a \\\"b\\n\": 1}", "[\"a \\\"b\\u000a\"]", "unknown key; expected one of environment", NULL },
-	{ "{\"environment\": 1, " ONE_SLOT "}", "environment", "expected one of production, staging, development, got 1", NULL },
+	{ "{\"environment\": 1, " ONE_SLOT "}", "environment", "expected one of production, staging, development, auto, got 1", NULL },
 	{ "{\"environment\": \"prod\", " ONE_SLOT "}", "environment",
-	  "expected one of production, staging, development, got \"prod\"", NULL },
+	  "expected one of production, staging, development, auto, got \"prod\"", NULL },
 	{ "{" ONE_SLOT "}", "$HWAGG_ENVIRONMENT",
-	  "expected one of production, staging, development, got \"Prod\\u000a\"",
+	  "expected one of production, staging, development, auto, got \"Prod\\u000a\"",
 	  "HWAGG_ENVIRONMENT=Prod\n" },
 	/* store and the other paths */
 	{ "{\"store\": true, " ONE_SLOT "}", "store", "expected a string, got true", NULL },
@@ -607,7 +607,7 @@ START_TEST(test_load_errors)
 	c = NULL;
 	ck_assert_uint_eq(hw_config_load_from(NULL, NULL, &c, err, sizeof(err)), CKR_ARGUMENTS_BAD);
 	ck_assert_ptr_null(c);
-	ck_assert_msg(strncmp(err, "<built-in>: $HWAGG_ENVIRONMENT: expected one of production, staging, development, got \"qa\"", 84) == 0,
+	ck_assert_msg(strncmp(err, "<built-in>: $HWAGG_ENVIRONMENT: expected one of production, staging, development, auto, got \"qa\"", 96) == 0,
 		      "%s", err);
 	ck_assert_uint_eq(hw_config_load_from("a=1,config=", NULL, &c, err, sizeof(err)), CKR_ARGUMENTS_BAD);
 	ck_assert_msg(strstr(err, "x-init-reserved): config= has an empty path; expected one config=PATH"), "%s", err);
