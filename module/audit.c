@@ -35,6 +35,7 @@ static const char *const kind_names[HW_AUDIT_KIND_COUNT] = {
 	[HW_AUDIT_KEYGEN] = "keygen", [HW_AUDIT_IMPORT] = "import", [HW_AUDIT_DESTROY] = "destroy",
 	[HW_AUDIT_LOGIN] = "login", [HW_AUDIT_LOGOUT] = "logout", [HW_AUDIT_SIGN] = "sign",
 	[HW_AUDIT_DECRYPT] = "decrypt", [HW_AUDIT_WRAP] = "wrap", [HW_AUDIT_UNWRAP] = "unwrap",
+	[HW_AUDIT_POLICY] = "policy",
 	[HW_AUDIT_NOTE] = "note",
 };
 
@@ -332,15 +333,21 @@ void hw_audit_event(const hw_audit_ev *ev)
 	write_record(buf);
 }
 
+void hw_audit_event_in_lock(const hw_audit_ev *ev)
+{
+	bool was = in_note;
+	in_note = true;
+	hw_audit_event(ev);
+	in_note = was;
+}
+
 void hw_audit_note(const char *slot, const char *what, const char *detail, CK_RV rv)
 {
 	hw_audit_ev ev = { .kind = HW_AUDIT_NOTE, .what = what != NULL ? what : "?", .detail = detail, .rv = rv };
 	for (size_t i = 0; slot != NULL && i < hw_g.nslots; i++)
 		if (strcmp(hw_g.slots[i].conf->name, slot) == 0)
 			ev.slot = &hw_g.slots[i];
-	in_note = true;
-	hw_audit_event(&ev);
-	in_note = false;
+	hw_audit_event_in_lock(&ev);
 }
 
 /* ---- open and close -------------------------------------------------------- */

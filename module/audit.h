@@ -26,6 +26,7 @@ typedef enum {
 	HW_AUDIT_DECRYPT,
 	HW_AUDIT_WRAP,
 	HW_AUDIT_UNWRAP,
+	HW_AUDIT_POLICY,        /* a policy slot's decision: what = placement, fallback, refusal */
 	HW_AUDIT_NOTE,          /* a backend's own record (hw_audit_note) */
 	HW_AUDIT_KIND_COUNT
 } hw_audit_kind;
@@ -71,6 +72,9 @@ bool hw_audit_on(void);
 /* A backend's own record (attestation, policy decisions): the service
  * slots/services.h gives backend modules. May be called from inside any
  * hook: it only appends (a due checkpoint waits for the next record). */
+/* hw_audit_event for a caller that holds an engine lock: a checkpoint that
+ * is due waits for the next record. */
+void hw_audit_event_in_lock(const hw_audit_ev *ev);
 void hw_audit_note(const char *slot, const char *what, const char *detail, CK_RV rv);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include "module/policy.h"
 #include "module/mechpolicy.h"
+#include "module/audit.h"
 #include "common/log.h"
 #include "common/secret.h"
 
@@ -368,6 +369,9 @@ CK_RV hw_policy_key_usable(const hw_slot *owner, const hw_attrs *key)
 		return CKR_OK;
 	hw_warn("slot \"%s\": a key made in development (CKA_HWAGG_ENVIRONMENT) is refused in production "
 		"(%s); generate a new key in production", owner->conf->name, why);
+	hw_audit_event_in_lock(&(hw_audit_ev){ .kind = HW_AUDIT_POLICY, .slot = owner, .key = key,
+				       .rv = CKR_KEY_FUNCTION_NOT_PERMITTED, .what = "refusal",
+				       .detail = "a key made in development is refused in production" });
 	return CKR_KEY_FUNCTION_NOT_PERMITTED;
 }
 

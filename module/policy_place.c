@@ -18,6 +18,7 @@
  */
 #include "module/policy.h"
 #include "module/mechpolicy.h"
+#include "module/audit.h"
 #include "common/log.h"
 
 #include <stdint.h>
@@ -181,6 +182,10 @@ CK_RV hw_policy_generate_key_pair(hw_session *se, hw_slot *p, const CK_MECHANISM
 	hw_warn("slot \"%s\": %s key pair %s (environment %s)", p->conf->name, mname, text, why_env);
 out:
 	decide(text);
+	/* every decision is audited: where the key went and why, or why not */
+	hw_audit_event(&(hw_audit_ev){ .kind = HW_AUDIT_POLICY, .slot = p, .mech = mname, .rv = rv,
+				       .what = rv != CKR_OK ? "refusal" : c.down != NULL ? "fallback" : "placement",
+				       .detail = text });
 	return rv;
 }
 

@@ -252,6 +252,12 @@ static void attach_attestation(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char
 	}
 	if (rv != CKR_OK)
 		hw_warn("slot \"%s\": the new key has no attestation: %s", c->conf->name, hw_rv_name(rv));
+	/* audited with the key's label and the bundle object's unique id */
+	char detail[160];
+	snprintf(detail, sizeof(detail), "TPM2_Certify of key \"%.*s\" by the attestation key; bundle %s",
+		 label != NULL && label->ulValueLen < 64 ? (int)label->ulValueLen : 0,
+		 label != NULL ? (const char *)label->pValue : "", rv == CKR_OK ? hex : "not stored");
+	hw_audit_note(c->conf->name, "attestation", detail, rv);
 	hw_attrs_clear(&d);
 	free(b);
 }

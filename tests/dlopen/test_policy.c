@@ -87,10 +87,11 @@ static void policy_setup(void)
 	log_reset();
 }
 
-static bool log_has(const char *text)
+/* The file name under the test directory holds text. */
+static bool file_has(const char *name, const char *text)
 {
 	char path[512], buf[65536];
-	snprintf(path, sizeof(path), "%s/hwagg.log", p11_dir);
+	snprintf(path, sizeof(path), "%s/%s", p11_dir, name);
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return false;
@@ -98,6 +99,28 @@ static bool log_has(const char *text)
 	buf[n] = '\0';
 	fclose(f);
 	return strstr(buf, text) != NULL;
+}
+
+static bool log_has(const char *text)
+{
+	return file_has("hwagg.log", text);
+}
+
+/* The audit log (by default next to the store) has a policy record with
+ * what, and text in it. */
+static bool audit_has(const char *what, const char *text)
+{
+	char path[512], line[8192], want[64];
+	snprintf(path, sizeof(path), "%s/store/audit.jsonl", p11_dir);
+	snprintf(want, sizeof(want), "\"what\":\"%s\"", what);
+	FILE *f = fopen(path, "r");
+	bool found = false;
+	while (f != NULL && !found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, "\"event\":\"policy\"") != NULL && strstr(line, want) != NULL &&
+			strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
 }
 
 static CK_SESSION_HANDLE open_login(CK_SLOT_ID slot, const char *pin)
@@ -192,6 +215,10 @@ START_TEST(production_fails_closed)
 	ck_assert(!softhsm_shows("--list-objects", "closed"));
 	ck_assert(log_has("\"faulty\" is unavailable (CKR_DEVICE_ERROR after "));
 	ck_assert(log_has("tries) and fallback is off in production: fail closed"));
+	/* the decision is audited, with its result */
+	ck_assert(audit_has("refusal", "fallback is off in production: fail closed"));
+	ck_assert(audit_has("refusal", "CKR_DEVICE_ERROR"));
+	ck_assert(!audit_has("placement", ""));
 }
 END_TEST
 
@@ -229,6 +256,7 @@ START_TEST(fallback_places_on_next_and_routes)
 	CKR(gen_ec(s, "fell", CK_TRUE, &pub, &priv));
 	assert_on(s, priv, "hsm");
 	ck_assert(log_has("placed on \"hsm\" (hsm) instead of \"faulty\", which is unavailable (CKR_DEVICE_ERROR)"));
+	ck_assert(audit_has("fallback", "placed on \\\"hsm\\\" (hsm) instead of \\\"faulty\\\""));
 	/* the same object on the member's own token, and in SoftHSM2 */
 	CK_SESSION_HANDLE h = open_login(HSM, NULL);
 	ck_assert_uint_eq(find_label(h, CKO_PRIVATE_KEY, "fell", &n), priv);
@@ -411,6 +439,8 @@ START_TEST(development_key_refused_in_production)
 	ck_assert_str_eq(env, "development");      /* persisted by the soft slot */
 	CKR_EQ(sign_verify(s, priv, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);
 	ck_assert(log_has("a key made in development (CKA_HWAGG_ENVIRONMENT) is refused in production"));
+	ck_assert(audit_has("refusal", "a key made in development is refused in production"));
+	ck_assert(audit_has("placement", "placed on \\\"soft\\\""));
 	/* refused on the member's own token too; a production key is fine */
 	CK_SESSION_HANDLE o = open_login(SOFT, NULL);
 	CKR_EQ(sign_verify(o, priv, pub), CKR_KEY_FUNCTION_NOT_PERMITTED);

@@ -53,6 +53,13 @@ for k in ec:61 rsa:62; do
 done
 hw_run_fails "hwagg attest verify: a key without attestation" "$HWAGG_CLI" attest verify "$URI;id=%7f"
 hw_expect "hwagg attest verify: a key without attestation" 'has no attestation for this key' "$TMP/run.err"
+# each attestation is audited (the audit log is next to the store)
+for name in att-ec att-rsa; do
+	grep '"event":"note"' "$TMP/store/audit.jsonl" | grep '"what":"attestation"' |
+		grep -q "TPM2_Certify of key .*$name.*; bundle [0-9a-f]\{32\}.*\"result\":\"CKR_OK\"" ||
+		hw_fail "no audit record of the attestation of $name: $(grep attestation "$TMP/store/audit.jsonl")"
+done
+"$HWAGG_CLI" audit verify "$TMP/store/audit.jsonl" >"$TMP/run.out" 2>&1 || hw_fail "audit verify: $(cat "$TMP/run.out")"
 hw_pass "EC and RSA keys carry attestations: certified by the TPM's AK, their public key, EK certificate chain ok"
 
 # altered bundles: each check fails and says which
