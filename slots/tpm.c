@@ -6,6 +6,7 @@
  * the TPM. See tpm_int.h for the units.
  */
 #include "slots/tpm_int.h"
+#include "module/audit.h"
 #include "common/log.h"
 
 #include <stdio.h>
