@@ -550,12 +550,12 @@ hw_tpm_stop() {
 	return 0
 }
 
-# hw_tpm_da TRIES — the TPM's dictionary-attack protection for the run:
-# TRIES failures before lockout, recovery after 1 s (tests make wrong PINs
-# on purpose); lockout cleared.
+# hw_tpm_da TRIES [SECONDS] — the TPM's dictionary-attack protection for
+# the run: TRIES failures before lockout, one failure forgiven every
+# SECONDS (default 1; tests make wrong PINs on purpose); lockout cleared.
 hw_tpm_da() {
 	TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "set the TPM's lockout parameters" \
-		tpm2_dictionarylockout --setup-parameters --max-tries="$1" --recovery-time=1 \
+		tpm2_dictionarylockout --setup-parameters --max-tries="$1" --recovery-time="${2:-1}" \
 		--lockout-recovery-time=1 --clear-lockout
 }
 
