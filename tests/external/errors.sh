@@ -37,7 +37,7 @@ start=$(date +%s%N)
 ext_sign_fails "hangs past its timeout" $F "key \"hang\": .*ran past its timeout; killed after 1 s" ECDSA-SHA256 06
 ms=$((($(date +%s%N) - start) / 1000000))
 # pkcs11-tool signs twice (a length query, then the signature): two timeouts
-[ "$ms" -lt 6000 ] || hw_fail "a 1 s timeout took ${ms} ms"
+[ "$ms" -lt 30000 ] || hw_fail "a 1 s timeout took ${ms} ms"
 child=$(head -n 1 "$TMP/hang.pid")
 [ -n "$child" ] || hw_fail "the hanging command did not record its child"
 for _ in $(seq 1 50); do
