@@ -24,7 +24,7 @@ void hw_admin_close(void);
 typedef struct hw_admin_config {
 	char config[4096];            /* the file; "" for the built-in default */
 	char origin[64];              /* what named it */
-	char environment[16];
+	char environment[48];           /* or "auto (detected at first use)" */
 	char store[4096];
 	size_t nslots;
 	struct { char name[33], type[24]; } slots[64];   /* the first 64 */
