@@ -4,12 +4,11 @@
  * through C_GetFunctionList; only hw_module_describe/hw_slot_describe read
  * the engine directly, for what PKCS#11 has no words for.
  */
-#include "module/admin.h"
+#include "module/admin_int.h"
 #include "module/fns.h"
 #include "module/global.h"
 #include "common/uri.h"
 #include "mechanisms/encode.h"
-#include "module/audit.h"
 #include "module/objutil.h"
 #include "common/log.h"
 
@@ -20,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define FIND_CHUNK 64
 
@@ -201,7 +199,7 @@ void hw_admin_logout(CK_SESSION_HANDLE s)
 
 /* One attribute's value, allocated with a NUL after it. Absent or
  * sensitive: *val NULL and CKR_OK. */
-static CK_RV attr_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
+CK_RV hw_adm_attr_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type,
 		      unsigned char **val, size_t *len)
 {
 	CK_ATTRIBUTE a = { type, NULL, 0 };
@@ -228,11 +226,11 @@ static CK_RV attr_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE
 }
 
 /* A short text attribute into a fixed field ("" when absent). */
-static CK_RV attr_text(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, char *out, size_t cap)
+CK_RV hw_adm_attr_text(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, char *out, size_t cap)
 {
 	unsigned char *v;
 	size_t len;
-	CK_RV rv = attr_get(s, h, type, &v, &len);
+	CK_RV rv = hw_adm_attr_get(s, h, type, &v, &len);
 	out[0] = '\0';
 	if (rv == CKR_OK && v != NULL)
 		snprintf(out, cap, "%s", (const char *)v);
@@ -240,7 +238,7 @@ static CK_RV attr_text(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYP
 	return rv;
 }
 
-static CK_RV attr_ulong(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_ULONG *out)
+CK_RV hw_adm_attr_ulong(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_ULONG *out)
 {
 	CK_ATTRIBUTE a = { type, out, sizeof(*out) };
 	return hw_C_GetAttributeValue(s, h, &a, 1);
@@ -258,15 +256,15 @@ static CK_RV algorithm(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS 
 		snprintf(out, cap, "x509");
 		return CKR_OK;
 	}
-	CK_RV rv = attr_ulong(s, h, CKA_KEY_TYPE, &kt);
+	CK_RV rv = hw_adm_attr_ulong(s, h, CKA_KEY_TYPE, &kt);
 	if (rv != CKR_OK)
 		return rv == CKR_ATTRIBUTE_TYPE_INVALID ? CKR_OK : rv;
 	if (kt == CKK_RSA) {
-		rv = attr_get(s, h, CKA_MODULUS, &v, &len);
+		rv = hw_adm_attr_get(s, h, CKA_MODULUS, &v, &len);
 		if (rv == CKR_OK && v != NULL)
 			snprintf(out, cap, "rsa-%zu", len * 8);
 	} else if (kt == CKK_EC || kt == CKK_EC_EDWARDS) {
-		rv = attr_get(s, h, CKA_EC_PARAMS, &v, &len);
+		rv = hw_adm_attr_get(s, h, CKA_EC_PARAMS, &v, &len);
 		if (rv == CKR_OK && v != NULL && hw_curve_from_params(v, len, &c) == CKR_OK) {
 			if (kt == CKK_EC)
 				o = (size_t)snprintf(out, cap, "ec-");
@@ -314,7 +312,7 @@ static char *uri_build(const char *token, const hw_admin_key *k, size_t label_le
 	return u;
 }
 
-static void key_clear(hw_admin_key *k)
+void hw_adm_key_clear(hw_admin_key *k)
 {
 	free(k->label);
 	free(k->id);
@@ -325,41 +323,41 @@ static void key_clear(hw_admin_key *k)
 void hw_admin_keys_free(hw_admin_key *keys, size_t n)
 {
 	for (size_t i = 0; keys != NULL && i < n; i++)
-		key_clear(&keys[i]);
+		hw_adm_key_clear(&keys[i]);
 	free(keys);
 }
 
 /* Everything the listing shows about one object. */
-static CK_RV key_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const char *token,
+CK_RV hw_adm_key_read(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const char *token,
 		      hw_admin_key *k)
 {
 	unsigned char *label = NULL;
 	size_t label_len = 0;
 	memset(k, 0, sizeof(*k));
 	k->cls = cls;
-	CK_RV rv = attr_get(s, h, CKA_LABEL, &label, &label_len);
+	CK_RV rv = hw_adm_attr_get(s, h, CKA_LABEL, &label, &label_len);
 	if (rv == CKR_OK)
-		rv = attr_get(s, h, CKA_ID, &k->id, &k->id_len);
+		rv = hw_adm_attr_get(s, h, CKA_ID, &k->id, &k->id_len);
 	if (rv == CKR_OK)
 		rv = algorithm(s, h, cls, k->algorithm, sizeof(k->algorithm));
 	if (rv == CKR_OK)
-		rv = attr_text(s, h, CKA_HWAGG_BACKEND, k->backend, sizeof(k->backend));
+		rv = hw_adm_attr_text(s, h, CKA_HWAGG_BACKEND, k->backend, sizeof(k->backend));
 	if (rv == CKR_OK)
-		rv = attr_text(s, h, CKA_HWAGG_SECURITY_LEVEL, k->security, sizeof(k->security));
+		rv = hw_adm_attr_text(s, h, CKA_HWAGG_SECURITY_LEVEL, k->security, sizeof(k->security));
 	if (rv == CKR_OK)
-		rv = attr_text(s, h, CKA_HWAGG_CREATED, k->created, sizeof(k->created));
+		rv = hw_adm_attr_text(s, h, CKA_HWAGG_CREATED, k->created, sizeof(k->created));
 	k->label = label != NULL ? (char *)label : strdup("");
 	if (rv == CKR_OK && k->label == NULL)
 		rv = CKR_HOST_MEMORY;
 	if (rv == CKR_OK && (k->uri = uri_build(token, k, label_len)) == NULL)
 		rv = CKR_HOST_MEMORY;
 	if (rv != CKR_OK)
-		key_clear(k);
+		hw_adm_key_clear(k);
 	return rv;
 }
 
 /* Handles of the token objects matching t, in the token's order. */
-static CK_RV find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG tn, CK_OBJECT_HANDLE **out, size_t *n)
+CK_RV hw_adm_find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG tn, CK_OBJECT_HANDLE **out, size_t *n)
 {
 	CK_OBJECT_HANDLE *hs = NULL;
 	CK_ULONG got = 0;
@@ -389,7 +387,7 @@ static CK_RV find_all(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG tn, CK_OBJE
 	return CKR_OK;
 }
 
-static CK_RV token_label(CK_SESSION_HANDLE s, char out[33])
+CK_RV hw_adm_token_label(CK_SESSION_HANDLE s, char out[33])
 {
 	CK_SESSION_INFO si;
 	CK_TOKEN_INFO ti;
@@ -417,20 +415,20 @@ CK_RV hw_admin_keys(CK_SESSION_HANDLE s, hw_admin_key **out, size_t *n)
 	HW_RETURN_IF(out == NULL || n == NULL, CKR_ARGUMENTS_BAD);
 	*out = NULL;
 	*n = 0;
-	CK_RV rv = token_label(s, token);
+	CK_RV rv = hw_adm_token_label(s, token);
 	if (rv == CKR_OK)
-		rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &nh);
+		rv = hw_adm_find_all(s, t, HW_ARRAY_LEN(t), &hs, &nh);
 	if (rv == CKR_OK && (keys = calloc(nh ? nh : 1, sizeof(*keys))) == NULL)
 		rv = CKR_HOST_MEMORY;
 	for (size_t i = 0; rv == CKR_OK && i < nh; i++) {
 		CK_ULONG cls;
-		rv = attr_ulong(s, hs[i], CKA_CLASS, &cls);
+		rv = hw_adm_attr_ulong(s, hs[i], CKA_CLASS, &cls);
 		if (rv == CKR_OBJECT_HANDLE_INVALID) {
 			rv = CKR_OK;          /* destroyed by another process meanwhile */
 			continue;
 		}
 		if (rv == CKR_OK && (cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY || cls == CKO_CERTIFICATE))
-			rv = key_read(s, hs[i], cls, token, &keys[nk++]);
+			rv = hw_adm_key_read(s, hs[i], cls, token, &keys[nk++]);
 	}
 	free(hs);
 	if (rv != CKR_OK) {
@@ -444,7 +442,7 @@ CK_RV hw_admin_keys(CK_SESSION_HANDLE s, hw_admin_key **out, size_t *n)
 		for (size_t j = 0; keys[i].cls != CKO_PRIVATE_KEY && j < nk && !paired; j++)
 			paired = keys[j].cls == CKO_PRIVATE_KEY && same_id(&keys[i], &keys[j]);
 		if (paired)
-			key_clear(&keys[i]);
+			hw_adm_key_clear(&keys[i]);
 		else
 			keys[kept++] = keys[i];
 	}
@@ -472,18 +470,36 @@ CK_RV hw_admin_key_exists(CK_SESSION_HANDLE s, const unsigned char *id, size_t i
 	CK_OBJECT_HANDLE *hs = NULL;
 	size_t n = 0;
 	HW_RETURN_IF(id == NULL || id_len == 0 || exists == NULL, CKR_ARGUMENTS_BAD);
-	CK_RV rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n);
+	CK_RV rv = hw_adm_find_all(s, t, HW_ARRAY_LEN(t), &hs, &n);
 	free(hs);
 	*exists = rv == CKR_OK && n > 0;
 	return rv;
 }
 
-static void tmpl_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
+void hw_adm_tmpl_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
 {
 	t[*n].type = type;
 	t[*n].pValue = value;
 	t[*n].ulValueLen = len;
 	(*n)++;
+}
+
+CK_RV hw_adm_find_private(CK_SESSION_HANDLE s, bool token_only, const char *label, const unsigned char *id,
+			  size_t id_len, char token[33], CK_OBJECT_HANDLE **hs, size_t *n)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[4];
+	CK_ULONG tn = 0;
+	hw_adm_tmpl_add(t, &tn, CKA_CLASS, &cls, sizeof(cls));
+	if (token_only)
+		hw_adm_tmpl_add(t, &tn, CKA_TOKEN, &yes, sizeof(yes));
+	if (label != NULL)
+		hw_adm_tmpl_add(t, &tn, CKA_LABEL, (void *)label, (CK_ULONG)strlen(label));
+	if (id_len > 0)
+		hw_adm_tmpl_add(t, &tn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+	CK_RV rv = hw_adm_token_label(s, token);
+	return rv == CKR_OK ? hw_adm_find_all(s, t, tn, hs, n) : rv;
 }
 
 CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
@@ -507,29 +523,29 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 	CK_ULONG bits = kt->bits, label_len = (CK_ULONG)strlen(label), pn = 0, vn = 0;
 	CK_MECHANISM mech = { kt->mech, NULL, 0 };
 	CK_ATTRIBUTE pt[8], vt[8];
-	tmpl_add(pt, &pn, CKA_TOKEN, &yes, sizeof(yes));
-	tmpl_add(pt, &pn, CKA_PRIVATE, &no, sizeof(no));
-	tmpl_add(pt, &pn, CKA_VERIFY, &yes, sizeof(yes));
-	tmpl_add(pt, &pn, CKA_LABEL, (void *)label, label_len);
-	tmpl_add(vt, &vn, CKA_TOKEN, &yes, sizeof(yes));
-	tmpl_add(vt, &vn, CKA_PRIVATE, &yes, sizeof(yes));
-	tmpl_add(vt, &vn, CKA_SIGN, &yes, sizeof(yes));
-	tmpl_add(vt, &vn, CKA_SENSITIVE, &yes, sizeof(yes));
-	tmpl_add(vt, &vn, CKA_EXTRACTABLE, &no, sizeof(no));
-	tmpl_add(vt, &vn, CKA_LABEL, (void *)label, label_len);
+	hw_adm_tmpl_add(pt, &pn, CKA_TOKEN, &yes, sizeof(yes));
+	hw_adm_tmpl_add(pt, &pn, CKA_PRIVATE, &no, sizeof(no));
+	hw_adm_tmpl_add(pt, &pn, CKA_VERIFY, &yes, sizeof(yes));
+	hw_adm_tmpl_add(pt, &pn, CKA_LABEL, (void *)label, label_len);
+	hw_adm_tmpl_add(vt, &vn, CKA_TOKEN, &yes, sizeof(yes));
+	hw_adm_tmpl_add(vt, &vn, CKA_PRIVATE, &yes, sizeof(yes));
+	hw_adm_tmpl_add(vt, &vn, CKA_SIGN, &yes, sizeof(yes));
+	hw_adm_tmpl_add(vt, &vn, CKA_SENSITIVE, &yes, sizeof(yes));
+	hw_adm_tmpl_add(vt, &vn, CKA_EXTRACTABLE, &no, sizeof(no));
+	hw_adm_tmpl_add(vt, &vn, CKA_LABEL, (void *)label, label_len);
 	if (rsa) {
-		tmpl_add(pt, &pn, CKA_MODULUS_BITS, &bits, sizeof(bits));
-		tmpl_add(pt, &pn, CKA_ENCRYPT, &yes, sizeof(yes));
-		tmpl_add(vt, &vn, CKA_DECRYPT, &yes, sizeof(yes));
+		hw_adm_tmpl_add(pt, &pn, CKA_MODULUS_BITS, &bits, sizeof(bits));
+		hw_adm_tmpl_add(pt, &pn, CKA_ENCRYPT, &yes, sizeof(yes));
+		hw_adm_tmpl_add(vt, &vn, CKA_DECRYPT, &yes, sizeof(yes));
 	} else {
-		tmpl_add(pt, &pn, CKA_EC_PARAMS, (void *)curve->params, (CK_ULONG)curve->params_len);
+		hw_adm_tmpl_add(pt, &pn, CKA_EC_PARAMS, (void *)curve->params, (CK_ULONG)curve->params_len);
 	}
 	/* without an id the module derives one from the public key */
 	if (id_len > 0) {
-		tmpl_add(pt, &pn, CKA_ID, (void *)id, (CK_ULONG)id_len);
-		tmpl_add(vt, &vn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+		hw_adm_tmpl_add(pt, &pn, CKA_ID, (void *)id, (CK_ULONG)id_len);
+		hw_adm_tmpl_add(vt, &vn, CKA_ID, (void *)id, (CK_ULONG)id_len);
 	}
-	CK_RV rv = token_label(s, token);
+	CK_RV rv = hw_adm_token_label(s, token);
 	if (rv == CKR_OK)
 		rv = hw_C_GenerateKeyPair(s, &mech, pt, pn, vt, vn, &pub, &priv);
 	if (rv != CKR_OK)
@@ -537,7 +553,7 @@ CK_RV hw_admin_keygen(CK_SESSION_HANDLE s, const char *type, const char *label,
 	hw_admin_key *k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		return CKR_HOST_MEMORY;
-	rv = key_read(s, priv, CKO_PRIVATE_KEY, token, k);
+	rv = hw_adm_key_read(s, priv, CKO_PRIVATE_KEY, token, k);
 	if (rv != CKR_OK) {
 		free(k);
 		return rv;
@@ -602,7 +618,7 @@ static CK_RV find_id(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const unsigned ch
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
 	};
-	return find_all(s, t, HW_ARRAY_LEN(t), out, n);
+	return hw_adm_find_all(s, t, HW_ARRAY_LEN(t), out, n);
 }
 
 CK_RV hw_admin_destroy_id(CK_SESSION_HANDLE s, const unsigned char *id, size_t id_len, unsigned *n)
@@ -635,7 +651,7 @@ CK_RV hw_admin_public_key(CK_SESSION_HANDLE s, const unsigned char *id, size_t i
 		size_t nh = 0;
 		rv = find_id(s, classes[c], id, id_len, &hs, &nh);
 		if (rv == CKR_OK && nh > 0)
-			rv = attr_get(s, hs[0], CKA_PUBLIC_KEY_INFO, der, len);
+			rv = hw_adm_attr_get(s, hs[0], CKA_PUBLIC_KEY_INFO, der, len);
 		free(hs);
 	}
 	return rv == CKR_OK && *der == NULL ? CKR_OBJECT_HANDLE_INVALID : rv;
@@ -669,288 +685,5 @@ CK_RV hw_admin_import_cert(CK_SESSION_HANDLE s, const unsigned char *id, size_t 
 	};
 	CK_RV rv = hw_C_CreateObject(s, t, HW_ARRAY_LEN(t), &h);
 	OPENSSL_free(subject);
-	return rv;
-}
-/* ---- a tpm slot key's attestation ------------------------------------------ */
-
-/* The first object matching t: its attribute type, allocated. */
-static CK_RV first_value(CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG tn, CK_ATTRIBUTE_TYPE type,
-			 unsigned char **val, size_t *len)
-{
-	CK_OBJECT_HANDLE *hs = NULL;
-	size_t n = 0;
-	CK_RV rv = find_all(s, t, tn, &hs, &n);
-	*val = NULL;
-	if (rv == CKR_OK && n == 0)
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	if (rv == CKR_OK)
-		rv = attr_get(s, hs[0], type, val, len);
-	if (rv == CKR_OK && *val == NULL)
-		rv = CKR_ATTRIBUTE_TYPE_INVALID;
-	free(hs);
-	return rv;
-}
-
-CK_RV hw_admin_attestation(CK_SLOT_ID slot, const unsigned char *id, size_t id_len, unsigned char **bundle,
-			   size_t *blen, unsigned char **spki, size_t *slen)
-{
-	static const char app[] = "hwagg-attestation";
-	CK_OBJECT_CLASS data = CKO_DATA, pub = CKO_PUBLIC_KEY;
-	CK_ATTRIBUTE dt[] = {
-		{ CKA_CLASS, &data, sizeof(data) },
-		{ CKA_APPLICATION, (void *)app, sizeof(app) - 1 },
-		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
-	};
-	CK_ATTRIBUTE pt[] = {
-		{ CKA_CLASS, &pub, sizeof(pub) },
-		{ CKA_ID, (void *)id, (CK_ULONG)id_len },
-	};
-	CK_SESSION_HANDLE s;
-	HW_RETURN_IF(id == NULL || id_len == 0 || bundle == NULL || blen == NULL || spki == NULL || slen == NULL,
-		     CKR_ARGUMENTS_BAD);
-	*bundle = *spki = NULL;
-	/* both are public objects: no login */
-	CK_RV rv = hw_C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
-	if (rv != CKR_OK)
-		return rv;
-	rv = first_value(s, dt, HW_ARRAY_LEN(dt), CKA_VALUE, bundle, blen);
-	if (rv == CKR_OK)
-		rv = first_value(s, pt, HW_ARRAY_LEN(pt), CKA_PUBLIC_KEY_INFO, spki, slen);
-	hw_C_CloseSession(s);
-	if (rv != CKR_OK) {
-		free(*bundle);
-		free(*spki);
-		*bundle = *spki = NULL;
-	}
-	return rv;
-}
-
-/* ---- signing a digest (hwagg sign) ----------------------------------------------- */
-
-void hw_admin_sig_clear(hw_admin_sig *sig)
-{
-	if (sig == NULL)
-		return;
-	key_clear(&sig->key);
-	memset(sig, 0, sizeof(*sig));
-}
-
-/* The mechanism and input for a SHA-256 digest, and the algorithm's name. */
-static CK_RV digest_mech(hw_admin_sig *out, const unsigned char *digest, size_t len, CK_MECHANISM *m,
-			 unsigned char *buf, size_t *buf_len)
-{
-	const char *alg = out->key.algorithm;
-	if (out->key_type == CKK_EC) {
-		m->mechanism = CKM_ECDSA;
-		snprintf(out->algorithm, sizeof(out->algorithm), "ecdsa-%s-sha256",
-			 strncmp(alg, "ec-", 3) == 0 ? alg + 3 : alg);
-		memcpy(buf, digest, len);
-		*buf_len = len;
-		return CKR_OK;
-	}
-	if (out->key_type != CKK_RSA)
-		return CKR_KEY_TYPE_INCONSISTENT;
-	m->mechanism = CKM_RSA_PKCS;
-	snprintf(out->algorithm, sizeof(out->algorithm), "%s-pkcs1v15-sha256", alg[0] ? alg : "rsa");
-	return hw_digestinfo_encode(CKM_SHA256, digest, len, buf, buf_len);
-}
-
-CK_RV hw_admin_sign_digest(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
-			   const unsigned char *digest, size_t len, hw_admin_sig *out)
-{
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE t[3];
-	CK_ULONG tn = 0, kt, sig_len;
-	CK_OBJECT_HANDLE *hs = NULL, h;
-	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
-	unsigned char in[128];
-	size_t in_len = sizeof(in), n = 0;
-	char token[33];
-	HW_RETURN_IF(out == NULL || digest == NULL || len != 32 || (id == NULL && id_len > 0), CKR_ARGUMENTS_BAD);
-	memset(out, 0, sizeof(*out));
-	tmpl_add(t, &tn, CKA_CLASS, &cls, sizeof(cls));
-	if (label != NULL)
-		tmpl_add(t, &tn, CKA_LABEL, (void *)label, (CK_ULONG)strlen(label));
-	if (id_len > 0)
-		tmpl_add(t, &tn, CKA_ID, (void *)id, (CK_ULONG)id_len);
-	CK_RV rv = token_label(s, token);
-	if (rv == CKR_OK)
-		rv = find_all(s, t, tn, &hs, &n);
-	if (rv != CKR_OK)
-		return rv;
-	out->matches = n;
-	h = n == 1 ? hs[0] : CK_INVALID_HANDLE;
-	free(hs);
-	if (n != 1)
-		return CKR_KEY_HANDLE_INVALID;
-	if ((rv = key_read(s, h, CKO_PRIVATE_KEY, token, &out->key)) != CKR_OK ||
-	    (rv = attr_ulong(s, h, CKA_KEY_TYPE, &kt)) != CKR_OK ||
-	    (rv = attr_text(s, h, CKA_HWAGG_PROVIDER_URI, out->provider_uri, sizeof(out->provider_uri))) != CKR_OK)
-		goto out;
-	out->key_type = kt;
-	if ((rv = digest_mech(out, digest, len, &m, in, &in_len)) != CKR_OK)
-		goto out;
-	sig_len = sizeof(out->sig);
-	rv = hw_C_SignInit(s, &m, h);
-	if (rv == CKR_OK)
-		rv = hw_C_Sign(s, in, (CK_ULONG)in_len, out->sig, &sig_len);
-	out->sig_len = rv == CKR_OK ? sig_len : 0;
-out:
-	if (rv != CKR_OK)
-		key_clear(&out->key);
-	return rv;
-}
-
-/* On the token's keys of class cls with k's CKA_ID: set the date attribute
- * date to today (UTC), or clear it (today false); date 0: set the key
- * version instead. */
-static CK_RV mark_keys(CK_SESSION_HANDLE s, const hw_admin_key *k, CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE date,
-		       bool today, CK_ULONG version)
-{
-	CK_BBOOL yes = CK_TRUE;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_ID, k->id, (CK_ULONG)k->id_len },
-	};
-	CK_OBJECT_HANDLE *hs = NULL;
-	size_t n = 0;
-	char ymd[9];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(ymd, sizeof(ymd), "%Y%m%d", &tm);
-	CK_ATTRIBUTE a = { date, ymd, today ? sizeof(CK_DATE) : 0 };
-	CK_RV rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n);
-	for (size_t i = 0; rv == CKR_OK && i < n; i++)
-		rv = date != 0 ? hw_C_SetAttributeValue(s, hs[i], &a, 1) : hw_obj_set_version(s, hs[i], version);
-	free(hs);
-	return rv;
-}
-
-/* The new key pair: its start date and the version after the old one.
- * Best effort: a token that keeps neither still has a working key. */
-static void mark_new(CK_SESSION_HANDLE s, const hw_admin_key *neu, CK_ULONG version)
-{
-	static const CK_OBJECT_CLASS both[] = { CKO_PUBLIC_KEY, CKO_PRIVATE_KEY };
-	for (size_t i = 0; i < HW_ARRAY_LEN(both); i++) {
-		CK_RV rv = mark_keys(s, neu, both[i], CKA_START_DATE, true, 0);
-		if (rv == CKR_OK)
-			rv = mark_keys(s, neu, both[i], 0, false, version);
-		if (rv != CKR_OK)
-			hw_info("rotate: the new key's start date or version (%lu) is not kept: %s",
-				(unsigned long)version, hw_rv_name(rv));
-	}
-}
-
-CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
-		      hw_admin_key **old_out, hw_admin_key **new_out)
-{
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_BBOOL yes = CK_TRUE;
-	CK_ATTRIBUTE t[4];
-	CK_ULONG tn = 0;
-	CK_OBJECT_HANDLE *hs = NULL;
-	CK_ULONG version = 1;
-	size_t n = 0;
-	char token[33], note[256];
-	hw_admin_key *old = NULL, *neu = NULL;
-	HW_RETURN_IF(label == NULL || old_out == NULL || new_out == NULL || (id == NULL && id_len > 0),
-		     CKR_ARGUMENTS_BAD);
-	*old_out = *new_out = NULL;
-	tmpl_add(t, &tn, CKA_CLASS, &cls, sizeof(cls));
-	tmpl_add(t, &tn, CKA_TOKEN, &yes, sizeof(yes));
-	tmpl_add(t, &tn, CKA_LABEL, (void *)label, (CK_ULONG)strlen(label));
-	if (id_len > 0)
-		tmpl_add(t, &tn, CKA_ID, (void *)id, (CK_ULONG)id_len);
-	CK_RV rv = token_label(s, token);
-	if (rv == CKR_OK)
-		rv = find_all(s, t, tn, &hs, &n);
-	if (rv == CKR_OK && n != 1)
-		rv = n == 0 ? CKR_KEY_HANDLE_INVALID : CKR_TEMPLATE_INCONSISTENT;
-	if (rv == CKR_OK && (old = calloc(1, sizeof(*old))) == NULL)
-		rv = CKR_HOST_MEMORY;
-	if (rv == CKR_OK && (rv = key_read(s, hs[0], CKO_PRIVATE_KEY, token, old)) != CKR_OK) {
-		free(old);
-		old = NULL;
-	}
-	if (rv == CKR_OK && old->algorithm[0] == '\0')
-		rv = CKR_KEY_TYPE_INCONSISTENT;
-	/* the old public key first: if the token cannot date it, nothing
-	 * else changes */
-	if (rv == CKR_OK && attr_ulong(s, hs[0], CKA_HWAGG_KEY_VERSION, &version) != CKR_OK)
-		version = 1;
-	if (rv == CKR_OK)
-		rv = mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, true, 0);
-	if (rv == CKR_OK && (rv = hw_admin_keygen(s, old->algorithm, label, NULL, 0, &neu)) != CKR_OK)
-		mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, false, 0);
-	if (rv == CKR_OK)
-		mark_new(s, neu, version + 1);
-	if (rv == CKR_OK)
-		rv = hw_C_DestroyObject(s, hs[0]);
-	if (old != NULL) {
-		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, version %lu -> %lu, id ", label,
-					    old->algorithm, (unsigned long)version, (unsigned long)version + 1);
-		for (size_t i = 0; i < old->id_len && i < 32 && o + 3 < sizeof(note); i++)
-			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", old->id[i]);
-		o += (size_t)snprintf(note + o, sizeof(note) - o > 0 ? sizeof(note) - o : 0, " -> id ");
-		for (size_t i = 0; neu != NULL && i < neu->id_len && i < 32 && o + 3 < sizeof(note); i++)
-			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", neu->id[i]);
-		hw_audit_note(token, "rotate", note, rv);
-	}
-	free(hs);
-	if (rv == CKR_OK) {
-		*old_out = old;
-		*new_out = neu;
-	} else {
-		hw_admin_keys_free(old, old != NULL);
-		hw_admin_keys_free(neu, neu != NULL);
-	}
-	return rv;
-}
-
-long long hw_admin_created_time(const char *created)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = created != NULL && created[0] != '\0' ? strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-	return end != NULL && *end == '\0' ? (long long)timegm(&tm) : -1;
-}
-
-CK_RV hw_admin_due(CK_SLOT_ID id, unsigned days, unsigned *due, unsigned *undated)
-{
-	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-	CK_BBOOL yes = CK_TRUE;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_LOCAL, &yes, sizeof(yes) },
-	};
-	CK_OBJECT_HANDLE *hs = NULL;
-	CK_SESSION_HANDLE s;
-	size_t n = 0;
-	HW_RETURN_IF(due == NULL || undated == NULL, CKR_ARGUMENTS_BAD);
-	*due = *undated = 0;
-	CK_RV rv = hw_C_OpenSession(id, CKF_SERIAL_SESSION, NULL, NULL, &s);
-	if (rv != CKR_OK)
-		return rv;
-	long long now = (long long)time(NULL);
-	if ((rv = find_all(s, t, HW_ARRAY_LEN(t), &hs, &n)) == CKR_OK) {
-		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-			char created[32], end[16];
-			if ((rv = attr_text(s, hs[i], CKA_END_DATE, end, sizeof(end))) != CKR_OK ||
-			    (rv = attr_text(s, hs[i], CKA_HWAGG_CREATED, created, sizeof(created))) != CKR_OK)
-				break;
-			long long t0 = hw_admin_created_time(created);
-			if (end[0] != '\0')
-				continue;           /* retired by a rotation */
-			if (t0 < 0)
-				(*undated)++;
-			else if (days > 0 && now - t0 >= (long long)days * 86400)
-				(*due)++;
-		}
-	}
-	free(hs);
-	hw_C_CloseSession(s);
 	return rv;
 }
