@@ -7,6 +7,7 @@
 #include "tools/cli.h"
 #include "module/admin.h"
 #include "common/log.h"
+#include "common/hex.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -34,25 +35,9 @@ static int unknown_type(const char *type)
 	return HW_EXIT_USAGE;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static bool parse_id(const char *hex, unsigned char *out, size_t *len)
 {
-	size_t n = strlen(hex);
-	if (n == 0 || n % 2 != 0 || n / 2 > ID_MAX)
-		return false;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	*len = n / 2;
-	return true;
+	return hw_hex_decode(hex, strlen(hex), out, ID_MAX, len);
 }
 
 /* The slot to work on: the one named, or without a name the only one whose
@@ -168,10 +153,7 @@ static void keys_json(const char *slot, const hw_admin_key *keys, size_t n)
 	json_object_object_add(root, "slot", json_object_new_string(slot));
 	for (size_t i = 0; i < n; i++) {
 		json_object *k = json_object_new_object();
-		size_t o = 0;
-		hex[0] = '\0';
-		for (size_t b = 0; b < keys[i].id_len && b < ID_MAX; b++)
-			o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02x", keys[i].id[b]);
+		hw_hex_encode(keys[i].id, keys[i].id_len < ID_MAX ? keys[i].id_len : ID_MAX, hex);
 		json_object_object_add(k, "uri", json_object_new_string(keys[i].uri));
 		json_object_object_add(k, "class", json_object_new_string(class_name(keys[i].cls)));
 		json_object_object_add(k, "algorithm", json_object_new_string(keys[i].algorithm));

@@ -5,6 +5,7 @@
  */
 #include "tools/cli.h"
 #include "common/log.h"
+#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -22,11 +23,6 @@ typedef struct key_ref {
 	size_t id_len;
 } key_ref;
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
 
 /* Percent-decoding of one attribute value into out (cap bytes); -1 when
  * malformed or too long. */
@@ -40,9 +36,9 @@ static long decode(const char *v, size_t n, unsigned char *out, size_t cap)
 			out[o] = (unsigned char)v[i];
 			continue;
 		}
-		if (i + 2 >= n || hexval(v[i + 1]) < 0 || hexval(v[i + 2]) < 0)
+		size_t one;
+		if (i + 2 >= n || !hw_hex_decode(v + i + 1, 2, out + o, 1, &one))
 			return -1;
-		out[o] = (unsigned char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
 		i += 2;
 	}
 	return (long)o;
