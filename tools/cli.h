@@ -55,10 +55,18 @@ void hw_cli_pin_error(const char *slot, CK_RV rv);
 /* hw_admin_open, hw_cli_pick_slot, the user PIN, a login: on success the
  * caller owns *s (hw_admin_logout) and the module (hw_admin_close). */
 int hw_cli_begin(const char *slot_name, const char *pin_file, hw_admin_slot *slot, CK_SESSION_HANDLE *s);
-/* A KEY-URI (RFC 7512): its token (the slot name) and its CKA_ID, from id=
- * or found by object= among the token's keys once logged in (id_len 0). */
-int hw_cli_key_uri(const char *uri, char *token, size_t token_len, unsigned char *id, size_t *id_len,
-		   char *label, size_t label_len);
+/* A KEY-URI (RFC 7512, tools/uri.c): its token (the slot name), its
+ * CKA_ID (id_len 0: none given) and label ("": none given), and type= when
+ * given; token= required when need_token; a message and an exit code if
+ * the URI is malformed, names no key, or carries a PIN. */
+typedef struct hw_cli_uri {
+	char token[33], label[256];
+	unsigned char id[128];
+	size_t id_len;
+	CK_OBJECT_CLASS cls;
+	bool has_cls;
+} hw_cli_uri;
+int hw_cli_uri_parse(const char *text, bool need_token, hw_cli_uri *k);
 
 int hw_cli_keys(int argc, char **argv);
 int hw_cli_keygen(int argc, char **argv);

@@ -5,7 +5,6 @@
  */
 #include "tools/cli.h"
 #include "common/log.h"
-#include "common/hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -17,83 +16,8 @@
 #define ID_MAX 128
 #define CERT_MAX (64 * 1024)
 
-typedef struct key_ref {
-	char token[33], label[256];
-	unsigned char id[ID_MAX];
-	size_t id_len;
-} key_ref;
-
-
-/* Percent-decoding of one attribute value into out (cap bytes); -1 when
- * malformed or too long. */
-static long decode(const char *v, size_t n, unsigned char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++, o++) {
-		if (o >= cap)
-			return -1;
-		if (v[i] != '%') {
-			out[o] = (unsigned char)v[i];
-			continue;
-		}
-		size_t one;
-		if (i + 2 >= n || !hw_hex_decode(v + i + 1, 2, out + o, 1, &one))
-			return -1;
-		i += 2;
-	}
-	return (long)o;
-}
-
-/* The same for text: NUL-terminated, no NUL inside. */
-static long decode_text(const char *v, size_t n, char *out, size_t cap)
-{
-	long got = decode(v, n, (unsigned char *)out, cap - 1);
-	out[got > 0 ? got : 0] = '\0';
-	return got >= 0 && strlen(out) != (size_t)got ? -1 : got;
-}
-
-int hw_cli_key_uri(const char *uri, char *token, size_t token_len, unsigned char *id, size_t *id_len,
-		   char *label, size_t label_len)
-{
-	const char *p;
-	*id_len = 0;
-	token[0] = label[0] = '\0';
-	if (strncmp(uri, "pkcs11:", 7) != 0) {
-		fprintf(stderr, "hwagg: %s: expected a PKCS#11 URI (pkcs11:token=...;id=...), as hwagg keys prints\n",
-			uri);
-		return HW_EXIT_USAGE;
-	}
-	p = uri + 7;
-	size_t path = strcspn(p, "?");
-	while (path > 0) {
-		size_t n = strcspn(p, ";?");
-		const char *eq = memchr(p, '=', n);
-		if (eq != NULL) {
-			size_t k = (size_t)(eq - p), vn = n - k - 1;
-			long got = 0;
-			if (k == 5 && strncmp(p, "token", 5) == 0)
-				got = decode_text(eq + 1, vn, token, token_len);
-			else if (k == 6 && strncmp(p, "object", 6) == 0)
-				got = decode_text(eq + 1, vn, label, label_len);
-			else if (k == 2 && strncmp(p, "id", 2) == 0 && (got = decode(eq + 1, vn, id, ID_MAX)) > 0)
-				*id_len = (size_t)got;
-			if (got < 0) {
-				fprintf(stderr, "hwagg: %s: a malformed or too long value of %.*s=\n", uri, (int)k, p);
-				return HW_EXIT_USAGE;
-			}
-		}
-		path -= n < path ? n + 1 : path;
-		p += n + (p[n] == ';');
-	}
-	if (token[0] == '\0' || (*id_len == 0 && label[0] == '\0')) {
-		fprintf(stderr, "hwagg: %s: expected token= and id= (or object=)\n", uri);
-		return HW_EXIT_USAGE;
-	}
-	return HW_EXIT_OK;
-}
-
 /* Without id=: the id of the only private key labelled object= (logged in). */
-static int resolve_id(CK_SESSION_HANDLE s, key_ref *k)
+static int resolve_id(CK_SESSION_HANDLE s, hw_cli_uri *k)
 {
 	hw_admin_key *keys = NULL;
 	size_t n = 0, found = 0;
@@ -117,10 +41,10 @@ static int resolve_id(CK_SESSION_HANDLE s, key_ref *k)
 }
 
 /* The URI's slot, logged in with the user PIN, and the key's id. */
-static int begin_uri(const char *uri, const char *pin_file, key_ref *k, CK_SESSION_HANDLE *s)
+static int begin_uri(const char *uri, const char *pin_file, hw_cli_uri *k, CK_SESSION_HANDLE *s)
 {
 	hw_admin_slot slot;
-	int ret = hw_cli_key_uri(uri, k->token, sizeof(k->token), k->id, &k->id_len, k->label, sizeof(k->label));
+	int ret = hw_cli_uri_parse(uri, true, k);
 	if (ret != HW_EXIT_OK || (ret = hw_cli_begin(k->token, pin_file, &slot, s)) != HW_EXIT_OK)
 		return ret;
 	if ((ret = resolve_id(*s, k)) != HW_EXIT_OK) {
@@ -131,7 +55,7 @@ static int begin_uri(const char *uri, const char *pin_file, key_ref *k, CK_SESSI
 }
 
 /* On a terminal, "yes" typed; elsewhere --yes. */
-static bool confirmed(const key_ref *k, bool yes)
+static bool confirmed(const hw_cli_uri *k, bool yes)
 {
 	char line[16];
 	if (yes)
@@ -150,7 +74,7 @@ static bool confirmed(const key_ref *k, bool yes)
 int hw_cli_delete(int argc, char **argv)
 {
 	hw_cli_opts o;
-	key_ref k;
+	hw_cli_uri k;
 	CK_SESSION_HANDLE s;
 	unsigned n = 0;
 	int ret = hw_cli_parse(argc, argv, HW_OPT_YES | HW_OPT_PIN_FILE, 1, 1, &o);
@@ -178,15 +102,14 @@ out:
 int hw_cli_export_pubkey(int argc, char **argv)
 {
 	hw_cli_opts o;
-	key_ref k;
+	hw_cli_uri k;
 	hw_admin_slot slot;
 	CK_SESSION_HANDLE s;
 	unsigned char *der = NULL;
 	size_t len = 0;
 	int ret = hw_cli_parse(argc, argv, HW_OPT_PEM, 1, 1, &o);
 	if (ret != HW_EXIT_OK ||
-	    (ret = hw_cli_key_uri(o.args[0], k.token, sizeof(k.token), k.id, &k.id_len, k.label,
-				  sizeof(k.label))) != HW_EXIT_OK)
+	    (ret = hw_cli_uri_parse(o.args[0], true, &k)) != HW_EXIT_OK)
 		return ret;
 	if (k.id_len == 0) {
 		fprintf(stderr, "hwagg export-pubkey: %s: expected id= (hwagg keys prints it)\n", o.args[0]);
@@ -248,7 +171,7 @@ static unsigned char *read_cert(const char *path, size_t *len)
 int hw_cli_import_cert(int argc, char **argv)
 {
 	hw_cli_opts o;
-	key_ref k;
+	hw_cli_uri k;
 	CK_SESSION_HANDLE s;
 	size_t len = 0;
 	int ret = hw_cli_parse(argc, argv, HW_OPT_PIN_FILE, 2, 2, &o);

@@ -16,7 +16,6 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <p11-kit/uri.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,14 +25,6 @@ typedef struct sign_opts {
 	const char *uri, *pin_file, *digest_file;
 	bool raw, json;
 } sign_opts;
-
-/* What the URI names: a token (optional) and a private key by label and/or id. */
-typedef struct key_ref {
-	char token[33];
-	char *label;
-	unsigned char id[128];
-	size_t id_len;
-} key_ref;
 
 static int usage_sign(FILE *f)
 {
@@ -110,61 +101,19 @@ static int read_digest(const char *path, unsigned char *out)
 	return HW_EXIT_OK;
 }
 
-/* token, object, id and type of an RFC 7512 URI (p11-kit's parser). A PIN
- * in it is refused: a command line is readable by every user. */
-static int parse_uri(const char *text, key_ref *k)
+/* token (optional), object, id and type (private, if given) of the URI */
+static int parse_uri(const char *text, hw_cli_uri *k)
 {
-	P11KitUri *u = p11_kit_uri_new();
-	int ret = HW_EXIT_USAGE;
-	memset(k, 0, sizeof(*k));
-	if (u == NULL)
-		return HW_EXIT_FAIL;
-	int pr = p11_kit_uri_parse(text, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, u);
-	if (pr != P11_KIT_URI_OK) {
-		fprintf(stderr, "hwagg: --key %s: not a PKCS#11 URI (%s)\n", text, p11_kit_uri_message(pr));
-		goto out;
-	}
-	if (p11_kit_uri_get_pin_value(u) != NULL) {
-		fprintf(stderr, "hwagg: --key: a PIN in the URI is readable by every user of this machine; "
-			"give --pin-file FILE or set HWAGG_PIN\n");
-		goto out;
-	}
-	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(u);
-	size_t n = sizeof(ti->label);
-	while (n > 0 && ti->label[n - 1] == ' ')
-		n--;
-	memcpy(k->token, ti->label, n);
-	CK_ATTRIBUTE *cls = p11_kit_uri_get_attribute(u, CKA_CLASS);
-	if (cls != NULL && (cls->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
-			    *(CK_OBJECT_CLASS *)cls->pValue != CKO_PRIVATE_KEY)) {
+	int ret = hw_cli_uri_parse(text, false, k);
+	if (ret == HW_EXIT_OK && k->has_cls && k->cls != CKO_PRIVATE_KEY) {
 		fprintf(stderr, "hwagg: --key: type must be private (the key that signs)\n");
-		goto out;
+		ret = HW_EXIT_USAGE;
 	}
-	CK_ATTRIBUTE *label = p11_kit_uri_get_attribute(u, CKA_LABEL), *id = p11_kit_uri_get_attribute(u, CKA_ID);
-	if (label == NULL && id == NULL) {
-		fprintf(stderr, "hwagg: --key %s: name the key with object= or id=\n", text);
-		goto out;
-	}
-	if (id != NULL && (id->ulValueLen == 0 || id->ulValueLen > sizeof(k->id))) {
-		fprintf(stderr, "hwagg: --key: id= must be 1 to %zu bytes\n", sizeof(k->id));
-		goto out;
-	}
-	if (id != NULL) {
-		memcpy(k->id, id->pValue, id->ulValueLen);
-		k->id_len = id->ulValueLen;
-	}
-	if (label != NULL && (k->label = strndup(label->pValue, label->ulValueLen)) == NULL) {
-		ret = HW_EXIT_FAIL;
-		goto out;
-	}
-	ret = HW_EXIT_OK;
-out:
-	p11_kit_uri_free(u);
 	return ret;
 }
 
 /* The slot of the URI's token, or without one the only present token. */
-static int find_slot(const key_ref *k, hw_admin_slot *out)
+static int find_slot(const hw_cli_uri *k, hw_admin_slot *out)
 {
 	hw_admin_slot *all = NULL;
 	size_t n = 0, found = 0;
@@ -251,7 +200,7 @@ static char *render(const sign_opts *o, const hw_admin_sig *sig)
 int hw_cli_sign(int argc, char **argv)
 {
 	sign_opts o;
-	key_ref k;
+	hw_cli_uri k;
 	hw_admin_slot slot;
 	hw_admin_sig sig;
 	CK_SESSION_HANDLE s;
@@ -269,12 +218,12 @@ int hw_cli_sign(int argc, char **argv)
 	CK_RV rv = hw_admin_open();
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hwagg: the module did not start: %s (see the message above)\n", hw_rv_name(rv));
-		free(k.label);
 		return HW_EXIT_FAIL;
 	}
 	if ((ret = find_slot(&k, &slot)) != HW_EXIT_OK || (ret = open_session(&o, &slot, &s)) != HW_EXIT_OK)
 		goto out;
-	rv = hw_admin_sign_digest(s, k.label, k.id_len ? k.id : NULL, k.id_len, digest, sizeof(digest), &sig);
+	rv = hw_admin_sign_digest(s, k.label[0] ? k.label : NULL, k.id_len ? k.id : NULL, k.id_len, digest,
+				  sizeof(digest), &sig);
 	if (rv == CKR_KEY_HANDLE_INVALID)
 		fprintf(stderr, "hwagg: slot \"%s\": %s private key matches %s\n", slot.name,
 			sig.matches == 0 ? "no" : "more than one", o.uri);
@@ -290,7 +239,6 @@ int hw_cli_sign(int argc, char **argv)
 out:
 	hw_admin_sig_clear(&sig);
 	hw_admin_close();
-	free(k.label);
 	if (line != NULL && (printf("%s\n", line) < 0 || fflush(stdout) != 0))
 		ret = HW_EXIT_FAIL;
 	free(line);
