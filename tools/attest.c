@@ -306,66 +306,17 @@ static int usage(FILE *f)
 	return f == stderr ? HW_EXIT_USAGE : HW_EXIT_OK;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* RFC 7512 percent-decoding of v[0..n) into out (cap bytes). */
-static bool pct_decode(const char *v, size_t n, unsigned char *out, size_t cap, size_t *len)
-{
-	*len = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)v[i];
-		if (c == '%') {
-			if (i + 2 >= n)
-				return false;
-			int hi = hexval(v[i + 1]), lo = hexval(v[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (*len >= cap)
-			return false;
-		out[(*len)++] = (unsigned char)c;
-	}
-	return true;
-}
-
-/* token= and id= of a key's URI. */
-static bool parse_uri(const char *uri, char *token, size_t tcap, unsigned char *id, size_t *id_len)
-{
-	const char *p = uri + 7, *end;
-	size_t tl = 0;
-	bool have_token = false;
-	*id_len = 0;
-	if (strncmp(uri, "pkcs11:", 7) != 0)
-		return false;
-	for (; *p != '\0' && *p != '?'; p = *end == ';' ? end + 1 : end) {
-		end = p + strcspn(p, ";?");
-		if (strncmp(p, "token=", 6) == 0) {
-			if (!pct_decode(p + 6, (size_t)(end - p - 6), (unsigned char *)token, tcap - 1, &tl))
-				return false;
-			token[tl] = '\0';
-			have_token = true;
-		} else if (strncmp(p, "id=", 3) == 0 && !pct_decode(p + 3, (size_t)(end - p - 3), id, 128, id_len)) {
-			return false;
-		}
-	}
-	return have_token && *id_len > 0;
-}
-
 /* The bundle and public key of the key at uri, from its token. */
 static int from_token(const char *uri, unsigned char **bun, size_t *blen, unsigned char **spki, size_t *slen)
 {
-	char token[256];
-	unsigned char id[128];
-	size_t id_len, n = 0;
+	hw_cli_uri k;
+	size_t n = 0;
 	hw_admin_slot *all = NULL;
 	const hw_admin_slot *slot = NULL;
-	if (!parse_uri(uri, token, sizeof(token), id, &id_len)) {
+	int ret = hw_cli_uri_parse(uri, true, &k);
+	if (ret != HW_EXIT_OK)
+		return ret;
+	if (k.id_len == 0) {
 		fprintf(stderr, "hwagg: %s: expected a key's PKCS#11 URI with token= and id=\n", uri);
 		return HW_EXIT_USAGE;
 	}
@@ -376,10 +327,10 @@ static int from_token(const char *uri, unsigned char **bun, size_t *blen, unsign
 	}
 	if ((rv = hw_admin_slots(&all, &n)) == CKR_OK) {
 		for (size_t i = 0; i < n && slot == NULL; i++)
-			if (strcmp(all[i].name, token) == 0)
+			if (strcmp(all[i].name, k.token) == 0)
 				slot = &all[i];
 		rv = slot == NULL ? CKR_TOKEN_NOT_PRESENT :
-		     hw_admin_attestation(slot->id, id, id_len, bun, blen, spki, slen);
+		     hw_admin_attestation(slot->id, k.id, k.id_len, bun, blen, spki, slen);
 	}
 	free(all);
 	hw_admin_close();

@@ -12,7 +12,6 @@
 #include "module/admin.h"
 #include "common/log.h"
 
-#include <p11-kit/uri.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,17 +42,6 @@ static bool slot_named(const char *name, CK_SLOT_ID *id)
 	return found;
 }
 
-/* The slot whose name is the URI's token label. */
-static bool slot_of(P11KitUri *u, CK_SLOT_ID *id, char *name, size_t cap)
-{
-	CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(u);
-	size_t len = sizeof(ti->label);
-	while (len > 0 && ti->label[len - 1] == ' ')
-		len--;
-	snprintf(name, cap, "%.*s", (int)len, (const char *)ti->label);
-	return slot_named(name, id);
-}
-
 /* A session logged in on the slot with the PIN of pin_file (or the other
  * sources of hw_cli_pin). */
 static int login(CK_SLOT_ID slot, const char *name, const char *pin_file, CK_SESSION_HANDLE *s)
@@ -68,26 +56,24 @@ static int login(CK_SLOT_ID slot, const char *name, const char *pin_file, CK_SES
 	return rv == CKR_OK ? HW_EXIT_OK : HW_EXIT_FAIL;
 }
 
-static int rotate_key(P11KitUri *u, const char *pin_file)
+static int rotate_key(const hw_cli_uri *k, const char *pin_file)
 {
-	CK_ATTRIBUTE *label = p11_kit_uri_get_attribute(u, CKA_LABEL), *id = p11_kit_uri_get_attribute(u, CKA_ID);
-	char name[33], lab[256];
 	CK_SLOT_ID slot = 0;
 	CK_SESSION_HANDLE s;
 	hw_admin_key *old = NULL, *neu = NULL;
-	if (label == NULL || label->ulValueLen == 0 || label->ulValueLen >= sizeof(lab)) {
+	const char *name = k->token, *lab = k->label;
+	if (lab[0] == '\0') {
 		fprintf(stderr, "hwagg: the URI names no key label (object=LABEL)\n");
 		return HW_EXIT_USAGE;
 	}
-	snprintf(lab, sizeof(lab), "%.*s", (int)label->ulValueLen, (const char *)label->pValue);
-	if (!slot_of(u, &slot, name, sizeof(name))) {
+	if (!slot_named(name, &slot)) {
 		fprintf(stderr, "hwagg: no slot is named \"%s\" (the URI's token=)\n", name);
 		return HW_EXIT_FAIL;
 	}
 	int ret = login(slot, name, pin_file, &s);
 	if (ret != HW_EXIT_OK)
 		return ret;
-	CK_RV rv = hw_admin_rotate(s, lab, id != NULL ? id->pValue : NULL, id != NULL ? id->ulValueLen : 0, &old, &neu);
+	CK_RV rv = hw_admin_rotate(s, lab, k->id_len > 0 ? k->id : NULL, k->id_len, &old, &neu);
 	hw_admin_logout(s);
 	if (rv != CKR_OK) {
 		fprintf(stderr, "hwagg: rotate \"%s\" on slot \"%s\": %s%s\n", lab, name, hw_rv_name(rv),
@@ -191,20 +177,17 @@ int hw_cli_rotate(int argc, char **argv)
 		return due(slot, pin_file);
 	if (uri == NULL || by_age || slot != NULL)
 		return rotate_usage();
-	P11KitUri *u = p11_kit_uri_new();
-	if (u == NULL || p11_kit_uri_parse(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, u) != P11_KIT_URI_OK) {
-		fprintf(stderr, "hwagg: %s: not a PKCS#11 URI (RFC 7512)\n", uri);
-		p11_kit_uri_free(u);
-		return HW_EXIT_USAGE;
-	}
-	int ret = HW_EXIT_FAIL;
+	hw_cli_uri k;
+	int ret = hw_cli_uri_parse(uri, true, &k);
+	if (ret != HW_EXIT_OK)
+		return ret;
 	if (hw_admin_open() == CKR_OK) {
-		ret = rotate_key(u, pin_file);
+		ret = rotate_key(&k, pin_file);
 		hw_admin_close();
 	} else {
+		ret = HW_EXIT_FAIL;
 		fprintf(stderr, "hwagg: the configuration is not valid (see the message above)\n");
 	}
-	p11_kit_uri_free(u);
 	return ret;
 }
 
