@@ -43,7 +43,7 @@ count_suite() {
 # print the end of its log, so a CI transcript says what broke
 show_failures() {
 	local b=$1 t
-	for t in $(sed -n 's/^\(FAIL\|ERROR\): \([^ ]*\).*/\2/p' "$b/check.out"); do
+	for t in $(sed -n 's/^\(FAIL\|ERROR\): \([^ ]*\).*/\2/p' "$b/check.out" | sort -u); do
 		echo "--- $t failed; the end of its log:"
 		tail -n 40 "$b/${t%.sh}.log" 2>/dev/null
 	done
@@ -67,7 +67,8 @@ asan() {
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&
 	"$top/configure" --enable-strict CFLAGS="-O1 -g $san" LDFLAGS="$san" > configure.out &&
 	make -j2 > make.out 2>&1 &&
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	# the suites' own time limits are for uninstrumented builds
+	CK_TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		make check TESTS="tests/symbols.sh $UNIT" VERBOSE=1 > check.out 2>&1
 	local rc=$?
 	tail -n 12 check.out

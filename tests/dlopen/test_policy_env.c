@@ -281,7 +281,7 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("policy_env");
 	TCase *t = tcase_create("environment detection");
-	tcase_set_timeout(t, 60);
+	tcase_set_timeout(t, 120);
 	tcase_add_checked_fixture(t, env_setup, p11_world_remove);
 	tcase_add_test(t, variables);
 	tcase_add_test(t, files);
