@@ -12,14 +12,22 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int port;                  /* the fake metadata server */
-static const char *mode = "none"; /* what it is: "aws", "azure", "gcp", "gcp-noecho", "none" */
-static int hits;                  /* requests it answered */
+/* The fake metadata server is a process of its own (a thread would be
+ * forked with the children, in whatever state it is: under ASan a child
+ * can inherit its allocator lock held); what it is and what it counted is
+ * shared memory. */
+static int port;
+static pid_t server;
+static struct shared {
+	const char *mode;         /* what it is: "aws", "azure", "gcp", "gcp-noecho", "none" */
+	int hits;                 /* requests it answered */
+} *sh;
 static char root[300];
 
 static bool has(const char *req, const char *text)
@@ -31,22 +39,22 @@ static void answer(int fd, const char *req)
 {
 	char out[512];
 	const char *status = "404 Not Found", *extra = "", *body = "";
-	if (strcmp(mode, "aws") == 0 && strncmp(req, "PUT /latest/api/token ", 22) == 0 &&
+	if (strcmp(sh->mode, "aws") == 0 && strncmp(req, "PUT /latest/api/token ", 22) == 0 &&
 	    has(req, "\r\nX-aws-ec2-metadata-token-ttl-seconds: ")) {
 		status = "200 OK";
 		body = "AQAEAFakeToken==";
-	} else if (strcmp(mode, "aws") == 0 && strncmp(req, "GET /latest/dynamic/instance-identity/document ", 47) == 0) {
+	} else if (strcmp(sh->mode, "aws") == 0 && strncmp(req, "GET /latest/dynamic/instance-identity/document ", 47) == 0) {
 		bool ok = has(req, "\r\nX-aws-ec2-metadata-token: AQAEAFakeToken==\r\n");
 		status = ok ? "200 OK" : "401 Unauthorized";
 		body = ok ? "{\"instanceId\": \"i-0123456789abcdef0\", \"region\": \"eu-west-1\"}" : "";
-	} else if (strcmp(mode, "azure") == 0 && strncmp(req, "GET /metadata/instance?api-version=", 35) == 0) {
+	} else if (strcmp(sh->mode, "azure") == 0 && strncmp(req, "GET /metadata/instance?api-version=", 35) == 0) {
 		bool ok = has(req, "\r\nMetadata: true\r\n");
 		status = ok ? "200 OK" : "400 Bad Request";
 		body = ok ? "{\"compute\": {\"azEnvironment\": \"AzurePublicCloud\"}}" : "";
-	} else if (strncmp(mode, "gcp", 3) == 0 && strncmp(req, "GET /computeMetadata/v1/instance/id ", 36) == 0) {
+	} else if (strncmp(sh->mode, "gcp", 3) == 0 && strncmp(req, "GET /computeMetadata/v1/instance/id ", 36) == 0) {
 		bool ok = has(req, "\r\nMetadata-Flavor: Google\r\n");
 		status = ok ? "200 OK" : "403 Forbidden";
-		extra = ok && strcmp(mode, "gcp") == 0 ? "Metadata-Flavor: Google\r\n" : "";
+		extra = ok && strcmp(sh->mode, "gcp") == 0 ? "Metadata-Flavor: Google\r\n" : "";
 		body = ok ? "4520031799277581759" : "";
 	}
 	int n = snprintf(out, sizeof(out), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
@@ -55,15 +63,14 @@ static void answer(int fd, const char *req)
 		fprintf(stderr, "fake metadata server: short write\n");
 }
 
-static void *serve(void *arg)
+static void serve(int ls)
 {
-	int ls = *(int *)arg;
 	for (;;) {
 		char req[2048];
 		size_t got = 0;
 		int fd = accept(ls, NULL, NULL);
 		if (fd < 0)
-			return NULL;
+			return;
 		while (got < sizeof(req) - 1) {
 			ssize_t r = read(fd, req + got, sizeof(req) - 1 - got);
 			if (r <= 0)
@@ -74,7 +81,7 @@ static void *serve(void *arg)
 				break;
 		}
 		req[got] = '\0';
-		__atomic_add_fetch(&hits, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&sh->hits, 1, __ATOMIC_SEQ_CST);
 		answer(fd, req);
 		close(fd);
 	}
@@ -82,8 +89,7 @@ static void *serve(void *arg)
 
 static void start_server(void)
 {
-	static int ls;
-	static pthread_t t;
+	int ls;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -93,7 +99,26 @@ static void start_server(void)
 	ck_assert_int_eq(listen(ls, 16), 0);
 	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
 	port = ntohs(sa.sin_port);
-	ck_assert_int_eq(pthread_create(&t, NULL, serve, &ls), 0);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(sh != MAP_FAILED);
+	sh->mode = "none";        /* a string of this program: the same address in the server */
+	server = fork();
+	ck_assert_int_ge(server, 0);
+	if (server == 0) {
+		serve(ls);
+		_exit(0);
+	}
+	close(ls);
+}
+
+static void env_teardown(void)
+{
+	if (server > 0) {
+		kill(server, SIGKILL);
+		waitpid(server, NULL, 0);
+		server = 0;
+	}
+	p11_world_remove();
 }
 
 static void env_setup(void)
@@ -192,7 +217,7 @@ static bool log_has(const char *text)
  * the reason the log must give. */
 static void expect(const char *var, const char *server, int env, const char *why)
 {
-	mode = server;
+	sh->mode = server;
 	write_conf("auto");
 	ck_assert_int_eq(child(var, 1), 10 + env);
 	ck_assert_msg(log_has(why), "log lacks \"%s\" for %s/%s", why, var ? var : "-", server);
@@ -254,20 +279,20 @@ END_TEST
 /* Probes are made once per process and never by C_Initialize. */
 START_TEST(probes_once_and_late)
 {
-	mode = "aws";
+	sh->mode = "aws";
 	write_conf("auto");
-	__atomic_store_n(&hits, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&sh->hits, 0, __ATOMIC_SEQ_CST);
 	ck_assert_int_eq(child(NULL, 0), 9);
-	ck_assert_int_eq(__atomic_load_n(&hits, __ATOMIC_SEQ_CST), 0);
+	ck_assert_int_eq(__atomic_load_n(&sh->hits, __ATOMIC_SEQ_CST), 0);
 	ck_assert_int_eq(child(NULL, 3), 12);
-	ck_assert_int_eq(__atomic_load_n(&hits, __ATOMIC_SEQ_CST), 2);    /* token PUT + document GET */
+	ck_assert_int_eq(__atomic_load_n(&sh->hits, __ATOMIC_SEQ_CST), 2);    /* token PUT + document GET */
 }
 END_TEST
 
 /* An explicit setting wins over every signal. */
 START_TEST(explicit_wins)
 {
-	mode = "aws";
+	sh->mode = "aws";
 	write_conf("development");
 	ck_assert_int_eq(child("KUBERNETES_SERVICE_HOST=10.96.0.1", 1), 10);
 	write_conf("auto");
@@ -282,7 +307,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("policy_env");
 	TCase *t = tcase_create("environment detection");
 	tcase_set_timeout(t, 120);
-	tcase_add_checked_fixture(t, env_setup, p11_world_remove);
+	tcase_add_checked_fixture(t, env_setup, env_teardown);
 	tcase_add_test(t, variables);
 	tcase_add_test(t, files);
 	tcase_add_test(t, metadata_servers);
