@@ -204,6 +204,12 @@ static CK_RV hsm_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANIS
 	if ((rv = hsm_key_handle(key, &o->k, &h)) == CKR_OK)
 		rv = kind == CKF_SIGN ? HSM_CALL(&o->k, C_SignInit, o->k.s, (CK_MECHANISM_PTR)base, h)
 				      : HSM_CALL(&o->k, C_DecryptInit, o->k.s, (CK_MECHANISM_PTR)base, h);
+	/* the lower key is gone (destroyed, or private and its token logged
+	 * out meanwhile): an *Init says so with CKR_KEY_HANDLE_INVALID (B 5.10),
+	 * whatever the lower module's word for it (SoftHSM2 answers
+	 * CKR_OBJECT_HANDLE_INVALID) */
+	if (rv == CKR_OBJECT_HANDLE_INVALID)
+		rv = CKR_KEY_HANDLE_INVALID;
 	rv = hsm_seen(c, &o->k, rv, kind == CKF_SIGN ? "C_SignInit" : "C_DecryptInit");
 out:
 	if (rv == CKR_OK) {

@@ -228,6 +228,14 @@ START_TEST(objects_written_by_others_appear)
 	run(cmd);
 	find_label(s, CKO_PUBLIC_KEY, "outside", &n);
 	ck_assert_uint_eq(n, 0);
+	/* its private key deleted by another process under a handle the
+	 * application still holds: C_SignInit says the key handle is invalid
+	 * (B 5.10), not the lower module's word for it */
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module %s --token-label hwtest --login --pin 123456 "
+		 "--delete-object --type privkey --id 77 >/dev/null 2>&1", softhsm);
+	run(cmd);
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	ck_assert_uint_eq(p11->C_SignInit(s, &m, priv), CKR_KEY_HANDLE_INVALID);
 }
 END_TEST
 
