@@ -95,6 +95,7 @@ CK_RV hw_admin_module_info(hw_admin_module *out)
 	snprintf(out->store, sizeof(out->store), "%s", d.store);
 	out->version = info.libraryVersion;
 	out->rotation_days = d.rotation_days;
+	out->rotation_disable = d.rotation_disable;
 	return CKR_OK;
 }
 

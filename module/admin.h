@@ -38,6 +38,7 @@ typedef struct hw_admin_module {
 	char store[4096];
 	CK_VERSION version;           /* library version (C_GetInfo) */
 	unsigned rotation_days;       /* "rotation"."interval_days" in effect; 0: never */
+	bool rotation_disable;        /* "rotation"."retire": "disable" */
 } hw_admin_module;
 
 CK_RV hw_admin_module_info(hw_admin_module *out);

@@ -56,6 +56,36 @@ static void mark_new(CK_SESSION_HANDLE s, const hw_admin_key *neu, CK_ULONG vers
 	}
 }
 
+/* "rotation": {"retire": "disable"}: the old private key stays on the
+ * token for the record but can do nothing: no sign, decrypt or unwrap, an
+ * end date, and a label of its own ("web (retired v1)"), so that the label
+ * finds only the new key. */
+static CK_RV disable_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *label, CK_ULONG version)
+{
+	static const CK_ATTRIBUTE_TYPE uses[] = { CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP, CKA_SIGN_RECOVER, CKA_DERIVE };
+	CK_BBOOL no = CK_FALSE;
+	char retired[300], ymd[9];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ymd, sizeof(ymd), "%Y%m%d", &tm);
+	int n = snprintf(retired, sizeof(retired), "%.250s (retired v%lu)", label, (unsigned long)version);
+	CK_ATTRIBUTE t[HW_ARRAY_LEN(uses) + 2];
+	CK_ULONG tn = 0;
+	for (size_t i = 0; i < HW_ARRAY_LEN(uses); i++) {
+		unsigned char *v = NULL;
+		size_t len = 0;
+		/* only the uses the key has: a token may refuse an attribute
+		 * its key type does not take */
+		if (hw_adm_attr_get(s, h, uses[i], &v, &len) == CKR_OK && v != NULL && len == 1 && v[0])
+			hw_adm_tmpl_add(t, &tn, uses[i], &no, sizeof(no));
+		free(v);
+	}
+	hw_adm_tmpl_add(t, &tn, CKA_END_DATE, ymd, sizeof(CK_DATE));
+	hw_adm_tmpl_add(t, &tn, CKA_LABEL, retired, (CK_ULONG)n);
+	return hw_C_SetAttributeValue(s, h, t, tn);
+}
+
 CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
 		      hw_admin_key **old_out, hw_admin_key **new_out)
 {
@@ -88,11 +118,17 @@ CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned cha
 		mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, false, 0);
 	if (rv == CKR_OK)
 		mark_new(s, neu, version + 1);
-	if (rv == CKR_OK)
+	hw_module_desc d;
+	bool disable = hw_module_describe(&d) == CKR_OK && d.rotation_disable;
+	if (rv == CKR_OK && disable && (rv = disable_key(s, hs[0], label, version)) != CKR_OK)
+		hw_warn("rotate: the new key is made, but the old private key of \"%s\" could not be disabled (%s): "
+			"destroy it (hwagg delete)", label, hw_rv_name(rv));
+	else if (rv == CKR_OK && !disable)
 		rv = hw_C_DestroyObject(s, hs[0]);
 	if (old != NULL) {
-		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, version %lu -> %lu, id ", label,
-					    old->algorithm, (unsigned long)version, (unsigned long)version + 1);
+		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, version %lu -> %lu, old private key %s, "
+					    "id ", label, old->algorithm, (unsigned long)version,
+					    (unsigned long)version + 1, disable ? "disabled" : "destroyed");
 		for (size_t i = 0; i < old->id_len && i < 32 && o + 3 < sizeof(note); i++)
 			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", old->id[i]);
 		o += (size_t)snprintf(note + o, sizeof(note) - o > 0 ? sizeof(note) - o : 0, " -> id ");

@@ -459,7 +459,7 @@ static CK_RV parse_root(conf_ctx *c, hw_config *cfg)
 		else if (strcmp(key, "slots") == 0)
 			r = parse_slots(c, cfg, val);
 		else if (strcmp(key, "rotation") == 0)
-			r = hw_conf_rotation(c, val, &cfg->rotation_days);
+			r = hw_conf_rotation(c, val, &cfg->rotation_days, &cfg->rotation_disable);
 		else if (strcmp(key, "policy") == 0)
 			r = hw_policy_conf_parse(c, val, &cfg->policy);
 		else

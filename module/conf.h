@@ -75,6 +75,7 @@ typedef struct hw_config {
 	int log_level;           /* -1 = not set */
 	char *log_file;          /* NULL = stderr */
 	hw_audit_conf audit;
+	bool rotation_disable;   /* "rotation"."retire": "disable" (else "destroy") */
 	int rotation_days;       /* "rotation"."interval_days"; -1 = not set (90 outside
 	                          * development, else never); 0 = never */
 	hw_slot_conf *slots;

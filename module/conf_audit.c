@@ -119,23 +119,23 @@ CK_RV hw_conf_audit(conf_ctx *c, json_object *obj, hw_audit_conf *a)
 	return CKR_OK;
 }
 
-CK_RV hw_conf_rotation(conf_ctx *c, json_object *obj, int *days)
+static const char *const retire_choices[] = { "destroy", "disable", NULL };
+static const hw_conf_key rotation_keys[] = {
+	{ "interval_days", json_type_int, false, 0, 36500, .unit = "days; 0 is never" },
+	{ "retire", json_type_string, false, .choices = retire_choices },
+	{ NULL, json_type_null, false },
+};
+
+CK_RV hw_conf_rotation(conf_ctx *c, json_object *obj, int *days, bool *disable)
 {
-	char where[CONF_PATH_LEN];
-	CK_RV rv = hw_conf_check_type(c, "rotation", obj, json_type_object);
+	const hw_conf_key *keys = rotation_keys;
+	json_object *v = NULL;
+	CK_RV rv = hw_conf_check_members(c, "rotation", obj, &keys, 1);
 	if (rv != CKR_OK)
 		return rv;
-	json_object_object_foreach(obj, key, val) {
-		hw_conf_path_key(where, sizeof(where), "rotation", key);
-		if (strcmp(key, "interval_days") != 0)
-			return hw_conf_fail(c, where, "unknown key; expected interval_days");
-		if ((rv = hw_conf_check_type(c, where, val, json_type_int)) != CKR_OK)
-			return rv;
-		int64_t n = json_object_get_int64(val);
-		if (n < 0 || n > 36500)
-			return hw_conf_fail(c, where, "%lld is out of range; expected days from 1 to 36500, or 0 (never)",
-					    (long long)n);
-		*days = (int)n;
-	}
+	if (json_object_object_get_ex(obj, "interval_days", &v))
+		*days = (int)json_object_get_int64(v);
+	if (json_object_object_get_ex(obj, "retire", &v))
+		*disable = strcmp(json_object_get_string(v), "disable") == 0;
 	return CKR_OK;
 }

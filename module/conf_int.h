@@ -82,7 +82,7 @@ const char *hw_conf_search(const char *system_path, const char **origin);
 
 /* The "audit" object (conf_audit.c); obj is already known to be an object. */
 CK_RV hw_conf_audit(conf_ctx *c, json_object *obj, hw_audit_conf *a);
-/* The "rotation" object (conf_audit.c): "interval_days". */
-CK_RV hw_conf_rotation(conf_ctx *c, json_object *obj, int *days);
+/* The "rotation" object (conf_audit.c): "interval_days", "retire". */
+CK_RV hw_conf_rotation(conf_ctx *c, json_object *obj, int *days, bool *disable);
 
 #endif

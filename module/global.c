@@ -388,6 +388,7 @@ CK_RV hw_module_describe(hw_module_desc *out)
 	/* not configured: 90 days, except in development */
 	out->rotation_days = hw_g.config->rotation_days >= 0 ? (unsigned)hw_g.config->rotation_days :
 			     hw_g.config->environment == HW_ENV_DEVELOPMENT ? 0 : 90;
+	out->rotation_disable = hw_g.config->rotation_disable;
 	return CKR_OK;
 }
 

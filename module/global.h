@@ -114,6 +114,7 @@ typedef struct hw_module_desc {
 	char environment[16];         /* "production", "staging", "development" */
 	char store[4096];             /* store directory */
 	unsigned rotation_days;       /* keys older than this are due; 0: never */
+	bool rotation_disable;        /* a rotated-out private key is disabled, not destroyed */
 } hw_module_desc;
 
 typedef struct hw_slot_desc {

@@ -271,10 +271,32 @@ engine_verify "$tmp/old.pem" "$tmp/sig-old" || fail "the engine did not sign wit
 engine_verify "$tmp/old2.pem" "$tmp/sig-old" || fail "an old signature does not verify with the old public key after rotation"
 engine_verify "$tmp/new.pem" "$tmp/sig-new" || fail "the URI (label) does not sign with the new key"
 engine_verify "$tmp/new.pem" "$tmp/sig-old" && fail "the old signature verifies with the new key"
-grep '"what":"rotate"' "$tmp/rot.jsonl" | grep -q "version 1 -> 2, id $oldid -> id $newid\",\"result\":\"CKR_OK\"" ||
+grep '"what":"rotate"' "$tmp/rot.jsonl" |
+	grep -q "version 1 -> 2, old private key destroyed, id $oldid -> id $newid\",\"result\":\"CKR_OK\"" ||
 	fail "rotation record: $(grep rotate "$tmp/rot.jsonl")"
 grep -q "\"event\":\"destroy\".*\"id\":\"$oldid\"" "$tmp/rot.jsonl" || fail "old private key destroy not recorded"
 "$CLI" audit verify "$tmp/rot.jsonl" > /dev/null || fail "the log after rotation does not verify"
+# "retire": "disable": the old private key stays, retired (a label of its
+# own, no use left, an end date); the label finds only the new key
+cat > "$tmp/hwagg.json" <<EOF
+{"environment": "production", "store": "$tmp/store", "audit": {"path": "$tmp/rot.jsonl"},
+ "rotation": {"retire": "disable"}, "slots": [{"name": "audtest", "type": "soft"}]}
+EOF
+oldid=$newid
+"$CLI" rotate "pkcs11:token=audtest;object=rot;type=private" --pin-file "$tmp/pin" > /dev/null 2> "$tmp/rot.out" ||
+	fail "rotate (disable): $(cat "$tmp/rot.out")"
+grep -q "is disabled (kept" "$tmp/rot.out" || fail "rotate (disable) says: $(cat "$tmp/rot.out")"
+newid=$(pkid)
+[ "$(grep -c 'label: *rot$' "$tmp/p11.out")" -eq 1 ] && [ "$newid" != "$oldid" ] ||
+	fail "after rotation (disable), one private key rot, a new one: $(cat "$tmp/p11.out")"
+grep -q "label: *rot (retired v2)$" "$tmp/p11.out" || fail "the retired private key is not kept: $(cat "$tmp/p11.out")"
+p11 --login --pin $PIN --sign -m ECDSA-SHA256 --id "$oldid" -i "$tmp/msg" -o "$tmp/sig-retired" &&
+	fail "the retired private key still signs"
+grep -q CKR_KEY_FUNCTION_NOT_PERMITTED "$tmp/p11.out" || fail "retired key sign: $(cat "$tmp/p11.out")"
+engine_sign "$tmp/sig-new2" && pubpem "$newid" "$tmp/new2.pem" && engine_verify "$tmp/new2.pem" "$tmp/sig-new2" ||
+	fail "the label does not sign with the newest key"
+grep '"what":"rotate"' "$tmp/rot.jsonl" | grep -q "version 2 -> 3, old private key disabled, id $oldid -> id $newid" ||
+	fail "rotation (disable) record: $(grep rotate "$tmp/rot.jsonl" | tail -1)"
 # by age: "rotation": {"interval_days": 30}; a key made 40 days ago (the
 # clock moved back with faketime) is due, one made now is not
 cat > "$tmp/hwagg.json" <<EOF
@@ -291,7 +313,7 @@ grep -q "rotation: 1 key(s) due (older than 30 days)" "$tmp/status.out" || fail 
 	fail "rotate --due: $(cat "$tmp/due.err")"
 [ "$(wc -l < "$tmp/due.out")" -eq 1 ] && grep -q "^pkcs11:token=audtest;object=aged;id=" "$tmp/due.out" ||
 	fail "rotate --due should rotate exactly the aged key: $(cat "$tmp/due.out" "$tmp/due.err")"
-grep -q "1 key(s) rotated, 4 younger than 30 days" "$tmp/due.err" || fail "rotate --due summary: $(cat "$tmp/due.err")"
+grep -q "1 key(s) rotated, 5 younger than 30 days" "$tmp/due.err" || fail "rotate --due summary: $(cat "$tmp/due.err")"
 p11 --login --pin $PIN --list-objects --type privkey
 keep='label: *\(fresh\|rot\|cp\|signer\)$'
 [ "$(grep -A1 "$keep" "$tmp/before.out")" = "$(grep -A1 "$keep" "$tmp/p11.out")" ] ||

@@ -81,8 +81,11 @@ static int rotate_key(const hw_cli_uri *k, const char *pin_file)
 			rv == CKR_TEMPLATE_INCONSISTENT ? " (several keys have that label: add id= to the URI)" : "");
 		return HW_EXIT_FAIL;
 	}
-	fprintf(stderr, "hwagg: rotated: the old private key %s is destroyed; its public key stays, with an end date\n",
-		old->uri);
+	hw_admin_module m;
+	bool disabled = hw_admin_module_info(&m) == CKR_OK && m.rotation_disable;
+	fprintf(stderr, "hwagg: rotated: the old private key %s is %s; its public key stays, with an end date\n",
+		old->uri, disabled ? "disabled (kept, it can no longer sign or decrypt; its label says retired)" :
+				     "destroyed");
 	printf("%s\n", neu->uri);
 	hw_admin_keys_free(old, 1);
 	hw_admin_keys_free(neu, 1);

@@ -13,7 +13,10 @@
 #    key);
 #  - with fallback on, the key lands in the TPM with the warning naming
 #    both members, and the fallback is audited;
-#  - KMS back: its key signs again.
+#  - KMS back: its key signs again;
+#  - `hwagg rotate` of the TPM key through the policy token puts the new
+#    version where the policy places keys now (KMS); the old public key
+#    stays and verifies old signatures.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
@@ -91,3 +94,29 @@ done
 hw_check_sig "the KMS key after KMS came back" "$TMP/pub41.pem" "$TMP/msg" "$TMP/sig41b"
 "$HWAGG_CLI" audit verify "$audit" >"$TMP/run.out" 2>&1 || hw_fail "audit verify: $(cat "$TMP/run.out")"
 hw_pass "KMS back: its key signs through the policy token again; the audit log verifies"
+
+# ---- rotation through the policy token: the new version goes where the policy
+# places keys now (KMS, up again), the old public key stays on the TPM token
+echo "$PIN" >"$TMP/pin"
+chmod 600 "$TMP/pin"
+newuri=$("$HWAGG_CLI" rotate "pkcs11:token=hwagg;object=edgekey;type=private" --pin-file "$TMP/pin" 2>"$TMP/rot.err") ||
+	hw_fail "rotate through the policy token: $(cat "$TMP/rot.err")"
+TOKEN=kms hw_run "the kms token after rotation" hw_p11 --login --pin "$PIN" --list-objects --type privkey
+hw_expect "the new version is in KMS" 'label: *edgekey' "$TMP/run.out"
+hw_run "the tpm token's private keys after rotation" hw_p11 --login --pin "$PIN" --list-objects --type privkey
+grep -q 'label: *edgekey$' "$TMP/run.out" && hw_fail "the old private key is still on the tpm token"
+TOKEN=hwagg hw_run "old public key" hw_p11 --read-object --type pubkey --id 43 -o "$TMP/old43.der"
+openssl pkey -pubin -inform DER -in "$TMP/old43.der" -out "$TMP/old43.pem" 2>/dev/null ||
+	hw_fail "the old public key is gone"
+hw_check_sig "an old signature after rotation" "$TMP/old43.pem" "$TMP/msg" "$TMP/sig43"
+grep '"what":"rotate"' "$audit" | grep -q 'edgekey: ec-p256, version 1 -> 2, old private key destroyed' ||
+	hw_fail "the rotation is not audited: $(grep rotate "$audit")"
+hw_pass "rotation through the policy token: the new version placed in KMS, old signatures verify with the kept public key"
+
+# a KMS key itself: its public key object cannot take an end date, so the
+# rotation is refused before anything changes
+"$HWAGG_CLI" rotate "pkcs11:token=kms;object=cloudkey;type=private" --pin-file "$TMP/pin" >"$TMP/rot.out" 2>&1 &&
+	hw_fail "rotating a KMS key succeeded: $(cat "$TMP/rot.out")"
+TOKEN=hwagg hw_sign ECDSA-SHA256 41 "$TMP/msg" "$TMP/sig41c" --signature-format openssl
+hw_check_sig "the KMS key after a refused rotation" "$TMP/pub41.pem" "$TMP/msg" "$TMP/sig41c"
+hw_pass "rotating a KMS key is refused with nothing changed ($(head -c 120 "$TMP/rot.out"))"

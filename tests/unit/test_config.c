@@ -155,7 +155,7 @@ START_TEST(test_full)
 		" \"log\": {\"level\": \"debug\", \"file\": \"~/hwagg.log\"},\n"
 		" \"audit\": {\"path\": \"$HWAGG_T_DIR/audit.jsonl\", \"syslog\": true, \"sign_events\": \"each\",\n"
 		"           \"checkpoint_key\": \"pkcs11:token=dev;object=cp\", \"checkpoint_seconds\": 60},\n"
-		" \"rotation\": {\"interval_days\": 30},\n"
+		" \"rotation\": {\"interval_days\": 30, \"retire\": \"disable\"},\n"
 		" \"slots\": [{\"name\": \"dev\", \"type\": \"soft\", \"pin_max_tries\": 5},\n"
 		"           {\"type\": \"soft\", \"name\": \"cl\xc3\xa9 2\", \"pin_min_len\": 6, \"pin_max_len\": 64}]}");
 	char log[1024];
@@ -171,6 +171,7 @@ START_TEST(test_full)
 	ck_assert_uint_eq(c->audit.checkpoint_seconds, 60);
 	ck_assert_uint_eq(c->audit.checkpoint_every, 0);
 	ck_assert_int_eq(c->rotation_days, 30);
+	ck_assert(c->rotation_disable);
 	ck_assert_uint_eq(c->nslots, 2);
 	ck_assert_str_eq(c->slots[1].name, "cl\xc3\xa9 2");
 	ck_assert_uint_eq(c->slots[1].index, 1);
@@ -242,8 +243,11 @@ static const struct bad_case {
 	{ "{" ONE_SLOT ", \"enviroment\": \"production\"}", "enviroment",
 	  "unknown key; did you mean \"environment\"? expected one of environment, store, log, audit, rotation, policy, slots", NULL },
 	{ "{\"rotation\": {\"interval_days\": -1}, " ONE_SLOT "}", "rotation.interval_days",
-	  "-1 is out of range; expected days from 1 to 36500, or 0 (never)", NULL },
-	{ "{\"rotation\": {\"days\": 3}, " ONE_SLOT "}", "rotation.days", "unknown key; expected interval_days", NULL },
+	  "expected an integer 0..36500 (days; 0 is never), got -1", NULL },
+	{ "{\"rotation\": {\"days\": 3}, " ONE_SLOT "}", "rotation.days",
+	  "unknown key; expected one of interval_days, retire", NULL },
+	{ "{\"rotation\": {\"retire\": \"delete\"}, " ONE_SLOT "}", "rotation.retire",
+	  "expected one of destroy, disable, got \"delete\"", NULL },
 	{ "{\"a \\\"b\\n\": 1}", "[\"a \\\"b\\u000a\"]", "unknown key; expected one of environment", NULL },
 	{ "{\"environment\": 1, " ONE_SLOT "}", "environment", "expected one of production, staging, development, auto, got 1", NULL },
 	{ "{\"environment\": \"prod\", " ONE_SLOT "}", "environment",
