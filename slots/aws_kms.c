@@ -25,28 +25,6 @@ static char *env_or(const char *conf_value, const char *env)
 	return v != NULL && v[0] != '\0' ? strdup(v) : NULL;
 }
 
-/* "https://host[:port][/]" -> Host header value; NULL if not a URL we take. */
-static char *authority(const char *url)
-{
-	const char *p = strncasecmp(url, "https://", 8) == 0 ? url + 8 : strncasecmp(url, "http://", 7) == 0 ? url + 7 : NULL;
-	if (p == NULL || *p == '\0' || *p == '/')
-		return NULL;
-	size_t n = strcspn(p, "/?#");
-	if (p[n] != '\0' && strcmp(p + n, "/") != 0)
-		return NULL;           /* KMS is served at "/": no path, no query */
-	return strndup(p, n);
-}
-
-static CK_RV conf_error(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static CK_RV conf_error(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return CKR_ARGUMENTS_BAD;
-}
-
 static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {
 	hw_kms_ctx *c = vctx;
@@ -57,24 +35,24 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 	c->conf = conf;
 	c->window_days = (int)hw_conf_int(conf, "deletion_window_days", 30);
 	if (c->window_days < 7 || c->window_days > 30)
-		return conf_error(err, err_len, "deletion_window_days: expected 7 to 30 (days KMS keeps a key %s)",
+		return hw_cloud_conf_error(err, err_len, "deletion_window_days: expected 7 to 30 (days KMS keeps a key %s)",
 				  "before deleting it");
 	c->pin = hw_conf_str(conf, "pin", NULL);
 	/* region: the slot's, the environment's, the profile's (files only) */
 	if ((c->region = env_or(hw_conf_str(conf, "region", NULL), "AWS_REGION")) == NULL &&
 	    (c->region = env_or(NULL, "AWS_DEFAULT_REGION")) == NULL &&
 	    (c->region = hw_aws_profile_region(profile != NULL ? profile : secure_getenv("AWS_PROFILE"))) == NULL)
-		return conf_error(err, err_len, "region: expected a region such as \"eu-west-1\" (or set %s)",
+		return hw_cloud_conf_error(err, err_len, "region: expected a region such as \"eu-west-1\" (or set %s)",
 				  "AWS_REGION");
 	for (const char *p = c->region; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return conf_error(err, err_len, "region: \"%s\" is not a region name", c->region);
+			return hw_cloud_conf_error(err, err_len, "region: \"%s\" is not a region name", c->region);
 	const char *cep = hw_conf_str(conf, "endpoint", NULL);
 	ep = cep != NULL ? strdup(cep) : hw_aws_endpoint("AWS_ENDPOINT_URL_KMS", "kms", c->region);
 	if (ep == NULL)
 		goto out;
-	if ((c->host = authority(ep)) == NULL) {
-		rv = conf_error(err, err_len, "endpoint: expected https://host[:port] (no path), not \"%s\"", ep);
+	if ((c->host = hw_cloud_authority(ep)) == NULL) {
+		rv = hw_cloud_conf_error(err, err_len, "endpoint: expected https://host[:port] (no path), not \"%s\"", ep);
 		goto out;
 	}
 	size_t el = strlen(ep);
@@ -88,7 +66,7 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		for (size_t i = 0; i < n; i++) {
 			json_object *k = json_object_array_get_idx(keys, i);
 			if (!json_object_is_type(k, json_type_string) || json_object_get_string_len(k) == 0) {
-				rv = conf_error(err, err_len, "keys: expected key ids, ARNs or \"alias/...\" names");
+				rv = hw_cloud_conf_error(err, err_len, "keys: expected key ids, ARNs or \"alias/...\" names");
 				goto out;
 			}
 			if ((c->keys[c->nkeys++] = strdup(json_object_get_string(k))) == NULL)
@@ -186,8 +164,6 @@ static void *probe_main(void *arg)
 static CK_RV kms_token_info(void *vctx, CK_TOKEN_INFO *info)
 {
 	hw_kms_ctx *c = vctx;
-	unsigned char md[64];
-	size_t mdlen = sizeof(md);
 	pthread_mutex_lock(&c->lock);
 	bool down = c->health == -1, start = down && !c->probing && time(NULL) - c->health_at >= PROBE_EVERY_S;
 	if (start) {
@@ -209,12 +185,7 @@ static CK_RV kms_token_info(void *vctx, CK_TOKEN_INFO *info)
 	info->ulMaxPinLen = 255;
 	char id[600];
 	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->conf->name);
-	if (hw_digest_once(CKM_SHA256, id, strlen(id), md, &mdlen) == CKR_OK)
-		for (int i = 0; i < 8; i++) {
-			static const char digits[] = "0123456789abcdef";
-			info->serialNumber[2 * i] = (CK_UTF8CHAR)digits[md[i] >> 4];
-			info->serialNumber[2 * i + 1] = (CK_UTF8CHAR)digits[md[i] & 15];
-		}
+	hw_cloud_serial(id, info->serialNumber);
 	return CKR_OK;
 }
 
@@ -252,13 +223,7 @@ static CK_RV kms_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_
 	hw_kms_ctx *c = vctx;
 	if (who != CKU_USER)
 		return CKR_USER_TYPE_INVALID;
-	if (c->pin == NULL)
-		return CKR_OK;
-	size_t pl = strlen(c->pin);
-	unsigned char diff = (unsigned char)(pl != len);
-	for (size_t i = 0; i < len; i++)
-		diff |= (unsigned char)(pin[i] ^ (unsigned char)c->pin[i < pl ? i : 0]);
-	return diff == 0 ? CKR_OK : CKR_PIN_INCORRECT;
+	return hw_cloud_pin_check(c->pin, pin, len);
 }
 
 static void kms_logout(void *vctx)

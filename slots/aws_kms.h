@@ -15,6 +15,8 @@
 #include "slots/cloud_http.h"
 #include "slots/aws_creds.h"
 #include "slots/cloud_objdir.h"
+#include "slots/cloud_str.h"
+#include "slots/cloud_slot.h"
 #include <json-c/json.h>
 
 #define HW_KMS_TAG_MARK "hwagg"            /* tag on every key hwagg creates */
@@ -100,9 +102,5 @@ CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req
 CK_RV hw_kms_generate(hw_kms_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
 CK_RV hw_kms_destroy(hw_kms_ctx *c, int64_t oid);
-
-/* base64 (standard, padded) of data, malloc'd; decode into a malloc'd buffer */
-char *hw_b64_encode(const unsigned char *d, size_t len);
-unsigned char *hw_b64_decode(const char *s, size_t *len);
 
 #endif

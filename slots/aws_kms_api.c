@@ -6,7 +6,6 @@
 #include "slots/aws_sigv4.h"
 #include "common/log.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,30 +200,4 @@ const char *hw_kms_jstr(json_object *o, const char *key)
 	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
-}
-
-/* ---- base64 (KMS blobs are standard base64 with padding) ----------------------- */
-char *hw_b64_encode(const unsigned char *d, size_t len)
-{
-	char *s = malloc(4 * ((len + 2) / 3) + 1);
-	if (s != NULL)
-		EVP_EncodeBlock((unsigned char *)s, d, (int)len);
-	return s;
-}
-
-unsigned char *hw_b64_decode(const char *s, size_t *len)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-	if (n == 0 || n % 4 != 0 || n > (1u << 20))
-		return NULL;
-	unsigned char *d = malloc(n / 4 * 3 + 1);
-	int r = d != NULL ? EVP_DecodeBlock(d, (const unsigned char *)s, (int)n) : -1;
-	if (r < 0) {
-		free(d);
-		return NULL;
-	}
-	/* EVP_DecodeBlock counts the padding as zero bytes */
-	size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
-	*len = (size_t)r - pad;
-	return d;
 }

@@ -200,84 +200,26 @@ out:
 	return rv;
 }
 
-static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
+static hw_cloud_keyinfo key_info(hw_kms_ctx *c, const hw_kms_key *k)
 {
-	return hw_attrs_set(arg, type, value, len);
+	hw_cloud_keyinfo i = { "aws-kms", c->conf->name, k->type, k->decrypt, HW_SEC_HARDWARE, 1, k->arn, k->spki,
+			       k->spki_len, k->label != NULL ? k->label : k->alias != NULL ? k->alias : k->arn,
+			       k->id_len > 0 ? k->id : NULL, k->id_len };
+	return i;
 }
 
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
 {
-	EVP_PKEY *pk = NULL;
-	/* the engine's decoder: a provider key in hwagg's context, never one
-	 * bound to an ENGINE the application made the default */
-	CK_RV rv = hw_key_from_spki(k->spki, k->spki_len, &pk);
-	if (rv != CKR_OK) {
-		hw_error("slot \"%s\" (aws-kms): the public key of %s is not a valid SubjectPublicKeyInfo", c->conf->name,
-			 k->arn);
-		return CKR_DEVICE_ERROR;
-	}
-	/* the token's truth, whatever the template asked: the key never leaves KMS */
-	static const CK_ATTRIBUTE_TYPE yes[] = { CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL,
-						 CKA_PRIVATE, CKA_TOKEN };
-	static const CK_ATTRIBUTE_TYPE no[] = { CKA_EXTRACTABLE, CKA_DERIVE, CKA_UNWRAP, CKA_SIGN_RECOVER, CKA_MODIFIABLE,
-						CKA_COPYABLE, CKA_WRAP_WITH_TRUSTED, CKA_ALWAYS_AUTHENTICATE };
-	rv = hw_key_public_attrs(pk, sink_set, pub);
-	for (size_t i = 0; rv == CKR_OK && i < sizeof(yes) / sizeof(yes[0]); i++)
-		rv = hw_attrs_set_bool(priv, yes[i], true);
-	for (size_t i = 0; rv == CKR_OK && i < sizeof(no) / sizeof(no[0]); i++)
-		rv = hw_attrs_set_bool(priv, no[i], false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(priv, CKA_SIGN, !k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(priv, CKA_DECRYPT, k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_ENCRYPT, k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_TOKEN, true);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_MODIFIABLE, false);
-	if (rv == CKR_OK)
-		rv = hw_vendor_attrs(pub, "aws-kms", HW_SEC_HARDWARE, 1, k->arn);
-	if (rv == CKR_OK)
-		rv = hw_vendor_attrs(priv, "aws-kms", HW_SEC_HARDWARE, 1, k->arn);
-	if (rv == CKR_OK)
-		rv = hw_keypair_complete(pub, priv);
-	EVP_PKEY_free(pk);
-	return rv;
+	hw_cloud_keyinfo i = key_info(c, k);
+	return hw_cloud_key_attrs(&i, pub, priv);
 }
 
 /* A listed key's full attribute sets (a generated key's come from its
  * template instead). */
 static CK_RV listed_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
 {
-	CK_RV rv = CKR_OK;
-	CK_MECHANISM_TYPE gen = k->type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
-	const char *label = k->label != NULL ? k->label : k->alias != NULL ? k->alias : k->arn;
-	hw_attrs *both[] = { pub, priv };
-	for (int i = 0; rv == CKR_OK && i < 2; i++) {
-		if ((rv = hw_attrs_set_ulong(both[i], CKA_CLASS, i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY)) != CKR_OK ||
-		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_TYPE, k->type)) != CKR_OK ||
-		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_GEN_MECHANISM, gen)) != CKR_OK ||
-		    (rv = hw_attrs_set_str(both[i], CKA_LABEL, label)) != CKR_OK ||
-		    (rv = hw_attrs_set_bool(both[i], CKA_DESTROYABLE, true)) != CKR_OK ||
-		    (rv = hw_attrs_set_bool(both[i], CKA_LOCAL, true)) != CKR_OK)
-			break;
-		if (k->id_len > 0)
-			rv = hw_attrs_set(both[i], CKA_ID, k->id, k->id_len);
-	}
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_PRIVATE, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_WRAP, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_VERIFY_RECOVER, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_DERIVE, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_TRUSTED, false);
-	return rv == CKR_OK ? hw_kms_key_attrs(c, k, pub, priv) : rv;
+	hw_cloud_keyinfo i = key_info(c, k);
+	return hw_cloud_listed_attrs(&i, pub, priv);
 }
 
 static bool foreign_inlock(hw_kms_ctx *c, const char *arn)

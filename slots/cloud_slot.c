@@ -1,0 +1,208 @@
+/* See cloud_slot.h. */
+#include "slots/cloud_slot.h"
+#include "common/log.h"
+#include "mechanisms/crypto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PROBE_EVERY_S 2         /* an absent token is probed at most this often */
+
+void hw_cloud_health_init(hw_cloud_health *h, const char *slot, const char *backend, CK_RV (*ping)(void *),
+			  void *arg)
+{
+	memset(h, 0, sizeof(*h));
+	h->slot = slot;
+	h->backend = backend;
+	h->ping = ping;
+	h->arg = arg;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->done, NULL);
+}
+
+void hw_cloud_health_fini(hw_cloud_health *h, bool forked)
+{
+	if (forked)
+		return;         /* the parent's probe thread does not exist here */
+	/* a probe uses the slot's context: wait for it (bounded by its deadline) */
+	pthread_mutex_lock(&h->lock);
+	while (h->probing)
+		pthread_cond_wait(&h->done, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	pthread_cond_destroy(&h->done);
+	pthread_mutex_destroy(&h->lock);
+}
+
+void hw_cloud_health_set(hw_cloud_health *h, bool up, const char *why)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!up && h->state != -1)
+		hw_warn("slot \"%s\" (%s): token absent until the service answers again: %s", h->slot, h->backend, why);
+	else if (up && h->state == -1)
+		hw_info("slot \"%s\" (%s): the service answers again; token present", h->slot, h->backend);
+	h->state = up ? 1 : -1;
+	h->at = time(NULL);
+	if (!up)
+		snprintf(h->why, sizeof(h->why), "%s", why);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *probe_main(void *arg)
+{
+	hw_cloud_health *h = arg;
+	h->ping(h->arg);
+	pthread_mutex_lock(&h->lock);
+	h->probing = false;
+	pthread_cond_broadcast(&h->done);
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+bool hw_cloud_health_present(hw_cloud_health *h)
+{
+	pthread_mutex_lock(&h->lock);
+	bool down = h->state == -1, start = down && !h->probing && time(NULL) - h->at >= PROBE_EVERY_S;
+	if (start) {
+		pthread_attr_t at;
+		pthread_t t;
+		h->probing = true;
+		h->at = time(NULL);
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &at, probe_main, h) != 0)
+			h->probing = false;
+		pthread_attr_destroy(&at);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return !down;
+}
+
+void hw_cloud_health_why(hw_cloud_health *h, char *buf, size_t len)
+{
+	pthread_mutex_lock(&h->lock);
+	snprintf(buf, len, "%s", h->why);
+	pthread_mutex_unlock(&h->lock);
+}
+
+CK_RV hw_cloud_pin_check(const char *want, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	if (want == NULL)
+		return CKR_OK;
+	size_t pl = strlen(want);
+	unsigned char diff = (unsigned char)(pl != len);
+	for (size_t i = 0; i < len; i++)
+		diff |= (unsigned char)(pin[i] ^ (unsigned char)want[i < pl ? i : 0]);
+	return diff == 0 ? CKR_OK : CKR_PIN_INCORRECT;
+}
+
+void hw_cloud_serial(const char *id, CK_UTF8CHAR serial[16])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[64];
+	size_t mdlen = sizeof(md);
+	if (hw_digest_once(CKM_SHA256, id, strlen(id), md, &mdlen) != CKR_OK)
+		return;
+	for (int i = 0; i < 8; i++) {
+		serial[2 * i] = (CK_UTF8CHAR)digits[md[i] >> 4];
+		serial[2 * i + 1] = (CK_UTF8CHAR)digits[md[i] & 15];
+	}
+}
+
+static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
+{
+	return hw_attrs_set(arg, type, value, len);
+}
+
+CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *priv)
+{
+	EVP_PKEY *pk = NULL;
+	/* the engine's decoder: a provider key in hwagg's context, never one
+	 * bound to an ENGINE the application made the default */
+	CK_RV rv = hw_key_from_spki(k->spki, k->spki_len, &pk);
+	if (rv != CKR_OK) {
+		hw_error("slot \"%s\" (%s): the public key of %s is not a valid SubjectPublicKeyInfo", k->slot, k->backend,
+			 k->uri);
+		return CKR_DEVICE_ERROR;
+	}
+	static const CK_ATTRIBUTE_TYPE yes[] = { CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL,
+						 CKA_PRIVATE, CKA_TOKEN };
+	static const CK_ATTRIBUTE_TYPE no[] = { CKA_EXTRACTABLE, CKA_DERIVE, CKA_UNWRAP, CKA_SIGN_RECOVER, CKA_MODIFIABLE,
+						CKA_COPYABLE, CKA_WRAP_WITH_TRUSTED, CKA_ALWAYS_AUTHENTICATE };
+	rv = hw_key_public_attrs(pk, sink_set, pub);
+	for (size_t i = 0; rv == CKR_OK && i < sizeof(yes) / sizeof(yes[0]); i++)
+		rv = hw_attrs_set_bool(priv, yes[i], true);
+	for (size_t i = 0; rv == CKR_OK && i < sizeof(no) / sizeof(no[0]); i++)
+		rv = hw_attrs_set_bool(priv, no[i], false);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(priv, CKA_SIGN, !k->decrypt);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(priv, CKA_DECRYPT, k->decrypt);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_ENCRYPT, k->decrypt);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_TOKEN, true);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_MODIFIABLE, false);
+	if (rv == CKR_OK)
+		rv = hw_vendor_attrs(pub, k->backend, k->sec, k->version, k->uri);
+	if (rv == CKR_OK)
+		rv = hw_vendor_attrs(priv, k->backend, k->sec, k->version, k->uri);
+	if (rv == CKR_OK)
+		rv = hw_keypair_complete(pub, priv);
+	EVP_PKEY_free(pk);
+	return rv;
+}
+
+CK_RV hw_cloud_listed_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *priv)
+{
+	CK_RV rv = CKR_OK;
+	CK_MECHANISM_TYPE gen = k->type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
+	hw_attrs *both[] = { pub, priv };
+	for (int i = 0; rv == CKR_OK && i < 2; i++) {
+		if ((rv = hw_attrs_set_ulong(both[i], CKA_CLASS, i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY)) != CKR_OK ||
+		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_TYPE, k->type)) != CKR_OK ||
+		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_GEN_MECHANISM, gen)) != CKR_OK ||
+		    (rv = hw_attrs_set_str(both[i], CKA_LABEL, k->label)) != CKR_OK ||
+		    (rv = hw_attrs_set_bool(both[i], CKA_DESTROYABLE, true)) != CKR_OK ||
+		    (rv = hw_attrs_set_bool(both[i], CKA_LOCAL, true)) != CKR_OK)
+			break;
+		if (k->id != NULL && k->id_len > 0)
+			rv = hw_attrs_set(both[i], CKA_ID, k->id, k->id_len);
+	}
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_PRIVATE, false);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_WRAP, false);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_VERIFY_RECOVER, false);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_DERIVE, false);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_bool(pub, CKA_TRUSTED, false);
+	return rv == CKR_OK ? hw_cloud_key_attrs(k, pub, priv) : rv;
+}
+
+char *hw_cloud_authority(const char *url)
+{
+	const char *p = strncasecmp(url, "https://", 8) == 0 ? url + 8 : strncasecmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+	if (p == NULL || *p == '\0' || *p == '/')
+		return NULL;
+	size_t n = strcspn(p, "/?#");
+	if (p[n] != '\0' && strcmp(p + n, "/") != 0)
+		return NULL;           /* the services are served at "/": no path, no query */
+	return strndup(p, n);
+}
+
+CK_RV hw_cloud_conf_error(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return CKR_ARGUMENTS_BAD;
+}
