@@ -355,6 +355,8 @@ def route(method, path):
         return "CreateCryptoKey", name[:-len("/cryptoKeys")]
     if method == "POST" and name.endswith("/cryptoKeyVersions"):
         return "CreateCryptoKeyVersion", name[:-len("/cryptoKeyVersions")]
+    if method == "PATCH" and "/cryptoKeys/" in name and "/cryptoKeyVersions" not in name:
+        return "UpdateCryptoKey", name
     if method == "GET" and name.endswith("/publicKey"):
         return "GetPublicKey", name[:-len("/publicKey")]
     if method == "GET" and name.endswith("/cryptoKeys"):
@@ -437,6 +439,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.dispatch("POST", self.body())
 
+    def do_PATCH(self):
+        self.dispatch("PATCH", self.body())
+
     def dispatch(self, method, body):
         st = self.server.state
         path, _, query = self.path.partition("?")
@@ -484,7 +489,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 req = json.loads(body) if body else {}
             except ValueError:
                 raise ApiError(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-            if method == "POST" and self.headers.get("Content-Type", "").split(";")[0] != "application/json":
+            if method != "GET" and self.headers.get("Content-Type", "").split(";")[0] != "application/json":
                 raise ApiError(400, "INVALID_ARGUMENT", "bad Content-Type")
             kms = Kms(st)
             with st.lock:
@@ -520,6 +525,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(404, "NOT_FOUND", "CryptoKey %s not found." % name)
             n = kms.add_version(k)
             return version_json("%s/cryptoKeyVersions/%d" % (name, n), k["versions"][n])
+        if op == "UpdateCryptoKey":
+            k = self.server.state.keys.get(name)
+            if k is None:
+                raise ApiError(404, "NOT_FOUND", "CryptoKey %s not found." % name)
+            if q.get("updateMask") != "labels":
+                raise ApiError(400, "INVALID_ARGUMENT", "only labels can be updated here")
+            check_labels(req.get("labels") or {})
+            k["labels"] = req.get("labels") or {}
+            return kms.key_json(name, k)
         if op == "GetKeyRing":
             if name != self.server.state.key_ring:
                 raise ApiError(404, "NOT_FOUND", "KeyRing %s not found." % name)
@@ -549,6 +563,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             hdr = {"Metadata-Flavor": "Google"}
             if path == "/computeMetadata/v1/instance/service-accounts/default/token":
                 return self.answer(200, json.dumps(st.issue("metadata")), extra=hdr)
+            if path in ("/computeMetadata/v1/instance", "/computeMetadata/v1/instance/"):
+                return self.answer(200, "attributes/\nhostname\nid\nservice-accounts/\nzone\n", "application/text",
+                                   extra=hdr)
             if path == "/computeMetadata/v1/project/project-id":
                 return self.answer(200, "hwagg-test", "application/text", extra=hdr)
             return self.answer(404, "Not Found", "text/html", extra=hdr)
