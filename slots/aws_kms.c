@@ -25,6 +25,10 @@ static char *env_or(const char *conf_value, const char *env)
 	return v != NULL && v[0] != '\0' ? strdup(v) : NULL;
 }
 
+/* what the shared hooks (cloud_slot.c) call for this service */
+static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_destroy, hw_kms_generate, hw_kms_sign,
+					 hw_kms_decrypt };
+
 static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {
 	hw_kms_ctx *c = vctx;
@@ -32,12 +36,14 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 	char *ca = NULL, *ep = NULL;
 	CK_RV rv = CKR_HOST_MEMORY;
 	const char *profile = hw_conf_str(conf, "profile", NULL);
-	c->conf = conf;
+	c->cs.keys = &keyops;
+	c->cs.conf = conf;
+	c->cs.ec_max_bits = 521;
 	c->window_days = (int)hw_conf_int(conf, "deletion_window_days", 30);
 	if (c->window_days < 7 || c->window_days > 30)
 		return hw_cloud_conf_error(err, err_len, "deletion_window_days: expected 7 to 30 (days KMS keeps a key %s)",
 				  "before deleting it");
-	c->pin = hw_conf_str(conf, "pin", NULL);
+	c->cs.pin = hw_conf_str(conf, "pin", NULL);
 	/* region: the slot's, the environment's, the profile's (files only) */
 	if ((c->region = env_or(hw_conf_str(conf, "region", NULL), "AWS_REGION")) == NULL &&
 	    (c->region = env_or(NULL, "AWS_DEFAULT_REGION")) == NULL &&
@@ -85,7 +91,7 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		hw_http_pool_fini(&c->meta, false);
 		goto out;
 	}
-	if ((rv = hw_objdir_init(&c->objs, all->store, "aws-kms", conf->name)) != CKR_OK) {
+	if ((rv = hw_objdir_init(&c->cs.objs, all->store, "aws-kms", conf->name)) != CKR_OK) {
 		hw_aws_chain_fini(&c->chain, false);
 		hw_http_pool_fini(&c->pool, false);
 		hw_http_pool_fini(&c->meta, false);
@@ -120,7 +126,7 @@ static void kms_close(void *vctx, bool forked)
 		hw_aws_chain_fini(&c->chain, forked);
 		hw_http_pool_fini(&c->pool, forked);
 		hw_http_pool_fini(&c->meta, forked);
-		hw_objdir_fini(&c->objs);
+		hw_objdir_fini(&c->cs.objs);
 		if (!forked)
 			pthread_mutex_destroy(&c->lock);
 	}
@@ -184,107 +190,9 @@ static CK_RV kms_token_info(void *vctx, CK_TOKEN_INFO *info)
 	info->ulMinPinLen = 0;
 	info->ulMaxPinLen = 255;
 	char id[600];
-	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->conf->name);
+	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->cs.conf->name);
 	hw_cloud_serial(id, info->serialNumber);
 	return CKR_OK;
-}
-
-static bool kms_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
-{
-	CK_MECHANISM_INFO i = { 0, 0, 0 };
-	switch (base) {
-	case CKM_ECDSA:
-		i = (CK_MECHANISM_INFO){ 256, 521, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS };
-		break;
-	case CKM_EC_KEY_PAIR_GEN:
-		i = (CK_MECHANISM_INFO){ 256, 521, CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS };
-		break;
-	case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_SIGN | CKF_VERIFY };
-		break;
-	case CKM_RSA_PKCS_OAEP:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_DECRYPT | CKF_ENCRYPT };
-		break;
-	case CKM_RSA_PKCS_KEY_PAIR_GEN:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_GENERATE_KEY_PAIR };
-		break;
-	default:
-		return false;
-	}
-	if (info != NULL)
-		*info = i;
-	return true;
-}
-
-/* The cloud identity (IAM) decides what the slot may do; the PIN only
- * gates this process's sessions, and only when the slot sets one. */
-static CK_RV kms_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
-{
-	hw_kms_ctx *c = vctx;
-	if (who != CKU_USER)
-		return CKR_USER_TYPE_INVALID;
-	return hw_cloud_pin_check(c->pin, pin, len);
-}
-
-static void kms_logout(void *vctx)
-{
-}
-
-static bool kms_changed(void *vctx)
-{
-	/* the engine asks at most every refresh_s: KMS says nothing when
-	 * another process adds a key, so each time is a listing */
-	return true;
-}
-
-static CK_RV kms_load(void *vctx, hw_obj_sink sink, void *arg)
-{
-	hw_kms_ctx *c = vctx;
-	CK_RV rv = hw_kms_list(c, sink, arg);
-	return rv == CKR_OK ? hw_objdir_load(&c->objs, sink, arg) : rv;
-}
-
-/* Certificates and data objects: files beside the store (cloud_objdir.c). */
-static CK_RV kms_create(void *vctx, hw_attrs *attrs, int64_t *oid)
-{
-	hw_kms_ctx *c = vctx;
-	return hw_objdir_create(&c->objs, attrs, oid);
-}
-
-static CK_RV kms_update(void *vctx, int64_t oid, const hw_attrs *attrs)
-{
-	hw_kms_ctx *c = vctx;
-	/* a KMS key's attributes are its tags and the service's: not modifiable */
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_update(&c->objs, oid, attrs) : CKR_ACTION_PROHIBITED;
-}
-
-static CK_RV kms_destroy(void *vctx, int64_t oid, void *bdata)
-{
-	hw_kms_ctx *c = vctx;
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_destroy(&c->objs, oid) : hw_kms_destroy(c, oid);
-}
-
-static CK_RV kms_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
-			  int64_t *pub_oid, int64_t *priv_oid, void **bdata)
-{
-	/* a KMS key outlives any session: session keys would be left behind */
-	if (!token)
-		return CKR_TEMPLATE_INCONSISTENT;
-	return hw_kms_generate(vctx, g, pub, priv, pub_oid, priv_oid, bdata);
-}
-
-static CK_RV kms_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
-{
-	if (key->bdata == NULL)
-		return CKR_KEY_HANDLE_INVALID;
-	return hw_kms_sign(vctx, key->bdata, req, sig, sig_len);
-}
-
-static CK_RV kms_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
-{
-	if (key->bdata == NULL)
-		return CKR_KEY_HANDLE_INVALID;
-	return hw_kms_decrypt(vctx, key->bdata, req, out, out_len);
 }
 
 static CK_RV kms_health(void *vctx, char *msg, size_t len)
@@ -312,17 +220,17 @@ const hw_backend_ops hw_aws_kms_ops = {
 	.open = kms_open,
 	.close = kms_close,
 	.token_info = kms_token_info,
-	.has_mechanism = kms_has_mechanism,
-	.login = kms_login,
-	.logout = kms_logout,
-	.changed = kms_changed,
-	.load = kms_load,
-	.create = kms_create,
-	.update = kms_update,
-	.destroy = kms_destroy,
-	.generate_key_pair = kms_generate,
-	.sign = kms_sign,
-	.decrypt = kms_decrypt,
+	.has_mechanism = hw_cloud_has_mechanism,
+	.login = hw_cloud_login,
+	.logout = hw_cloud_logout,
+	.changed = hw_cloud_changed,
+	.load = hw_cloud_load,
+	.create = hw_cloud_create,
+	.update = hw_cloud_update,
+	.destroy = hw_cloud_destroy,
+	.generate_key_pair = hw_cloud_generate,
+	.sign = hw_cloud_sign,
+	.decrypt = hw_cloud_decrypt,
 	.health = kms_health,
 	.security = kms_security,
 	.default_refresh_s = 60,

@@ -40,18 +40,16 @@ typedef struct hw_kms_key {
 } hw_kms_key;
 
 typedef struct hw_kms_ctx {
-	const hw_slot_conf *conf;
+	hw_cloud_slot cs;         /* first: the shared hooks take the context as it is */
 	char *region;
 	char *url;                /* "<endpoint>/" */
 	char *host;               /* Host header: the endpoint's authority */
 	int window_days;
 	char **keys;              /* configured key ids/aliases/ARNs */
 	size_t nkeys;
-	const char *pin;          /* NULL: any PIN (IAM decides) */
 	hw_http_pool pool;        /* KMS */
 	hw_http_pool meta;        /* STS, container and instance metadata */
 	hw_aws_chain chain;
-	hw_objdir objs;           /* certificates and data objects */
 	bool opened;
 	pthread_mutex_t lock;     /* recs, foreign, health */
 	hw_kms_key **recs;
@@ -91,16 +89,16 @@ void hw_kms_key_free(hw_kms_key *k);
 /* The attributes of a key's two objects. */
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv);
 /* Every key of the slot, reported to sink. */
-CK_RV hw_kms_list(hw_kms_ctx *c, hw_obj_sink sink, void *arg);
+CK_RV hw_kms_list(void *vc, hw_obj_sink sink, void *arg);
 /* A hwagg key carrying this CreateKey nonce, if one exists (its ARN). */
 CK_RV hw_kms_find_nonce(hw_kms_ctx *c, const char *nonce, char **arn, hw_cloud_err *e);
 
 /* ---- operations (aws_kms_ops.c) ----------------------------------------------- */
-CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
-CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req, unsigned char *out,
+CK_RV hw_kms_sign(void *vc, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+CK_RV hw_kms_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigned char *out,
 		     size_t *out_len);
-CK_RV hw_kms_generate(hw_kms_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
-CK_RV hw_kms_destroy(hw_kms_ctx *c, int64_t oid);
+CK_RV hw_kms_destroy(void *vc, int64_t oid);
 
 #endif

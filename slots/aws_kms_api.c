@@ -140,9 +140,9 @@ void hw_kms_health_set(hw_kms_ctx *c, bool up, const char *why)
 {
 	pthread_mutex_lock(&c->lock);
 	if (!up && c->health != -1)
-		hw_warn("slot \"%s\" (aws-kms): token absent until the service answers again: %s", c->conf->name, why);
+		hw_warn("slot \"%s\" (aws-kms): token absent until the service answers again: %s", c->cs.conf->name, why);
 	else if (up && c->health == -1)
-		hw_info("slot \"%s\" (aws-kms): the service answers again; token present", c->conf->name);
+		hw_info("slot \"%s\" (aws-kms): the service answers again; token present", c->cs.conf->name);
 	c->health = up ? 1 : -1;
 	c->health_at = time(NULL);
 	if (!up)
@@ -181,7 +181,7 @@ static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 		a.json = NULL;
 		hw_kms_health_set(c, true, "");
 	} else {
-		hw_cloud_err_log(c->conf->name, "aws-kms", op, e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", op, e);
 		/* an answer of any kind means the service is there */
 		if (e->cause == HW_CLOUD_CONNECTIVITY)
 			hw_kms_health_set(c, false, e->detail);

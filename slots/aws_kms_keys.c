@@ -156,7 +156,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	    (usage = hw_kms_jstr(md, "KeyUsage")) == NULL || (state = hw_kms_jstr(md, "KeyState")) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "DescribeKey answered without Arn, KeyUsage or KeyState");
-		hw_cloud_err_log(c->conf->name, "aws-kms", "DescribeKey", e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "DescribeKey", e);
 		goto out;
 	}
 	/* a key hwagg cannot use is not an object: deleted, disabled, symmetric */
@@ -165,7 +165,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 		spec = hw_kms_jstr(md, "CustomerMasterKeySpec");
 	if (strcmp(state, "Enabled") != 0 || !spec_parse(spec, k) ||
 	    (strcmp(usage, "SIGN_VERIFY") != 0 && strcmp(usage, "ENCRYPT_DECRYPT") != 0)) {
-		hw_debug("slot \"%s\" (aws-kms): key %s skipped (%s, %s, %s)", c->conf->name, arn, state,
+		hw_debug("slot \"%s\" (aws-kms): key %s skipped (%s, %s, %s)", c->cs.conf->name, arn, state,
 			 spec ? spec : "no spec", usage);
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
@@ -183,7 +183,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	if ((k->spki = hw_b64_decode(hw_kms_jstr(resp, "PublicKey"), &k->spki_len)) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "GetPublicKey answered without a base64 PublicKey");
-		hw_cloud_err_log(c->conf->name, "aws-kms", "GetPublicKey", e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "GetPublicKey", e);
 		goto out;
 	}
 	if (want_tags && (rv = key_tags(c, k->arn, &tags, e)) != CKR_OK)
@@ -202,7 +202,7 @@ out:
 
 static hw_cloud_keyinfo key_info(hw_kms_ctx *c, const hw_kms_key *k)
 {
-	hw_cloud_keyinfo i = { "aws-kms", c->conf->name, k->type, k->decrypt, HW_SEC_HARDWARE, 1, k->arn, k->spki,
+	hw_cloud_keyinfo i = { "aws-kms", c->cs.conf->name, k->type, k->decrypt, HW_SEC_HARDWARE, 1, k->arn, k->spki,
 			       k->spki_len, k->label != NULL ? k->label : k->alias != NULL ? k->alias : k->arn,
 			       k->id_len > 0 ? k->id : NULL, k->id_len };
 	return i;
@@ -338,8 +338,9 @@ CK_RV hw_kms_find_nonce(hw_kms_ctx *c, const char *nonce, char **arn, hw_cloud_e
 	return walk_tagged(c, nonce, arn, e);
 }
 
-CK_RV hw_kms_list(hw_kms_ctx *c, hw_obj_sink sink, void *arg)
+CK_RV hw_kms_list(void *vc, hw_obj_sink sink, void *arg)
 {
+	hw_kms_ctx *c = vc;
 	hw_cloud_err e;
 	CK_RV rv = CKR_OK;
 	pthread_mutex_lock(&c->lock);

@@ -2,6 +2,7 @@
 #include "slots/cloud_slot.h"
 #include "common/log.h"
 #include "mechanisms/crypto.h"
+#include "mechanisms/encode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,4 +206,144 @@ CK_RV hw_cloud_conf_error(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
 	return CKR_ARGUMENTS_BAD;
+}
+
+bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
+{
+	const hw_cloud_slot *cs = ctx;
+	CK_MECHANISM_INFO i = { 0, 0, 0 };
+	switch (base) {
+	case CKM_ECDSA:
+		i = (CK_MECHANISM_INFO){ 256, cs->ec_max_bits, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
+								    CKF_EC_UNCOMPRESS };
+		break;
+	case CKM_EC_KEY_PAIR_GEN:
+		i = (CK_MECHANISM_INFO){ 256, cs->ec_max_bits, CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
+								    CKF_EC_UNCOMPRESS };
+		break;
+	case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS:
+		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_SIGN | CKF_VERIFY };
+		break;
+	case CKM_RSA_PKCS_OAEP:
+		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_DECRYPT | CKF_ENCRYPT };
+		break;
+	case CKM_RSA_PKCS_KEY_PAIR_GEN:
+		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_GENERATE_KEY_PAIR };
+		break;
+	default:
+		return false;
+	}
+	if (info != NULL)
+		*info = i;
+	return true;
+}
+
+/* The cloud identity (IAM) decides what the slot may do; the PIN only
+ * gates this process's sessions, and only when the slot sets one. */
+CK_RV hw_cloud_login(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
+{
+	const hw_cloud_slot *cs = ctx;
+	return who != CKU_USER ? CKR_USER_TYPE_INVALID : hw_cloud_pin_check(cs->pin, pin, len);
+}
+
+void hw_cloud_logout(void *ctx)
+{
+}
+
+bool hw_cloud_changed(void *ctx)
+{
+	/* the engine asks at most every refresh_s: a cloud KMS says nothing
+	 * when another process adds a key, so each time is a listing */
+	return true;
+}
+
+/* Certificates and data objects: files beside the store (cloud_objdir.c). */
+CK_RV hw_cloud_create(void *ctx, hw_attrs *attrs, int64_t *oid)
+{
+	hw_cloud_slot *cs = ctx;
+	return hw_objdir_create(&cs->objs, attrs, oid);
+}
+
+CK_RV hw_cloud_update(void *ctx, int64_t oid, const hw_attrs *attrs)
+{
+	hw_cloud_slot *cs = ctx;
+	/* a cloud key's attributes are its tags or labels and the service's */
+	return oid >= HW_OBJDIR_BASE ? hw_objdir_update(&cs->objs, oid, attrs) : CKR_ACTION_PROHIBITED;
+}
+
+CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg)
+{
+	hw_cloud_slot *cs = ctx;
+	CK_RV rv = cs->keys->list(ctx, sink, arg);
+	return rv == CKR_OK ? hw_objdir_load(&cs->objs, sink, arg) : rv;
+}
+
+CK_RV hw_cloud_destroy(void *ctx, int64_t oid, void *bdata)
+{
+	hw_cloud_slot *cs = ctx;
+	return oid >= HW_OBJDIR_BASE ? hw_objdir_destroy(&cs->objs, oid) : cs->keys->destroy(ctx, oid);
+}
+
+CK_RV hw_cloud_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
+			int64_t *pub_oid, int64_t *priv_oid, void **bdata)
+{
+	hw_cloud_slot *cs = ctx;
+	/* a cloud key outlives any session: session keys would be left behind */
+	if (!token)
+		return CKR_TEMPLATE_INCONSISTENT;
+	return cs->keys->generate(ctx, g, pub, priv, pub_oid, priv_oid, bdata);
+}
+
+CK_RV hw_cloud_sign(void *ctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
+{
+	hw_cloud_slot *cs = ctx;
+	return key->bdata == NULL ? CKR_KEY_HANDLE_INVALID : cs->keys->sign(ctx, key->bdata, req, sig, sig_len);
+}
+
+CK_RV hw_cloud_decrypt(void *ctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
+{
+	hw_cloud_slot *cs = ctx;
+	return key->bdata == NULL ? CKR_KEY_HANDLE_INVALID : cs->keys->decrypt(ctx, key->bdata, req, out, out_len);
+}
+
+CK_RV hw_cloud_sig_room(unsigned char *sig, size_t *sig_len, size_t need, bool *done)
+{
+	*done = sig == NULL || *sig_len < need;
+	CK_RV rv = sig != NULL && *sig_len < need ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+	if (*done)
+		*sig_len = need;
+	return rv;
+}
+
+CK_RV hw_cloud_sig_out(const hw_cloud_slot *cs, const char *backend, const char *op, CK_KEY_TYPE type, size_t nlen,
+		       const unsigned char *raw, size_t got, unsigned char *sig, size_t *sig_len)
+{
+	if (type == CKK_EC) {
+		/* the services answer DER; PKCS#11 wants r||s of the order's width */
+		if (hw_ecdsa_der_to_rs(raw, got, nlen, sig) != CKR_OK) {
+			hw_error("slot \"%s\" (%s): %s answered a malformed ECDSA signature", cs->conf->name, backend, op);
+			return CKR_DEVICE_ERROR;
+		}
+		*sig_len = 2 * nlen;
+		return CKR_OK;
+	}
+	if (got != nlen) {
+		hw_error("slot \"%s\" (%s): %s answered %zu bytes for a %zu-byte modulus", cs->conf->name, backend, op, got,
+			 nlen);
+		return CKR_DEVICE_ERROR;
+	}
+	memcpy(sig, raw, nlen);
+	*sig_len = nlen;
+	return CKR_OK;
+}
+
+CK_RV hw_cloud_plain_out(const unsigned char *pt, size_t pl, unsigned char *out, size_t *out_len)
+{
+	if (*out_len < pl) {
+		*out_len = pl;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	memcpy(out, pt, pl);
+	*out_len = pl;
+	return CKR_OK;
 }

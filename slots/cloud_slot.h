@@ -10,6 +10,7 @@
 #define HW_CLOUD_SLOT_H
 
 #include "slots/backend.h"
+#include "slots/cloud_objdir.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +40,41 @@ bool hw_cloud_health_present(hw_cloud_health *h);
 /* The last reason it was down ("" if none) into buf. */
 void hw_cloud_health_why(hw_cloud_health *h, char *buf, size_t len);
 
+/* The part of a cloud slot's context that the shared hooks below use: the
+ * first member of each cloud backend's context, so that they take its
+ * context as it is. */
+typedef struct hw_cloud_keyops {
+	CK_RV (*list)(void *ctx, hw_obj_sink sink, void *arg);      /* the service's keys */
+	CK_RV (*destroy)(void *ctx, int64_t oid);                     /* a key's private object */
+	CK_RV (*generate)(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+			  int64_t *priv_oid, void **bdata);
+	/* key: the private key object's bdata */
+	CK_RV (*sign)(void *ctx, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+	CK_RV (*decrypt)(void *ctx, const void *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
+} hw_cloud_keyops;
+
+typedef struct hw_cloud_slot {
+	const hw_cloud_keyops *keys;  /* the backend's own key functions */
+	const hw_slot_conf *conf;
+	const char *pin;              /* NULL: any PIN (the cloud's IAM decides) */
+	hw_objdir objs;               /* certificates and data objects */
+	unsigned ec_max_bits;         /* the largest curve the service has */
+} hw_cloud_slot;
+
+/* Hooks every cloud slot shares (ctx starts with a hw_cloud_slot). */
+bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
+CK_RV hw_cloud_login(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len);
+void hw_cloud_logout(void *ctx);
+bool hw_cloud_changed(void *ctx);
+CK_RV hw_cloud_create(void *ctx, hw_attrs *attrs, int64_t *oid);
+CK_RV hw_cloud_update(void *ctx, int64_t oid, const hw_attrs *attrs);
+CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg);
+CK_RV hw_cloud_destroy(void *ctx, int64_t oid, void *bdata);
+CK_RV hw_cloud_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
+			int64_t *pub_oid, int64_t *priv_oid, void **bdata);
+CK_RV hw_cloud_sign(void *ctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+CK_RV hw_cloud_decrypt(void *ctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
+
 /* The slot's PIN check: NULL want accepts any PIN (the cloud identity
  * decides); constant time in the PIN's bytes. */
 CK_RV hw_cloud_pin_check(const char *want, const CK_UTF8CHAR *pin, CK_ULONG len);
@@ -50,6 +86,19 @@ void hw_cloud_serial(const char *id, CK_UTF8CHAR serial[16]);
 char *hw_cloud_authority(const char *url);
 /* A configuration error into err; CKR_ARGUMENTS_BAD. */
 CK_RV hw_cloud_conf_error(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A signature's room: CKR_OK with *done false when sig (need bytes) may be
+ * written; *done true when the call ends here (a size query answered, or
+ * CKR_BUFFER_TOO_SMALL), with *sig_len set to need. */
+CK_RV hw_cloud_sig_room(unsigned char *sig, size_t *sig_len, size_t need, bool *done);
+/* The service's signature raw (got bytes) as PKCS#11 wants it in sig: an EC
+ * key's DER becomes r||s of nlen bytes each, an RSA signature must be the
+ * modulus' nlen bytes. CKR_DEVICE_ERROR (logged) when it is not. */
+CK_RV hw_cloud_sig_out(const hw_cloud_slot *cs, const char *backend, const char *op, CK_KEY_TYPE type, size_t nlen,
+		       const unsigned char *raw, size_t got, unsigned char *sig, size_t *sig_len);
+/* A plaintext into the caller's buffer (CKR_BUFFER_TOO_SMALL with the
+ * length needed). */
+CK_RV hw_cloud_plain_out(const unsigned char *pt, size_t pl, unsigned char *out, size_t *out_len);
 
 /* A cloud key pair's objects. */
 typedef struct hw_cloud_keyinfo {

@@ -15,6 +15,10 @@
 
 #define PROBE_MS 2000
 
+/* what the shared hooks (cloud_slot.c) call for this service */
+static const hw_cloud_keyops keyops = { hw_gcp_list_keys, hw_gcp_destroy, hw_gcp_generate, hw_gcp_sign,
+					 hw_gcp_decrypt };
+
 /* projects/P/locations/L/keyRings/R, each part a plain identifier */
 static bool key_ring_ok(const char *s)
 {
@@ -55,8 +59,10 @@ static CK_RV gcp_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 	hw_gcp_ctx *c = vctx;
 	char *ep = NULL, *host = NULL;
 	CK_RV rv = CKR_HOST_MEMORY;
-	c->conf = conf;
-	c->pin = hw_conf_str(conf, "pin", NULL);
+	c->cs.keys = &keyops;
+	c->cs.conf = conf;
+	c->cs.ec_max_bits = 384;        /* Cloud KMS has no P-521 */
+	c->cs.pin = hw_conf_str(conf, "pin", NULL);
 	const char *ring = hw_conf_str(conf, "key_ring", NULL);
 	if (ring == NULL || !key_ring_ok(ring))
 		return hw_cloud_conf_error(err, err_len, "key_ring: expected \"projects/P/locations/L/keyRings/R\"");
@@ -84,7 +90,7 @@ static CK_RV gcp_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		hw_http_pool_fini(&c->pool, false);
 		goto out;
 	}
-	if ((rv = hw_objdir_init(&c->objs, all->store, "gcp-kms", conf->name)) != CKR_OK) {
+	if ((rv = hw_objdir_init(&c->cs.objs, all->store, "gcp-kms", conf->name)) != CKR_OK) {
 		hw_http_pool_fini(&c->pool, false);
 		hw_http_pool_fini(&c->meta, false);
 		goto out;
@@ -112,7 +118,7 @@ static void gcp_close(void *vctx, bool forked)
 		hw_gcp_auth_fini(&c->auth, forked);
 		hw_http_pool_fini(&c->pool, forked);
 		hw_http_pool_fini(&c->meta, forked);
-		hw_objdir_fini(&c->objs);
+		hw_objdir_fini(&c->cs.objs);
 		if (!forked)
 			pthread_mutex_destroy(&c->lock);
 	}
@@ -143,100 +149,9 @@ static CK_RV gcp_token_info(void *vctx, CK_TOKEN_INFO *info)
 	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
 	info->ulMinPinLen = 0;
 	info->ulMaxPinLen = 255;
-	snprintf(id, sizeof(id), "gcp-kms\n%s\n%s\n%s", c->key_ring, c->base, c->conf->name);
+	snprintf(id, sizeof(id), "gcp-kms\n%s\n%s\n%s", c->key_ring, c->base, c->cs.conf->name);
 	hw_cloud_serial(id, info->serialNumber);
 	return CKR_OK;
-}
-
-static bool gcp_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
-{
-	CK_MECHANISM_INFO i = { 0, 0, 0 };
-	switch (base) {
-	case CKM_ECDSA:
-		i = (CK_MECHANISM_INFO){ 256, 384, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS };
-		break;
-	case CKM_EC_KEY_PAIR_GEN:
-		i = (CK_MECHANISM_INFO){ 256, 384, CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS };
-		break;
-	case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_SIGN | CKF_VERIFY };
-		break;
-	case CKM_RSA_PKCS_OAEP:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_DECRYPT | CKF_ENCRYPT };
-		break;
-	case CKM_RSA_PKCS_KEY_PAIR_GEN:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_GENERATE_KEY_PAIR };
-		break;
-	default:
-		return false;
-	}
-	if (info != NULL)
-		*info = i;
-	return true;
-}
-
-/* IAM decides what the slot may do; the PIN only gates this process's
- * sessions, and only when the slot sets one. */
-static CK_RV gcp_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
-{
-	hw_gcp_ctx *c = vctx;
-	return who != CKU_USER ? CKR_USER_TYPE_INVALID : hw_cloud_pin_check(c->pin, pin, len);
-}
-
-static void gcp_logout(void *vctx)
-{
-}
-
-static bool gcp_changed(void *vctx)
-{
-	/* asked at most every refresh_s: Cloud KMS says nothing when another
-	 * process adds a key, so each time is a listing */
-	return true;
-}
-
-static CK_RV gcp_load(void *vctx, hw_obj_sink sink, void *arg)
-{
-	hw_gcp_ctx *c = vctx;
-	CK_RV rv = hw_gcp_list_keys(c, sink, arg);
-	return rv == CKR_OK ? hw_objdir_load(&c->objs, sink, arg) : rv;
-}
-
-static CK_RV gcp_create(void *vctx, hw_attrs *attrs, int64_t *oid)
-{
-	hw_gcp_ctx *c = vctx;
-	return hw_objdir_create(&c->objs, attrs, oid);
-}
-
-static CK_RV gcp_update(void *vctx, int64_t oid, const hw_attrs *attrs)
-{
-	hw_gcp_ctx *c = vctx;
-	/* a version's attributes are its key's labels and the service's */
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_update(&c->objs, oid, attrs) : CKR_ACTION_PROHIBITED;
-}
-
-static CK_RV gcp_destroy(void *vctx, int64_t oid, void *bdata)
-{
-	hw_gcp_ctx *c = vctx;
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_destroy(&c->objs, oid) : hw_gcp_destroy(c, oid);
-}
-
-static CK_RV gcp_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
-			  int64_t *pub_oid, int64_t *priv_oid, void **bdata)
-{
-	/* a crypto key outlives any session (it cannot even be deleted) */
-	if (!token)
-		return CKR_TEMPLATE_INCONSISTENT;
-	return hw_gcp_generate(vctx, g, pub, priv, pub_oid, priv_oid, bdata);
-}
-
-static CK_RV gcp_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
-{
-	return key->bdata == NULL ? CKR_KEY_HANDLE_INVALID : hw_gcp_sign(vctx, key->bdata, req, sig, sig_len);
-}
-
-static CK_RV gcp_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
-{
-	return key->bdata == NULL ? CKR_KEY_HANDLE_INVALID : hw_gcp_decrypt(vctx, key->bdata, req, out, out_len);
 }
 
 static CK_RV gcp_health(void *vctx, char *msg, size_t len)
@@ -265,17 +180,17 @@ const hw_backend_ops hw_gcp_kms_ops = {
 	.open = gcp_open,
 	.close = gcp_close,
 	.token_info = gcp_token_info,
-	.has_mechanism = gcp_has_mechanism,
-	.login = gcp_login,
-	.logout = gcp_logout,
-	.changed = gcp_changed,
-	.load = gcp_load,
-	.create = gcp_create,
-	.update = gcp_update,
-	.destroy = gcp_destroy,
-	.generate_key_pair = gcp_generate,
-	.sign = gcp_sign,
-	.decrypt = gcp_decrypt,
+	.has_mechanism = hw_cloud_has_mechanism,
+	.login = hw_cloud_login,
+	.logout = hw_cloud_logout,
+	.changed = hw_cloud_changed,
+	.load = hw_cloud_load,
+	.create = hw_cloud_create,
+	.update = hw_cloud_update,
+	.destroy = hw_cloud_destroy,
+	.generate_key_pair = hw_cloud_generate,
+	.sign = hw_cloud_sign,
+	.decrypt = hw_cloud_decrypt,
 	.health = gcp_health,
 	.security = gcp_security,
 	.default_refresh_s = 60,

@@ -133,15 +133,13 @@ typedef struct hw_gcp_key {
 } hw_gcp_key;
 
 typedef struct hw_gcp_ctx {
-	const hw_slot_conf *conf;
+	hw_cloud_slot cs;         /* first: the shared hooks take the context as it is */
 	char *key_ring;           /* projects/P/locations/L/keyRings/R */
 	char *base;               /* "<endpoint>/v1/" */
 	const char *level;        /* "HSM" or "SOFTWARE" */
-	const char *pin;          /* NULL: any PIN (IAM decides) */
 	hw_http_pool pool;        /* Cloud KMS */
 	hw_http_pool meta;        /* metadata server, OAuth token endpoint */
 	hw_gcp_auth auth;
-	hw_objdir objs;           /* certificates and data objects */
 	hw_cloud_health health;
 	bool opened;
 	pthread_mutex_t lock;     /* recs */
@@ -168,15 +166,15 @@ void hw_gcp_key_free(hw_gcp_key *k);
 /* Add (or find the copy already there), marked seen; *idx its index. NULL: out of memory. */
 hw_gcp_key *hw_gcp_key_keep(hw_gcp_ctx *c, hw_gcp_key *k, size_t *idx);
 CK_RV hw_gcp_key_attrs(hw_gcp_ctx *c, const hw_gcp_key *k, hw_attrs *pub, hw_attrs *priv);
-CK_RV hw_gcp_list_keys(hw_gcp_ctx *c, hw_obj_sink sink, void *arg);
+CK_RV hw_gcp_list_keys(void *vc, hw_obj_sink sink, void *arg);
 
 /* operations (gcp_kms_ops.c) */
-CK_RV hw_gcp_sign(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
-CK_RV hw_gcp_decrypt(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_crypt_req *req, unsigned char *out,
+CK_RV hw_gcp_sign(void *vc, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+CK_RV hw_gcp_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigned char *out,
 		     size_t *out_len);
-CK_RV hw_gcp_destroy(hw_gcp_ctx *c, int64_t oid);
+CK_RV hw_gcp_destroy(void *vc, int64_t oid);
 /* key creation (gcp_kms_create.c) */
-CK_RV hw_gcp_generate(hw_gcp_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
 
 #endif

@@ -123,7 +123,7 @@ CK_RV hw_gcp_call_raw(hw_gcp_ctx *c, const char *op, const char *method, const c
 	if (rv == CKR_OK) {
 		hw_cloud_health_set(&c->health, true, "");
 	} else {
-		hw_cloud_err_log(c->conf->name, "gcp-kms", op, e);
+		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", op, e);
 		if (e->cause == HW_CLOUD_CONNECTIVITY)
 			hw_cloud_health_set(&c->health, false, e->detail);
 		else if (resp->status != 0)
@@ -149,7 +149,7 @@ CK_RV hw_gcp_call(hw_gcp_ctx *c, const char *op, const char *method, const char 
 			*out = NULL;
 			hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 					 "the answer is not a JSON object");
-			hw_cloud_err_log(c->conf->name, "gcp-kms", op, e);
+			hw_cloud_err_log(c->cs.conf->name, "gcp-kms", op, e);
 		}
 		json_tokener_free(t);
 	}

@@ -115,9 +115,10 @@ static CK_RV await_enabled(hw_gcp_ctx *c, const char *version, hw_cloud_err *e)
 	}
 }
 
-CK_RV hw_gcp_generate(hw_gcp_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata)
 {
+	hw_gcp_ctx *c = vc;
 	char alg[48], id[32], path[1200], version[1200];
 	unsigned char rnd[10];
 	hw_gcp_key *k = NULL;
@@ -133,7 +134,7 @@ CK_RV hw_gcp_generate(hw_gcp_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs
 	const CK_ATTRIBUTE *la = pair_attr(pub, priv, CKA_LABEL), *ia = pair_attr(pub, priv, CKA_ID);
 	if ((la != NULL && la->ulValueLen > HW_GCP_LABEL_MAX) || (ia != NULL && ia->ulValueLen > HW_GCP_ID_MAX)) {
 		hw_warn("slot \"%s\" (gcp-kms): CKA_LABEL holds at most %d bytes and CKA_ID %d bytes here (GCP labels)",
-			c->conf->name, HW_GCP_LABEL_MAX, HW_GCP_ID_MAX);
+			c->cs.conf->name, HW_GCP_LABEL_MAX, HW_GCP_ID_MAX);
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	}
 	if ((rv = hw_random(rnd, sizeof(rnd))) != CKR_OK)
@@ -161,14 +162,14 @@ CK_RV hw_gcp_generate(hw_gcp_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs
 	rv = hw_gcp_call(c, "CreateCryptoKey", "POST", path, body, true, &resp, &e);
 	if (rv == CKR_FUNCTION_FAILED && strcmp(e.code, "ALREADY_EXISTS") == 0) {
 		/* an earlier attempt whose answer was lost made it */
-		hw_info("slot \"%s\" (gcp-kms): the key of an interrupted creation exists: using it", c->conf->name);
+		hw_info("slot \"%s\" (gcp-kms): the key of an interrupted creation exists: using it", c->cs.conf->name);
 		rv = CKR_OK;
 	}
 	if (rv != CKR_OK)
 		goto out;
 	snprintf(version, sizeof(version), "%s/cryptoKeys/%s/cryptoKeyVersions/1", c->key_ring, id);
 	if ((rv = await_enabled(c, version, &e)) != CKR_OK) {
-		hw_cloud_err_log(c->conf->name, "gcp-kms", "CreateCryptoKey", &e);
+		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", "CreateCryptoKey", &e);
 		goto out;
 	}
 	if ((rv = hw_gcp_key_fetch(c, version, &k, &e)) != CKR_OK)
@@ -192,7 +193,7 @@ CK_RV hw_gcp_generate(hw_gcp_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs
 	*priv_oid = (int64_t)(2 * idx + 1);
 	*pub_oid = (int64_t)(2 * idx + 2);
 	*bdata = kept;
-	hw_info("slot \"%s\" (gcp-kms): created %s key %s/cryptoKeys/%s", c->conf->name, alg, c->key_ring, id);
+	hw_info("slot \"%s\" (gcp-kms): created %s key %s/cryptoKeys/%s", c->cs.conf->name, alg, c->key_ring, id);
 out:
 	json_object_put(body);
 	json_object_put(resp);

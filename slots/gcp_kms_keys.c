@@ -124,12 +124,12 @@ CK_RV hw_gcp_key_fetch(hw_gcp_ctx *c, const char *version, hw_gcp_key **out, hw_
 			break;
 		hw_cloud_err_set(e, rv, HW_CLOUD_PROVIDER, "DataLoss",
 				 "the public key failed its CRC32C check or is malformed");
-		hw_cloud_err_log(c->conf->name, "gcp-kms", "GetPublicKey", e);
+		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", "GetPublicKey", e);
 	}
 	if (rv != CKR_OK)
 		goto out;
 	if (!hw_gcp_alg_parse(alg, k)) {
-		hw_debug("slot \"%s\" (gcp-kms): %s skipped (algorithm %s)", c->conf->name, version, alg);
+		hw_debug("slot \"%s\" (gcp-kms): %s skipped (algorithm %s)", c->cs.conf->name, version, alg);
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
 	}
@@ -149,7 +149,7 @@ out:
 
 static hw_cloud_keyinfo key_info(hw_gcp_ctx *c, const hw_gcp_key *k)
 {
-	hw_cloud_keyinfo i = { "gcp-kms", c->conf->name, k->type, k->decrypt, k->hsm ? HW_SEC_HARDWARE : HW_SEC_SOFTWARE,
+	hw_cloud_keyinfo i = { "gcp-kms", c->cs.conf->name, k->type, k->decrypt, k->hsm ? HW_SEC_HARDWARE : HW_SEC_SOFTWARE,
 			       k->version, k->name, k->spki, k->spki_len, k->label != NULL ? k->label : k->name,
 			       k->id_len > 0 ? k->id : NULL, k->id_len };
 	return i;
@@ -191,7 +191,7 @@ static CK_RV walk(hw_gcp_ctx *c, const char *op, const char *path, CK_RV (*parse
 			hw_gcp_list_free(&l);
 		} else if (rv != CKR_OK && r.status == 200) {
 			hw_cloud_err_set(e, rv, HW_CLOUD_PROVIDER, "MalformedResponse", "the listing is not what %s answers", op);
-			hw_cloud_err_log(c->conf->name, "gcp-kms", op, e);
+			hw_cloud_err_log(c->cs.conf->name, "gcp-kms", op, e);
 		}
 		hw_http_resp_free(&r);
 	} while (rv == CKR_OK && token != NULL);
@@ -237,8 +237,9 @@ static CK_RV on_key(hw_gcp_ctx *c, const hw_gcp_item *key, void *arg)
 	return walk(c, "ListCryptoKeyVersions", path, hw_gcp_parse_versions, on_version, (void *)key, e);
 }
 
-CK_RV hw_gcp_list_keys(hw_gcp_ctx *c, hw_obj_sink sink, void *arg)
+CK_RV hw_gcp_list_keys(void *vc, hw_obj_sink sink, void *arg)
 {
+	hw_gcp_ctx *c = vc;
 	hw_cloud_err e;
 	char path[1200];
 	CK_RV rv;

@@ -33,7 +33,7 @@ static CK_RV sign_digest(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *
 			return CKR_KEY_TYPE_INCONSISTENT;
 		/* the algorithm fixes the hash: only its digest length is signed */
 		if (req->len != hw_hash_len(k->hash)) {
-			hw_warn("slot \"%s\" (gcp-kms): %s signs only %zu-byte digests, not %zu bytes", c->conf->name, k->alg,
+			hw_warn("slot \"%s\" (gcp-kms): %s signs only %zu-byte digests, not %zu bytes", c->cs.conf->name, k->alg,
 				hw_hash_len(k->hash), req->len);
 			return CKR_DATA_LEN_RANGE;
 		}
@@ -44,12 +44,12 @@ static CK_RV sign_digest(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *
 		if (k->type != CKK_RSA)
 			return CKR_KEY_TYPE_INCONSISTENT;
 		if (k->pss) {
-			hw_warn("slot \"%s\" (gcp-kms): %s signs with PSS only", c->conf->name, k->alg);
+			hw_warn("slot \"%s\" (gcp-kms): %s signs with PSS only", c->cs.conf->name, k->alg);
 			return CKR_KEY_FUNCTION_NOT_PERMITTED;
 		}
 		/* no raw RSA here: the DigestInfo must name the algorithm's hash */
 		if (hw_digestinfo_decode(req->data, req->len, &h, dg, dl) != CKR_OK || h != k->hash) {
-			hw_warn("slot \"%s\" (gcp-kms): %s signs only a DigestInfo of its own hash", c->conf->name, k->alg);
+			hw_warn("slot \"%s\" (gcp-kms): %s signs only a DigestInfo of its own hash", c->cs.conf->name, k->alg);
 			return CKR_DATA_INVALID;
 		}
 		return CKR_OK;
@@ -57,7 +57,7 @@ static CK_RV sign_digest(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *
 		if (k->type != CKK_RSA)
 			return CKR_KEY_TYPE_INCONSISTENT;
 		if (!k->pss) {
-			hw_warn("slot \"%s\" (gcp-kms): %s signs with PKCS#1 v1.5 only", c->conf->name, k->alg);
+			hw_warn("slot \"%s\" (gcp-kms): %s signs with PKCS#1 v1.5 only", c->cs.conf->name, k->alg);
 			return CKR_KEY_FUNCTION_NOT_PERMITTED;
 		}
 		/* Cloud KMS's PSS: MGF1 with the same hash, salt as long as the hash */
@@ -114,13 +114,15 @@ static CK_RV checked_call(hw_gcp_ctx *c, const hw_gcp_key *k, const char *op, co
 		}
 		hw_cloud_err_set(&e, rv, HW_CLOUD_PROVIDER, "DataLoss",
 				 "the answer failed its CRC32C checks or is malformed%s", attempt ? "" : "; asking again");
-		hw_cloud_err_log(c->conf->name, "gcp-kms", op, &e);
+		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", op, &e);
 	}
 	return rv;
 }
 
-CK_RV hw_gcp_sign(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
+CK_RV hw_gcp_sign(void *vc, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
 {
+	hw_gcp_ctx *c = vc;
+	const hw_gcp_key *k = key;
 	const unsigned char *dg = NULL;
 	size_t dl = 0, need = k->type == CKK_EC ? 2 * k->nlen : k->nlen, got = 0;
 	unsigned char *raw = NULL;
@@ -129,14 +131,9 @@ CK_RV hw_gcp_sign(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *req, un
 	CK_RV rv = sign_digest(c, k, req, &dg, &dl);
 	if (rv != CKR_OK)
 		return rv;
-	if (sig == NULL) {
-		*sig_len = need;
-		return CKR_OK;
-	}
-	if (*sig_len < need) {
-		*sig_len = need;
-		return CKR_BUFFER_TOO_SMALL;
-	}
+	bool done;
+	if ((rv = hw_cloud_sig_room(sig, sig_len, need, &done)) != CKR_OK || done)
+		return rv;
 	if ((b64 = hw_b64_encode(dg, dl)) == NULL || (body = json_object_new_object()) == NULL ||
 	    (digest = json_object_new_object()) == NULL) {
 		rv = CKR_HOST_MEMORY;
@@ -148,22 +145,7 @@ CK_RV hw_gcp_sign(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_sign_req *req, un
 	json_object_object_add(body, "digestCrc32c", json_object_new_string(crc));
 	if ((rv = checked_call(c, k, "AsymmetricSign", "asymmetricSign", body, hw_gcp_parse_signature, &raw, &got)) != CKR_OK)
 		goto out;
-	rv = CKR_DEVICE_ERROR;
-	if (k->type == CKK_EC) {
-		/* Cloud KMS answers DER; PKCS#11 wants r||s of the order's width */
-		if (hw_ecdsa_der_to_rs(raw, got, k->nlen, sig) != CKR_OK) {
-			hw_error("slot \"%s\" (gcp-kms): AsymmetricSign answered a malformed ECDSA signature", c->conf->name);
-			goto out;
-		}
-	} else if (got != need) {
-		hw_error("slot \"%s\" (gcp-kms): AsymmetricSign answered %zu bytes for a %zu-byte modulus", c->conf->name,
-			 got, need);
-		goto out;
-	} else {
-		memcpy(sig, raw, need);
-	}
-	*sig_len = need;
-	rv = CKR_OK;
+	rv = hw_cloud_sig_out(&c->cs, "gcp-kms", "AsymmetricSign", k->type, k->nlen, raw, got, sig, sig_len);
 out:
 	free(raw);
 	free(b64);
@@ -171,9 +153,11 @@ out:
 	return rv;
 }
 
-CK_RV hw_gcp_decrypt(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_crypt_req *req, unsigned char *out,
+CK_RV hw_gcp_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigned char *out,
 		     size_t *out_len)
 {
+	hw_gcp_ctx *c = vc;
+	const hw_gcp_key *k = key;
 	char *ct = NULL, crc[16];
 	unsigned char *pt = NULL;
 	size_t pl = 0;
@@ -204,14 +188,7 @@ CK_RV hw_gcp_decrypt(hw_gcp_ctx *c, const hw_gcp_key *k, const hw_crypt_req *req
 		rv = CKR_ENCRYPTED_DATA_INVALID;   /* INVALID_ARGUMENT: the ciphertext does not decrypt */
 	if (rv != CKR_OK)
 		goto out;
-	if (*out_len < pl) {
-		*out_len = pl;
-		rv = CKR_BUFFER_TOO_SMALL;
-		goto out;
-	}
-	memcpy(out, pt, pl);
-	*out_len = pl;
-	rv = CKR_OK;
+	rv = hw_cloud_plain_out(pt, pl, out, out_len);
 out:
 	if (pt != NULL)
 		hw_wipe(pt, pl);
@@ -221,8 +198,9 @@ out:
 	return rv;
 }
 
-CK_RV hw_gcp_destroy(hw_gcp_ctx *c, int64_t oid)
+CK_RV hw_gcp_destroy(void *vc, int64_t oid)
 {
+	hw_gcp_ctx *c = vc;
 	json_object *body, *resp = NULL;
 	hw_cloud_err e;
 	hw_gcp_key *k = NULL;
@@ -239,7 +217,7 @@ CK_RV hw_gcp_destroy(hw_gcp_ctx *c, int64_t oid)
 		return CKR_OK;          /* already gone */
 	if (oid % 2 == 0) {
 		/* the public key is the version's own: it goes with its private key */
-		hw_warn("slot \"%s\" (gcp-kms): the public key of %s goes only with its private key", c->conf->name, k->name);
+		hw_warn("slot \"%s\" (gcp-kms): the public key of %s goes only with its private key", c->cs.conf->name, k->name);
 		return CKR_ACTION_PROHIBITED;
 	}
 	if ((body = json_object_new_object()) == NULL)
@@ -252,7 +230,7 @@ CK_RV hw_gcp_destroy(hw_gcp_ctx *c, int64_t oid)
 		pthread_mutex_lock(&c->lock);
 		k->dead = true;
 		pthread_mutex_unlock(&c->lock);
-		hw_info("slot \"%s\" (gcp-kms): destruction of %s scheduled", c->conf->name, k->name);
+		hw_info("slot \"%s\" (gcp-kms): destruction of %s scheduled", c->cs.conf->name, k->name);
 	}
 	json_object_put(body);
 	json_object_put(resp);
