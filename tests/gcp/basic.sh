@@ -124,3 +124,15 @@ hw_run "replay the Node client's requests" python3 "$HWAGG_SRCDIR/tests/gcp/repl
 	"$HW_GCP_RING" "$TMP/kms/ca.pem"
 hw_expect "all replayed" "replay: 10 requests answered as the client expects" "$TMP/run.out"
 hw_pass "the fake answers the 10 requests Google's Node client made (enum numbers, no CRCs, labels PATCH)"
+
+# a slot making SOFTWARE keys: no pending generation, the level in the request
+hw_gcp_conf '"protection_level":"SOFTWARE"'
+gets=$(hw_gcp_stat '["by_op"]["GetCryptoKeyVersion"]')
+hw_keygen_ec "gcp-soft" 05
+hw_gcp_stat '["last"]["CreateCryptoKey"]["body"]' >"$TMP/create.json"
+hw_expect "SOFTWARE requested" '"protectionLevel": ?"SOFTWARE"' "$TMP/create.json"
+[ "$(hw_gcp_stat '["by_op"]["GetCryptoKeyVersion"]')" = $((gets + 1)) ] || hw_fail "a SOFTWARE version was awaited"
+hw_sign ECDSA-SHA256 05 "$TMP/data" "$TMP/sig05" --signature-format openssl
+hw_pubkey_pem 05 "$TMP/pub05.pem"
+hw_check_sig "ECDSA P-256 (SOFTWARE)" "$TMP/pub05.pem" "$TMP/data" "$TMP/sig05"
+hw_pass "protection_level SOFTWARE: the key is made in software, enabled at once, and signs"
