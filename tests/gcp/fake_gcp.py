@@ -40,7 +40,6 @@ import os
 import re
 import secrets
 import socket
-import ssl
 import sys
 import threading
 import time
@@ -50,6 +49,11 @@ import uuid
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+# the loopback server plumbing (options, HTTPS and HTTP listeners) is the aws fake's
+sys.dont_write_bytecode = True        # nothing written into the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kms"))
+from fake_kms import arg_parser, serve  # noqa: E402
 
 SCOPE = "https://www.googleapis.com/auth/cloudkms"
 
@@ -585,37 +589,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answer(404, "{}")
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-
 def main():
-    import argparse
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--http-port", type=int, required=True)
-    ap.add_argument("--cert", required=True)
-    ap.add_argument("--key", required=True)
+    ap = arg_parser()
     ap.add_argument("--key-ring", required=True)
     ap.add_argument("--sa-email", required=True)
     ap.add_argument("--sa-pubkey", required=True, help="PEM public key of the service account")
-    ap.add_argument("--stop-after", type=int, default=900)
     a = ap.parse_args()
     with open(a.sa_pubkey, "rb") as f:
         pub = serialization.load_pem_public_key(f.read())
-    st = State(a.key_ring, a.sa_email, pub)
-    tls = Server(("127.0.0.1", a.port), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-    tls.tls, tls.state = True, st
-    plain = Server(("127.0.0.1", a.http_port), Handler)
-    plain.tls, plain.state = False, st
-    for s in (tls, plain):
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    time.sleep(a.stop_after)
-
+    serve(Handler, State(a.key_ring, a.sa_email, pub), a)
 
 if __name__ == "__main__":
     main()
