@@ -26,8 +26,8 @@ static char *env_or(const char *conf_value, const char *env)
 }
 
 /* what the shared hooks (cloud_slot.c) call for this service */
-static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_destroy, hw_kms_generate, hw_kms_sign,
-					 hw_kms_decrypt };
+static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_count, hw_kms_record, hw_kms_destroy, hw_kms_generate,
+					 hw_kms_sign, hw_kms_decrypt };
 
 static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {

@@ -90,6 +90,9 @@ void hw_kms_key_free(hw_kms_key *k);
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv);
 /* Every key of the slot, reported to sink. */
 CK_RV hw_kms_list(void *vc, hw_obj_sink sink, void *arg);
+/* The key table for the shared hooks (cloud_slot.h). */
+size_t hw_kms_count(void *vc);
+hw_cloud_rec hw_kms_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdata);
 /* A hwagg key carrying this CreateKey nonce, if one exists (its ARN). */
 CK_RV hw_kms_find_nonce(hw_kms_ctx *c, const char *nonce, char **arn, hw_cloud_err *e);
 
@@ -99,6 +102,7 @@ CK_RV hw_kms_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigne
 		     size_t *out_len);
 CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
-CK_RV hw_kms_destroy(void *vc, int64_t oid);
+/* record i is live (hw_cloud_destroy checked) */
+CK_RV hw_kms_destroy(void *vc, size_t i);
 
 #endif

@@ -214,12 +214,29 @@ CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_att
 	return hw_cloud_key_attrs(&i, pub, priv);
 }
 
-/* A listed key's full attribute sets (a generated key's come from its
- * template instead). */
-static CK_RV listed_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
+size_t hw_kms_count(void *vc)
 {
-	hw_cloud_keyinfo i = key_info(c, k);
-	return hw_cloud_listed_attrs(&i, pub, priv);
+	hw_kms_ctx *c = vc;
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->nrecs;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+hw_cloud_rec hw_kms_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdata)
+{
+	hw_kms_ctx *c = vc;
+	hw_cloud_rec st = HW_CLOUD_REC_NONE;
+	pthread_mutex_lock(&c->lock);
+	if (i < c->nrecs) {
+		hw_kms_key *k = c->recs[i];
+		st = k->dead ? HW_CLOUD_REC_DEAD : k->seen ? HW_CLOUD_REC_SHOWN : HW_CLOUD_REC_HIDDEN;
+		*ki = key_info(c, k);
+		if (bdata != NULL)
+			*bdata = k;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return st;
 }
 
 static bool foreign_inlock(hw_kms_ctx *c, const char *arn)
@@ -367,24 +384,5 @@ CK_RV hw_kms_list(void *vc, hw_obj_sink sink, void *arg)
 		rv = walk_tagged(c, NULL, NULL, &e);
 	if (rv != CKR_OK)
 		return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? CKR_DEVICE_ERROR : rv;
-	/* report outside the lock: records are immutable once added */
-	pthread_mutex_lock(&c->lock);
-	size_t n = c->nrecs;
-	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-		hw_attrs pub, priv;
-		pthread_mutex_lock(&c->lock);
-		hw_kms_key *k = c->recs[i];
-		bool show = k->seen && !k->dead;
-		pthread_mutex_unlock(&c->lock);
-		if (!show)
-			continue;
-		hw_attrs_init(&pub);
-		hw_attrs_init(&priv);
-		if ((rv = listed_attrs(c, k, &pub, &priv)) == CKR_OK && (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
-			rv = sink(arg, (int64_t)(2 * i + 1), &priv, k);
-		hw_attrs_clear(&pub);
-		hw_attrs_clear(&priv);
-	}
-	return rv;
+	return hw_cloud_report(c, sink, arg);
 }

@@ -358,27 +358,14 @@ out:
 	return rv;
 }
 
-CK_RV hw_kms_destroy(void *vc, int64_t oid)
+CK_RV hw_kms_destroy(void *vc, size_t i)
 {
 	hw_kms_ctx *c = vc;
 	json_object *body, *resp = NULL;
 	hw_cloud_err e;
-	hw_kms_key *k = NULL;
-	if (oid < 1)
-		return CKR_OBJECT_HANDLE_INVALID;
-	size_t idx = (size_t)(oid - 1) / 2;
 	pthread_mutex_lock(&c->lock);
-	if (idx < c->nrecs)
-		k = c->recs[idx];
-	bool dead = k != NULL && k->dead;
+	hw_kms_key *k = c->recs[i];
 	pthread_mutex_unlock(&c->lock);
-	if (k == NULL || dead)
-		return CKR_OK;          /* already gone */
-	if (oid % 2 == 0) {
-		/* the public key is the KMS key's own: it goes with its private key */
-		hw_warn("slot \"%s\" (aws-kms): the public key of %s goes only with its private key", c->cs.conf->name, k->arn);
-		return CKR_ACTION_PROHIBITED;
-	}
 	body = json_object_new_object();
 	json_object_object_add(body, "KeyId", json_object_new_string(k->arn));
 	json_object_object_add(body, "PendingWindowInDays", json_object_new_int(c->window_days));

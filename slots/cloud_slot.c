@@ -281,7 +281,45 @@ CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg)
 CK_RV hw_cloud_destroy(void *ctx, int64_t oid, void *bdata)
 {
 	hw_cloud_slot *cs = ctx;
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_destroy(&cs->objs, oid) : cs->keys->destroy(ctx, oid);
+	hw_cloud_keyinfo ki;
+	if (oid >= HW_OBJDIR_BASE)
+		return hw_objdir_destroy(&cs->objs, oid);
+	if (oid < 1)
+		return CKR_OBJECT_HANDLE_INVALID;
+	size_t i = (size_t)(oid - 1) / 2;
+	hw_cloud_rec st = cs->keys->record(ctx, i, &ki, NULL);
+	if (st == HW_CLOUD_REC_NONE || st == HW_CLOUD_REC_DEAD)
+		return CKR_OK;          /* already gone */
+	if (oid % 2 == 0) {
+		/* the public key is the service key's own: it goes with its private key */
+		hw_warn("slot \"%s\" (%s): the public key of %s goes only with its private key", cs->conf->name, ki.backend,
+			ki.uri);
+		return CKR_ACTION_PROHIBITED;
+	}
+	return cs->keys->destroy(ctx, i);
+}
+
+CK_RV hw_cloud_report(void *ctx, hw_obj_sink sink, void *arg)
+{
+	hw_cloud_slot *cs = ctx;
+	CK_RV rv = CKR_OK;
+	size_t n = cs->keys->count(ctx);
+	/* reported outside the backend's lock: records are immutable once added */
+	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+		hw_cloud_keyinfo ki;
+		void *bdata = NULL;
+		hw_attrs pub, priv;
+		if (cs->keys->record(ctx, i, &ki, &bdata) != HW_CLOUD_REC_SHOWN)
+			continue;
+		hw_attrs_init(&pub);
+		hw_attrs_init(&priv);
+		if ((rv = hw_cloud_listed_attrs(&ki, &pub, &priv)) == CKR_OK &&
+		    (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
+			rv = sink(arg, (int64_t)(2 * i + 1), &priv, bdata);
+		hw_attrs_clear(&pub);
+		hw_attrs_clear(&priv);
+	}
+	return rv;
 }
 
 CK_RV hw_cloud_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,

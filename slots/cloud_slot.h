@@ -43,9 +43,26 @@ void hw_cloud_health_why(hw_cloud_health *h, char *buf, size_t len);
 /* The part of a cloud slot's context that the shared hooks below use: the
  * first member of each cloud backend's context, so that they take its
  * context as it is. */
+struct hw_cloud_keyinfo;
+
+/* A record of a cloud slot's key table (oids 2i+1, 2i+2 for record i). */
+typedef enum {
+	HW_CLOUD_REC_NONE = 0,        /* no such record */
+	HW_CLOUD_REC_DEAD,            /* destroyed (deletion or destruction scheduled) */
+	HW_CLOUD_REC_HIDDEN,          /* not in the current listing */
+	HW_CLOUD_REC_SHOWN,
+} hw_cloud_rec;
+
 typedef struct hw_cloud_keyops {
-	CK_RV (*list)(void *ctx, hw_obj_sink sink, void *arg);      /* the service's keys */
-	CK_RV (*destroy)(void *ctx, int64_t oid);                     /* a key's private object */
+	/* the service's keys into the table (the report is hw_cloud_report's) */
+	CK_RV (*list)(void *ctx, hw_obj_sink sink, void *arg);
+	/* records in the table, and record i: its state and, unless NONE, its
+	 * objects' description and the private key's bdata (under the
+	 * backend's lock; records are immutable once added) */
+	size_t (*count)(void *ctx);
+	hw_cloud_rec (*record)(void *ctx, size_t i, struct hw_cloud_keyinfo *ki, void **bdata);
+	/* destroy the (live) key of record i at the service */
+	CK_RV (*destroy)(void *ctx, size_t i);
 	CK_RV (*generate)(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 			  int64_t *priv_oid, void **bdata);
 	/* key: the private key object's bdata */
@@ -99,6 +116,9 @@ CK_RV hw_cloud_sig_out(const hw_cloud_slot *cs, const char *backend, const char 
 /* A plaintext into the caller's buffer (CKR_BUFFER_TOO_SMALL with the
  * length needed). */
 CK_RV hw_cloud_plain_out(const unsigned char *pt, size_t pl, unsigned char *out, size_t *out_len);
+
+/* Every SHOWN record's two objects to sink (the listing's second phase). */
+CK_RV hw_cloud_report(void *ctx, hw_obj_sink sink, void *arg);
 
 /* A cloud key pair's objects. */
 typedef struct hw_cloud_keyinfo {

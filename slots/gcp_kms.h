@@ -167,12 +167,16 @@ void hw_gcp_key_free(hw_gcp_key *k);
 hw_gcp_key *hw_gcp_key_keep(hw_gcp_ctx *c, hw_gcp_key *k, size_t *idx);
 CK_RV hw_gcp_key_attrs(hw_gcp_ctx *c, const hw_gcp_key *k, hw_attrs *pub, hw_attrs *priv);
 CK_RV hw_gcp_list_keys(void *vc, hw_obj_sink sink, void *arg);
+/* The key table for the shared hooks (cloud_slot.h). */
+size_t hw_gcp_count(void *vc);
+hw_cloud_rec hw_gcp_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdata);
 
 /* operations (gcp_kms_ops.c) */
 CK_RV hw_gcp_sign(void *vc, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
 CK_RV hw_gcp_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigned char *out,
 		     size_t *out_len);
-CK_RV hw_gcp_destroy(void *vc, int64_t oid);
+/* record i is live (hw_cloud_destroy checked) */
+CK_RV hw_gcp_destroy(void *vc, size_t i);
 /* key creation (gcp_kms_create.c) */
 CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);

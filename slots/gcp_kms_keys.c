@@ -155,6 +155,31 @@ static hw_cloud_keyinfo key_info(hw_gcp_ctx *c, const hw_gcp_key *k)
 	return i;
 }
 
+size_t hw_gcp_count(void *vc)
+{
+	hw_gcp_ctx *c = vc;
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->nrecs;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+hw_cloud_rec hw_gcp_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdata)
+{
+	hw_gcp_ctx *c = vc;
+	hw_cloud_rec st = HW_CLOUD_REC_NONE;
+	pthread_mutex_lock(&c->lock);
+	if (i < c->nrecs) {
+		hw_gcp_key *k = c->recs[i];
+		st = k->dead ? HW_CLOUD_REC_DEAD : k->seen ? HW_CLOUD_REC_SHOWN : HW_CLOUD_REC_HIDDEN;
+		*ki = key_info(c, k);
+		if (bdata != NULL)
+			*bdata = k;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
 CK_RV hw_gcp_key_attrs(hw_gcp_ctx *c, const hw_gcp_key *k, hw_attrs *pub, hw_attrs *priv)
 {
 	hw_cloud_keyinfo i = key_info(c, k);
@@ -251,26 +276,5 @@ CK_RV hw_gcp_list_keys(void *vc, hw_obj_sink sink, void *arg)
 	rv = walk(c, "ListCryptoKeys", path, hw_gcp_parse_keys, on_key, &e, &e);
 	if (rv != CKR_OK)
 		return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? CKR_DEVICE_ERROR : rv;
-	/* report outside the lock: records are immutable once added */
-	pthread_mutex_lock(&c->lock);
-	size_t n = c->nrecs;
-	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-		hw_attrs pub, priv;
-		pthread_mutex_lock(&c->lock);
-		hw_gcp_key *k = c->recs[i];
-		bool show = k->seen && !k->dead;
-		pthread_mutex_unlock(&c->lock);
-		if (!show)
-			continue;
-		hw_cloud_keyinfo info = key_info(c, k);
-		hw_attrs_init(&pub);
-		hw_attrs_init(&priv);
-		if ((rv = hw_cloud_listed_attrs(&info, &pub, &priv)) == CKR_OK &&
-		    (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
-			rv = sink(arg, (int64_t)(2 * i + 1), &priv, k);
-		hw_attrs_clear(&pub);
-		hw_attrs_clear(&priv);
-	}
-	return rv;
+	return hw_cloud_report(c, sink, arg);
 }

@@ -198,28 +198,15 @@ out:
 	return rv;
 }
 
-CK_RV hw_gcp_destroy(void *vc, int64_t oid)
+CK_RV hw_gcp_destroy(void *vc, size_t i)
 {
 	hw_gcp_ctx *c = vc;
 	json_object *body, *resp = NULL;
 	hw_cloud_err e;
-	hw_gcp_key *k = NULL;
 	char path[1200];
-	if (oid < 1)
-		return CKR_OBJECT_HANDLE_INVALID;
-	size_t idx = (size_t)(oid - 1) / 2;
 	pthread_mutex_lock(&c->lock);
-	if (idx < c->nrecs)
-		k = c->recs[idx];
-	bool dead = k != NULL && k->dead;
+	hw_gcp_key *k = c->recs[i];
 	pthread_mutex_unlock(&c->lock);
-	if (k == NULL || dead)
-		return CKR_OK;          /* already gone */
-	if (oid % 2 == 0) {
-		/* the public key is the version's own: it goes with its private key */
-		hw_warn("slot \"%s\" (gcp-kms): the public key of %s goes only with its private key", c->cs.conf->name, k->name);
-		return CKR_ACTION_PROHIBITED;
-	}
 	if ((body = json_object_new_object()) == NULL)
 		return CKR_HOST_MEMORY;
 	snprintf(path, sizeof(path), "%s:destroy", k->name);
