@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PROBE_EVERY_S 2         /* an absent token is probed at most this often */
 #define PROBE_MS 2000
 
 static char *env_or(const char *conf_value, const char *env)
@@ -24,6 +23,8 @@ static char *env_or(const char *conf_value, const char *env)
 	const char *v = conf_value != NULL ? conf_value : secure_getenv(env);
 	return v != NULL && v[0] != '\0' ? strdup(v) : NULL;
 }
+
+static CK_RV ping(void *arg);
 
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_count, hw_kms_record, hw_kms_destroy, hw_kms_generate,
@@ -98,6 +99,7 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		goto out;
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	hw_cloud_health_init(&c->cs.health, conf->name, "aws-kms", ping, c);
 	c->opened = true;
 	hw_info("slot \"%s\" (aws-kms): region %s, endpoint %s, %zu configured keys%s", conf->name, c->region, c->url,
 		c->nkeys, ca != NULL ? ", extra CA file" : "");
@@ -110,19 +112,11 @@ out:
 	return rv;
 }
 
-static pthread_cond_t probe_done = PTHREAD_COND_INITIALIZER;
-
 static void kms_close(void *vctx, bool forked)
 {
 	hw_kms_ctx *c = vctx;
-	if (c->opened && !forked) {
-		/* a probe holds the context: wait for it (bounded by its deadline) */
-		pthread_mutex_lock(&c->lock);
-		while (c->probing)
-			pthread_cond_wait(&probe_done, &c->lock);
-		pthread_mutex_unlock(&c->lock);
-	}
 	if (c->opened) {
+		hw_cloud_health_fini(&c->cs.health, forked);
 		hw_aws_chain_fini(&c->chain, forked);
 		hw_http_pool_fini(&c->pool, forked);
 		hw_http_pool_fini(&c->meta, forked);
@@ -145,8 +139,9 @@ static void kms_close(void *vctx, bool forked)
 }
 
 /* A short ListKeys: is the service there, and do our credentials work? */
-static CK_RV ping(hw_kms_ctx *c)
+static CK_RV ping(void *arg)
 {
+	hw_kms_ctx *c = arg;
 	json_object *req = json_object_new_object(), *resp = NULL;
 	hw_cloud_err e;
 	json_object_object_add(req, "Limit", json_object_new_int(1));
@@ -156,56 +151,25 @@ static CK_RV ping(hw_kms_ctx *c)
 	return rv;
 }
 
-static void *probe_main(void *arg)
-{
-	hw_kms_ctx *c = arg;
-	ping(c);
-	pthread_mutex_lock(&c->lock);
-	c->probing = false;
-	pthread_cond_broadcast(&probe_done);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
 static CK_RV kms_token_info(void *vctx, CK_TOKEN_INFO *info)
 {
 	hw_kms_ctx *c = vctx;
-	pthread_mutex_lock(&c->lock);
-	bool down = c->health == -1, start = down && !c->probing && time(NULL) - c->health_at >= PROBE_EVERY_S;
-	if (start) {
-		pthread_attr_t at;
-		pthread_t t;
-		c->probing = true;
-		c->health_at = time(NULL);
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &at, probe_main, c) != 0)
-			c->probing = false;
-		pthread_attr_destroy(&at);
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (down)
-		return CKR_TOKEN_NOT_PRESENT;
-	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
-	info->ulMinPinLen = 0;
-	info->ulMaxPinLen = 255;
 	char id[600];
 	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->cs.conf->name);
-	hw_cloud_serial(id, info->serialNumber);
-	return CKR_OK;
+	return hw_cloud_token_info(&c->cs, id, info);
 }
 
 static CK_RV kms_health(void *vctx, char *msg, size_t len)
 {
 	hw_kms_ctx *c = vctx;
+	char why[192];
 	CK_RV rv = ping(c);
-	pthread_mutex_lock(&c->lock);
+	hw_cloud_health_why(&c->cs.health, why, sizeof(why));
 	if (rv == CKR_OK)
 		snprintf(msg, len, "AWS KMS %s in %s answers; keys in KMS HSMs (hardware)", c->url, c->region);
 	else
 		snprintf(msg, len, "AWS KMS %s in %s: %s (see the log for the cause)", c->url, c->region,
-			 c->why[0] ? c->why : hw_rv_name(rv));
-	pthread_mutex_unlock(&c->lock);
+			 why[0] ? why : hw_rv_name(rv));
 	return rv;
 }
 

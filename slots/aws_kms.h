@@ -51,17 +51,11 @@ typedef struct hw_kms_ctx {
 	hw_http_pool meta;        /* STS, container and instance metadata */
 	hw_aws_chain chain;
 	bool opened;
-	pthread_mutex_t lock;     /* recs, foreign, health */
+	pthread_mutex_t lock;     /* recs, foreign */
 	hw_kms_key **recs;
 	size_t nrecs, cap;
 	char **foreign;           /* ARNs of listed keys that are not ours */
 	size_t nforeign, fcap;
-	int health;               /* 0 unknown, 1 up, -1 down */
-	time_t health_at;
-	char why[192];
-	bool probing;
-	pthread_t prober;
-	bool prober_started;
 	time_t loaded_at;
 } hw_kms_ctx;
 
@@ -76,7 +70,6 @@ CK_RV hw_kms_call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 CK_RV hw_kms_call_ex(hw_kms_ctx *c, const char *op, json_object *req, json_object **resp, hw_cloud_err *e,
 		     int attempts, int deadline_ms);
 const char *hw_kms_jstr(json_object *o, const char *key);
-void hw_kms_health_set(hw_kms_ctx *c, bool up, const char *why);
 
 /* ---- keys (aws_kms_keys.c) ---------------------------------------------------- */
 /* The record of a key by ARN, added if new (under c->lock). */

@@ -136,20 +136,6 @@ static hw_retry_class classify(void *varg, const hw_http_resp *resp, hw_cloud_er
 static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *req, json_object **resp,
 		  hw_cloud_err *e, int attempts, int deadline_ms);
 
-void hw_kms_health_set(hw_kms_ctx *c, bool up, const char *why)
-{
-	pthread_mutex_lock(&c->lock);
-	if (!up && c->health != -1)
-		hw_warn("slot \"%s\" (aws-kms): token absent until the service answers again: %s", c->cs.conf->name, why);
-	else if (up && c->health == -1)
-		hw_info("slot \"%s\" (aws-kms): the service answers again; token present", c->cs.conf->name);
-	c->health = up ? 1 : -1;
-	c->health_at = time(NULL);
-	if (!up)
-		snprintf(c->why, sizeof(c->why), "%s", why);
-	pthread_mutex_unlock(&c->lock);
-}
-
 CK_RV hw_kms_call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *req, json_object **resp,
 		  hw_cloud_err *e)
 {
@@ -179,14 +165,14 @@ static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 	if (rv == CKR_OK) {
 		*resp = a.json;
 		a.json = NULL;
-		hw_kms_health_set(c, true, "");
+		hw_cloud_health_set(&c->cs.health, true, "");
 	} else {
 		hw_cloud_err_log(c->cs.conf->name, "aws-kms", op, e);
 		/* an answer of any kind means the service is there */
 		if (e->cause == HW_CLOUD_CONNECTIVITY)
-			hw_kms_health_set(c, false, e->detail);
+			hw_cloud_health_set(&c->cs.health, false, e->detail);
 		else if (r.status != 0)
-			hw_kms_health_set(c, true, "");
+			hw_cloud_health_set(&c->cs.health, true, "");
 	}
 	json_object_put(a.json);
 	arg_reset(&a);

@@ -257,6 +257,17 @@ bool hw_cloud_changed(void *ctx)
 	return true;
 }
 
+CK_RV hw_cloud_token_info(hw_cloud_slot *cs, const char *id, CK_TOKEN_INFO *info)
+{
+	if (!hw_cloud_health_present(&cs->health))
+		return CKR_TOKEN_NOT_PRESENT;
+	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
+	info->ulMinPinLen = 0;
+	info->ulMaxPinLen = 255;
+	hw_cloud_serial(id, info->serialNumber);
+	return CKR_OK;
+}
+
 /* Certificates and data objects: files beside the store (cloud_objdir.c). */
 CK_RV hw_cloud_create(void *ctx, hw_attrs *attrs, int64_t *oid)
 {

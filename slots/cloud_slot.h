@@ -76,6 +76,7 @@ typedef struct hw_cloud_slot {
 	const char *pin;              /* NULL: any PIN (the cloud's IAM decides) */
 	hw_objdir objs;               /* certificates and data objects */
 	unsigned ec_max_bits;         /* the largest curve the service has */
+	hw_cloud_health health;       /* the token's presence */
 } hw_cloud_slot;
 
 /* Hooks every cloud slot shares (ctx starts with a hw_cloud_slot). */
@@ -84,6 +85,9 @@ CK_RV hw_cloud_login(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULO
 void hw_cloud_logout(void *ctx);
 bool hw_cloud_changed(void *ctx);
 CK_RV hw_cloud_create(void *ctx, hw_attrs *attrs, int64_t *oid);
+/* The token's part of C_GetTokenInfo: absent while the service is known
+ * unreachable (never waiting on it); id makes the serial number. */
+CK_RV hw_cloud_token_info(hw_cloud_slot *cs, const char *id, CK_TOKEN_INFO *info);
 CK_RV hw_cloud_update(void *ctx, int64_t oid, const hw_attrs *attrs);
 CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg);
 CK_RV hw_cloud_destroy(void *ctx, int64_t oid, void *bdata);

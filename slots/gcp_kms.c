@@ -96,7 +96,7 @@ static CK_RV gcp_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		goto out;
 	}
 	hw_gcp_auth_init(&c->auth, conf->name, &c->meta);
-	hw_cloud_health_init(&c->health, conf->name, "gcp-kms", ping, c);
+	hw_cloud_health_init(&c->cs.health, conf->name, "gcp-kms", ping, c);
 	pthread_mutex_init(&c->lock, NULL);
 	c->opened = true;
 	hw_info("slot \"%s\" (gcp-kms): key ring %s, endpoint %s, protection level %s%s", conf->name, c->key_ring, c->base,
@@ -114,7 +114,7 @@ static void gcp_close(void *vctx, bool forked)
 {
 	hw_gcp_ctx *c = vctx;
 	if (c->opened) {
-		hw_cloud_health_fini(&c->health, forked);
+		hw_cloud_health_fini(&c->cs.health, forked);
 		hw_gcp_auth_fini(&c->auth, forked);
 		hw_http_pool_fini(&c->pool, forked);
 		hw_http_pool_fini(&c->meta, forked);
@@ -144,14 +144,8 @@ static CK_RV gcp_token_info(void *vctx, CK_TOKEN_INFO *info)
 {
 	hw_gcp_ctx *c = vctx;
 	char id[1200];
-	if (!hw_cloud_health_present(&c->health))
-		return CKR_TOKEN_NOT_PRESENT;
-	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
-	info->ulMinPinLen = 0;
-	info->ulMaxPinLen = 255;
 	snprintf(id, sizeof(id), "gcp-kms\n%s\n%s\n%s", c->key_ring, c->base, c->cs.conf->name);
-	hw_cloud_serial(id, info->serialNumber);
-	return CKR_OK;
+	return hw_cloud_token_info(&c->cs, id, info);
 }
 
 static CK_RV gcp_health(void *vctx, char *msg, size_t len)
@@ -159,7 +153,7 @@ static CK_RV gcp_health(void *vctx, char *msg, size_t len)
 	hw_gcp_ctx *c = vctx;
 	char why[192];
 	CK_RV rv = ping(c);
-	hw_cloud_health_why(&c->health, why, sizeof(why));
+	hw_cloud_health_why(&c->cs.health, why, sizeof(why));
 	if (rv == CKR_OK)
 		snprintf(msg, len, "Cloud KMS %s answers for %s; protection level %s", c->base, c->key_ring, c->level);
 	else

@@ -140,7 +140,6 @@ typedef struct hw_gcp_ctx {
 	hw_http_pool pool;        /* Cloud KMS */
 	hw_http_pool meta;        /* metadata server, OAuth token endpoint */
 	hw_gcp_auth auth;
-	hw_cloud_health health;
 	bool opened;
 	pthread_mutex_t lock;     /* recs */
 	hw_gcp_key **recs;
