@@ -81,25 +81,13 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		}
 	}
 	ca = env_or(hw_conf_str(conf, "ca_file", NULL), "AWS_CA_BUNDLE");
-	if ((rv = hw_http_pool_init(&c->pool, conf->name, ca)) != CKR_OK)
+	if ((rv = hw_cloud_slot_open(&c->cs, all, "aws-kms", ca, ping, c)) != CKR_OK)
 		goto out;
-	if ((rv = hw_http_pool_init(&c->meta, conf->name, ca)) != CKR_OK) {
-		hw_http_pool_fini(&c->pool, false);
-		goto out;
-	}
-	if ((rv = hw_aws_chain_init(&c->chain, conf->name, profile, c->region, &c->meta)) != CKR_OK) {
-		hw_http_pool_fini(&c->pool, false);
-		hw_http_pool_fini(&c->meta, false);
-		goto out;
-	}
-	if ((rv = hw_objdir_init(&c->cs.objs, all->store, "aws-kms", conf->name)) != CKR_OK) {
-		hw_aws_chain_fini(&c->chain, false);
-		hw_http_pool_fini(&c->pool, false);
-		hw_http_pool_fini(&c->meta, false);
+	if ((rv = hw_aws_chain_init(&c->chain, conf->name, profile, c->region, &c->cs.meta)) != CKR_OK) {
+		hw_cloud_slot_close(&c->cs, false);
 		goto out;
 	}
 	pthread_mutex_init(&c->lock, NULL);
-	hw_cloud_health_init(&c->cs.health, conf->name, "aws-kms", ping, c);
 	c->opened = true;
 	hw_info("slot \"%s\" (aws-kms): region %s, endpoint %s, %zu configured keys%s", conf->name, c->region, c->url,
 		c->nkeys, ca != NULL ? ", extra CA file" : "");
@@ -116,11 +104,8 @@ static void kms_close(void *vctx, bool forked)
 {
 	hw_kms_ctx *c = vctx;
 	if (c->opened) {
-		hw_cloud_health_fini(&c->cs.health, forked);
+		hw_cloud_slot_close(&c->cs, forked);
 		hw_aws_chain_fini(&c->chain, forked);
-		hw_http_pool_fini(&c->pool, forked);
-		hw_http_pool_fini(&c->meta, forked);
-		hw_objdir_fini(&c->cs.objs);
 		if (!forked)
 			pthread_mutex_destroy(&c->lock);
 	}

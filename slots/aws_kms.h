@@ -47,8 +47,6 @@ typedef struct hw_kms_ctx {
 	int window_days;
 	char **keys;              /* configured key ids/aliases/ARNs */
 	size_t nkeys;
-	hw_http_pool pool;        /* KMS */
-	hw_http_pool meta;        /* STS, container and instance metadata */
 	hw_aws_chain chain;
 	bool opened;
 	pthread_mutex_t lock;     /* recs, foreign */

@@ -208,6 +208,35 @@ CK_RV hw_cloud_conf_error(char *err, size_t len, const char *fmt, ...)
 	return CKR_ARGUMENTS_BAD;
 }
 
+CK_RV hw_cloud_slot_open(hw_cloud_slot *cs, const hw_config *all, const char *backend, const char *ca,
+			 CK_RV (*ping)(void *), void *arg)
+{
+	const char *name = cs->conf->name;
+	CK_RV rv = hw_http_pool_init(&cs->pool, name, ca);
+	if (rv != CKR_OK)
+		return rv;
+	if ((rv = hw_http_pool_init(&cs->meta, name, ca)) != CKR_OK) {
+		hw_http_pool_fini(&cs->pool, false);
+		return rv;
+	}
+	if ((rv = hw_objdir_init(&cs->objs, all->store, backend, name)) != CKR_OK) {
+		hw_http_pool_fini(&cs->pool, false);
+		hw_http_pool_fini(&cs->meta, false);
+		return rv;
+	}
+	hw_cloud_health_init(&cs->health, name, backend, ping, arg);
+	return CKR_OK;
+}
+
+void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked)
+{
+	/* first: a running probe still uses the pools */
+	hw_cloud_health_fini(&cs->health, forked);
+	hw_http_pool_fini(&cs->pool, forked);
+	hw_http_pool_fini(&cs->meta, forked);
+	hw_objdir_fini(&cs->objs);
+}
+
 bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
 {
 	const hw_cloud_slot *cs = ctx;

@@ -11,6 +11,7 @@
 
 #include "slots/backend.h"
 #include "slots/cloud_objdir.h"
+#include "slots/cloud_http.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,7 +78,17 @@ typedef struct hw_cloud_slot {
 	hw_objdir objs;               /* certificates and data objects */
 	unsigned ec_max_bits;         /* the largest curve the service has */
 	hw_cloud_health health;       /* the token's presence */
+	hw_http_pool pool;            /* the service */
+	hw_http_pool meta;            /* its identity endpoints (metadata services, token endpoints) */
 } hw_cloud_slot;
+
+/* The shared part of a slot's open (conf set before): the two connection
+ * pools (ca: extra CAs or NULL), the object directory and the presence
+ * probe (ping(arg)); nothing to undo when it fails. No I/O. */
+CK_RV hw_cloud_slot_open(hw_cloud_slot *cs, const hw_config *all, const char *backend, const char *ca,
+			 CK_RV (*ping)(void *), void *arg);
+/* Its undoing; forked: a child abandons the parent's connections. */
+void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked);
 
 /* Hooks every cloud slot shares (ctx starts with a hw_cloud_slot). */
 bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);

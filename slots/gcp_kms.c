@@ -84,19 +84,9 @@ static CK_RV gcp_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 	if ((c->base = hw_sb_take(&b)) == NULL || (c->key_ring = strdup(ring)) == NULL)
 		goto out;
 	const char *ca = hw_conf_str(conf, "ca_file", NULL);
-	if ((rv = hw_http_pool_init(&c->pool, conf->name, ca)) != CKR_OK)
+	if ((rv = hw_cloud_slot_open(&c->cs, all, "gcp-kms", ca, ping, c)) != CKR_OK)
 		goto out;
-	if ((rv = hw_http_pool_init(&c->meta, conf->name, ca)) != CKR_OK) {
-		hw_http_pool_fini(&c->pool, false);
-		goto out;
-	}
-	if ((rv = hw_objdir_init(&c->cs.objs, all->store, "gcp-kms", conf->name)) != CKR_OK) {
-		hw_http_pool_fini(&c->pool, false);
-		hw_http_pool_fini(&c->meta, false);
-		goto out;
-	}
-	hw_gcp_auth_init(&c->auth, conf->name, &c->meta);
-	hw_cloud_health_init(&c->cs.health, conf->name, "gcp-kms", ping, c);
+	hw_gcp_auth_init(&c->auth, conf->name, &c->cs.meta);
 	pthread_mutex_init(&c->lock, NULL);
 	c->opened = true;
 	hw_info("slot \"%s\" (gcp-kms): key ring %s, endpoint %s, protection level %s%s", conf->name, c->key_ring, c->base,
@@ -114,11 +104,8 @@ static void gcp_close(void *vctx, bool forked)
 {
 	hw_gcp_ctx *c = vctx;
 	if (c->opened) {
-		hw_cloud_health_fini(&c->cs.health, forked);
+		hw_cloud_slot_close(&c->cs, forked);
 		hw_gcp_auth_fini(&c->auth, forked);
-		hw_http_pool_fini(&c->pool, forked);
-		hw_http_pool_fini(&c->meta, forked);
-		hw_objdir_fini(&c->cs.objs);
 		if (!forked)
 			pthread_mutex_destroy(&c->lock);
 	}

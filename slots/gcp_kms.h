@@ -137,8 +137,6 @@ typedef struct hw_gcp_ctx {
 	char *key_ring;           /* projects/P/locations/L/keyRings/R */
 	char *base;               /* "<endpoint>/v1/" */
 	const char *level;        /* "HSM" or "SOFTWARE" */
-	hw_http_pool pool;        /* Cloud KMS */
-	hw_http_pool meta;        /* metadata server, OAuth token endpoint */
 	hw_gcp_auth auth;
 	bool opened;
 	pthread_mutex_t lock;     /* recs */

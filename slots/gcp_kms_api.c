@@ -113,7 +113,7 @@ CK_RV hw_gcp_call_raw(hw_gcp_ctx *c, const char *op, const char *method, const c
 	a.url = hw_sb_take(&u);
 	if (body != NULL)
 		a.body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	hw_cloud_call call = { &c->pool, op, idempotent, prepare, classify, &a, attempts, 0, 0, deadline_ms, 0 };
+	hw_cloud_call call = { &c->cs.pool, op, idempotent, prepare, classify, &a, attempts, 0, 0, deadline_ms, 0 };
 	if (a.url != NULL && (body == NULL || a.body != NULL))
 		rv = hw_cloud_perform(&call, resp, e);
 	else
