@@ -7,6 +7,7 @@ reproduce bugs found by fuzzing (see docs/fuzzing.md).
 
     python3 fuzz/seeds.py
 """
+import base64
 import hashlib
 import json
 import os
@@ -353,10 +354,59 @@ def aws_parse_seeds():
     write("aws_parse", "time", b"\x032026-12-07T18:00:00+00:00")
 
 
+# ---- gcp_parse -------------------------------------------------------------------
+# selector 0: a key listing, 1: a version listing, 2: one version, 3: an
+# error body, 4: a token answer, 5: a public key, 6: a signature, 7: a
+# plaintext, 8: a service-account key file (all as Cloud KMS and Google's
+# token endpoints answer them; CRC32C fields computed, not copied)
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    return c ^ 0xFFFFFFFF
+
+
+def gcp_parse_seeds():
+    ring = "projects/p/locations/global/keyRings/r"
+    write("gcp_parse", "keys", b"\x00" + json.dumps({"cryptoKeys": [
+        {"name": ring + "/cryptoKeys/hwagg-1", "purpose": "ASYMMETRIC_SIGN",
+         "labels": {"hwagg": "pkcs11", "label-0": "6b6579", "id-0": "01"}},
+        {"name": ring + "/cryptoKeys/other", "labels": {}}], "nextPageToken": "2", "totalSize": 3}).encode())
+    write("gcp_parse", "versions", b"\x01" + json.dumps({"cryptoKeyVersions": [
+        {"name": ring + "/cryptoKeys/k/cryptoKeyVersions/1", "state": "ENABLED",
+         "algorithm": "EC_SIGN_P256_SHA256", "protectionLevel": "HSM"}]}).encode())
+    write("gcp_parse", "version", b"\x02" + json.dumps({"name": ring + "/cryptoKeys/k/cryptoKeyVersions/1",
+                                                        "state": "PENDING_GENERATION",
+                                                        "algorithm": "RSA_SIGN_PSS_2048_SHA256"}).encode())
+    write("gcp_parse", "error", b"\x03" + json.dumps({"error": {
+        "code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "r-1"}]}}).encode())
+    write("gcp_parse", "token", b"\x04" + b'{"access_token":"ya29.x","expires_in":3599,"token_type":"Bearer"}')
+    key = openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
+    pem = openssl("pkey", "-pubout", stdin=key).decode()
+    write("gcp_parse", "pubkey", b"\x05" + json.dumps({"pem": pem, "algorithm": "EC_SIGN_P256_SHA256",
+                                                       "pemCrc32c": str(crc32c(pem.encode())),
+                                                       "protectionLevel": "HSM"}).encode())
+    sig = bytes(range(72))
+    write("gcp_parse", "signature", b"\x06" + json.dumps({"signature": base64.b64encode(sig).decode(),
+                                                          "signatureCrc32c": str(crc32c(sig)),
+                                                          "verifiedDigestCrc32c": True}).encode())
+    write("gcp_parse", "plaintext", b"\x07" + json.dumps({"plaintext": base64.b64encode(b"secret").decode(),
+                                                          "plaintextCrc32c": str(crc32c(b"secret")),
+                                                          "verifiedCiphertextCrc32c": True}).encode())
+    rsa = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024").decode()
+    write("gcp_parse", "sa", b"\x08" + json.dumps({"type": "service_account", "private_key_id": "k1",
+                                                   "private_key": rsa, "client_email": "a@p.iam.gserviceaccount.com",
+                                                   "token_uri": "https://oauth2.googleapis.com/token"}).encode())
+
+
 def main():
     m = material()
     extsig_seeds()
     aws_parse_seeds()
+    gcp_parse_seeds()
     conf_seeds()
     encode_seeds(m)
     attrs_seeds(m)

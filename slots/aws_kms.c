@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PROBE_EVERY_S 2         /* an absent token is probed at most this often */
 #define PROBE_MS 2000
 
 static char *env_or(const char *conf_value, const char *env)
@@ -25,27 +24,11 @@ static char *env_or(const char *conf_value, const char *env)
 	return v != NULL && v[0] != '\0' ? strdup(v) : NULL;
 }
 
-/* "https://host[:port][/]" -> Host header value; NULL if not a URL we take. */
-static char *authority(const char *url)
-{
-	const char *p = strncasecmp(url, "https://", 8) == 0 ? url + 8 : strncasecmp(url, "http://", 7) == 0 ? url + 7 : NULL;
-	if (p == NULL || *p == '\0' || *p == '/')
-		return NULL;
-	size_t n = strcspn(p, "/?#");
-	if (p[n] != '\0' && strcmp(p + n, "/") != 0)
-		return NULL;           /* KMS is served at "/": no path, no query */
-	return strndup(p, n);
-}
+static CK_RV ping(void *arg);
 
-static CK_RV conf_error(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static CK_RV conf_error(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return CKR_ARGUMENTS_BAD;
-}
+/* what the shared hooks (cloud_slot.c) call for this service */
+static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_count, hw_kms_record, hw_kms_destroy, hw_kms_generate,
+					 hw_kms_sign, hw_kms_decrypt };
 
 static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {
@@ -54,27 +37,29 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 	char *ca = NULL, *ep = NULL;
 	CK_RV rv = CKR_HOST_MEMORY;
 	const char *profile = hw_conf_str(conf, "profile", NULL);
-	c->conf = conf;
+	c->cs.keys = &keyops;
+	c->cs.conf = conf;
+	c->cs.ec_max_bits = 521;
 	c->window_days = (int)hw_conf_int(conf, "deletion_window_days", 30);
 	if (c->window_days < 7 || c->window_days > 30)
-		return conf_error(err, err_len, "deletion_window_days: expected 7 to 30 (days KMS keeps a key %s)",
+		return hw_cloud_conf_error(err, err_len, "deletion_window_days: expected 7 to 30 (days KMS keeps a key %s)",
 				  "before deleting it");
-	c->pin = hw_conf_str(conf, "pin", NULL);
+	c->cs.pin = hw_conf_str(conf, "pin", NULL);
 	/* region: the slot's, the environment's, the profile's (files only) */
 	if ((c->region = env_or(hw_conf_str(conf, "region", NULL), "AWS_REGION")) == NULL &&
 	    (c->region = env_or(NULL, "AWS_DEFAULT_REGION")) == NULL &&
 	    (c->region = hw_aws_profile_region(profile != NULL ? profile : secure_getenv("AWS_PROFILE"))) == NULL)
-		return conf_error(err, err_len, "region: expected a region such as \"eu-west-1\" (or set %s)",
+		return hw_cloud_conf_error(err, err_len, "region: expected a region such as \"eu-west-1\" (or set %s)",
 				  "AWS_REGION");
 	for (const char *p = c->region; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return conf_error(err, err_len, "region: \"%s\" is not a region name", c->region);
+			return hw_cloud_conf_error(err, err_len, "region: \"%s\" is not a region name", c->region);
 	const char *cep = hw_conf_str(conf, "endpoint", NULL);
 	ep = cep != NULL ? strdup(cep) : hw_aws_endpoint("AWS_ENDPOINT_URL_KMS", "kms", c->region);
 	if (ep == NULL)
 		goto out;
-	if ((c->host = authority(ep)) == NULL) {
-		rv = conf_error(err, err_len, "endpoint: expected https://host[:port] (no path), not \"%s\"", ep);
+	if ((c->host = hw_cloud_authority(ep)) == NULL) {
+		rv = hw_cloud_conf_error(err, err_len, "endpoint: expected https://host[:port] (no path), not \"%s\"", ep);
 		goto out;
 	}
 	size_t el = strlen(ep);
@@ -88,7 +73,7 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		for (size_t i = 0; i < n; i++) {
 			json_object *k = json_object_array_get_idx(keys, i);
 			if (!json_object_is_type(k, json_type_string) || json_object_get_string_len(k) == 0) {
-				rv = conf_error(err, err_len, "keys: expected key ids, ARNs or \"alias/...\" names");
+				rv = hw_cloud_conf_error(err, err_len, "keys: expected key ids, ARNs or \"alias/...\" names");
 				goto out;
 			}
 			if ((c->keys[c->nkeys++] = strdup(json_object_get_string(k))) == NULL)
@@ -96,21 +81,10 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		}
 	}
 	ca = env_or(hw_conf_str(conf, "ca_file", NULL), "AWS_CA_BUNDLE");
-	if ((rv = hw_http_pool_init(&c->pool, conf->name, ca)) != CKR_OK)
+	if ((rv = hw_cloud_slot_open(&c->cs, all, "aws-kms", ca, ping, c)) != CKR_OK)
 		goto out;
-	if ((rv = hw_http_pool_init(&c->meta, conf->name, ca)) != CKR_OK) {
-		hw_http_pool_fini(&c->pool, false);
-		goto out;
-	}
-	if ((rv = hw_aws_chain_init(&c->chain, conf->name, profile, c->region, &c->meta)) != CKR_OK) {
-		hw_http_pool_fini(&c->pool, false);
-		hw_http_pool_fini(&c->meta, false);
-		goto out;
-	}
-	if ((rv = hw_objdir_init(&c->objs, all->store, "aws-kms", conf->name)) != CKR_OK) {
-		hw_aws_chain_fini(&c->chain, false);
-		hw_http_pool_fini(&c->pool, false);
-		hw_http_pool_fini(&c->meta, false);
+	if ((rv = hw_aws_chain_init(&c->chain, conf->name, profile, c->region, &c->cs.meta)) != CKR_OK) {
+		hw_cloud_slot_close(&c->cs, false);
 		goto out;
 	}
 	pthread_mutex_init(&c->lock, NULL);
@@ -126,23 +100,12 @@ out:
 	return rv;
 }
 
-static pthread_cond_t probe_done = PTHREAD_COND_INITIALIZER;
-
 static void kms_close(void *vctx, bool forked)
 {
 	hw_kms_ctx *c = vctx;
-	if (c->opened && !forked) {
-		/* a probe holds the context: wait for it (bounded by its deadline) */
-		pthread_mutex_lock(&c->lock);
-		while (c->probing)
-			pthread_cond_wait(&probe_done, &c->lock);
-		pthread_mutex_unlock(&c->lock);
-	}
 	if (c->opened) {
+		hw_cloud_slot_close(&c->cs, forked);
 		hw_aws_chain_fini(&c->chain, forked);
-		hw_http_pool_fini(&c->pool, forked);
-		hw_http_pool_fini(&c->meta, forked);
-		hw_objdir_fini(&c->objs);
 		if (!forked)
 			pthread_mutex_destroy(&c->lock);
 	}
@@ -161,8 +124,9 @@ static void kms_close(void *vctx, bool forked)
 }
 
 /* A short ListKeys: is the service there, and do our credentials work? */
-static CK_RV ping(hw_kms_ctx *c)
+static CK_RV ping(void *arg)
 {
+	hw_kms_ctx *c = arg;
 	json_object *req = json_object_new_object(), *resp = NULL;
 	hw_cloud_err e;
 	json_object_object_add(req, "Limit", json_object_new_int(1));
@@ -172,167 +136,25 @@ static CK_RV ping(hw_kms_ctx *c)
 	return rv;
 }
 
-static void *probe_main(void *arg)
-{
-	hw_kms_ctx *c = arg;
-	ping(c);
-	pthread_mutex_lock(&c->lock);
-	c->probing = false;
-	pthread_cond_broadcast(&probe_done);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
 static CK_RV kms_token_info(void *vctx, CK_TOKEN_INFO *info)
 {
 	hw_kms_ctx *c = vctx;
-	unsigned char md[64];
-	size_t mdlen = sizeof(md);
-	pthread_mutex_lock(&c->lock);
-	bool down = c->health == -1, start = down && !c->probing && time(NULL) - c->health_at >= PROBE_EVERY_S;
-	if (start) {
-		pthread_attr_t at;
-		pthread_t t;
-		c->probing = true;
-		c->health_at = time(NULL);
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &at, probe_main, c) != 0)
-			c->probing = false;
-		pthread_attr_destroy(&at);
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (down)
-		return CKR_TOKEN_NOT_PRESENT;
-	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
-	info->ulMinPinLen = 0;
-	info->ulMaxPinLen = 255;
 	char id[600];
-	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->conf->name);
-	if (hw_digest_once(CKM_SHA256, id, strlen(id), md, &mdlen) == CKR_OK)
-		for (int i = 0; i < 8; i++) {
-			static const char digits[] = "0123456789abcdef";
-			info->serialNumber[2 * i] = (CK_UTF8CHAR)digits[md[i] >> 4];
-			info->serialNumber[2 * i + 1] = (CK_UTF8CHAR)digits[md[i] & 15];
-		}
-	return CKR_OK;
-}
-
-static bool kms_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
-{
-	CK_MECHANISM_INFO i = { 0, 0, 0 };
-	switch (base) {
-	case CKM_ECDSA:
-		i = (CK_MECHANISM_INFO){ 256, 521, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS };
-		break;
-	case CKM_EC_KEY_PAIR_GEN:
-		i = (CK_MECHANISM_INFO){ 256, 521, CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS };
-		break;
-	case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_SIGN | CKF_VERIFY };
-		break;
-	case CKM_RSA_PKCS_OAEP:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_DECRYPT | CKF_ENCRYPT };
-		break;
-	case CKM_RSA_PKCS_KEY_PAIR_GEN:
-		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_GENERATE_KEY_PAIR };
-		break;
-	default:
-		return false;
-	}
-	if (info != NULL)
-		*info = i;
-	return true;
-}
-
-/* The cloud identity (IAM) decides what the slot may do; the PIN only
- * gates this process's sessions, and only when the slot sets one. */
-static CK_RV kms_login(void *vctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len)
-{
-	hw_kms_ctx *c = vctx;
-	if (who != CKU_USER)
-		return CKR_USER_TYPE_INVALID;
-	if (c->pin == NULL)
-		return CKR_OK;
-	size_t pl = strlen(c->pin);
-	unsigned char diff = (unsigned char)(pl != len);
-	for (size_t i = 0; i < len; i++)
-		diff |= (unsigned char)(pin[i] ^ (unsigned char)c->pin[i < pl ? i : 0]);
-	return diff == 0 ? CKR_OK : CKR_PIN_INCORRECT;
-}
-
-static void kms_logout(void *vctx)
-{
-}
-
-static bool kms_changed(void *vctx)
-{
-	/* the engine asks at most every refresh_s: KMS says nothing when
-	 * another process adds a key, so each time is a listing */
-	return true;
-}
-
-static CK_RV kms_load(void *vctx, hw_obj_sink sink, void *arg)
-{
-	hw_kms_ctx *c = vctx;
-	CK_RV rv = hw_kms_list(c, sink, arg);
-	return rv == CKR_OK ? hw_objdir_load(&c->objs, sink, arg) : rv;
-}
-
-/* Certificates and data objects: files beside the store (cloud_objdir.c). */
-static CK_RV kms_create(void *vctx, hw_attrs *attrs, int64_t *oid)
-{
-	hw_kms_ctx *c = vctx;
-	return hw_objdir_create(&c->objs, attrs, oid);
-}
-
-static CK_RV kms_update(void *vctx, int64_t oid, const hw_attrs *attrs)
-{
-	hw_kms_ctx *c = vctx;
-	/* a KMS key's attributes are its tags and the service's: not modifiable */
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_update(&c->objs, oid, attrs) : CKR_ACTION_PROHIBITED;
-}
-
-static CK_RV kms_destroy(void *vctx, int64_t oid, void *bdata)
-{
-	hw_kms_ctx *c = vctx;
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_destroy(&c->objs, oid) : hw_kms_destroy(c, oid);
-}
-
-static CK_RV kms_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
-			  int64_t *pub_oid, int64_t *priv_oid, void **bdata)
-{
-	/* a KMS key outlives any session: session keys would be left behind */
-	if (!token)
-		return CKR_TEMPLATE_INCONSISTENT;
-	return hw_kms_generate(vctx, g, pub, priv, pub_oid, priv_oid, bdata);
-}
-
-static CK_RV kms_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
-{
-	if (key->bdata == NULL)
-		return CKR_KEY_HANDLE_INVALID;
-	return hw_kms_sign(vctx, key->bdata, req, sig, sig_len);
-}
-
-static CK_RV kms_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
-{
-	if (key->bdata == NULL)
-		return CKR_KEY_HANDLE_INVALID;
-	return hw_kms_decrypt(vctx, key->bdata, req, out, out_len);
+	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->cs.conf->name);
+	return hw_cloud_token_info(&c->cs, id, info);
 }
 
 static CK_RV kms_health(void *vctx, char *msg, size_t len)
 {
 	hw_kms_ctx *c = vctx;
+	char why[192];
 	CK_RV rv = ping(c);
-	pthread_mutex_lock(&c->lock);
+	hw_cloud_health_why(&c->cs.health, why, sizeof(why));
 	if (rv == CKR_OK)
 		snprintf(msg, len, "AWS KMS %s in %s answers; keys in KMS HSMs (hardware)", c->url, c->region);
 	else
 		snprintf(msg, len, "AWS KMS %s in %s: %s (see the log for the cause)", c->url, c->region,
-			 c->why[0] ? c->why : hw_rv_name(rv));
-	pthread_mutex_unlock(&c->lock);
+			 why[0] ? why : hw_rv_name(rv));
 	return rv;
 }
 
@@ -347,17 +169,17 @@ const hw_backend_ops hw_aws_kms_ops = {
 	.open = kms_open,
 	.close = kms_close,
 	.token_info = kms_token_info,
-	.has_mechanism = kms_has_mechanism,
-	.login = kms_login,
-	.logout = kms_logout,
-	.changed = kms_changed,
-	.load = kms_load,
-	.create = kms_create,
-	.update = kms_update,
-	.destroy = kms_destroy,
-	.generate_key_pair = kms_generate,
-	.sign = kms_sign,
-	.decrypt = kms_decrypt,
+	.has_mechanism = hw_cloud_has_mechanism,
+	.login = hw_cloud_login,
+	.logout = hw_cloud_logout,
+	.changed = hw_cloud_changed,
+	.load = hw_cloud_load,
+	.create = hw_cloud_create,
+	.update = hw_cloud_update,
+	.destroy = hw_cloud_destroy,
+	.generate_key_pair = hw_cloud_generate,
+	.sign = hw_cloud_sign,
+	.decrypt = hw_cloud_decrypt,
 	.health = kms_health,
 	.security = kms_security,
 	.default_refresh_s = 60,

@@ -15,6 +15,8 @@
 #include "slots/cloud_http.h"
 #include "slots/aws_creds.h"
 #include "slots/cloud_objdir.h"
+#include "slots/cloud_str.h"
+#include "slots/cloud_slot.h"
 #include <json-c/json.h>
 
 #define HW_KMS_TAG_MARK "hwagg"            /* tag on every key hwagg creates */
@@ -38,30 +40,20 @@ typedef struct hw_kms_key {
 } hw_kms_key;
 
 typedef struct hw_kms_ctx {
-	const hw_slot_conf *conf;
+	hw_cloud_slot cs;         /* first: the shared hooks take the context as it is */
 	char *region;
 	char *url;                /* "<endpoint>/" */
 	char *host;               /* Host header: the endpoint's authority */
 	int window_days;
 	char **keys;              /* configured key ids/aliases/ARNs */
 	size_t nkeys;
-	const char *pin;          /* NULL: any PIN (IAM decides) */
-	hw_http_pool pool;        /* KMS */
-	hw_http_pool meta;        /* STS, container and instance metadata */
 	hw_aws_chain chain;
-	hw_objdir objs;           /* certificates and data objects */
 	bool opened;
-	pthread_mutex_t lock;     /* recs, foreign, health */
+	pthread_mutex_t lock;     /* recs, foreign */
 	hw_kms_key **recs;
 	size_t nrecs, cap;
 	char **foreign;           /* ARNs of listed keys that are not ours */
 	size_t nforeign, fcap;
-	int health;               /* 0 unknown, 1 up, -1 down */
-	time_t health_at;
-	char why[192];
-	bool probing;
-	pthread_t prober;
-	bool prober_started;
 	time_t loaded_at;
 } hw_kms_ctx;
 
@@ -76,7 +68,6 @@ CK_RV hw_kms_call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 CK_RV hw_kms_call_ex(hw_kms_ctx *c, const char *op, json_object *req, json_object **resp, hw_cloud_err *e,
 		     int attempts, int deadline_ms);
 const char *hw_kms_jstr(json_object *o, const char *key);
-void hw_kms_health_set(hw_kms_ctx *c, bool up, const char *why);
 
 /* ---- keys (aws_kms_keys.c) ---------------------------------------------------- */
 /* The record of a key by ARN, added if new (under c->lock). */
@@ -89,20 +80,20 @@ void hw_kms_key_free(hw_kms_key *k);
 /* The attributes of a key's two objects. */
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv);
 /* Every key of the slot, reported to sink. */
-CK_RV hw_kms_list(hw_kms_ctx *c, hw_obj_sink sink, void *arg);
+CK_RV hw_kms_list(void *vc, hw_obj_sink sink, void *arg);
+/* The key table for the shared hooks (cloud_slot.h). */
+size_t hw_kms_count(void *vc);
+hw_cloud_rec hw_kms_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdata);
 /* A hwagg key carrying this CreateKey nonce, if one exists (its ARN). */
 CK_RV hw_kms_find_nonce(hw_kms_ctx *c, const char *nonce, char **arn, hw_cloud_err *e);
 
 /* ---- operations (aws_kms_ops.c) ----------------------------------------------- */
-CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
-CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req, unsigned char *out,
+CK_RV hw_kms_sign(void *vc, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
+CK_RV hw_kms_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigned char *out,
 		     size_t *out_len);
-CK_RV hw_kms_generate(hw_kms_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
-CK_RV hw_kms_destroy(hw_kms_ctx *c, int64_t oid);
-
-/* base64 (standard, padded) of data, malloc'd; decode into a malloc'd buffer */
-char *hw_b64_encode(const unsigned char *d, size_t len);
-unsigned char *hw_b64_decode(const char *s, size_t *len);
+/* record i is live (hw_cloud_destroy checked) */
+CK_RV hw_kms_destroy(void *vc, size_t i);
 
 #endif

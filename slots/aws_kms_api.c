@@ -6,7 +6,6 @@
 #include "slots/aws_sigv4.h"
 #include "common/log.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,20 +136,6 @@ static hw_retry_class classify(void *varg, const hw_http_resp *resp, hw_cloud_er
 static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *req, json_object **resp,
 		  hw_cloud_err *e, int attempts, int deadline_ms);
 
-void hw_kms_health_set(hw_kms_ctx *c, bool up, const char *why)
-{
-	pthread_mutex_lock(&c->lock);
-	if (!up && c->health != -1)
-		hw_warn("slot \"%s\" (aws-kms): token absent until the service answers again: %s", c->conf->name, why);
-	else if (up && c->health == -1)
-		hw_info("slot \"%s\" (aws-kms): the service answers again; token present", c->conf->name);
-	c->health = up ? 1 : -1;
-	c->health_at = time(NULL);
-	if (!up)
-		snprintf(c->why, sizeof(c->why), "%s", why);
-	pthread_mutex_unlock(&c->lock);
-}
-
 CK_RV hw_kms_call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *req, json_object **resp,
 		  hw_cloud_err *e)
 {
@@ -175,19 +160,19 @@ static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 	a.idempotent = idempotent;
 	a.body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(a.target, sizeof(a.target), "TrentService.%s", op);
-	hw_cloud_call call = { &c->pool, op, idempotent, prepare, classify, &a, attempts, 0, 0, deadline_ms, 0 };
+	hw_cloud_call call = { &c->cs.pool, op, idempotent, prepare, classify, &a, attempts, 0, 0, deadline_ms, 0 };
 	CK_RV rv = a.body != NULL ? hw_cloud_perform(&call, &r, e) : CKR_HOST_MEMORY;
 	if (rv == CKR_OK) {
 		*resp = a.json;
 		a.json = NULL;
-		hw_kms_health_set(c, true, "");
+		hw_cloud_health_set(&c->cs.health, true, "");
 	} else {
-		hw_cloud_err_log(c->conf->name, "aws-kms", op, e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", op, e);
 		/* an answer of any kind means the service is there */
 		if (e->cause == HW_CLOUD_CONNECTIVITY)
-			hw_kms_health_set(c, false, e->detail);
+			hw_cloud_health_set(&c->cs.health, false, e->detail);
 		else if (r.status != 0)
-			hw_kms_health_set(c, true, "");
+			hw_cloud_health_set(&c->cs.health, true, "");
 	}
 	json_object_put(a.json);
 	arg_reset(&a);
@@ -201,30 +186,4 @@ const char *hw_kms_jstr(json_object *o, const char *key)
 	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
-}
-
-/* ---- base64 (KMS blobs are standard base64 with padding) ----------------------- */
-char *hw_b64_encode(const unsigned char *d, size_t len)
-{
-	char *s = malloc(4 * ((len + 2) / 3) + 1);
-	if (s != NULL)
-		EVP_EncodeBlock((unsigned char *)s, d, (int)len);
-	return s;
-}
-
-unsigned char *hw_b64_decode(const char *s, size_t *len)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-	if (n == 0 || n % 4 != 0 || n > (1u << 20))
-		return NULL;
-	unsigned char *d = malloc(n / 4 * 3 + 1);
-	int r = d != NULL ? EVP_DecodeBlock(d, (const unsigned char *)s, (int)n) : -1;
-	if (r < 0) {
-		free(d);
-		return NULL;
-	}
-	/* EVP_DecodeBlock counts the padding as zero bytes */
-	size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
-	*len = (size_t)r - pad;
-	return d;
 }

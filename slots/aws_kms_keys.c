@@ -156,7 +156,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	    (usage = hw_kms_jstr(md, "KeyUsage")) == NULL || (state = hw_kms_jstr(md, "KeyState")) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "DescribeKey answered without Arn, KeyUsage or KeyState");
-		hw_cloud_err_log(c->conf->name, "aws-kms", "DescribeKey", e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "DescribeKey", e);
 		goto out;
 	}
 	/* a key hwagg cannot use is not an object: deleted, disabled, symmetric */
@@ -165,7 +165,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 		spec = hw_kms_jstr(md, "CustomerMasterKeySpec");
 	if (strcmp(state, "Enabled") != 0 || !spec_parse(spec, k) ||
 	    (strcmp(usage, "SIGN_VERIFY") != 0 && strcmp(usage, "ENCRYPT_DECRYPT") != 0)) {
-		hw_debug("slot \"%s\" (aws-kms): key %s skipped (%s, %s, %s)", c->conf->name, arn, state,
+		hw_debug("slot \"%s\" (aws-kms): key %s skipped (%s, %s, %s)", c->cs.conf->name, arn, state,
 			 spec ? spec : "no spec", usage);
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
@@ -183,7 +183,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	if ((k->spki = hw_b64_decode(hw_kms_jstr(resp, "PublicKey"), &k->spki_len)) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "GetPublicKey answered without a base64 PublicKey");
-		hw_cloud_err_log(c->conf->name, "aws-kms", "GetPublicKey", e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "GetPublicKey", e);
 		goto out;
 	}
 	if (want_tags && (rv = key_tags(c, k->arn, &tags, e)) != CKR_OK)
@@ -200,84 +200,43 @@ out:
 	return rv;
 }
 
-static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
+static hw_cloud_keyinfo key_info(hw_kms_ctx *c, const hw_kms_key *k)
 {
-	return hw_attrs_set(arg, type, value, len);
+	hw_cloud_keyinfo i = { "aws-kms", c->cs.conf->name, k->type, k->decrypt, HW_SEC_HARDWARE, 1, k->arn, k->spki,
+			       k->spki_len, k->label != NULL ? k->label : k->alias != NULL ? k->alias : k->arn,
+			       k->id_len > 0 ? k->id : NULL, k->id_len };
+	return i;
 }
 
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
 {
-	EVP_PKEY *pk = NULL;
-	/* the engine's decoder: a provider key in hwagg's context, never one
-	 * bound to an ENGINE the application made the default */
-	CK_RV rv = hw_key_from_spki(k->spki, k->spki_len, &pk);
-	if (rv != CKR_OK) {
-		hw_error("slot \"%s\" (aws-kms): the public key of %s is not a valid SubjectPublicKeyInfo", c->conf->name,
-			 k->arn);
-		return CKR_DEVICE_ERROR;
-	}
-	/* the token's truth, whatever the template asked: the key never leaves KMS */
-	static const CK_ATTRIBUTE_TYPE yes[] = { CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL,
-						 CKA_PRIVATE, CKA_TOKEN };
-	static const CK_ATTRIBUTE_TYPE no[] = { CKA_EXTRACTABLE, CKA_DERIVE, CKA_UNWRAP, CKA_SIGN_RECOVER, CKA_MODIFIABLE,
-						CKA_COPYABLE, CKA_WRAP_WITH_TRUSTED, CKA_ALWAYS_AUTHENTICATE };
-	rv = hw_key_public_attrs(pk, sink_set, pub);
-	for (size_t i = 0; rv == CKR_OK && i < sizeof(yes) / sizeof(yes[0]); i++)
-		rv = hw_attrs_set_bool(priv, yes[i], true);
-	for (size_t i = 0; rv == CKR_OK && i < sizeof(no) / sizeof(no[0]); i++)
-		rv = hw_attrs_set_bool(priv, no[i], false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(priv, CKA_SIGN, !k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(priv, CKA_DECRYPT, k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_ENCRYPT, k->decrypt);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_TOKEN, true);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_MODIFIABLE, false);
-	if (rv == CKR_OK)
-		rv = hw_vendor_attrs(pub, "aws-kms", HW_SEC_HARDWARE, 1, k->arn);
-	if (rv == CKR_OK)
-		rv = hw_vendor_attrs(priv, "aws-kms", HW_SEC_HARDWARE, 1, k->arn);
-	if (rv == CKR_OK)
-		rv = hw_keypair_complete(pub, priv);
-	EVP_PKEY_free(pk);
-	return rv;
+	hw_cloud_keyinfo i = key_info(c, k);
+	return hw_cloud_key_attrs(&i, pub, priv);
 }
 
-/* A listed key's full attribute sets (a generated key's come from its
- * template instead). */
-static CK_RV listed_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
+size_t hw_kms_count(void *vc)
 {
-	CK_RV rv = CKR_OK;
-	CK_MECHANISM_TYPE gen = k->type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
-	const char *label = k->label != NULL ? k->label : k->alias != NULL ? k->alias : k->arn;
-	hw_attrs *both[] = { pub, priv };
-	for (int i = 0; rv == CKR_OK && i < 2; i++) {
-		if ((rv = hw_attrs_set_ulong(both[i], CKA_CLASS, i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY)) != CKR_OK ||
-		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_TYPE, k->type)) != CKR_OK ||
-		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_GEN_MECHANISM, gen)) != CKR_OK ||
-		    (rv = hw_attrs_set_str(both[i], CKA_LABEL, label)) != CKR_OK ||
-		    (rv = hw_attrs_set_bool(both[i], CKA_DESTROYABLE, true)) != CKR_OK ||
-		    (rv = hw_attrs_set_bool(both[i], CKA_LOCAL, true)) != CKR_OK)
-			break;
-		if (k->id_len > 0)
-			rv = hw_attrs_set(both[i], CKA_ID, k->id, k->id_len);
+	hw_kms_ctx *c = vc;
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->nrecs;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+hw_cloud_rec hw_kms_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdata)
+{
+	hw_kms_ctx *c = vc;
+	hw_cloud_rec st = HW_CLOUD_REC_NONE;
+	pthread_mutex_lock(&c->lock);
+	if (i < c->nrecs) {
+		hw_kms_key *k = c->recs[i];
+		st = k->dead ? HW_CLOUD_REC_DEAD : k->seen ? HW_CLOUD_REC_SHOWN : HW_CLOUD_REC_HIDDEN;
+		*ki = key_info(c, k);
+		if (bdata != NULL)
+			*bdata = k;
 	}
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_PRIVATE, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_WRAP, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_VERIFY_RECOVER, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_DERIVE, false);
-	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_TRUSTED, false);
-	return rv == CKR_OK ? hw_kms_key_attrs(c, k, pub, priv) : rv;
+	pthread_mutex_unlock(&c->lock);
+	return st;
 }
 
 static bool foreign_inlock(hw_kms_ctx *c, const char *arn)
@@ -396,8 +355,9 @@ CK_RV hw_kms_find_nonce(hw_kms_ctx *c, const char *nonce, char **arn, hw_cloud_e
 	return walk_tagged(c, nonce, arn, e);
 }
 
-CK_RV hw_kms_list(hw_kms_ctx *c, hw_obj_sink sink, void *arg)
+CK_RV hw_kms_list(void *vc, hw_obj_sink sink, void *arg)
 {
+	hw_kms_ctx *c = vc;
 	hw_cloud_err e;
 	CK_RV rv = CKR_OK;
 	pthread_mutex_lock(&c->lock);
@@ -424,24 +384,5 @@ CK_RV hw_kms_list(hw_kms_ctx *c, hw_obj_sink sink, void *arg)
 		rv = walk_tagged(c, NULL, NULL, &e);
 	if (rv != CKR_OK)
 		return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? CKR_DEVICE_ERROR : rv;
-	/* report outside the lock: records are immutable once added */
-	pthread_mutex_lock(&c->lock);
-	size_t n = c->nrecs;
-	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-		hw_attrs pub, priv;
-		pthread_mutex_lock(&c->lock);
-		hw_kms_key *k = c->recs[i];
-		bool show = k->seen && !k->dead;
-		pthread_mutex_unlock(&c->lock);
-		if (!show)
-			continue;
-		hw_attrs_init(&pub);
-		hw_attrs_init(&priv);
-		if ((rv = listed_attrs(c, k, &pub, &priv)) == CKR_OK && (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
-			rv = sink(arg, (int64_t)(2 * i + 1), &priv, k);
-		hw_attrs_clear(&pub);
-		hw_attrs_clear(&priv);
-	}
-	return rv;
+	return hw_cloud_report(c, sink, arg);
 }

@@ -43,7 +43,7 @@ static CK_RV sign_params(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *
 		/* KMS fixes the hash per curve and signs only a digest of that length */
 		if ((h = hash_by_len(req->len)) != k->ec_hash) {
 			hw_warn("slot \"%s\" (aws-kms): KMS signs only %zu-byte digests with this curve, not %zu bytes",
-				c->conf->name, hw_hash_len(k->ec_hash), req->len);
+				c->cs.conf->name, hw_hash_len(k->ec_hash), req->len);
 			return CKR_DATA_LEN_RANGE;
 		}
 		*dg = req->data;
@@ -56,7 +56,7 @@ static CK_RV sign_params(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *
 		/* no raw RSA in KMS: the DigestInfo says which hash to ask for */
 		if (hw_digestinfo_decode(req->data, req->len, &h, dg, dl) != CKR_OK || (sfx = hash_suffix(h)) == NULL) {
 			hw_warn("slot \"%s\" (aws-kms): KMS signs PKCS#1 v1.5 only over a SHA-256/384/512 DigestInfo",
-				c->conf->name);
+				c->cs.conf->name);
 			return CKR_DATA_INVALID;
 		}
 		snprintf(alg, alg_len, "RSASSA_PKCS1_V1_5_%s", sfx);
@@ -102,13 +102,15 @@ static unsigned char *blob(hw_kms_ctx *c, json_object *resp, const char *op, con
 		memset(&e, 0, sizeof(e));
 		hw_cloud_err_set(&e, CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse", "no base64 %s in the answer",
 				 field);
-		hw_cloud_err_log(c->conf->name, "aws-kms", op, &e);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", op, &e);
 	}
 	return d;
 }
 
-CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
+CK_RV hw_kms_sign(void *vc, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
 {
+	hw_kms_ctx *c = vc;
+	const hw_kms_key *k = key;
 	char alg[40];
 	const unsigned char *dg = NULL;
 	size_t dl = 0, need = k->type == CKK_EC ? 2 * k->nlen : k->nlen, got = 0;
@@ -119,14 +121,9 @@ CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, un
 	CK_RV rv = sign_params(c, k, req, alg, sizeof(alg), &dg, &dl);
 	if (rv != CKR_OK)
 		return rv;
-	if (sig == NULL) {
-		*sig_len = need;
-		return CKR_OK;
-	}
-	if (*sig_len < need) {
-		*sig_len = need;
-		return CKR_BUFFER_TOO_SMALL;
-	}
+	bool done;
+	if ((rv = hw_cloud_sig_room(sig, sig_len, need, &done)) != CKR_OK || done)
+		return rv;
 	if ((msg = hw_b64_encode(dg, dl)) == NULL || (body = json_object_new_object()) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
@@ -141,23 +138,8 @@ CK_RV hw_kms_sign(hw_kms_ctx *c, const hw_kms_key *k, const hw_sign_req *req, un
 		goto out;
 	}
 	rv = CKR_DEVICE_ERROR;
-	if ((raw = blob(c, resp, "Sign", "Signature", &got)) == NULL)
-		goto out;
-	if (k->type == CKK_EC) {
-		/* KMS answers DER; PKCS#11 wants r||s of the order's width */
-		if ((rv = hw_ecdsa_der_to_rs(raw, got, k->nlen, sig)) != CKR_OK) {
-			hw_error("slot \"%s\" (aws-kms): Sign answered a malformed ECDSA signature", c->conf->name);
-			rv = CKR_DEVICE_ERROR;
-			goto out;
-		}
-	} else if (got != need) {
-		hw_error("slot \"%s\" (aws-kms): Sign answered %zu bytes for a %zu-byte modulus", c->conf->name, got, need);
-		goto out;
-	} else {
-		memcpy(sig, raw, need);
-	}
-	*sig_len = need;
-	rv = CKR_OK;
+	if ((raw = blob(c, resp, "Sign", "Signature", &got)) != NULL)
+		rv = hw_cloud_sig_out(&c->cs, "aws-kms", "Sign", k->type, k->nlen, raw, got, sig, sig_len);
 out:
 	free(raw);
 	free(msg);
@@ -166,9 +148,11 @@ out:
 	return rv;
 }
 
-CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req, unsigned char *out,
+CK_RV hw_kms_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigned char *out,
 		     size_t *out_len)
 {
+	hw_kms_ctx *c = vc;
+	const hw_kms_key *k = key;
 	const char *alg;
 	char *ct = NULL;
 	unsigned char *pt = NULL;
@@ -208,14 +192,7 @@ CK_RV hw_kms_decrypt(hw_kms_ctx *c, const hw_kms_key *k, const hw_crypt_req *req
 	rv = CKR_DEVICE_ERROR;
 	if ((pt = blob(c, resp, "Decrypt", "Plaintext", &pl)) == NULL)
 		goto out;
-	if (*out_len < pl) {
-		*out_len = pl;
-		rv = CKR_BUFFER_TOO_SMALL;
-		goto out;
-	}
-	memcpy(out, pt, pl);
-	*out_len = pl;
-	rv = CKR_OK;
+	rv = hw_cloud_plain_out(pt, pl, out, out_len);
 out:
 	if (pt != NULL)
 		hw_wipe(pt, pl);
@@ -276,7 +253,7 @@ static CK_RV create_key(hw_kms_ctx *c, json_object *body, const char *nonce, cha
 		if (attempt > 0 && (rv = hw_kms_find_nonce(c, nonce, arn, &e)) != CKR_OK)
 			break;
 		if (*arn != NULL) {
-			hw_info("slot \"%s\" (aws-kms): the key of an interrupted CreateKey exists: using it", c->conf->name);
+			hw_info("slot \"%s\" (aws-kms): the key of an interrupted CreateKey exists: using it", c->cs.conf->name);
 			break;
 		}
 		rv = hw_kms_call(c, "CreateKey", false, body, &resp, &e);
@@ -296,9 +273,10 @@ static CK_RV create_key(hw_kms_ctx *c, json_object *body, const char *nonce, cha
 	return rv;
 }
 
-CK_RV hw_kms_generate(hw_kms_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata)
 {
+	hw_kms_ctx *c = vc;
 	const char *spec = NULL;
 	char nonce[33], idhex[2 * 128 + 1], *arn = NULL, *label = NULL;
 	unsigned char rnd[16];
@@ -370,7 +348,7 @@ CK_RV hw_kms_generate(hw_kms_ctx *c, const hw_keygen *g, hw_attrs *pub, hw_attrs
 	*priv_oid = (int64_t)(2 * idx + 1);
 	*pub_oid = (int64_t)(2 * idx + 2);
 	*bdata = kept;
-	hw_info("slot \"%s\" (aws-kms): created %s %s key %s", c->conf->name, spec, decrypt ? "decryption" : "signing",
+	hw_info("slot \"%s\" (aws-kms): created %s %s key %s", c->cs.conf->name, spec, decrypt ? "decryption" : "signing",
 		kept->arn);
 out:
 	json_object_put(body);
@@ -380,26 +358,14 @@ out:
 	return rv;
 }
 
-CK_RV hw_kms_destroy(hw_kms_ctx *c, int64_t oid)
+CK_RV hw_kms_destroy(void *vc, size_t i)
 {
+	hw_kms_ctx *c = vc;
 	json_object *body, *resp = NULL;
 	hw_cloud_err e;
-	hw_kms_key *k = NULL;
-	if (oid < 1)
-		return CKR_OBJECT_HANDLE_INVALID;
-	size_t idx = (size_t)(oid - 1) / 2;
 	pthread_mutex_lock(&c->lock);
-	if (idx < c->nrecs)
-		k = c->recs[idx];
-	bool dead = k != NULL && k->dead;
+	hw_kms_key *k = c->recs[i];
 	pthread_mutex_unlock(&c->lock);
-	if (k == NULL || dead)
-		return CKR_OK;          /* already gone */
-	if (oid % 2 == 0) {
-		/* the public key is the KMS key's own: it goes with its private key */
-		hw_warn("slot \"%s\" (aws-kms): the public key of %s goes only with its private key", c->conf->name, k->arn);
-		return CKR_ACTION_PROHIBITED;
-	}
 	body = json_object_new_object();
 	json_object_object_add(body, "KeyId", json_object_new_string(k->arn));
 	json_object_object_add(body, "PendingWindowInDays", json_object_new_int(c->window_days));
@@ -410,7 +376,7 @@ CK_RV hw_kms_destroy(hw_kms_ctx *c, int64_t oid)
 		pthread_mutex_lock(&c->lock);
 		k->dead = true;
 		pthread_mutex_unlock(&c->lock);
-		hw_info("slot \"%s\" (aws-kms): deletion of %s scheduled in %d days", c->conf->name, k->arn, c->window_days);
+		hw_info("slot \"%s\" (aws-kms): deletion of %s scheduled in %d days", c->cs.conf->name, k->arn, c->window_days);
 	}
 	json_object_put(body);
 	json_object_put(resp);

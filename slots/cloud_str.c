@@ -1,6 +1,8 @@
 /* See cloud_str.h. */
 #include "slots/cloud_str.h"
 
+#include <openssl/evp.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +87,42 @@ void hw_hex(const unsigned char *d, size_t n, char *out)
 		out[2 * i + 1] = hx[d[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+/* ---- base64 (KMS blobs are standard base64 with padding) ---- */
+char *hw_b64_encode(const unsigned char *d, size_t len)
+{
+	char *s = malloc(4 * ((len + 2) / 3) + 1);
+	if (s != NULL)
+		EVP_EncodeBlock((unsigned char *)s, d, (int)len);
+	return s;
+}
+
+unsigned char *hw_b64_decode(const char *s, size_t *len)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	if (n == 0 || n % 4 != 0 || n > (1u << 20))
+		return NULL;
+	unsigned char *d = malloc(n / 4 * 3 + 1);
+	int r = d != NULL ? EVP_DecodeBlock(d, (const unsigned char *)s, (int)n) : -1;
+	if (r < 0) {
+		free(d);
+		return NULL;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes */
+	size_t pad = (s[n - 1] == '=') + (s[n - 2] == '=');
+	*len = (size_t)r - pad;
+	return d;
+}
+
+char *hw_b64url_encode(const unsigned char *d, size_t len)
+{
+	char *s = hw_b64_encode(d, len);
+	if (s == NULL)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; s[i] != '\0' && s[i] != '='; i++)
+		s[o++] = s[i] == '+' ? '-' : s[i] == '/' ? '_' : s[i];
+	s[o] = '\0';
+	return s;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct hw_sb {
 	char *s;
@@ -25,5 +26,16 @@ void hw_sb_free(hw_sb *b);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hw_hex(const unsigned char *d, size_t n, char *out);
+
+/* base64 (standard, padded) of data, malloc'd; decode into a malloc'd
+ * buffer (NULL when s is not padded base64) */
+char *hw_b64_encode(const unsigned char *d, size_t len);
+unsigned char *hw_b64_decode(const char *s, size_t *len);
+/* base64url without padding (JWTs), malloc'd */
+char *hw_b64url_encode(const unsigned char *d, size_t len);
+
+/* CRC32C (Castagnoli, reflected, as GCP's integrity fields use it) of d,
+ * continuing from crc (0 to start). cloud_crc32c.c */
+uint32_t hw_crc32c(uint32_t crc, const void *d, size_t len);
 
 #endif

@@ -12,3 +12,14 @@ const hw_conf_key hw_aws_kms_conf_keys[] = {
 	{ "pin", json_type_string, false },
 	{ NULL, json_type_null, false },
 };
+
+static const char *const gcp_levels[] = { "HSM", "SOFTWARE", NULL };
+
+const hw_conf_key hw_gcp_kms_conf_keys[] = {
+	{ "key_ring", json_type_string, true },
+	{ "protection_level", json_type_string, false, 0, 0, gcp_levels },
+	{ "endpoint", json_type_string, false },
+	{ "ca_file", json_type_string, false },
+	{ "pin", json_type_string, false },
+	{ NULL, json_type_null, false },
+};

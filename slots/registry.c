@@ -43,6 +43,13 @@ extern const hw_backend_ops hw_aws_kms_ops;
 #else
 #define AWS_KMS_OPS NULL, "hwagg-kms"
 #endif
+extern const hw_conf_key hw_gcp_kms_conf_keys[];
+#if HW_BUILTIN_BACKENDS
+extern const hw_backend_ops hw_gcp_kms_ops;
+#define GCP_KMS_OPS &hw_gcp_kms_ops, NULL
+#else
+#define GCP_KMS_OPS NULL, "hwagg-kms"
+#endif
 #endif
 
 static const hw_backend_entry table[] = {
@@ -68,10 +75,14 @@ static const hw_backend_entry table[] = {
 #else
 	{ "aws-kms", NULL, NULL, NULL, "--with-kms" },
 #endif
+#if WITH_KMS
+	{ "gcp-kms", GCP_KMS_OPS, hw_gcp_kms_conf_keys, "--with-kms" },
+#else
+	{ "gcp-kms", NULL, NULL, NULL, "--with-kms" },
+#endif
 	/* types of the design whose code is not in the tree yet: no switch
 	 * builds them; when one lands, its row follows its switch like tpm's */
 	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
-	{ "gcp-kms", NULL, NULL, NULL, "(not yet available)" },
 	{ "policy", &hw_policy_ops, NULL, hw_policy_conf_keys, NULL },
 };
 

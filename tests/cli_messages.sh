@@ -43,7 +43,7 @@ sed -n 1p "$tmp/err" | grep -qF "$tmp/tpye.json: slots[0] (\"x\").tpye: unknown 
 	fail "tpye: $(cat "$tmp/err")"
 sed -n 2p "$tmp/err" | grep -qF "$tmp/tpye.json: slots[0] (\"x\").type: missing required key; expected one of soft, hsm" ||
 	fail "missing type after the typo: $(cat "$tmp/err")"
-sed -n 2p "$tmp/err" | grep -qE "\(known but not built into this module: [^)]*gcp-kms" ||
+sed -n 2p "$tmp/err" | grep -qE "\(known but not built into this module: [^)]*azure-kv" ||
 	fail "types not built are not set apart: $(cat "$tmp/err")"
 
 # every value problem of a file, in file order, each with its range

@@ -12,6 +12,8 @@
 #                   session bus, see hw_tpm_start)  MODULE=$HWAGG_MODULE
 #   aws-kms         hwagg's aws-kms slot on a loopback fake of AWS KMS
 #                   (tests/kms/lib.sh)              MODULE=$HWAGG_MODULE
+#   gcp-kms         hwagg's gcp-kms slot on a loopback fake of GCP Cloud
+#                   KMS (tests/gcp/lib.sh)          MODULE=$HWAGG_MODULE
 #   policy          hwagg's policy slot in production over an hsm member
 #                   (SoftHSM2 declared hardware: the keys go there) and a
 #                   soft member (not eligible in production)
@@ -665,7 +667,11 @@ hw_setup() {
 		MODULE=${HWAGG_MODULE:-}
 		. "$HWAGG_SRCDIR/tests/kms/lib.sh"
 		;;
-	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms, policy)" ;;
+	gcp-kms)
+		MODULE=${HWAGG_MODULE:-}
+		. "$HWAGG_SRCDIR/tests/gcp/lib.sh"
+		;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms, gcp-kms, policy)" ;;
 	esac
 	export MODULE
 	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
@@ -696,6 +702,7 @@ hw_setup() {
 	keyring) hw_keyring_setup ;;
 	tpm) hw_tpm_setup ;;
 	aws-kms) hw_kms_setup ;;
+	gcp-kms) hw_gcp_setup ;;
 	policy) hw_policy_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"

@@ -556,29 +556,39 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 64
 
 
-def main():
+def arg_parser():
+    """The options of every loopback fake (tests/gcp/fake_gcp.py too)."""
     import argparse
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--http-port", type=int, required=True)
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
-    ap.add_argument("--region", default="eu-west-1")
-    ap.add_argument("--web-token", default="")
     ap.add_argument("--stop-after", type=int, default=900, help="seconds until the fake exits by itself")
-    a = ap.parse_args()
-    st = State(a.region, a.web_token)
-    tls = Server(("127.0.0.1", a.port), Handler)
+    return ap
+
+
+def serve(handler, state, a):
+    """handler on HTTPS (a.port, server.tls True) and plain HTTP (a.http_port)
+    on 127.0.0.1, sharing state, for a.stop_after seconds."""
+    tls = Server(("127.0.0.1", a.port), handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-    tls.tls, tls.state = True, st
-    plain = Server(("127.0.0.1", a.http_port), Handler)
-    plain.tls, plain.state = False, st
+    tls.tls, tls.state = True, state
+    plain = Server(("127.0.0.1", a.http_port), handler)
+    plain.tls, plain.state = False, state
     for s in (tls, plain):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     time.sleep(a.stop_after)
 
+
+def main():
+    ap = arg_parser()
+    ap.add_argument("--region", default="eu-west-1")
+    ap.add_argument("--web-token", default="")
+    a = ap.parse_args()
+    serve(Handler, State(a.region, a.web_token), a)
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,9 @@
  *       an RSA-2048 token key pair for decryption only (CKA_SIGN false,
  *       which pkcs11-tool cannot ask for), CKA_ID 0d; prints "CKR_OK" or
  *       the code.
+ *   kmsclient MODULE TOKEN PIN keygen-pss LABEL
+ *       an RSA-2048 token signing key pair whose CKA_ALLOWED_MECHANISMS name
+ *       only RSA-PSS (which pkcs11-tool cannot ask for), CKA_ID 0f.
  *   kmsclient MODULE TOKEN PIN keygen-ec LABEL
  *       a P-256 token signing key pair, CKA_ID 0e (no other program needed,
  *       so a ThreadSanitizer build runs a test with this one alone).
@@ -199,9 +202,11 @@ int main(int argc, char **argv)
 		p11->C_Finalize(NULL);
 		return 0;
 	}
-	if ((strcmp(argv[4], "keygen-dec") == 0 || strcmp(argv[4], "keygen-ec") == 0) && argc == 6) {
+	if ((strcmp(argv[4], "keygen-dec") == 0 || strcmp(argv[4], "keygen-ec") == 0 ||
+	     strcmp(argv[4], "keygen-pss") == 0) && argc == 6) {
 		static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-		bool ec = strcmp(argv[4], "keygen-ec") == 0;
+		bool ec = strcmp(argv[4], "keygen-ec") == 0, pss = strcmp(argv[4], "keygen-pss") == 0;
+		CK_MECHANISM_TYPE allowed[] = { CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS };
 		CK_SESSION_HANDLE s;
 		CK_OBJECT_HANDLE pubh, privh;
 		CK_BBOOL t = CK_TRUE, f = CK_FALSE;
@@ -209,9 +214,15 @@ int main(int argc, char **argv)
 		CK_MECHANISM m = { ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 		CK_ATTRIBUTE pt[] = { { CKA_TOKEN, &t, 1 }, { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_ENCRYPT, &t, 1 },
 				      { CKA_VERIFY, &f, 1 }, { CKA_LABEL, argv[5], strlen(argv[5]) } };
-		unsigned char id = ec ? 0x0e : 0x0d;
-		CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &t, 1 }, { CKA_DECRYPT, ec ? &f : &t, 1 }, { CKA_SIGN, ec ? &t : &f, 1 },
-				      { CKA_LABEL, argv[5], strlen(argv[5]) }, { CKA_ID, &id, 1 } };
+		unsigned char id = ec ? 0x0e : pss ? 0x0f : 0x0d;
+		CK_ATTRIBUTE vt[] = { { CKA_TOKEN, &t, 1 }, { CKA_DECRYPT, ec || pss ? &f : &t, 1 },
+				      { CKA_SIGN, ec || pss ? &t : &f, 1 }, { CKA_LABEL, argv[5], strlen(argv[5]) },
+				      { CKA_ID, &id, 1 }, { CKA_ALLOWED_MECHANISMS, allowed, sizeof(allowed) } };
+		if (pss) {
+			/* RSA signing: verify instead of encrypt */
+			pt[2] = (CK_ATTRIBUTE){ CKA_VERIFY, &t, 1 };
+			pt[3] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &f, 1 };
+		}
 		if (ec) {
 			/* EC: the curve instead of a modulus size, verify instead of encrypt */
 			pt[1] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)p256, sizeof(p256) };
@@ -222,7 +233,7 @@ int main(int argc, char **argv)
 		if (rv == CKR_OK)
 			rv = p11->C_Login(s, CKU_USER, (unsigned char *)argv[3], strlen(argv[3]));
 		if (rv == CKR_OK)
-			rv = p11->C_GenerateKeyPair(s, &m, pt, 5, vt, 5, &pubh, &privh);
+			rv = p11->C_GenerateKeyPair(s, &m, pt, 5, vt, pss ? 6 : 5, &pubh, &privh);
 		printf(rv == CKR_OK ? "CKR_OK\n" : "CKR_0x%lx\n", (unsigned long)rv);
 		p11->C_Finalize(NULL);
 		return rv == CKR_OK ? 0 : 1;

@@ -407,7 +407,7 @@ START_TEST(test_slot_type_registry)
 {
 	char all[512], json[256], want[256], other[256] = "";
 	size_t n = 0, o = (size_t)snprintf(all, sizeof(all), "expected one of "), oo = 0;
-	const hw_backend_entry *t = hw_backend_table(&n), *planned = hw_backend_find("gcp-kms");
+	const hw_backend_entry *t = hw_backend_table(&n), *planned = hw_backend_find("azure-kv");
 	/* the types of this build, then those it knows but leaves out */
 	for (size_t i = 0; i < n; i++) {
 		if (hw_backend_available(&t[i]))
@@ -434,8 +434,8 @@ START_TEST(test_slot_type_registry)
 	}
 	/* a type of the design not in the tree: no switch could build it, none is named */
 	ck_assert(planned != NULL && !hw_backend_available(planned));
-	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"gcp-kms\", \"key_ring\": \"r\"}]}",
-		   "slots[1] (\"b\").type", "\"gcp-kms\" is not built into this module (not yet available)");
+	expect_bad("{\"slots\": [{\"name\": \"a\", \"type\": \"soft\"}, {\"name\": \"b\", \"type\": \"azure-kv\"}]}",
+		   "slots[1] (\"b\").type", "\"azure-kv\" is not built into this module (not yet available)");
 }
 END_TEST
 

@@ -1,0 +1,121 @@
+/*
+ * Fuzz target: the parsers of what Google answers the gcp-kms slot
+ * (slots/gcp_parse.c): key and version listings with hwagg's hex labels,
+ * a single version, error bodies (google.rpc.Status), OAuth token answers,
+ * public keys (PEM with its CRC32C), signatures and plaintexts with their
+ * CRC32C, service-account key files, and the PEM decoder. All of it comes
+ * from the network, a metadata server, a proxy or a file.
+ *
+ * Input: one selector byte, then the document (copied to a buffer of its
+ * exact size: the parsers take a length, nothing is NUL-terminated).
+ */
+#include "fuzz/util.h"
+#include "slots/gcp_kms.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void printable(const char *s)
+{
+	for (; *s; s++)
+		FZ_ASSERT(*s >= 0x20 && *s < 0x7f);
+}
+
+static void list_check(CK_RV rv, hw_gcp_list *l)
+{
+	if (rv != CKR_OK) {
+		FZ_ASSERT(l->items == NULL && l->n == 0 && l->next == NULL);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		FZ_ASSERT(l->items[i].name != NULL);
+		FZ_ASSERT(l->items[i].id_len <= HW_GCP_ID_MAX);
+		FZ_ASSERT(l->items[i].label == NULL || strlen(l->items[i].label) <= HW_GCP_LABEL_MAX);
+	}
+	hw_gcp_list_free(l);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fz_in in = { data, size };
+	uint8_t sel;
+	hw_gcp_list l;
+	unsigned char *out = NULL;
+	size_t olen = 0;
+	if (!fz_u8(&in, &sel))
+		return 0;
+	char *v = malloc(in.n ? in.n : 1);
+	if (v == NULL)
+		return 0;
+	memcpy(v, in.p, in.n);
+	switch (sel % 9) {
+	case 0:
+		list_check(hw_gcp_parse_keys(v, in.n, &l), &l);
+		break;
+	case 1:
+		list_check(hw_gcp_parse_versions(v, in.n, &l), &l);
+		break;
+	case 2: {
+		char *state = NULL, *alg = NULL;
+		CK_RV rv = hw_gcp_parse_version(v, in.n, &state, &alg);
+		FZ_ASSERT((rv == CKR_OK) == (state != NULL && alg != NULL));
+		free(state);
+		free(alg);
+		break;
+	}
+	case 3: {
+		char status[64], msg[160], rid[96];
+		hw_gcp_parse_error(v, in.n, status, sizeof(status), msg, sizeof(msg), rid, sizeof(rid));
+		FZ_ASSERT(strlen(status) < sizeof(status) && strlen(rid) < sizeof(rid));
+		break;
+	}
+	case 4: {
+		hw_secret *t = NULL;
+		long life = 0;
+		if (hw_gcp_parse_token(v, in.n, &t, &life) == CKR_OK) {
+			/* what goes into a header is plain, terminated and lives a while */
+			FZ_ASSERT(t != NULL && strlen((const char *)t->data) == t->len && life > 0);
+			printable((const char *)t->data);
+		} else {
+			FZ_ASSERT(t == NULL);
+		}
+		hw_secret_free(t);
+		break;
+	}
+	case 5: {
+		char alg[64];
+		bool hsm;
+		if (hw_gcp_parse_pubkey(v, in.n, &out, &olen, alg, sizeof(alg), &hsm) == CKR_OK)
+			FZ_ASSERT(out != NULL && olen > 0);
+		else
+			FZ_ASSERT(out == NULL);
+		break;
+	}
+	case 6:
+	case 7: {
+		CK_RV rv = sel % 9 == 6 ? hw_gcp_parse_signature(v, in.n, &out, &olen) : hw_gcp_parse_plaintext(v, in.n, &out, &olen);
+		FZ_ASSERT(rv == CKR_OK ? out != NULL : out == NULL);
+		break;
+	}
+	default: {
+		hw_gcp_sa sa;
+		CK_RV rv = hw_gcp_parse_sa(v, in.n, &sa);
+		if (rv == CKR_OK) {
+			FZ_ASSERT(sa.pem != NULL && strlen((const char *)sa.pem->data) == sa.pem->len);
+			printable(sa.email);
+			printable(sa.token_uri);
+			unsigned char *der = hw_gcp_pem_der((const char *)sa.pem->data, sa.pem->len, "PRIVATE KEY", &olen);
+			free(der);
+		} else {
+			FZ_ASSERT(sa.pem == NULL);
+		}
+		hw_gcp_sa_clear(&sa);
+		break;
+	}
+	}
+	free(out);
+	free(v);
+	return 0;
+}
