@@ -7,7 +7,7 @@ PKGS="
   clang libclang-rt-14-dev
   libp11-kit-dev p11-kit libjson-c-dev libsqlite3-dev libssl-dev openssl check
   libdbus-1-dev
-  libcurl4-openssl-dev python3-cryptography awscli python3-boto3
+  libcurl4-openssl-dev python3-cryptography awscli python3-boto3 python3-azure
   opensc softhsm2 libengine-pkcs11-openssl openssh-client openssh-server
   libnss3-tools gnutls-bin openjdk-17-jdk-headless
   gnome-keyring dbus libsecret-tools python3-dbus

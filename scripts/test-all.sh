@@ -104,7 +104,7 @@ builtin() {
 	make check TESTS="tests/symbols.sh tests/dlopen/test_coldstart tests/dlopen/test_dlopen \
 		tests/keyring/faults.sh tests/keyring/writers.sh tests/keyring/fork.sh tests/keyring/consumers.sh \
 		tests/tpm/faults.sh tests/tpm/fork.sh tests/unit/test_sigv4 tests/kms/basic.sh tests/kms/faults.sh \
-		tests/gcp/basic.sh" \
+		tests/gcp/basic.sh tests/azure/basic.sh" \
 		> check.out 2>&1
 	local rc=$?
 	grep -E "^# (TOTAL|PASS|FAIL)" check.out

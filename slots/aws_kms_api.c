@@ -162,17 +162,9 @@ static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 	snprintf(a.target, sizeof(a.target), "TrentService.%s", op);
 	hw_cloud_call call = { &c->cs.pool, op, idempotent, prepare, classify, &a, attempts, 0, 0, deadline_ms, 0 };
 	CK_RV rv = a.body != NULL ? hw_cloud_perform(&call, &r, e) : CKR_HOST_MEMORY;
-	if (rv == CKR_OK) {
+	if (hw_cloud_call_done(&c->cs, "aws-kms", op, rv, e, r.status) == CKR_OK) {
 		*resp = a.json;
 		a.json = NULL;
-		hw_cloud_health_set(&c->cs.health, true, "");
-	} else {
-		hw_cloud_err_log(c->cs.conf->name, "aws-kms", op, e);
-		/* an answer of any kind means the service is there */
-		if (e->cause == HW_CLOUD_CONNECTIVITY)
-			hw_cloud_health_set(&c->cs.health, false, e->detail);
-		else if (r.status != 0)
-			hw_cloud_health_set(&c->cs.health, true, "");
 	}
 	json_object_put(a.json);
 	arg_reset(&a);

@@ -117,6 +117,7 @@ void hw_http_resp_reset(hw_http_resp *r)
 	r->request_id[0] = '\0';
 	r->error_type[0] = '\0';
 	r->retry_after_s = -1;
+	r->www_auth[0] = '\0';
 }
 
 void hw_http_resp_free(hw_http_resp *r)
@@ -185,6 +186,17 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 		header_value(v, vl, r->request_id, sizeof(r->request_id));
 	} else if (header_is(line, len, "x-amzn-errortype", &v, &vl)) {
 		header_value(v, vl, r->error_type, sizeof(r->error_type));
+	} else if (header_is(line, len, "www-authenticate", &v, &vl)) {
+		/* its parameters are separated by spaces: keep them */
+		size_t o = 0;
+		while (vl > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
+		for (size_t i = 0; i < vl && o + 1 < sizeof(r->www_auth); i++)
+			if (v[i] >= 0x20 && v[i] < 0x7f)
+				r->www_auth[o++] = v[i];
+		r->www_auth[o] = '\0';
 	} else if (header_is(line, len, "retry-after", &v, &vl)) {
 		/* only the delta-seconds form: an HTTP date would need our clock
 		 * to agree with the server's */

@@ -54,6 +54,7 @@ typedef struct hw_http_resp {
 	char request_id[96];
 	char error_type[64];    /* X-Amzn-ErrorType (AWS) */
 	int retry_after_s;      /* Retry-After in seconds, -1 if absent */
+	char www_auth[512];     /* WWW-Authenticate (Azure's challenge), "" if none */
 } hw_http_resp;
 
 void hw_http_resp_reset(hw_http_resp *r);

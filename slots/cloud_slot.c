@@ -138,11 +138,11 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 	for (size_t i = 0; rv == CKR_OK && i < sizeof(no) / sizeof(no[0]); i++)
 		rv = hw_attrs_set_bool(priv, no[i], false);
 	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(priv, CKA_SIGN, !k->decrypt);
+		rv = hw_attrs_set_bool(priv, CKA_SIGN, !k->decrypt || k->sign_too);
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(priv, CKA_DECRYPT, k->decrypt);
 	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt);
+		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt || k->sign_too);
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(pub, CKA_ENCRYPT, k->decrypt);
 	if (rv == CKR_OK)
@@ -235,6 +235,22 @@ void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked)
 	hw_http_pool_fini(&cs->pool, forked);
 	hw_http_pool_fini(&cs->meta, forked);
 	hw_objdir_fini(&cs->objs);
+}
+
+CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op, CK_RV rv, const hw_cloud_err *e,
+			 long status)
+{
+	if (rv == CKR_OK) {
+		hw_cloud_health_set(&cs->health, true, "");
+		return rv;
+	}
+	hw_cloud_err_log(cs->conf->name, backend, op, e);
+	/* an answer of any kind means the service is there */
+	if (e->cause == HW_CLOUD_CONNECTIVITY)
+		hw_cloud_health_set(&cs->health, false, e->detail);
+	else if (status != 0)
+		hw_cloud_health_set(&cs->health, true, "");
+	return rv;
 }
 
 bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)

@@ -90,6 +90,12 @@ CK_RV hw_cloud_slot_open(hw_cloud_slot *cs, const hw_config *all, const char *ba
 /* Its undoing; forked: a child abandons the parent's connections. */
 void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked);
 
+/* After a call to the service (op): the error line when it failed, and
+ * what its outcome says of the token's presence (status: the last answer's
+ * HTTP status, 0 when none came). Returns rv. */
+CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op, CK_RV rv, const hw_cloud_err *e,
+			 long status);
+
 /* Hooks every cloud slot shares (ctx starts with a hw_cloud_slot). */
 bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
 CK_RV hw_cloud_login(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len);
@@ -148,6 +154,7 @@ typedef struct hw_cloud_keyinfo {
 	const char *label;            /* CKA_LABEL of a listed key */
 	const unsigned char *id;      /* CKA_ID of a listed key, or NULL */
 	size_t id_len;
+	bool sign_too;                /* a decryption key that signs as well (Azure's key_ops) */
 } hw_cloud_keyinfo;
 
 /* What the token says of a key pair whatever the template asked (the key

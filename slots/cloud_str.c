@@ -126,3 +126,32 @@ char *hw_b64url_encode(const unsigned char *d, size_t len)
 	s[o] = '\0';
 	return s;
 }
+unsigned char *hw_b64url_decode(const char *s, size_t *len)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	if (n == 0 || n % 4 == 1 || n > (1u << 20))
+		return NULL;
+	char *t = malloc(n + 4);
+	if (t == NULL)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		/* only the URL-safe alphabet: the standard one's symbols, padding
+		 * inside and whitespace would be accepted silently */
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		      ch == '_')) {
+			free(t);
+			return NULL;
+		}
+		t[o++] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+	}
+	while (o % 4 != 0)
+		t[o++] = '=';
+	t[o] = '\0';
+	unsigned char *d = hw_b64_decode(t, len);
+	free(t);
+	return d;
+}

@@ -33,6 +33,9 @@ char *hw_b64_encode(const unsigned char *d, size_t len);
 unsigned char *hw_b64_decode(const char *s, size_t *len);
 /* base64url without padding (JWTs), malloc'd */
 char *hw_b64url_encode(const unsigned char *d, size_t len);
+/* and its decoding (JOSE, RFC 7515 section 2: Azure's JWKs and
+ * signatures); padded input is taken too, other alphabets are not */
+unsigned char *hw_b64url_decode(const char *s, size_t *len);
 
 /* CRC32C (Castagnoli, reflected, as GCP's integrity fields use it) of d,
  * continuing from crc (0 to start). cloud_crc32c.c */

@@ -120,15 +120,7 @@ CK_RV hw_gcp_call_raw(hw_gcp_ctx *c, const char *op, const char *method, const c
 		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "out of memory");
 	if (e->request_id[0] == '\0')
 		snprintf(e->request_id, sizeof(e->request_id), "%s", a.request_id);
-	if (rv == CKR_OK) {
-		hw_cloud_health_set(&c->cs.health, true, "");
-	} else {
-		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", op, e);
-		if (e->cause == HW_CLOUD_CONNECTIVITY)
-			hw_cloud_health_set(&c->cs.health, false, e->detail);
-		else if (resp->status != 0)
-			hw_cloud_health_set(&c->cs.health, true, "");
-	}
+	hw_cloud_call_done(&c->cs, "gcp-kms", op, rv, e, resp->status);
 	hw_secret_free(a.authz);
 	free(a.url);
 	return rv;

@@ -23,3 +23,12 @@ const hw_conf_key hw_gcp_kms_conf_keys[] = {
 	{ "pin", json_type_string, false },
 	{ NULL, json_type_null, false },
 };
+
+const hw_conf_key hw_azure_kv_conf_keys[] = {
+	{ "vault_url", json_type_string, true },
+	{ "ca_file", json_type_string, false },
+	{ "keys", json_type_array, false },
+	{ "allow_software_keys", json_type_boolean, false },
+	{ "pin", json_type_string, false },
+	{ NULL, json_type_null, false },
+};

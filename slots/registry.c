@@ -50,6 +50,13 @@ extern const hw_backend_ops hw_gcp_kms_ops;
 #else
 #define GCP_KMS_OPS NULL, "hwagg-kms"
 #endif
+extern const hw_conf_key hw_azure_kv_conf_keys[];
+#if HW_BUILTIN_BACKENDS
+extern const hw_backend_ops hw_azure_kv_ops;
+#define AZURE_KV_OPS &hw_azure_kv_ops, NULL
+#else
+#define AZURE_KV_OPS NULL, "hwagg-kms"
+#endif
 #endif
 
 static const hw_backend_entry table[] = {
@@ -80,9 +87,11 @@ static const hw_backend_entry table[] = {
 #else
 	{ "gcp-kms", NULL, NULL, NULL, "--with-kms" },
 #endif
-	/* types of the design whose code is not in the tree yet: no switch
-	 * builds them; when one lands, its row follows its switch like tpm's */
-	{ "azure-kv", NULL, NULL, NULL, "(not yet available)" },
+#if WITH_KMS
+	{ "azure-kv", AZURE_KV_OPS, hw_azure_kv_conf_keys, "--with-kms" },
+#else
+	{ "azure-kv", NULL, NULL, NULL, "--with-kms" },
+#endif
 	{ "policy", &hw_policy_ops, NULL, hw_policy_conf_keys, NULL },
 };
 

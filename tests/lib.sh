@@ -14,6 +14,8 @@
 #                   (tests/kms/lib.sh)              MODULE=$HWAGG_MODULE
 #   gcp-kms         hwagg's gcp-kms slot on a loopback fake of GCP Cloud
 #                   KMS (tests/gcp/lib.sh)          MODULE=$HWAGG_MODULE
+#   azure-kv        hwagg's azure-kv slot on a loopback fake of Azure Key
+#                   Vault (tests/azure/lib.sh)      MODULE=$HWAGG_MODULE
 #   policy          hwagg's policy slot in production over an hsm member
 #                   (SoftHSM2 declared hardware: the keys go there) and a
 #                   soft member (not eligible in production)
@@ -671,7 +673,11 @@ hw_setup() {
 		MODULE=${HWAGG_MODULE:-}
 		. "$HWAGG_SRCDIR/tests/gcp/lib.sh"
 		;;
-	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms, gcp-kms, policy)" ;;
+	azure-kv)
+		MODULE=${HWAGG_MODULE:-}
+		. "$HWAGG_SRCDIR/tests/azure/lib.sh"
+		;;
+	*) hw_fail "unknown HW_TARGET '$HW_TARGET' (soft, softhsm, hsm, keyring, tpm, aws-kms, gcp-kms, azure-kv, policy)" ;;
 	esac
 	export MODULE
 	[ -n "$MODULE" ] && [ -e "$MODULE" ] || hw_skip "module '${MODULE:-\$HWAGG_MODULE unset}' does not exist"
@@ -703,6 +709,7 @@ hw_setup() {
 	tpm) hw_tpm_setup ;;
 	aws-kms) hw_kms_setup ;;
 	gcp-kms) hw_gcp_setup ;;
+	azure-kv) hw_az_setup ;;
 	policy) hw_policy_setup ;;
 	esac
 	hw_log "target $HW_TARGET, module $MODULE, tmp $TMP"

@@ -88,6 +88,9 @@ if [ "$HW_TARGET" = aws-kms ]; then
 	# a KMS key either signs or decrypts (OAEP only), and pkcs11-tool cannot
 	# ask for a key that does not sign: tests/kms/basic.sh tests decryption
 	hw_log "aws-kms: RSA decryption is tested by tests/kms/basic.sh"
+elif [ "$HW_TARGET" = azure-kv ]; then
+	# Key Vault decrypts RSA with OAEP only (RSA1_5 is not offered here)
+	hw_log "azure-kv: no RSA-PKCS decryption; OAEP below"
 else
 	hw_run "openssl encrypt PKCS#1 v1.5" openssl pkeyutl -encrypt -pubin -inkey "$TMP/pub03.pem" \
 		-pkeyopt rsa_padding_mode:pkcs1 -in "$TMP/secret" -out "$TMP/ct"
@@ -128,7 +131,10 @@ cat "$TMP/run.out" "$TMP/run.err" >"$TMP/wrongpin.out"
 hw_expect "wrong PIN reports CKR_PIN_INCORRECT" 'CKR_PIN_INCORRECT' "$TMP/wrongpin.out"
 hw_pass "wrong PIN rejected with CKR_PIN_INCORRECT"
 
-if [ "$oaep_sha256" = yes ]; then
+if [ "$HW_TARGET" = azure-kv ]; then
+	# its OAEP check sends a label, which Key Vault's RSA-OAEP(-256) has not
+	hw_log "pkcs11-tool --test with the RSA key skipped: azure-kv decrypts OAEP without a label only"
+elif [ "$oaep_sha256" = yes ]; then
 	hw_run "pkcs11-tool --test (with RSA key)" hw_p11 --test --login --pin "$PIN"
 	hw_pass "pkcs11-tool --test passes with EC and RSA keys"
 else
