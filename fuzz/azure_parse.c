@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void bundle_check(const uint8_t *p, size_t n)
 {
-	json_object *o = hw_az_json_parse((const char *)p, n);
+	json_object *o = hw_cloud_json_parse((const char *)p, n);
 	hw_az_key k;
 	memset(&k, 0, sizeof(k));
 	CK_RV rv = hw_az_parse_bundle(o, &k);

@@ -67,7 +67,6 @@ CK_RV hw_kms_call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
  * (when the engine set no deadline): the health probe. */
 CK_RV hw_kms_call_ex(hw_kms_ctx *c, const char *op, json_object *req, json_object **resp, hw_cloud_err *e,
 		     int attempts, int deadline_ms);
-const char *hw_kms_jstr(json_object *o, const char *key);
 
 /* ---- keys (aws_kms_keys.c) ---------------------------------------------------- */
 /* The record of a key by ARN, added if new (under c->lock). */

@@ -171,11 +171,3 @@ static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 	hw_http_resp_free(&r);
 	return rv;
 }
-
-const char *hw_kms_jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}

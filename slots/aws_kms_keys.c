@@ -96,7 +96,7 @@ static CK_RV tags_apply(json_object *tags, hw_kms_key *k, bool *ours)
 	size_t n = json_object_is_type(tags, json_type_array) ? json_object_array_length(tags) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *t = json_object_array_get_idx(tags, i);
-		const char *key = hw_kms_jstr(t, "TagKey"), *val = hw_kms_jstr(t, "TagValue");
+		const char *key = hw_cloud_jstr(t, "TagKey"), *val = hw_cloud_jstr(t, "TagValue");
 		if (key == NULL || val == NULL)
 			continue;
 		if (strcmp(key, HW_KMS_TAG_MARK) == 0) {
@@ -152,17 +152,17 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	if ((rv = hw_kms_call(c, "DescribeKey", true, req, &resp, e)) != CKR_OK)
 		goto out;
 	const char *arn, *usage, *state;
-	if (!json_object_object_get_ex(resp, "KeyMetadata", &md) || (arn = hw_kms_jstr(md, "Arn")) == NULL ||
-	    (usage = hw_kms_jstr(md, "KeyUsage")) == NULL || (state = hw_kms_jstr(md, "KeyState")) == NULL) {
+	if (!json_object_object_get_ex(resp, "KeyMetadata", &md) || (arn = hw_cloud_jstr(md, "Arn")) == NULL ||
+	    (usage = hw_cloud_jstr(md, "KeyUsage")) == NULL || (state = hw_cloud_jstr(md, "KeyState")) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "DescribeKey answered without Arn, KeyUsage or KeyState");
 		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "DescribeKey", e);
 		goto out;
 	}
 	/* a key hwagg cannot use is not an object: deleted, disabled, symmetric */
-	const char *spec = hw_kms_jstr(md, "KeySpec");
+	const char *spec = hw_cloud_jstr(md, "KeySpec");
 	if (spec == NULL)
-		spec = hw_kms_jstr(md, "CustomerMasterKeySpec");
+		spec = hw_cloud_jstr(md, "CustomerMasterKeySpec");
 	if (strcmp(state, "Enabled") != 0 || !spec_parse(spec, k) ||
 	    (strcmp(usage, "SIGN_VERIFY") != 0 && strcmp(usage, "ENCRYPT_DECRYPT") != 0)) {
 		hw_debug("slot \"%s\" (aws-kms): key %s skipped (%s, %s, %s)", c->cs.conf->name, arn, state,
@@ -180,7 +180,7 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	json_object_object_add(req, "KeyId", json_object_new_string(k->arn));
 	if ((rv = hw_kms_call(c, "GetPublicKey", true, req, &resp, e)) != CKR_OK)
 		goto out;
-	if ((k->spki = hw_b64_decode(hw_kms_jstr(resp, "PublicKey"), &k->spki_len)) == NULL) {
+	if ((k->spki = hw_b64_decode(hw_cloud_jstr(resp, "PublicKey"), &k->spki_len)) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "GetPublicKey answered without a base64 PublicKey");
 		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "GetPublicKey", e);
@@ -296,7 +296,7 @@ static CK_RV walk_tagged(hw_kms_ctx *c, const char *nonce, char **found, hw_clou
 		size_t n = json_object_object_get_ex(resp, "Keys", &keys) && json_object_is_type(keys, json_type_array) ?
 			   json_object_array_length(keys) : 0;
 		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-			const char *arn = hw_kms_jstr(json_object_array_get_idx(keys, i), "KeyArn");
+			const char *arn = hw_cloud_jstr(json_object_array_get_idx(keys, i), "KeyArn");
 			if (arn == NULL)
 				continue;
 			pthread_mutex_lock(&c->lock);
@@ -337,7 +337,7 @@ static CK_RV walk_tagged(hw_kms_ctx *c, const char *nonce, char **found, hw_clou
 		free(marker);
 		marker = NULL;
 		json_object *tr;
-		const char *next = hw_kms_jstr(resp, "NextMarker");
+		const char *next = hw_cloud_jstr(resp, "NextMarker");
 		if (rv == CKR_OK && json_object_object_get_ex(resp, "Truncated", &tr) && json_object_get_boolean(tr) &&
 		    next != NULL && (marker = strdup(next)) == NULL)
 			rv = CKR_HOST_MEMORY;

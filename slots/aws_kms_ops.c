@@ -96,7 +96,7 @@ static void key_gone(hw_kms_ctx *c, const hw_kms_key *k, const hw_cloud_err *e)
 /* A blob field of a KMS answer, decoded. */
 static unsigned char *blob(hw_kms_ctx *c, json_object *resp, const char *op, const char *field, size_t *len)
 {
-	unsigned char *d = hw_b64_decode(hw_kms_jstr(resp, field), len);
+	unsigned char *d = hw_b64_decode(hw_cloud_jstr(resp, field), len);
 	if (d == NULL) {
 		hw_cloud_err e;
 		memset(&e, 0, sizeof(e));
@@ -258,7 +258,7 @@ static CK_RV create_key(hw_kms_ctx *c, json_object *body, const char *nonce, cha
 		}
 		rv = hw_kms_call(c, "CreateKey", false, body, &resp, &e);
 		const char *a = NULL;
-		if (rv == CKR_OK && json_object_object_get_ex(resp, "KeyMetadata", &md) && (a = hw_kms_jstr(md, "Arn")) != NULL)
+		if (rv == CKR_OK && json_object_object_get_ex(resp, "KeyMetadata", &md) && (a = hw_cloud_jstr(md, "Arn")) != NULL)
 			*arn = strdup(a);
 		else if (rv == CKR_OK)
 			rv = CKR_DEVICE_ERROR;

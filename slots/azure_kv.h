@@ -129,9 +129,6 @@ CK_RV hw_az_jwk_spki(json_object *jwk, CK_KEY_TYPE *type, size_t *nlen, unsigned
 CK_RV hw_az_parse_kid(const char *kid, char **name, char **version);
 /* tags -> label, id, ours */
 CK_RV hw_az_tags_apply(json_object *tags, hw_az_key *k);
-const char *hw_az_jstr(json_object *o, const char *key);
-/* A JSON object from an answer's body, or NULL. */
-json_object *hw_az_json_parse(const char *body, size_t len);
 
 /* ---- keys (azure_kv_keys.c) --------------------------------------------------- */
 void hw_az_key_free(hw_az_key *k);

@@ -63,7 +63,7 @@ static hw_retry_class classify(void *varg, const hw_http_resp *resp, hw_cloud_er
 	}
 	if (resp->status >= 200 && resp->status < 300 && !a->probe) {
 		json_object_put(a->json);
-		if ((a->json = hw_az_json_parse(resp->body, resp->len)) != NULL) {
+		if ((a->json = hw_cloud_json_parse(resp->body, resp->len)) != NULL) {
 			e->rv = CKR_OK;
 			return HW_RETRY_DONE;
 		}

@@ -166,9 +166,9 @@ static CK_RV walk(hw_az_ctx *c, hw_cloud_err *e)
 		for (size_t i = 0; rv == CKR_OK && i < n; i++) {
 			json_object *it = json_object_array_get_idx(items, i);
 			char *name = NULL, *version = NULL;
-			if (hw_az_parse_kid(hw_az_jstr(it, "kid"), &name, &version) != CKR_OK)
+			if (hw_az_parse_kid(hw_cloud_jstr(it, "kid"), &name, &version) != CKR_OK)
 				continue;
-			bool ours = json_object_object_get_ex(it, "tags", &tags) && hw_az_jstr(tags, HW_AZ_TAG_MARK) != NULL;
+			bool ours = json_object_object_get_ex(it, "tags", &tags) && hw_cloud_jstr(tags, HW_AZ_TAG_MARK) != NULL;
 			if ((ours || configured(c, name)) && !known(c, name)) {
 				rv = fetch(c, name, e);
 				if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
@@ -177,7 +177,7 @@ static CK_RV walk(hw_az_ctx *c, hw_cloud_err *e)
 			free(name);
 			free(version);
 		}
-		const char *nl = hw_az_jstr(resp, "nextLink");
+		const char *nl = hw_cloud_jstr(resp, "nextLink");
 		free(next);
 		next = rv == CKR_OK && nl != NULL && nl[0] != '\0' ? strdup(nl) : NULL;
 		json_object_put(resp);

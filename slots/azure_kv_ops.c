@@ -114,7 +114,7 @@ static CK_RV key_op(hw_az_ctx *c, const hw_az_key *k, const char *op, const char
 			rv = CKR_ENCRYPTED_DATA_INVALID;   /* 400: the ciphertext does not decrypt */
 		goto out;
 	}
-	if ((*out = hw_b64url_decode(hw_az_jstr(resp, "value"), out_len)) == NULL) {
+	if ((*out = hw_b64url_decode(hw_cloud_jstr(resp, "value"), out_len)) == NULL) {
 		hw_cloud_err_set(&e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "no base64url value in the answer");
 		hw_cloud_err_log(c->cs.conf->name, "azure-kv", op, &e);
@@ -350,7 +350,7 @@ CK_RV hw_az_destroy(void *ctx, size_t i)
 	if (rv == CKR_OK) {
 		key_gone(c, k, CKR_KEY_HANDLE_INVALID);
 		hw_info("slot \"%s\" (azure-kv): key %s deleted%s", c->cs.conf->name, k->name,
-			hw_az_jstr(resp, "recoveryId") != NULL ? " (recoverable until purged)" : "");
+			hw_cloud_jstr(resp, "recoveryId") != NULL ? " (recoverable until purged)" : "");
 	}
 	json_object_put(resp);
 	return rv;

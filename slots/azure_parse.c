@@ -18,30 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-const char *hw_az_jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (o == NULL || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-json_object *hw_az_json_parse(const char *body, size_t len)
-{
-	if (body == NULL || len == 0 || len > INT32_MAX)
-		return NULL;
-	json_tokener *t = json_tokener_new();
-	json_object *o = t != NULL ? json_tokener_parse_ex(t, body, (int)len) : NULL;
-	bool ok = t != NULL && json_tokener_get_error(t) == json_tokener_success && json_object_is_type(o, json_type_object);
-	json_tokener_free(t);
-	if (!ok) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* ---- WWW-Authenticate ------------------------------------------------------------ */
 /* The value of param (quoted or a token) in a challenge's parameter list. */
 static bool param(const char *p, const char *name, char *out, size_t out_len)
@@ -141,8 +117,8 @@ static bool jnum(json_object *o, const char *key, long long *v)
 
 CK_RV hw_az_parse_token(const char *body, size_t len, time_t now, hw_secret **token, time_t *expires)
 {
-	json_object *o = hw_az_json_parse(body, len);
-	const char *t = hw_az_jstr(o, "access_token");
+	json_object *o = hw_cloud_json_parse(body, len);
+	const char *t = hw_cloud_jstr(o, "access_token");
 	long long in = 0, on = 0;
 	CK_RV rv = CKR_DEVICE_ERROR;
 	*token = NULL;
@@ -173,15 +149,15 @@ out:
 
 void hw_az_parse_error(const char *body, size_t len, char *code, size_t code_len, char *msg, size_t msg_len)
 {
-	json_object *o = hw_az_json_parse(body, len), *err;
+	json_object *o = hw_cloud_json_parse(body, len), *err;
 	const char *c = NULL, *m = NULL;
 	if (o != NULL && json_object_object_get_ex(o, "error", &err) && json_object_is_type(err, json_type_object)) {
-		c = hw_az_jstr(err, "code");
-		m = hw_az_jstr(err, "message");
+		c = hw_cloud_jstr(err, "code");
+		m = hw_cloud_jstr(err, "message");
 	} else if (o != NULL) {
 		/* AAD: {"error":"invalid_client","error_description":"..."} */
-		c = hw_az_jstr(o, "error");
-		m = hw_az_jstr(o, "error_description");
+		c = hw_cloud_jstr(o, "error");
+		m = hw_cloud_jstr(o, "error_description");
 	}
 	snprintf(code, code_len, "%s", c != NULL ? c : "");
 	snprintf(msg, msg_len, "%s", m != NULL ? m : "no error message");
@@ -191,7 +167,7 @@ void hw_az_parse_error(const char *body, size_t len, char *code, size_t code_len
 /* ---- JWK and key bundles ---------------------------------------------------------- */
 static unsigned char *jbytes(json_object *jwk, const char *key, size_t *len, size_t max)
 {
-	const char *s = hw_az_jstr(jwk, key);
+	const char *s = hw_cloud_jstr(jwk, key);
 	unsigned char *d = s != NULL && strlen(s) <= 4 * max ? hw_b64url_decode(s, len) : NULL;
 	if (d != NULL && (*len == 0 || *len > max)) {
 		free(d);
@@ -206,7 +182,7 @@ static CK_RV ec_key(json_object *jwk, OSSL_PARAM_BLD *b, size_t *nlen, unsigned 
 		const char *crv, *group;
 		size_t n;
 	} curves[] = { { "P-256", "prime256v1", 32 }, { "P-384", "secp384r1", 48 }, { "P-521", "secp521r1", 66 } };
-	const char *crv = hw_az_jstr(jwk, "crv");
+	const char *crv = hw_cloud_jstr(jwk, "crv");
 	size_t i, xl = 0, yl = 0;
 	CK_RV rv = CKR_OBJECT_HANDLE_INVALID;
 	for (i = 0; crv != NULL && i < 3 && strcmp(crv, curves[i].crv) != 0; i++)
@@ -236,7 +212,7 @@ out:
 
 CK_RV hw_az_jwk_spki(json_object *jwk, CK_KEY_TYPE *type, size_t *nlen, unsigned char **spki, size_t *spki_len)
 {
-	const char *kty = hw_az_jstr(jwk, "kty");
+	const char *kty = hw_cloud_jstr(jwk, "kty");
 	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *pc = NULL;
@@ -343,8 +319,8 @@ static int hexv(char ch)
 
 CK_RV hw_az_tags_apply(json_object *tags, hw_az_key *k)
 {
-	const char *l = hw_az_jstr(tags, HW_AZ_TAG_LABEL), *id = hw_az_jstr(tags, HW_AZ_TAG_ID);
-	k->ours = hw_az_jstr(tags, HW_AZ_TAG_MARK) != NULL;
+	const char *l = hw_cloud_jstr(tags, HW_AZ_TAG_LABEL), *id = hw_cloud_jstr(tags, HW_AZ_TAG_ID);
+	k->ours = hw_cloud_jstr(tags, HW_AZ_TAG_MARK) != NULL;
 	if (l != NULL) {
 		free(k->label);
 		if ((k->label = strdup(l)) == NULL)
@@ -369,12 +345,12 @@ CK_RV hw_az_parse_bundle(json_object *bundle, hw_az_key *k)
 	if (!json_object_is_type(bundle, json_type_object) || !json_object_object_get_ex(bundle, "key", &jwk) ||
 	    !json_object_is_type(jwk, json_type_object))
 		return CKR_DEVICE_ERROR;
-	CK_RV rv = hw_az_parse_kid(hw_az_jstr(jwk, "kid"), &k->name, &k->version);
+	CK_RV rv = hw_az_parse_kid(hw_cloud_jstr(jwk, "kid"), &k->name, &k->version);
 	if (rv != CKR_OK)
 		return rv;
-	if (k->version == NULL || (k->kid = strdup(hw_az_jstr(jwk, "kid"))) == NULL)
+	if (k->version == NULL || (k->kid = strdup(hw_cloud_jstr(jwk, "kid"))) == NULL)
 		return k->version == NULL ? CKR_DEVICE_ERROR : CKR_HOST_MEMORY;
-	const char *kty = hw_az_jstr(jwk, "kty");
+	const char *kty = hw_cloud_jstr(jwk, "kty");
 	k->hsm = kty != NULL && strstr(kty, "-HSM") != NULL;
 	if ((rv = hw_az_jwk_spki(jwk, &k->type, &k->nlen, &k->spki, &k->spki_len)) != CKR_OK)
 		return rv;

@@ -96,7 +96,13 @@ void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked);
 CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op, CK_RV rv, const hw_cloud_err *e,
 			 long status);
 
-/* Hooks every cloud slot shares (ctx starts with a hw_cloud_slot). */
+/* Hooks every cloud slot shares (ctx starts with a hw_cloud_slot), and
+ * the part of its hw_backend_ops they fill. */
+#define HW_CLOUD_SLOT_HOOKS \
+	.has_mechanism = hw_cloud_has_mechanism, .login = hw_cloud_login, .logout = hw_cloud_logout, \
+	.changed = hw_cloud_changed, .load = hw_cloud_load, .create = hw_cloud_create, .update = hw_cloud_update, \
+	.destroy = hw_cloud_destroy, .generate_key_pair = hw_cloud_generate, .sign = hw_cloud_sign, \
+	.decrypt = hw_cloud_decrypt
 bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
 CK_RV hw_cloud_login(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len);
 void hw_cloud_logout(void *ctx);

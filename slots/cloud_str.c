@@ -155,3 +155,26 @@ unsigned char *hw_b64url_decode(const char *s, size_t *len)
 	free(t);
 	return d;
 }
+
+json_object *hw_cloud_json_parse(const char *body, size_t len)
+{
+	if (body == NULL || len == 0 || len > (1u << 20))
+		return NULL;
+	json_tokener *t = json_tokener_new();
+	json_object *o = t != NULL ? json_tokener_parse_ex(t, body, (int)len) : NULL;
+	bool ok = t != NULL && json_tokener_get_error(t) == json_tokener_success && json_object_is_type(o, json_type_object);
+	json_tokener_free(t);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+const char *hw_cloud_jstr(json_object *o, const char *key)
+{
+	json_object *v;
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}

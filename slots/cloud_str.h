@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <json-c/json.h>
 
 typedef struct hw_sb {
 	char *s;
@@ -36,6 +37,12 @@ char *hw_b64url_encode(const unsigned char *d, size_t len);
 /* and its decoding (JOSE, RFC 7515 section 2: Azure's JWKs and
  * signatures); padded input is taken too, other alphabets are not */
 unsigned char *hw_b64url_decode(const char *s, size_t *len);
+
+/* A JSON object from a service's answer of len bytes (at most 1 MiB, as
+ * an answer's body), or NULL. */
+json_object *hw_cloud_json_parse(const char *body, size_t len);
+/* o's string member key, or NULL (absent, not a string, o not an object) */
+const char *hw_cloud_jstr(json_object *o, const char *key);
 
 /* CRC32C (Castagnoli, reflected, as GCP's integrity fields use it) of d,
  * continuing from crc (0 to start). cloud_crc32c.c */

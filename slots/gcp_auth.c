@@ -156,7 +156,7 @@ static hw_retry_class tok_classify(void *varg, const hw_http_resp *resp, hw_clou
 	/* an OAuth error names itself in "error"; never echo the body */
 	json_tokener *tk = json_tokener_new();
 	json_object *o = tk != NULL ? json_tokener_parse_ex(tk, resp->body, (int)resp->len) : NULL;
-	const char *code = hw_gcp_jstr(o, "error");
+	const char *code = hw_cloud_jstr(o, "error");
 	hw_cloud_err_set(e, CKR_DEVICE_ERROR, resp->status == 400 || resp->status == 401 || resp->status == 403 ?
 					      HW_CLOUD_CREDENTIALS : HW_CLOUD_PROVIDER,
 			 code != NULL && strlen(code) < 48 ? code : "http", "%s answered HTTP %ld", t->what, resp->status);

@@ -152,7 +152,6 @@ CK_RV hw_gcp_call(hw_gcp_ctx *c, const char *op, const char *method, const char 
 /* The same with the raw answer (parsers that check CRCs read the bytes). */
 CK_RV hw_gcp_call_raw(hw_gcp_ctx *c, const char *op, const char *method, const char *path, json_object *body,
 		      bool idempotent, int attempts, int deadline_ms, hw_http_resp *resp, hw_cloud_err *e);
-const char *hw_gcp_jstr(json_object *o, const char *key);
 
 /* keys (gcp_kms_keys.c) */
 /* What PKCS#11 needs of an algorithm; false for algorithms hwagg does not serve. */

@@ -15,32 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_DOC (1u << 20)
-
-/* A JSON object from len bytes, or NULL. */
-static json_object *parse(const char *body, size_t len)
-{
-	if (body == NULL || len == 0 || len > MAX_DOC)
-		return NULL;
-	json_tokener *t = json_tokener_new();
-	json_object *o = t != NULL ? json_tokener_parse_ex(t, body, (int)len) : NULL;
-	bool ok = t != NULL && json_tokener_get_error(t) == json_tokener_success && json_object_is_type(o, json_type_object);
-	json_tokener_free(t);
-	if (!ok) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-const char *hw_gcp_jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 bool hw_gcp_crc_field(json_object *o, const char *key, uint32_t *out)
 {
 	json_object *v;
@@ -79,7 +53,7 @@ static long chunks(json_object *labels, const char *prefix, unsigned char *out, 
 	for (int i = 0; i < 16; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "%s-%d", prefix, i);
-		const char *v = hw_gcp_jstr(labels, key);
+		const char *v = hw_cloud_jstr(labels, key);
 		if (v == NULL)
 			return i == 0 ? -1 : (long)n;
 		size_t l = strlen(v);
@@ -98,7 +72,7 @@ static long chunks(json_object *labels, const char *prefix, unsigned char *out, 
 void hw_gcp_labels_apply(json_object *labels, hw_gcp_item *it)
 {
 	unsigned char buf[HW_GCP_LABEL_MAX];
-	const char *mark = hw_gcp_jstr(labels, HW_GCP_LABEL_MARK);
+	const char *mark = hw_cloud_jstr(labels, HW_GCP_LABEL_MARK);
 	it->ours = mark != NULL && strcmp(mark, "pkcs11") == 0;
 	long n = chunks(labels, "label", buf, sizeof(buf));
 	free(it->label);
@@ -122,7 +96,7 @@ void hw_gcp_list_free(hw_gcp_list *l)
 
 static CK_RV parse_list(const char *body, size_t len, const char *field, bool versions, hw_gcp_list *out)
 {
-	json_object *o = parse(body, len), *arr, *labels;
+	json_object *o = hw_cloud_json_parse(body, len), *arr, *labels;
 	CK_RV rv = CKR_DEVICE_ERROR;
 	memset(out, 0, sizeof(*out));
 	if (o == NULL)
@@ -136,7 +110,7 @@ static CK_RV parse_list(const char *body, size_t len, const char *field, bool ve
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i);
-		const char *name = hw_gcp_jstr(e, "name");
+		const char *name = hw_cloud_jstr(e, "name");
 		if (name == NULL)
 			continue;
 		hw_gcp_item *it = &out->items[out->n];
@@ -147,7 +121,7 @@ static CK_RV parse_list(const char *body, size_t len, const char *field, bool ve
 		}
 		out->n++;
 		if (versions) {
-			const char *alg = hw_gcp_jstr(e, "algorithm"), *state = hw_gcp_jstr(e, "state");
+			const char *alg = hw_cloud_jstr(e, "algorithm"), *state = hw_cloud_jstr(e, "state");
 			if ((alg != NULL && (it->alg = strdup(alg)) == NULL) ||
 			    (state != NULL && (it->state = strdup(state)) == NULL)) {
 				rv = CKR_HOST_MEMORY;
@@ -157,7 +131,7 @@ static CK_RV parse_list(const char *body, size_t len, const char *field, bool ve
 			hw_gcp_labels_apply(labels, it);
 		}
 	}
-	const char *next = hw_gcp_jstr(o, "nextPageToken");
+	const char *next = hw_cloud_jstr(o, "nextPageToken");
 	if (next != NULL && next[0] != '\0' && (out->next = strdup(next)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
@@ -182,8 +156,8 @@ CK_RV hw_gcp_parse_versions(const char *body, size_t len, hw_gcp_list *out)
 
 CK_RV hw_gcp_parse_version(const char *body, size_t len, char **state, char **alg)
 {
-	json_object *o = parse(body, len);
-	const char *s = hw_gcp_jstr(o, "state"), *a = hw_gcp_jstr(o, "algorithm");
+	json_object *o = hw_cloud_json_parse(body, len);
+	const char *s = hw_cloud_jstr(o, "state"), *a = hw_cloud_jstr(o, "algorithm");
 	CK_RV rv = CKR_DEVICE_ERROR;
 	*state = *alg = NULL;
 	if (s != NULL && a != NULL) {
@@ -203,20 +177,20 @@ CK_RV hw_gcp_parse_version(const char *body, size_t len, char **state, char **al
 void hw_gcp_parse_error(const char *body, size_t len, char *status, size_t status_len, char *msg,
 			size_t msg_len, char *request_id, size_t rid_len)
 {
-	json_object *o = parse(body, len), *err = NULL, *details;
+	json_object *o = hw_cloud_json_parse(body, len), *err = NULL, *details;
 	status[0] = msg[0] = request_id[0] = '\0';
 	if (o == NULL || !json_object_object_get_ex(o, "error", &err) || !json_object_is_type(err, json_type_object)) {
 		json_object_put(o);
 		return;
 	}
-	const char *s = hw_gcp_jstr(err, "status"), *m = hw_gcp_jstr(err, "message");
+	const char *s = hw_cloud_jstr(err, "status"), *m = hw_cloud_jstr(err, "message");
 	snprintf(status, status_len, "%s", s != NULL ? s : "");
 	snprintf(msg, msg_len, "%s", m != NULL ? m : "");
 	size_t n = json_object_object_get_ex(err, "details", &details) && json_object_is_type(details, json_type_array) ?
 		   json_object_array_length(details) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(details, i);
-		const char *type = hw_gcp_jstr(d, "@type"), *rid = hw_gcp_jstr(d, "requestId");
+		const char *type = hw_cloud_jstr(d, "@type"), *rid = hw_cloud_jstr(d, "requestId");
 		if (type != NULL && strstr(type, "google.rpc.RequestInfo") != NULL && rid != NULL) {
 			snprintf(request_id, rid_len, "%s", rid);
 			break;
@@ -238,8 +212,8 @@ static bool token_ok(const char *s, size_t len)
 
 CK_RV hw_gcp_parse_token(const char *body, size_t len, hw_secret **token, long *expires_in)
 {
-	json_object *o = parse(body, len), *v;
-	const char *t = hw_gcp_jstr(o, "access_token"), *type = hw_gcp_jstr(o, "token_type");
+	json_object *o = hw_cloud_json_parse(body, len), *v;
+	const char *t = hw_cloud_jstr(o, "access_token"), *type = hw_cloud_jstr(o, "token_type");
 	CK_RV rv = CKR_DEVICE_ERROR;
 	*token = NULL;
 	*expires_in = 0;
@@ -276,7 +250,7 @@ void hw_gcp_sa_clear(hw_gcp_sa *sa)
 
 static bool copy_field(json_object *o, const char *key, char *dst, size_t len)
 {
-	const char *v = hw_gcp_jstr(o, key);
+	const char *v = hw_cloud_jstr(o, key);
 	if (v == NULL || strlen(v) >= len)
 		return false;
 	for (const char *p = v; *p; p++)
@@ -288,7 +262,7 @@ static bool copy_field(json_object *o, const char *key, char *dst, size_t len)
 
 CK_RV hw_gcp_parse_sa(const char *body, size_t len, hw_gcp_sa *out)
 {
-	json_object *o = parse(body, len);
+	json_object *o = hw_cloud_json_parse(body, len);
 	CK_RV rv = CKR_DEVICE_ERROR;
 	const char *pem;
 	memset(out, 0, sizeof(*out));
@@ -300,7 +274,7 @@ CK_RV hw_gcp_parse_sa(const char *body, size_t len, hw_gcp_sa *out)
 	}
 	if (!copy_field(o, "client_email", out->email, sizeof(out->email)) ||
 	    !copy_field(o, "token_uri", out->token_uri, sizeof(out->token_uri)) ||
-	    (pem = hw_gcp_jstr(o, "private_key")) == NULL || strstr(pem, "-----BEGIN PRIVATE KEY-----") == NULL)
+	    (pem = hw_cloud_jstr(o, "private_key")) == NULL || strstr(pem, "-----BEGIN PRIVATE KEY-----") == NULL)
 		goto out;
 	/* the key id is only a hint for the token endpoint */
 	if (!copy_field(o, "private_key_id", out->key_id, sizeof(out->key_id)))
@@ -352,8 +326,8 @@ unsigned char *hw_gcp_pem_der(const char *pem, size_t len, const char *what, siz
 CK_RV hw_gcp_parse_pubkey(const char *body, size_t len, unsigned char **spki, size_t *spki_len, char *alg,
 			  size_t alg_len, bool *hsm)
 {
-	json_object *o = parse(body, len);
-	const char *pem = hw_gcp_jstr(o, "pem"), *a = hw_gcp_jstr(o, "algorithm");
+	json_object *o = hw_cloud_json_parse(body, len);
+	const char *pem = hw_cloud_jstr(o, "pem"), *a = hw_cloud_jstr(o, "algorithm");
 	uint32_t crc;
 	CK_RV rv = CKR_DEVICE_ERROR;
 	*spki = NULL;
@@ -365,7 +339,7 @@ CK_RV hw_gcp_parse_pubkey(const char *body, size_t len, unsigned char **spki, si
 	if ((*spki = hw_gcp_pem_der(pem, pl, "PUBLIC KEY", spki_len)) == NULL)
 		goto out;
 	snprintf(alg, alg_len, "%s", a);
-	const char *level = hw_gcp_jstr(o, "protectionLevel");
+	const char *level = hw_cloud_jstr(o, "protectionLevel");
 	*hsm = level != NULL && strcmp(level, "HSM") == 0;
 	rv = CKR_OK;
 out:
@@ -379,7 +353,7 @@ static unsigned char *checked_blob(json_object *o, const char *field, const char
 	uint32_t crc;
 	if (!hw_gcp_crc_field(o, crc_field, &crc))
 		return NULL;
-	unsigned char *d = hw_b64_decode(hw_gcp_jstr(o, field), len);
+	unsigned char *d = hw_b64_decode(hw_cloud_jstr(o, field), len);
 	if (d != NULL && hw_crc32c(0, d, *len) != crc) {
 		hw_wipe(d, *len);
 		free(d);
@@ -397,7 +371,7 @@ static bool flag_true(json_object *o, const char *key)
 
 CK_RV hw_gcp_parse_signature(const char *body, size_t len, unsigned char **sig, size_t *sig_len)
 {
-	json_object *o = parse(body, len);
+	json_object *o = hw_cloud_json_parse(body, len);
 	/* the service must say it checked our digest's CRC: else the digest
 	 * it signed may not be ours */
 	*sig = o != NULL && flag_true(o, "verifiedDigestCrc32c") ? checked_blob(o, "signature", "signatureCrc32c", sig_len)
@@ -408,11 +382,11 @@ CK_RV hw_gcp_parse_signature(const char *body, size_t len, unsigned char **sig, 
 
 CK_RV hw_gcp_parse_plaintext(const char *body, size_t len, unsigned char **pt, size_t *pt_len)
 {
-	json_object *o = parse(body, len);
+	json_object *o = hw_cloud_json_parse(body, len);
 	*pt = o != NULL && flag_true(o, "verifiedCiphertextCrc32c") ? checked_blob(o, "plaintext", "plaintextCrc32c", pt_len)
 								     : NULL;
 	/* json-c's copy of the plaintext goes with the document */
-	const char *b = hw_gcp_jstr(o, "plaintext");
+	const char *b = hw_cloud_jstr(o, "plaintext");
 	if (b != NULL)
 		hw_wipe((void *)b, strlen(b));
 	json_object_put(o);
