@@ -160,24 +160,6 @@ static CK_RV from_files(hw_aws_chain *ch, hw_aws_creds *out)
 }
 
 /* ---- over HTTP: STS, container, instance metadata ----------------------------- */
-typedef struct simple_req {
-	const char *method, *url, *body;
-	hw_http_hdr hdrs[3];
-	size_t nhdrs;
-} simple_req;
-
-static CK_RV simple_prepare(void *arg, hw_http_req *r, hw_cloud_err *e)
-{
-	simple_req *s = arg;
-	r->method = s->method;
-	r->url = s->url;
-	r->body = s->body;
-	r->body_len = s->body != NULL ? strlen(s->body) : 0;
-	memcpy(r->hdrs, s->hdrs, sizeof(s->hdrs));
-	r->nhdrs = s->nhdrs;
-	return CKR_OK;
-}
-
 static hw_retry_class simple_classify(void *arg, const hw_http_resp *resp, hw_cloud_err *e)
 {
 	char code[64], msg[160];
@@ -195,10 +177,10 @@ static hw_retry_class simple_classify(void *arg, const hw_http_resp *resp, hw_cl
 	return HW_RETRY_DONE;
 }
 
-static CK_RV simple_call(hw_aws_chain *ch, simple_req *s, const char *op, int attempts, int attempt_ms,
+static CK_RV simple_call(hw_aws_chain *ch, hw_cloud_fixed *s, const char *op, int attempts, int attempt_ms,
 			 hw_http_resp *resp, hw_cloud_err *e)
 {
-	hw_cloud_call c = { ch->pool, op, true, simple_prepare, simple_classify, s, attempts, 50, 1000, 0, attempt_ms };
+	hw_cloud_call c = { ch->pool, op, true, hw_cloud_fixed_prepare, simple_classify, s, attempts, 50, 1000, 0, attempt_ms };
 	return hw_cloud_perform(&c, resp, e);
 }
 
@@ -271,7 +253,7 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 	hw_sb_printf(&b, "%s/", url);
 	char *full = hw_sb_take(&b);
 	/* the call is unsigned: the token is the proof */
-	simple_req s = { "POST", full, body, { { "Content-Type", "application/x-www-form-urlencoded" } }, 1 };
+	hw_cloud_fixed s = { "POST", full, body, { { "Content-Type", "application/x-www-form-urlencoded" } }, 1 };
 	rv = full == NULL ? CKR_HOST_MEMORY : simple_call(ch, &s, "AssumeRoleWithWebIdentity", 3, 0, &resp, e);
 	free(full);
 	if (rv == CKR_OK && (rv = hw_aws_parse_sts_xml(resp.body, resp.len, out)) != CKR_OK)
@@ -334,7 +316,7 @@ static CK_RV from_container(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e
 		free(url);
 		return CKR_HOST_MEMORY;
 	}
-	simple_req s = { "GET", url, NULL, { { "Authorization", auth } }, auth != NULL ? 1 : 0 };
+	hw_cloud_fixed s = { "GET", url, NULL, { { "Authorization", auth } }, auth != NULL ? 1 : 0 };
 	rv = simple_call(ch, &s, "container credentials", 3, 2000, &resp, e);
 	if (rv == CKR_OK && (rv = hw_aws_parse_cred_json(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "the container agent answered without usable credentials");
@@ -363,7 +345,7 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 	hw_sb_printf(&b, "%.*s/latest/api/token", (int)bl, base);
 	if ((url = hw_sb_take(&b)) == NULL)
 		return CKR_HOST_MEMORY;
-	simple_req put = { "PUT", url, NULL, { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } }, 1 };
+	hw_cloud_fixed put = { "PUT", url, NULL, { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } }, 1 };
 	/* short: off EC2 nothing answers, and the caller is waiting */
 	if ((rv = simple_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) != CKR_OK)
 		goto out;
@@ -377,7 +359,7 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	simple_req get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", token } }, 1 };
+	hw_cloud_fixed get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", token } }, 1 };
 	if ((rv = simple_call(ch, &get, "instance metadata role", 2, 1000, &resp, e)) != CKR_OK)
 		goto out;
 	snprintf(role, sizeof(role), "%.*s", (int)strcspn(resp.body, "\r\n"), resp.body);

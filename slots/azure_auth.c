@@ -127,25 +127,6 @@ void hw_az_auth_invalidate(hw_az_auth *a)
 }
 
 /* ---- one token request ------------------------------------------------------------ */
-typedef struct tok_req {
-	const char *method, *url;
-	const char *body;
-	hw_http_hdr hdrs[2];
-	size_t nhdrs;
-} tok_req;
-
-static CK_RV tok_prepare(void *arg, hw_http_req *r, hw_cloud_err *e)
-{
-	tok_req *t = arg;
-	r->method = t->method;
-	r->url = t->url;
-	r->body = t->body;
-	r->body_len = t->body != NULL ? strlen(t->body) : 0;
-	memcpy(r->hdrs, t->hdrs, sizeof(t->hdrs));
-	r->nhdrs = t->nhdrs;
-	return CKR_OK;
-}
-
 static hw_retry_class tok_classify(void *arg, const hw_http_resp *resp, hw_cloud_err *e)
 {
 	char code[64], msg[160];
@@ -197,7 +178,7 @@ static CK_RV fetch(hw_az_auth *a, const char *resource, hw_secret **tok, time_t 
 	hw_sb url = { 0 }, body = { 0 };
 	char *assertion = NULL, *u = NULL, *b = NULL, *res = hw_aws_uri_encode(resource, strlen(resource), false);
 	hw_http_resp resp = { 0 };
-	tok_req t = { "GET", NULL, NULL, { { NULL, NULL } }, 0 };
+	hw_cloud_fixed t = { "GET", NULL, NULL, { { NULL, NULL } }, 0 };
 	CK_RV rv = CKR_HOST_MEMORY;
 	if (res == NULL)
 		goto out;
@@ -234,7 +215,7 @@ static CK_RV fetch(hw_az_auth *a, const char *resource, hw_secret **tok, time_t 
 	t.url = u;
 	t.body = b;
 	/* IMDS may be absent (not a VM): give up quickly there */
-	hw_cloud_call c = { a->pool, "GetToken", true, tok_prepare, tok_classify, &t,
+	hw_cloud_call c = { a->pool, "GetToken", true, hw_cloud_fixed_prepare, tok_classify, &t,
 			    a->mode == HW_AZ_AUTH_IMDS ? 3 : 4, 50, 1000, 0, a->mode == HW_AZ_AUTH_IMDS ? 2000 : 0 };
 	if ((rv = hw_cloud_perform(&c, &resp, e)) != CKR_OK)
 		goto out;

@@ -124,6 +124,15 @@ typedef struct hw_cloud_call {
 	int attempt_ms;         /* at most this per attempt (metadata services); 0: no cap */
 } hw_cloud_call;
 
+/* A request the same at every attempt (identity and metadata endpoints):
+ * its arg for hw_cloud_call, with hw_cloud_fixed_prepare as prepare. */
+typedef struct hw_cloud_fixed {
+	const char *method, *url, *body;  /* body NULL: none */
+	hw_http_hdr hdrs[3];
+	size_t nhdrs;
+} hw_cloud_fixed;
+CK_RV hw_cloud_fixed_prepare(void *arg, hw_http_req *r, hw_cloud_err *e);
+
 /* Attempts until success, a final error, max_attempts or the deadline.
  * CKR_OK with resp holding a successful answer; else e filled. */
 CK_RV hw_cloud_perform(const hw_cloud_call *c, hw_http_resp *resp, hw_cloud_err *e);

@@ -130,3 +130,15 @@ CK_RV hw_cloud_perform(const hw_cloud_call *c, hw_http_resp *resp, hw_cloud_err 
 	}
 	return rv;
 }
+
+CK_RV hw_cloud_fixed_prepare(void *arg, hw_http_req *r, hw_cloud_err *e)
+{
+	const hw_cloud_fixed *f = arg;
+	r->method = f->method;
+	r->url = f->url;
+	r->body = f->body;
+	r->body_len = f->body != NULL ? strlen(f->body) : 0;
+	memcpy(r->hdrs, f->hdrs, sizeof(f->hdrs));
+	r->nhdrs = f->nhdrs;
+	return CKR_OK;
+}
