@@ -3,6 +3,7 @@
  * two-phase listing.
  */
 #include "module/cache.h"
+#include "common/deadline.h"
 #include "module/hmap.h"
 #include "common/log.h"
 #include "module/policy.h"
@@ -24,13 +25,6 @@ static pthread_mutex_t snap_locks[SNAP_LOCKS] = { [0 ... SNAP_LOCKS - 1] = PTHRE
 static pthread_mutex_t *snap_lock(const hw_obj *o)
 {
 	return &snap_locks[((uintptr_t)o >> 6) % SNAP_LOCKS];
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- snapshots ------------------------------------------------------------------ */
@@ -388,7 +382,7 @@ static bool listing_due(hw_slot *slot)
 {
 	hw_lock(&slot->lock);
 	bool loaded = slot->loaded;
-	double age = now_s() - slot->loaded_at;
+	double age = hw_mono_s() - slot->loaded_at;
 	hw_unlock(&slot->lock);
 	if (!loaded)
 		return true;
@@ -421,7 +415,7 @@ CK_RV hw_slot_sync_io(hw_slot *slot)
 		slot->loaded = false;
 	} else if (rv == CKR_OK && (rv = merge_inlock(slot, &l, since)) == CKR_OK) {
 		slot->loaded = true;
-		slot->loaded_at = now_s();
+		slot->loaded_at = hw_mono_s();
 	}
 	slot->loading = false;
 	slot->ngone = 0;

@@ -32,6 +32,7 @@
  * these but is production (an edge box) sets "environment" explicitly.
  */
 #include "module/policy.h"
+#include "common/deadline.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
@@ -54,13 +55,6 @@ static hw_env detected = HW_ENV_DEVELOPMENT;
 static char detected_why[200];
 
 /* ---- HTTP probes -------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "http://1.2.3.4:80", "1.2.3.4:80" or "1.2.3.4" -> address; false if not
  * a numeric IPv4 endpoint (no name lookups: they can block for seconds). */
@@ -90,7 +84,7 @@ static bool endpoint(const char *var, struct sockaddr_in *sa)
  * what came of the body) in resp. The HTTP status, or 0. */
 static int http(const struct sockaddr_in *sa, const char *req, char *resp, size_t cap)
 {
-	int64_t end = now_ms() + PROBE_MS;
+	int64_t end = hw_mono_ms() + PROBE_MS;
 	size_t sent = 0, got = 0, len = strlen(req);
 	int status = 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -98,9 +92,9 @@ static int http(const struct sockaddr_in *sa, const char *req, char *resp, size_
 		return 0;
 	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 && errno != EINPROGRESS)
 		goto out;
-	while (now_ms() < end) {
+	while (hw_mono_ms() < end) {
 		struct pollfd pf = { fd, sent < len ? POLLOUT : POLLIN, 0 };
-		if (poll(&pf, 1, (int)(end - now_ms())) <= 0)
+		if (poll(&pf, 1, (int)(end - hw_mono_ms())) <= 0)
 			break;
 		if (sent < len) {
 			ssize_t w = send(fd, req + sent, len - sent, MSG_NOSIGNAL);

@@ -17,6 +17,7 @@
  * member's token (hw_keypair_generate), so the key is the member's.
  */
 #include "module/policy.h"
+#include "common/deadline.h"
 #include "module/mechpolicy.h"
 #include "module/audit.h"
 #include "common/log.h"
@@ -27,13 +28,6 @@
 #include <time.h>
 
 #define DECISION_LEN 512
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static pthread_mutex_t decision_lock = PTHREAD_MUTEX_INITIALIZER;
 static char decision[DECISION_LEN];
@@ -80,7 +74,7 @@ static bool backoff(int attempt, int64_t end_ms)
 	int64_t cap = (int64_t)pc->retry_base_ms << (attempt < 16 ? attempt : 16);
 	if (hw_random((unsigned char *)&r, sizeof(r)) != CKR_OK)
 		r = 0;
-	int64_t wait = cap > 0 ? (int64_t)(r % (uint64_t)(cap + 1)) : 0, now = now_ms();
+	int64_t wait = cap > 0 ? (int64_t)(r % (uint64_t)(cap + 1)) : 0, now = hw_mono_ms();
 	if (now + wait >= end_ms || wait >= hw_deadline_left_ms(INT32_MAX))
 		return false;
 	struct timespec ts = { (time_t)(wait / 1000), (long)(wait % 1000) * 1000000L };
@@ -140,7 +134,7 @@ CK_RV hw_policy_generate_key_pair(hw_session *se, hw_slot *p, const CK_MECHANISM
 		if (!candidate(m, mech->mechanism))
 			continue;
 		/* a failed generation made nothing (B 5.14): trying again is safe */
-		int64_t end = now_ms() + hw_policy_conf_get()->retry_max_ms;
+		int64_t end = hw_mono_ms() + hw_policy_conf_get()->retry_max_ms;
 		int tries = 0;
 		hw_deadline_start(m);
 		do {

@@ -5,6 +5,7 @@
  * which ends one binding and starts the next. See hsm.h.
  */
 #include "slots/hsm.h"
+#include "common/deadline.h"
 #include "common/log.h"
 #include "common/uri.h"
 
@@ -30,13 +31,6 @@ static const CK_MECHANISM_TYPE bases[HSM_NMECHS] = {
 	CKF_PROTECTED_AUTHENTICATION_PATH | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_COUNT_LOW | \
 	CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED | CKF_USER_PIN_TO_BE_CHANGED | \
 	CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED | CKF_SO_PIN_TO_BE_CHANGED)
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Before try t (1, 2, ...) of a lower call: 4, 8, 16, 32 ms. */
 void hsm_backoff(int t)
@@ -294,10 +288,10 @@ static CK_RV ready_inlock(hsm_ctx *c)
 	CK_RV rv;
 	if (c->bound)
 		return CKR_OK;
-	if (now_s() < c->next_try)
+	if (hw_mono_s() < c->next_try)
 		return CKR_TOKEN_NOT_PRESENT;
 	if (c->lower == NULL && hsm_lower_get(c->module, &c->lower, why, sizeof(why)) != CKR_OK) {
-		c->next_try = now_s() + HSM_RETRY;
+		c->next_try = hw_mono_s() + HSM_RETRY;
 		absent_inlock(c, why);
 		return CKR_TOKEN_NOT_PRESENT;
 	}
@@ -315,7 +309,7 @@ static CK_RV ready_inlock(hsm_ctx *c)
 			break;
 	}
 	if (rv != CKR_OK) {
-		c->next_try = now_s() + HSM_RETRY;
+		c->next_try = hw_mono_s() + HSM_RETRY;
 		absent_inlock(c, why);
 		return CKR_TOKEN_NOT_PRESENT;
 	}
