@@ -51,6 +51,8 @@ static void tpm_close(void *vctx, bool forked)
 {
 	hw_tpm_ctx *c = vctx;
 	hw_tpm_disconnect_inlock(c, forked);
+	if (!forked)
+		hw_tpm_fast_free(c);   /* a child abandons them with the parent's OpenSSL context */
 	hw_stored_close(&c->st, forked);
 	hw_secret_free(c->mk);
 	c->mk = NULL;

@@ -76,6 +76,7 @@ static void disconnect(hw_tpm_ctx *c, bool forked, bool dead)
 		c->esys = NULL;
 		c->tctx = NULL;
 	}
+	hw_tpm_fast_end_inlock(c, c->esys != NULL && !dead);
 	if (c->esys != NULL) {
 		if (c->session != ESYS_TR_NONE && !dead)
 			Esys_FlushContext(c->esys, c->session);

@@ -28,6 +28,7 @@
 
 #include <pthread.h>
 #include <sys/types.h>
+#include <openssl/types.h>
 #include <tss2/tss2_esys.h>
 
 #define HW_TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
@@ -36,6 +37,18 @@
 #define HW_TPM_RETRY_S 1.0              /* a failed connect is not retried sooner */
 #define HW_TPM_AUTH_LEN 32              /* key and PIN authValues: SHA-256 sized */
 #define HW_TPM_SALT_LEN 16
+
+/* The signing hot path's session (tpm_fast.c). */
+typedef struct hw_tpm_fast {
+	bool ready;                   /* a session is open on connection gen */
+	unsigned gen;
+	unsigned off_gen;             /* == ctx->gen: not usable on this connection */
+	TPM2_HANDLE session;
+	TPM2B_NONCE nonce_tpm;        /* the TPM's last nonce */
+	unsigned char key[32];        /* the session key */
+	EVP_MD *md;                   /* fetched once */
+	EVP_MAC *mac;
+} hw_tpm_fast;
 
 /* A key of the slot, as stored: its TPM blobs and the salt of its auth. */
 typedef struct hw_tpm_key {
@@ -66,6 +79,7 @@ typedef struct hw_tpm_ctx {
 	double retry_at;
 	bool down_said;               /* the "TPM unreachable" line was logged */
 	bool unsalted_said;           /* the "unsalted session" line was logged */
+	hw_tpm_fast fast;             /* tpm_fast.c */
 	/* from TPM2_GetCapability at connect */
 	char vendor[5];
 	uint32_t fw1, fw2;            /* TPM_PT_FIRMWARE_VERSION_1/2 */
@@ -133,6 +147,19 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 			 ESYS_TR *out, const char *what);
 /* The authValue of a key: HMAC-SHA256(master key, "hwagg-tpm-key" || salt). */
 CK_RV hw_tpm_key_auth(const hw_secret *mk, const unsigned char *salt, unsigned char *auth);
+
+/* ---- tpm_fast.c: TPM2_Sign over tss2-sys ----------------------------------------- */
+/* Sign digest dg with the loaded key k whose authValue is auth.
+ * HW_TPM_FAST_DONE: *rc the command's result, *sig the signature when it
+ * succeeded; HW_TPM_FAST_FORGED: the TPM's answer did not authenticate (no
+ * signature; logged); HW_TPM_FAST_NO: this path does not take it (sign
+ * through ESAPI). */
+enum { HW_TPM_FAST_NO, HW_TPM_FAST_DONE, HW_TPM_FAST_FORGED };
+int hw_tpm_fast_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const TPM2B_DIGEST *dg,
+			    const TPMT_SIG_SCHEME *scheme, TPMT_SIGNATURE *sig, TSS2_RC *rc);
+/* The connection ends: forget (flush false) or flush the session. */
+void hw_tpm_fast_end_inlock(hw_tpm_ctx *c, bool flush);
+void hw_tpm_fast_free(hw_tpm_ctx *c);
 
 /* ---- tpm_attest.c -------------------------------------------------------------- */
 /* The attestation bundle of a new key (not loaded) whose authValue is auth;

@@ -375,8 +375,8 @@ static CK_RV sig_out(const hw_tpm_key *k, const TPMT_SIGNATURE *s, unsigned char
 }
 
 /* The key loaded, with its authValue (derived from the master key of the
- * logged-in user) set for the next command. */
-static CK_RV ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k)
+ * logged-in user) set for the next command, and in auth when not NULL. */
+static CK_RV ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k, TPM2B_AUTH *auth_out)
 {
 	TPM2B_AUTH auth;
 	CK_RV rv;
@@ -388,6 +388,8 @@ static CK_RV ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k)
 	if ((rv = hw_tpm_key_auth(c->mk, k->salt, auth.buffer)) != CKR_OK)
 		return rv;
 	Esys_TR_SetAuth(c->esys, k->handle, &auth);
+	if (auth_out != NULL)
+		*auth_out = auth;
 	hw_wipe(&auth, sizeof(auth));
 	return CKR_OK;
 }
@@ -402,17 +404,27 @@ CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *re
 	CK_RV rv = sign_scheme(k, req, &scheme, &digest);
 	if (rv != CKR_OK)
 		return rv;
-	if ((rv = ready_inlock(c, k)) != CKR_OK)
+	TPM2B_AUTH auth;
+	TPMT_SIGNATURE fast;
+	TSS2_RC trc;
+	int taken;
+	if ((rv = ready_inlock(c, k, &auth)) != CKR_OK)
 		return rv;
-	if (scheme.scheme == TPM2_ALG_NULL)
-		return rsa_raw_sign_inlock(c, k, req, sig, sig_len);
-	hw_tpm_session_for(c, true, false);
-	TSS2_RC trc = Esys_Sign(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &digest,
-				&scheme, &check, &s);
-	if (trc != TSS2_RC_SUCCESS)
-		return hw_tpm_fail_inlock(c, trc, "sign");
-	rv = sig_out(k, s, sig, sig_len);
-	Esys_Free(s);
+	if (scheme.scheme == TPM2_ALG_NULL) {
+		rv = rsa_raw_sign_inlock(c, k, req, sig, sig_len);
+	} else if ((taken = hw_tpm_fast_sign_inlock(c, k, auth.buffer, &digest, &scheme, &fast, &trc)) !=
+		   HW_TPM_FAST_NO) {
+		/* the hot path (tpm_fast.c) */
+		rv = taken == HW_TPM_FAST_FORGED ? CKR_DEVICE_ERROR :
+		     trc == TSS2_RC_SUCCESS ? sig_out(k, &fast, sig, sig_len) : hw_tpm_fail_inlock(c, trc, "sign");
+	} else {
+		hw_tpm_session_for(c, true, false);
+		trc = Esys_Sign(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+				&check, &s);
+		rv = trc == TSS2_RC_SUCCESS ? sig_out(k, s, sig, sig_len) : hw_tpm_fail_inlock(c, trc, "sign");
+		Esys_Free(s);
+	}
+	hw_wipe(&auth, sizeof(auth));
 	return rv;
 }
 
@@ -434,7 +446,7 @@ CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req
 	}
 	if (req->len != kb || kb > sizeof(ct.buffer))
 		return CKR_ENCRYPTED_DATA_LEN_RANGE;
-	if ((rv = ready_inlock(c, k)) != CKR_OK)
+	if ((rv = ready_inlock(c, k, NULL)) != CKR_OK)
 		return rv;
 	ct.size = (UINT16)kb;
 	memcpy(ct.buffer, req->data, kb);
