@@ -57,21 +57,7 @@ static CK_RV from_env(hw_aws_creds *out)
 	return rv;
 }
 
-/* ---- shared credentials and config files ------------------------------------ */
-static char *file_path(const char *env, const char *rel)
-{
-	const char *p = secure_getenv(env), *home = secure_getenv("HOME");
-	hw_sb b = { 0 };
-	if (p != NULL && p[0] != '\0')
-		hw_sb_str(&b, p);
-	else if (home != NULL)
-		hw_sb_printf(&b, "%s/%s", home, rel);
-	else
-		return NULL;
-	return hw_sb_take(&b);
-}
-
-static char *trim(char *s)
+char *hw_aws_trim(char *s)
 {
 	while (*s == ' ' || *s == '\t')
 		s++;
@@ -81,62 +67,7 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The value of key in section [section] of an INI file (malloc'd), or NULL. */
-static char *ini_get(const char *path, const char *section, const char *key)
-{
-	char line[4096], *val = NULL;
-	bool in = false;
-	FILE *f = path != NULL ? fopen(path, "re") : NULL;
-	if (f == NULL)
-		return NULL;
-	while (val == NULL && fgets(line, sizeof(line), f) != NULL) {
-		char *l = trim(line);
-		if (l[0] == '#' || l[0] == ';' || l[0] == '\0')
-			continue;
-		if (l[0] == '[') {
-			char *e = strchr(l, ']');
-			if (e != NULL)
-				*e = '\0';
-			in = strcmp(trim(l + 1), section) == 0;
-			continue;
-		}
-		char *eq = strchr(l, '=');
-		if (!in || eq == NULL)
-			continue;
-		*eq = '\0';
-		if (strcmp(trim(l), key) == 0)
-			val = strdup(trim(eq + 1));
-	}
-	hw_wipe(line, sizeof(line));
-	fclose(f);
-	return val;
-}
-
-/* key of the profile: the credentials file's [name], then the config
- * file's [profile name] ([default] for the default profile). */
-static char *profile_get(const char *profile, const char *key)
-{
-	char *cf = file_path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"), *v = ini_get(cf, profile, key);
-	free(cf);
-	if (v != NULL)
-		return v;
-	char section[300];
-	if (strcmp(profile, "default") == 0)
-		snprintf(section, sizeof(section), "default");
-	else
-		snprintf(section, sizeof(section), "profile %s", profile);
-	cf = file_path("AWS_CONFIG_FILE", ".aws/config");
-	v = ini_get(cf, section, key);
-	free(cf);
-	return v;
-}
-
-char *hw_aws_profile_region(const char *profile)
-{
-	return profile_get(profile != NULL ? profile : "default", "region");
-}
-
-static void free_secret_str(char *s)
+void hw_aws_free_secret_str(char *s)
 {
 	if (s != NULL) {
 		hw_wipe(s, strlen(s));
@@ -144,23 +75,8 @@ static void free_secret_str(char *s)
 	}
 }
 
-static CK_RV from_files(hw_aws_chain *ch, hw_aws_creds *out)
-{
-	char *ak = profile_get(ch->profile, "aws_access_key_id"), *sk = profile_get(ch->profile, "aws_secret_access_key"),
-	     *tk = profile_get(ch->profile, "aws_session_token");
-	CK_RV rv = CKR_GENERAL_ERROR;
-	if (ak != NULL && sk != NULL) {
-		rv = hw_aws_creds_fill(out, ak, sk, tk);
-		out->source = "shared files";
-	}
-	free(ak);
-	free_secret_str(sk);
-	free_secret_str(tk);
-	return rv;
-}
-
 /* ---- over HTTP: STS, container, instance metadata ----------------------------- */
-static hw_retry_class simple_classify(void *arg, const hw_http_resp *resp, hw_cloud_err *e)
+hw_retry_class hw_aws_classify(void *arg, const hw_http_resp *resp, hw_cloud_err *e)
 {
 	char code[64], msg[160];
 	if (resp->status >= 200 && resp->status < 300) {
@@ -177,14 +93,14 @@ static hw_retry_class simple_classify(void *arg, const hw_http_resp *resp, hw_cl
 	return HW_RETRY_DONE;
 }
 
-static CK_RV simple_call(hw_aws_chain *ch, hw_cloud_fixed *s, const char *op, int attempts, int attempt_ms,
-			 hw_http_resp *resp, hw_cloud_err *e)
+CK_RV hw_aws_fixed_call(hw_aws_chain *ch, hw_cloud_fixed *s, const char *op, int attempts, int attempt_ms,
+			hw_http_resp *resp, hw_cloud_err *e)
 {
-	hw_cloud_call c = { ch->pool, op, true, hw_cloud_fixed_prepare, simple_classify, s, attempts, 50, 1000, 0, attempt_ms };
+	hw_cloud_call c = { ch->pool, op, true, hw_cloud_fixed_prepare, hw_aws_classify, s, attempts, 50, 1000, 0, attempt_ms };
 	return hw_cloud_perform(&c, resp, e);
 }
 
-static char *read_token_file(const char *path, hw_cloud_err *e)
+char *hw_aws_read_file(const char *path, hw_cloud_err *e)
 {
 	char buf[16384];
 	FILE *f = fopen(path, "re");
@@ -195,7 +111,7 @@ static char *read_token_file(const char *path, hw_cloud_err *e)
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	char *t = strdup(trim(buf));
+	char *t = strdup(hw_aws_trim(buf));
 	hw_wipe(buf, sizeof(buf));
 	if (t == NULL)
 		hw_cloud_err_set(e, CKR_HOST_MEMORY, HW_CLOUD_CONFIG, "", "out of memory");
@@ -232,7 +148,7 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 	if (session == NULL || session[0] == '\0')
 		session = "hwagg";
 	/* read again on every refresh: kubelet rotates the file */
-	if ((tok = read_token_file(file, e)) == NULL)
+	if ((tok = hw_aws_read_file(file, e)) == NULL)
 		return e->rv;
 	url = hw_aws_endpoint("AWS_ENDPOINT_URL_STS", "sts", ch->region);
 	enc_role = hw_aws_uri_encode(role, strlen(role), false);
@@ -254,7 +170,7 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 	char *full = hw_sb_take(&b);
 	/* the call is unsigned: the token is the proof */
 	hw_cloud_fixed s = { "POST", full, body, { { "Content-Type", "application/x-www-form-urlencoded" } }, 1 };
-	rv = full == NULL ? CKR_HOST_MEMORY : simple_call(ch, &s, "AssumeRoleWithWebIdentity", 3, 0, &resp, e);
+	rv = full == NULL ? CKR_HOST_MEMORY : hw_aws_fixed_call(ch, &s, "AssumeRoleWithWebIdentity", 3, 0, &resp, e);
 	free(full);
 	if (rv == CKR_OK && (rv = hw_aws_parse_sts_xml(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "STS answered without usable credentials");
@@ -262,9 +178,9 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 out:
 	hw_http_resp_free(&resp);
 	free(url);
-	free_secret_str(body);
-	free_secret_str(tok);
-	free_secret_str(enc_tok);
+	hw_aws_free_secret_str(body);
+	hw_aws_free_secret_str(tok);
+	hw_aws_free_secret_str(enc_tok);
 	free(enc_role);
 	free(enc_sess);
 	return rv;
@@ -308,7 +224,7 @@ static CK_RV from_container(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e
 		return e->rv;
 	}
 	if (tfile != NULL && tfile[0] != '\0') {
-		if ((auth = read_token_file(tfile, e)) == NULL) {
+		if ((auth = hw_aws_read_file(tfile, e)) == NULL) {
 			free(url);
 			return e->rv;
 		}
@@ -317,13 +233,13 @@ static CK_RV from_container(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e
 		return CKR_HOST_MEMORY;
 	}
 	hw_cloud_fixed s = { "GET", url, NULL, { { "Authorization", auth } }, auth != NULL ? 1 : 0 };
-	rv = simple_call(ch, &s, "container credentials", 3, 2000, &resp, e);
+	rv = hw_aws_fixed_call(ch, &s, "container credentials", 3, 2000, &resp, e);
 	if (rv == CKR_OK && (rv = hw_aws_parse_cred_json(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "the container agent answered without usable credentials");
 	out->source = "container";
 	hw_http_resp_free(&resp);
 	free(url);
-	free_secret_str(auth);
+	hw_aws_free_secret_str(auth);
 	return rv;
 }
 
@@ -347,9 +263,9 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 		return CKR_HOST_MEMORY;
 	hw_cloud_fixed put = { "PUT", url, NULL, { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } }, 1 };
 	/* short: off EC2 nothing answers, and the caller is waiting */
-	if ((rv = simple_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) != CKR_OK)
+	if ((rv = hw_aws_fixed_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) != CKR_OK)
 		goto out;
-	if ((token = strdup(trim(resp.body))) == NULL) {
+	if ((token = strdup(hw_aws_trim(resp.body))) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
@@ -360,7 +276,7 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 		goto out;
 	}
 	hw_cloud_fixed get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", token } }, 1 };
-	if ((rv = simple_call(ch, &get, "instance metadata role", 2, 1000, &resp, e)) != CKR_OK)
+	if ((rv = hw_aws_fixed_call(ch, &get, "instance metadata role", 2, 1000, &resp, e)) != CKR_OK)
 		goto out;
 	snprintf(role, sizeof(role), "%.*s", (int)strcspn(resp.body, "\r\n"), resp.body);
 	if (role[0] == '\0' || strchr(role, '/') != NULL || strchr(role, '?') != NULL) {
@@ -375,7 +291,7 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 		goto out;
 	}
 	get.url = url;
-	if ((rv = simple_call(ch, &get, "instance metadata credentials", 2, 1000, &resp, e)) != CKR_OK)
+	if ((rv = hw_aws_fixed_call(ch, &get, "instance metadata credentials", 2, 1000, &resp, e)) != CKR_OK)
 		goto out;
 	if ((rv = hw_aws_parse_cred_json(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "instance metadata answered without usable credentials");
@@ -385,8 +301,21 @@ out:
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "out of memory");
 	hw_http_resp_free(&resp);
 	free(url);
-	free_secret_str(token);
+	hw_aws_free_secret_str(token);
 	return rv;
+}
+
+CK_RV hw_aws_source(hw_aws_chain *ch, hw_aws_src src, hw_aws_creds *out, hw_cloud_err *e)
+{
+	switch (src) {
+	case HW_AWS_SRC_ENV:
+		return from_env(out);
+	case HW_AWS_SRC_CONTAINER:
+		return from_container(ch, out, e);
+	case HW_AWS_SRC_IMDS:
+		return from_imds(ch, out, e);
+	}
+	return CKR_GENERAL_ERROR;
 }
 
 /* ---- the chain ------------------------------------------------------------------ */
@@ -401,7 +330,7 @@ static CK_RV resolve(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 	if (!ch->explicit_profile)
 		rv = from_env(out);
 	if (rv == CKR_GENERAL_ERROR)
-		rv = from_files(ch, out);
+		rv = hw_aws_profile_creds(ch, out, e);
 	if (rv == CKR_GENERAL_ERROR)
 		rv = from_web_identity(ch, out, e);
 	if (rv == CKR_GENERAL_ERROR)
