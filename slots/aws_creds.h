@@ -73,7 +73,7 @@ CK_RV hw_aws_parse_sso_cache(const char *body, size_t len, hw_secret **token, ti
  * only the X-Amzn-ErrorType header). code gets the bare code ("" if none). */
 void hw_aws_parse_error(const char *body, size_t len, const char *error_type, char *code, size_t code_len,
 			char *msg, size_t msg_len);
-/* "2026-11-20T22:38:42Z" (fractions and +00:00 accepted) -> epoch; -1 if malformed. */
+/* "2026-11-20T22:38:42Z" (fractions, +00:00 and UTC accepted) -> epoch; -1 if malformed. */
 time_t hw_aws_parse_time(const char *s);
 
 /* The endpoint of a service: AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL,

@@ -101,7 +101,8 @@ time_t hw_aws_parse_time(const char *s)
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			;
-	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+	/* "UTC": the SSO token cache of older AWS CLIs */
+	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 && strcmp(p, "UTC") != 0)
 		return (time_t)-1;
 	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
