@@ -33,6 +33,19 @@ CK_RV hw_aws_chain_init(hw_aws_chain *ch, const char *slot, const char *profile,
 	return CKR_OK;
 }
 
+CK_RV hw_aws_chain_set_region(hw_aws_chain *ch, const char *region)
+{
+	char *r = strdup(region);
+	if (r == NULL)
+		return CKR_HOST_MEMORY;
+	/* STS requests read it only while refreshing */
+	pthread_mutex_lock(&ch->refresh);
+	free(ch->region);
+	ch->region = r;
+	pthread_mutex_unlock(&ch->refresh);
+	return CKR_OK;
+}
+
 void hw_aws_chain_fini(hw_aws_chain *ch, bool forked)
 {
 	hw_aws_creds_clear(&ch->cur);
@@ -243,40 +256,74 @@ static CK_RV from_container(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e
 	return rv;
 }
 
-static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
+/* An IMDSv2 session: the service's base URL and a session token (PUT). */
+typedef struct imds {
+	const char *base;
+	int bl;
+	char *token;
+} imds;
+
+/* CKR_GENERAL_ERROR when instance metadata is turned off. */
+static CK_RV imds_open(hw_aws_chain *ch, imds *m, hw_cloud_err *e)
 {
-	const char *dis = secure_getenv("AWS_EC2_METADATA_DISABLED"), *base = secure_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *dis = secure_getenv("AWS_EC2_METADATA_DISABLED");
 	hw_http_resp resp = { 0 };
 	hw_sb b = { 0 };
-	char *token = NULL, *url = NULL, role[256];
+	char *url;
 	CK_RV rv;
+	memset(m, 0, sizeof(*m));
 	if (dis != NULL && strcasecmp(dis, "true") == 0)
 		return CKR_GENERAL_ERROR;
-	if (base == NULL || base[0] == '\0')
-		base = "http://169.254.169.254";
-	size_t bl = strlen(base);
-	if (bl > 0 && base[bl - 1] == '/')
-		bl--;
-	/* IMDSv2: a session token first (PUT), then the role, then its keys */
-	hw_sb_printf(&b, "%.*s/latest/api/token", (int)bl, base);
+	m->base = secure_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	if (m->base == NULL || m->base[0] == '\0')
+		m->base = "http://169.254.169.254";
+	m->bl = (int)strlen(m->base);
+	if (m->bl > 0 && m->base[m->bl - 1] == '/')
+		m->bl--;
+	hw_sb_printf(&b, "%.*s/latest/api/token", m->bl, m->base);
 	if ((url = hw_sb_take(&b)) == NULL)
 		return CKR_HOST_MEMORY;
 	hw_cloud_fixed put = { "PUT", url, NULL, { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } }, 1 };
 	/* short: off EC2 nothing answers, and the caller is waiting */
-	if ((rv = hw_aws_fixed_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) != CKR_OK)
-		goto out;
-	if ((token = strdup(hw_aws_trim(resp.body))) == NULL) {
+	if ((rv = hw_aws_fixed_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) == CKR_OK &&
+	    (m->token = strdup(hw_aws_trim(resp.body))) == NULL)
 		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
+	hw_http_resp_free(&resp);
 	free(url);
-	hw_sb_printf(&b, "%.*s/latest/meta-data/iam/security-credentials/", (int)bl, base);
-	if ((url = hw_sb_take(&b)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	hw_cloud_fixed get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", token } }, 1 };
-	if ((rv = hw_aws_fixed_call(ch, &get, "instance metadata role", 2, 1000, &resp, e)) != CKR_OK)
+	return rv;
+}
+
+static CK_RV imds_get(hw_aws_chain *ch, imds *m, const char *path, const char *what, hw_http_resp *resp,
+		      hw_cloud_err *e)
+{
+	hw_sb b = { 0 };
+	char *url;
+	hw_sb_printf(&b, "%.*s/latest/meta-data/%s", m->bl, m->base, path);
+	if ((url = hw_sb_take(&b)) == NULL)
+		return CKR_HOST_MEMORY;
+	hw_cloud_fixed get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", m->token } }, 1 };
+	CK_RV rv = hw_aws_fixed_call(ch, &get, what, 2, 1000, resp, e);
+	free(url);
+	return rv;
+}
+
+static void imds_close(imds *m)
+{
+	hw_aws_free_secret_str(m->token);
+	m->token = NULL;
+}
+
+static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
+{
+	hw_http_resp resp = { 0 };
+	char path[300], role[256];
+	imds m;
+	/* IMDSv2: a session token first (PUT), then the role, then its keys */
+	CK_RV rv = imds_open(ch, &m, e);
+	if (rv == CKR_GENERAL_ERROR)
+		return rv;
+	if (rv != CKR_OK ||
+	    (rv = imds_get(ch, &m, "iam/security-credentials/", "instance metadata role", &resp, e)) != CKR_OK)
 		goto out;
 	snprintf(role, sizeof(role), "%.*s", (int)strcspn(resp.body, "\r\n"), resp.body);
 	if (role[0] == '\0' || strchr(role, '/') != NULL || strchr(role, '?') != NULL) {
@@ -284,14 +331,8 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "the instance has no usable IAM role");
 		goto out;
 	}
-	free(url);
-	hw_sb_printf(&b, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl, base, role);
-	if ((url = hw_sb_take(&b)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	get.url = url;
-	if ((rv = hw_aws_fixed_call(ch, &get, "instance metadata credentials", 2, 1000, &resp, e)) != CKR_OK)
+	snprintf(path, sizeof(path), "iam/security-credentials/%s", role);
+	if ((rv = imds_get(ch, &m, path, "instance metadata credentials", &resp, e)) != CKR_OK)
 		goto out;
 	if ((rv = hw_aws_parse_cred_json(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "instance metadata answered without usable credentials");
@@ -300,9 +341,44 @@ out:
 	if (rv != CKR_OK && e->rv == CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "out of memory");
 	hw_http_resp_free(&resp);
-	free(url);
-	hw_aws_free_secret_str(token);
+	imds_close(&m);
 	return rv;
+}
+
+bool hw_aws_region_ok(const char *r)
+{
+	if (r == NULL || r[0] == '\0' || strlen(r) > 40)
+		return false;
+	for (const char *p = r; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+CK_RV hw_aws_imds_region(hw_aws_chain *ch, char **region, hw_cloud_err *e)
+{
+	hw_http_resp resp = { 0 };
+	imds m;
+	*region = NULL;
+	memset(e, 0, sizeof(*e));
+	CK_RV rv = imds_open(ch, &m, e);
+	if (rv == CKR_OK && (rv = imds_get(ch, &m, "placement/region", "instance metadata region", &resp, e)) == CKR_OK) {
+		char *r = hw_aws_trim(resp.body);
+		if (!hw_aws_region_ok(r)) {
+			rv = CKR_DEVICE_ERROR;
+			hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "NoRegion", "instance metadata answered no region name");
+		} else if ((*region = strdup(r)) == NULL) {
+			rv = CKR_HOST_MEMORY;
+		}
+	}
+	if (rv == CKR_GENERAL_ERROR || (rv != CKR_OK && e->cause == HW_CLOUD_CONNECTIVITY))
+		hw_cloud_err_set(e, CKR_DEVICE_ERROR, HW_CLOUD_CONFIG, "NoRegion", "no region: set the slot's \"region\", "
+				 "AWS_REGION or the profile's region (no instance metadata service answered)");
+	else if (rv != CKR_OK && e->rv == CKR_OK)
+		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "out of memory");
+	hw_http_resp_free(&resp);
+	imds_close(&m);
+	return rv == CKR_OK ? CKR_OK : e->rv;
 }
 
 CK_RV hw_aws_source(hw_aws_chain *ch, hw_aws_src src, hw_aws_creds *out, hw_cloud_err *e)

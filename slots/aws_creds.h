@@ -54,6 +54,17 @@ char *hw_aws_profile_region(const char *profile);
  * when malformed). */
 CK_RV hw_aws_creds_fill(hw_aws_creds *out, const char *akid, const char *secret, const char *token);
 
+/* The instance's region from IMDSv2 (token PUT, then
+ * /latest/meta-data/placement/region; AWS_EC2_METADATA_SERVICE_ENDPOINT,
+ * AWS_EC2_METADATA_DISABLED), malloc'd; CKR_DEVICE_ERROR with e saying
+ * that no region could be found. */
+CK_RV hw_aws_imds_region(hw_aws_chain *ch, char **region, hw_cloud_err *e);
+/* A region name as AWS spells them ("eu-west-1"): it goes into URLs and
+ * signatures. */
+bool hw_aws_region_ok(const char *r);
+/* Once the region is known (it was looked up after C_Initialize): for STS. */
+CK_RV hw_aws_chain_set_region(hw_aws_chain *ch, const char *region);
+
 /* ---- parsers of what the sources answer (aws_parse.c; fuzzed) ------------- */
 /* Container and IMDS documents: {"AccessKeyId","SecretAccessKey","Token",
  * "Expiration"} (IMDS adds "Code":"Success"). CKR_OK or CKR_DEVICE_ERROR. */

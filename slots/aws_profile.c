@@ -345,9 +345,15 @@ static CK_RV profile_creds(hw_aws_chain *ch, const char *profile, int depth, hw_
  * itself when it names itself: its static keys) or credential_source's. */
 static CK_RV role_source(hw_aws_chain *ch, const char *profile, int depth, hw_aws_creds *src, hw_cloud_err *e)
 {
-	char *sp = profile_get(profile, "source_profile"), *cs = profile_get(profile, "credential_source");
+	char *sp = profile_get(profile, "source_profile"), *cs = profile_get(profile, "credential_source"),
+	     *mfa = profile_get(profile, "mfa_serial"), *wi = profile_get(profile, "web_identity_token_file");
 	CK_RV rv;
-	if ((sp != NULL) == (cs != NULL))
+	if (mfa != NULL || wi != NULL) {
+		/* an MFA code needs a prompt a PKCS#11 module does not have */
+		hw_cloud_err_set(e, CKR_FUNCTION_NOT_SUPPORTED, HW_CLOUD_CONFIG, "", "profile %s: %s is not supported",
+				 profile, mfa != NULL ? "mfa_serial (a role asked with an MFA code)" : "web_identity_token_file");
+		rv = e->rv;
+	} else if ((sp != NULL) == (cs != NULL))
 		rv = conf_err(e, profile, "role_arn needs exactly one of source_profile and credential_source");
 	else if (sp != NULL && strcmp(sp, profile) == 0)
 		rv = static_keys(profile, src);
@@ -368,6 +374,8 @@ static CK_RV role_source(hw_aws_chain *ch, const char *profile, int depth, hw_aw
 				     : "its credential_source gives no credentials");
 	free(sp);
 	free(cs);
+	free(mfa);
+	free(wi);
 	return rv;
 }
 

@@ -22,7 +22,7 @@ endpoint on the HTTP port:
        expired (400 ExpiredTokenException), badsig (every request is judged
        against a wrong secret), "none" clears; "ops": ["Sign"] limits a fault
        to those operations; "count": -1 means until cleared
-  GET  /_stats  {"connections", "tls_connections", "requests", "by_op", ...}
+  GET  /_stats  {"connections", "tls_connections", "requests", "by_op", "imds", ...}
   POST /_creds {"expire_in": 5}   credentials issued from now on expire so soon
   POST /_sso {"token": "..."}     the access token the SSO portal accepts
   POST /_issue {"source": "x"}    fresh credentials, as a credential_process prints them
@@ -561,6 +561,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.body()
         if self.server.tls or self.path != "/latest/api/token":
             return self.answer(404, "", "text/plain")
+        with st.lock:
+            st.stats["imds"] = st.stats.get("imds", 0) + 1
         ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
         if ttl is None or not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
             return self.answer(400, "", "text/plain")
@@ -577,6 +579,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 return self.answer(200, json.dumps(st.stats), "application/json")
         if self.path.startswith("/latest/meta-data/"):
+            with st.lock:
+                st.stats["imds"] = st.stats.get("imds", 0) + 1
             if self.headers.get("X-aws-ec2-metadata-token") not in getattr(st, "imds_tokens", set()):
                 return self.answer(401, "", "text/plain")
             if self.path == "/latest/meta-data/iam/security-credentials/":

@@ -248,3 +248,11 @@ for s in $secrets; do
 	! grep -qF -- "$s" "$TMP"/*.log "$TMP/run.err" || hw_fail "a credential_process secret reached a log"
 done
 hw_pass "credential_process: failure, hang (stopped at the deadline), garbage and Version 2 each end in CKR_DEVICE_ERROR with a log line naming the profile and no secret"
+
+# what is not supported says so
+printf '[profile mfa]\nrole_arn = arn:aws:iam::111122223333:role/m\nsource_profile = base\nmfa_serial = arn:aws:iam::111122223333:mfa/u\n' \
+	>>"$HOME/.aws/config"
+hw_kms_conf '"profile":"mfa"'
+hw_run_fails "mfa_serial" hw_p11 --login --pin "$PIN" --sign -m ECDSA-SHA256 --id 01 -i "$TMP/data" -o "$TMP/x"
+hw_expect "mfa refused" 'profile mfa: mfa_serial .* is not supported.*CKR_FUNCTION_NOT_SUPPORTED' "$TMP/run.err"
+hw_pass "a role profile with mfa_serial: CKR_FUNCTION_NOT_SUPPORTED and a log line naming the profile"
