@@ -88,6 +88,14 @@ hw_kms_conf() {
 	hw_write_conf '{"name":"'"$TOKEN"'","type":"aws-kms","region":"'"$HW_KMS_REGION"'","deletion_window_days":7,"pin":"'"$PIN"'"'"${1:+,$1}"'}'
 }
 
+# hw_kms_ec_key LABEL — a P-256 key with id 01 on the slot, its public key
+# in $TMP/pub.pem and 100 random bytes to sign in $TMP/data.
+hw_kms_ec_key() {
+	head -c 100 /dev/urandom >"$TMP/data"
+	hw_keygen_ec "$1" 01
+	hw_pubkey_pem 01 "$TMP/pub.pem"
+}
+
 # hw_kms_setup — for hw_setup: the fake and the slot.
 hw_kms_setup() {
 	hw_kms_start

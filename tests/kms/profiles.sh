@@ -14,9 +14,7 @@ HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
 HW_TARGET=aws-kms
 hw_setup
-head -c 100 /dev/urandom >"$TMP/data"
-hw_keygen_ec "prof-ec" 01
-hw_pubkey_pem 01 "$TMP/pub.pem"
+hw_kms_ec_key prof-ec
 
 # every service on its own override, as the CLI honours them
 export AWS_ENDPOINT_URL_KMS=$AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS=$AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SSO=$AWS_ENDPOINT_URL

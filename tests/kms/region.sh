@@ -9,9 +9,7 @@ HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
 HW_TARGET=aws-kms
 hw_setup
-head -c 100 /dev/urandom >"$TMP/data"
-hw_keygen_ec "region-ec" 01
-hw_pubkey_pem 01 "$TMP/pub.pem"
+hw_kms_ec_key region-ec
 
 unset AWS_REGION AWS_DEFAULT_REGION
 export HWAGG_LOG=info
