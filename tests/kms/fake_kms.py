@@ -25,6 +25,10 @@ endpoint on the HTTP port:
   GET  /_stats  {"connections", "tls_connections", "requests", "by_op", "imds", ...}
   POST /_creds {"expire_in": 5}   credentials issued from now on expire so soon
   POST /_sso {"token": "..."}     the access token the SSO portal accepts
+  POST /_fork {"workers": 4}      (benchmarks) 3 more processes serve HTTPS on the
+       same listening socket from now on, each with a copy of the state as it
+       is (keys made later exist in one process only); tls_connections and
+       by_op["Sign"] in /_stats count them all
   POST /_issue {"source": "x"}    fresh credentials, as a credential_process prints them
   /_stats "signed_by": {service: {source: n}} counts the verified requests by
        the source that issued their credentials ("static" for the fixed keys)
@@ -38,7 +42,9 @@ import hashlib
 import hmac
 import http.server
 import json
+import mmap
 import os
+import struct
 import secrets
 import socket
 import ssl
@@ -52,6 +58,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 ACCOUNT = "111122223333"
+MAX_WORKERS = 16
 STATIC_AKID = "AKIDHWAGGTEST"
 STATIC_SECRET = "hwagg/fake+secret/0123456789abcdefghijklmn"
 
@@ -78,6 +85,11 @@ class State:
         self.web_token = token_file_contents
         self.latency = 0.0
         self.sso_token = None
+        # (benchmarks) per-worker [tls connections, Sign requests] in memory
+        # shared across /_fork; worker 0 (this process) counts in stats
+        self.shared = mmap.mmap(-1, 16 * MAX_WORKERS)
+        self.worker = 0
+        self.nworkers = 1
         self.fault = None     # dict(mode, count, ops)
         self.stats = {"connections": 0, "tls_connections": 0, "requests": 0, "by_op": {},
                       "sigv4_checked": 0, "sigv4_rejected": 0, "faults": 0, "creds_issued": 0}
@@ -95,6 +107,23 @@ class State:
             self.stats["issued_by"][source] += 1
         iso = datetime.datetime.utcfromtimestamp(exp).strftime("%Y-%m-%dT%H:%M:%SZ")
         return akid, secret, token, iso
+
+    def count_shared(self, field):
+        if self.worker:
+            off = 16 * self.worker + 8 * field
+            with self.lock:
+                self.shared[off:off + 8] = struct.pack("q", struct.unpack("q", self.shared[off:off + 8])[0] + 1)
+
+    def merged_stats(self):
+        out = json.loads(json.dumps(self.stats))
+        out["worker_tls_connections"] = [self.stats["tls_connections"]]
+        for w in range(1, self.nworkers):
+            conns, signs = struct.unpack("qq", self.shared[16 * w:16 * w + 16])
+            out["worker_tls_connections"].append(conns)
+            out["tls_connections"] += conns
+            out["connections"] += conns
+            out["by_op"]["Sign"] = out["by_op"].get("Sign", 0) + signs
+        return out
 
     def take_fault(self, op):
         with self.lock:
@@ -414,6 +443,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.stats["connections"] += 1
             if self.server.tls:
                 st.stats["tls_connections"] += 1
+        if self.server.tls:
+            st.count_shared(0)
 
     def body(self):
         n = int(self.headers.get("Content-Length", "0") or 0)
@@ -447,6 +478,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             st.stats["requests"] += 1
             st.stats["by_op"][op] = st.stats["by_op"].get(op, 0) + 1
+        if op == "Sign":
+            st.count_shared(1)
         if st.latency:
             time.sleep(st.latency)
         try:
@@ -577,7 +610,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.sso()
         if self.path == "/_stats":
             with st.lock:
-                return self.answer(200, json.dumps(st.stats), "application/json")
+                return self.answer(200, json.dumps(st.merged_stats()), "application/json")
         if self.path.startswith("/latest/meta-data/"):
             with st.lock:
                 st.stats["imds"] = st.stats.get("imds", 0) + 1
@@ -617,6 +650,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             akid, secret, token, exp = st.issue(req.get("source", "control"))
             return self.answer(200, json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "SessionToken": token,
                                                 "Expiration": exp}), "application/json")
+        elif self.path == "/_fork":
+            fork_workers(self.server, min(MAX_WORKERS, int(req.get("workers", 1))))
         elif self.path == "/_sso":
             st.sso_token = req.get("token")
         elif self.path == "/_creds":
@@ -644,6 +679,27 @@ def arg_parser():
     return ap
 
 
+def fork_workers(control, n):
+    """n - 1 more processes serving the HTTPS server's listening socket;
+    each exits with its parent (or after --stop-after)."""
+    st, tls = control.state, control.tls_server
+    for w in range(st.nworkers, n):
+        parent = os.getpid()
+        if os.fork() == 0:
+            st.worker = w
+            st.lock = threading.Lock()      # a lock held by another thread at fork stays held
+
+            def orphaned():
+                while os.getppid() == parent:
+                    time.sleep(0.5)
+                os._exit(0)
+            threading.Thread(target=orphaned, daemon=True).start()
+            threading.Thread(target=tls.serve_forever, daemon=True).start()
+            time.sleep(control.stop_after)
+            os._exit(0)
+    st.nworkers = max(st.nworkers, n)
+
+
 def serve(handler, state, a):
     """handler on HTTPS (a.port, server.tls True) and plain HTTP (a.http_port)
     on 127.0.0.1, sharing state, for a.stop_after seconds."""
@@ -654,6 +710,7 @@ def serve(handler, state, a):
     tls.tls, tls.state = True, state
     plain = Server(("127.0.0.1", a.http_port), handler)
     plain.tls, plain.state = False, state
+    plain.tls_server, plain.stop_after = tls, a.stop_after
     for s in (tls, plain):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     time.sleep(a.stop_after)
