@@ -244,22 +244,30 @@ static char *sso_cache_path(const char *name)
 
 static CK_RV sso_token(const char *profile, const char *name, hw_secret **tok, hw_cloud_err *e)
 {
-	char buf[65536];
+	/* on the heap: an application thread's stack may be small */
+	const size_t cap = 65536;
+	char *buf = malloc(cap);
 	time_t exp = 0;
 	char *path = sso_cache_path(name);
-	FILE *f = path != NULL ? fopen(path, "re") : NULL;
+	FILE *f = path != NULL && buf != NULL ? fopen(path, "re") : NULL;
 	CK_RV rv;
 	free(path);
+	if (buf == NULL) {
+		hw_cloud_err_set(e, CKR_HOST_MEMORY, HW_CLOUD_CREDENTIALS, "", "out of memory");
+		return e->rv;
+	}
 	if (f == NULL) {
+		free(buf);
 		hw_cloud_err_set(e, CKR_DEVICE_ERROR, HW_CLOUD_CREDENTIALS, "SSOTokenMissing",
 				 "profile %s: no cached SSO token for %s (run: aws sso login --profile %s)", profile, name,
 				 profile);
 		return e->rv;
 	}
-	size_t n = fread(buf, 1, sizeof(buf), f);
+	size_t n = fread(buf, 1, cap, f);
 	fclose(f);
 	rv = hw_aws_parse_sso_cache(buf, n, tok, &exp);
-	hw_wipe(buf, sizeof(buf));
+	hw_wipe(buf, cap);
+	free(buf);
 	if (rv != CKR_OK) {
 		hw_cloud_err_set(e, rv == CKR_HOST_MEMORY ? rv : CKR_DEVICE_ERROR, HW_CLOUD_CREDENTIALS, "SSOTokenInvalid",
 				 "profile %s: the cached SSO token is malformed (run: aws sso login --profile %s)", profile,
