@@ -2,7 +2,8 @@
  * Fuzz target: the parsers of what AWS answers the aws-kms slot
  * (slots/aws_parse.c): credential documents of the container agent and
  * IMDS, STS's XML, error bodies (JSON or XML, with or without the
- * X-Amzn-ErrorType header) and timestamps. All of it comes from the
+ * X-Amzn-ErrorType header), timestamps, a credential_process's output, the
+ * SSO portal's answer and the SSO token cache. All of it comes from the
  * network, a metadata service or a proxy in between.
  *
  * Input: one selector byte, then the case's bytes; for errors a u8 length
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *v = malloc(in.n ? in.n : 1);
 	if (v == NULL)
 		return 0;
-	switch (sel % 4) {
+	switch (sel % 7) {
 	case 0:
 		memcpy(v, in.p, in.n);
 		creds_check(hw_aws_parse_cred_json(v, in.n, &c), &c);
@@ -70,6 +71,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (const char *p = msg; *p; p++)
 			FZ_ASSERT(*p >= 0x20 && *p < 0x7f);
 		free(h);
+		break;
+	}
+	case 4:
+		memcpy(v, in.p, in.n);
+		creds_check(hw_aws_parse_process_json(v, in.n, &c), &c);
+		break;
+	case 5:
+		memcpy(v, in.p, in.n);
+		creds_check(hw_aws_parse_sso_json(v, in.n, &c), &c);
+		break;
+	case 6: {
+		hw_secret *tok = NULL;
+		time_t exp = 0;
+		memcpy(v, in.p, in.n);
+		CK_RV rv = hw_aws_parse_sso_cache(v, in.n, &tok, &exp);
+		/* a token goes into a header: plain and terminated */
+		FZ_ASSERT(rv == CKR_OK ? tok != NULL && strlen((const char *)tok->data) == tok->len : tok == NULL);
+		hw_secret_free(tok);
 		break;
 	}
 	default: {

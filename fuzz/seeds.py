@@ -335,7 +335,9 @@ def audit_seeds():
     write("audit", "recovered", b"\x00" + (first + "\n" + torn + "\n" + rline + "\n").encode())
 # ---- aws_parse -------------------------------------------------------------------
 # selector 0: a credential document (IMDS, container agent), 1: STS's XML,
-# 2: an error body after a u8-length X-Amzn-ErrorType value, 3: a timestamp
+# 2: an error body after a u8-length X-Amzn-ErrorType value, 3: a timestamp,
+# 4: a credential_process's output, 5: the SSO portal's GetRoleCredentials
+# answer, 6: an SSO token cache file
 def aws_parse_seeds():
     write("aws_parse", "imds-creds", b"\x00" + b'{"Code":"Success","LastUpdated":"2026-12-07T12:00:00Z",'
           b'"Type":"AWS-HMAC","AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"c2VjcmV0","Token":"dG9rZW4=",'
@@ -352,6 +354,12 @@ def aws_parse_seeds():
     write("aws_parse", "error-xml", b"\x02\x00<ErrorResponse><Error><Code>InvalidIdentityToken</Code>"
           b"<Message>bad</Message></Error></ErrorResponse>")
     write("aws_parse", "time", b"\x032026-12-07T18:00:00+00:00")
+    write("aws_parse", "process", b"\x04" + b'{"Version": 1, "AccessKeyId": "ASIAP", "SecretAccessKey": "sk",'
+          b' "SessionToken": "tk", "Expiration": "2026-12-07T18:00:00Z"}')
+    write("aws_parse", "sso-role-credentials", b"\x05" + b'{"roleCredentials": {"accessKeyId": "ASIAS",'
+          b' "secretAccessKey": "sk", "sessionToken": "tk", "expiration": 1796666400000}}')
+    write("aws_parse", "sso-token-cache", b"\x06" + b'{"startUrl": "https://x.awsapps.com/start", "region":'
+          b' "eu-west-1", "accessToken": "aoa", "expiresAt": "2026-12-07T18:00:00UTC"}')
 
 
 # ---- gcp_parse -------------------------------------------------------------------

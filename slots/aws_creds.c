@@ -33,6 +33,19 @@ CK_RV hw_aws_chain_init(hw_aws_chain *ch, const char *slot, const char *profile,
 	return CKR_OK;
 }
 
+CK_RV hw_aws_chain_set_region(hw_aws_chain *ch, const char *region)
+{
+	char *r = strdup(region);
+	if (r == NULL)
+		return CKR_HOST_MEMORY;
+	/* STS requests read it only while refreshing */
+	pthread_mutex_lock(&ch->refresh);
+	free(ch->region);
+	ch->region = r;
+	pthread_mutex_unlock(&ch->refresh);
+	return CKR_OK;
+}
+
 void hw_aws_chain_fini(hw_aws_chain *ch, bool forked)
 {
 	hw_aws_creds_clear(&ch->cur);
@@ -57,21 +70,7 @@ static CK_RV from_env(hw_aws_creds *out)
 	return rv;
 }
 
-/* ---- shared credentials and config files ------------------------------------ */
-static char *file_path(const char *env, const char *rel)
-{
-	const char *p = secure_getenv(env), *home = secure_getenv("HOME");
-	hw_sb b = { 0 };
-	if (p != NULL && p[0] != '\0')
-		hw_sb_str(&b, p);
-	else if (home != NULL)
-		hw_sb_printf(&b, "%s/%s", home, rel);
-	else
-		return NULL;
-	return hw_sb_take(&b);
-}
-
-static char *trim(char *s)
+char *hw_aws_trim(char *s)
 {
 	while (*s == ' ' || *s == '\t')
 		s++;
@@ -81,62 +80,7 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The value of key in section [section] of an INI file (malloc'd), or NULL. */
-static char *ini_get(const char *path, const char *section, const char *key)
-{
-	char line[4096], *val = NULL;
-	bool in = false;
-	FILE *f = path != NULL ? fopen(path, "re") : NULL;
-	if (f == NULL)
-		return NULL;
-	while (val == NULL && fgets(line, sizeof(line), f) != NULL) {
-		char *l = trim(line);
-		if (l[0] == '#' || l[0] == ';' || l[0] == '\0')
-			continue;
-		if (l[0] == '[') {
-			char *e = strchr(l, ']');
-			if (e != NULL)
-				*e = '\0';
-			in = strcmp(trim(l + 1), section) == 0;
-			continue;
-		}
-		char *eq = strchr(l, '=');
-		if (!in || eq == NULL)
-			continue;
-		*eq = '\0';
-		if (strcmp(trim(l), key) == 0)
-			val = strdup(trim(eq + 1));
-	}
-	hw_wipe(line, sizeof(line));
-	fclose(f);
-	return val;
-}
-
-/* key of the profile: the credentials file's [name], then the config
- * file's [profile name] ([default] for the default profile). */
-static char *profile_get(const char *profile, const char *key)
-{
-	char *cf = file_path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"), *v = ini_get(cf, profile, key);
-	free(cf);
-	if (v != NULL)
-		return v;
-	char section[300];
-	if (strcmp(profile, "default") == 0)
-		snprintf(section, sizeof(section), "default");
-	else
-		snprintf(section, sizeof(section), "profile %s", profile);
-	cf = file_path("AWS_CONFIG_FILE", ".aws/config");
-	v = ini_get(cf, section, key);
-	free(cf);
-	return v;
-}
-
-char *hw_aws_profile_region(const char *profile)
-{
-	return profile_get(profile != NULL ? profile : "default", "region");
-}
-
-static void free_secret_str(char *s)
+void hw_aws_free_secret_str(char *s)
 {
 	if (s != NULL) {
 		hw_wipe(s, strlen(s));
@@ -144,23 +88,8 @@ static void free_secret_str(char *s)
 	}
 }
 
-static CK_RV from_files(hw_aws_chain *ch, hw_aws_creds *out)
-{
-	char *ak = profile_get(ch->profile, "aws_access_key_id"), *sk = profile_get(ch->profile, "aws_secret_access_key"),
-	     *tk = profile_get(ch->profile, "aws_session_token");
-	CK_RV rv = CKR_GENERAL_ERROR;
-	if (ak != NULL && sk != NULL) {
-		rv = hw_aws_creds_fill(out, ak, sk, tk);
-		out->source = "shared files";
-	}
-	free(ak);
-	free_secret_str(sk);
-	free_secret_str(tk);
-	return rv;
-}
-
 /* ---- over HTTP: STS, container, instance metadata ----------------------------- */
-static hw_retry_class simple_classify(void *arg, const hw_http_resp *resp, hw_cloud_err *e)
+hw_retry_class hw_aws_classify(void *arg, const hw_http_resp *resp, hw_cloud_err *e)
 {
 	char code[64], msg[160];
 	if (resp->status >= 200 && resp->status < 300) {
@@ -177,14 +106,14 @@ static hw_retry_class simple_classify(void *arg, const hw_http_resp *resp, hw_cl
 	return HW_RETRY_DONE;
 }
 
-static CK_RV simple_call(hw_aws_chain *ch, hw_cloud_fixed *s, const char *op, int attempts, int attempt_ms,
-			 hw_http_resp *resp, hw_cloud_err *e)
+CK_RV hw_aws_fixed_call(hw_aws_chain *ch, hw_cloud_fixed *s, const char *op, int attempts, int attempt_ms,
+			hw_http_resp *resp, hw_cloud_err *e)
 {
-	hw_cloud_call c = { ch->pool, op, true, hw_cloud_fixed_prepare, simple_classify, s, attempts, 50, 1000, 0, attempt_ms };
+	hw_cloud_call c = { ch->pool, op, true, hw_cloud_fixed_prepare, hw_aws_classify, s, attempts, 50, 1000, 0, attempt_ms };
 	return hw_cloud_perform(&c, resp, e);
 }
 
-static char *read_token_file(const char *path, hw_cloud_err *e)
+char *hw_aws_read_file(const char *path, hw_cloud_err *e)
 {
 	char buf[16384];
 	FILE *f = fopen(path, "re");
@@ -195,7 +124,7 @@ static char *read_token_file(const char *path, hw_cloud_err *e)
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	char *t = strdup(trim(buf));
+	char *t = strdup(hw_aws_trim(buf));
 	hw_wipe(buf, sizeof(buf));
 	if (t == NULL)
 		hw_cloud_err_set(e, CKR_HOST_MEMORY, HW_CLOUD_CONFIG, "", "out of memory");
@@ -232,7 +161,7 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 	if (session == NULL || session[0] == '\0')
 		session = "hwagg";
 	/* read again on every refresh: kubelet rotates the file */
-	if ((tok = read_token_file(file, e)) == NULL)
+	if ((tok = hw_aws_read_file(file, e)) == NULL)
 		return e->rv;
 	url = hw_aws_endpoint("AWS_ENDPOINT_URL_STS", "sts", ch->region);
 	enc_role = hw_aws_uri_encode(role, strlen(role), false);
@@ -254,7 +183,7 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 	char *full = hw_sb_take(&b);
 	/* the call is unsigned: the token is the proof */
 	hw_cloud_fixed s = { "POST", full, body, { { "Content-Type", "application/x-www-form-urlencoded" } }, 1 };
-	rv = full == NULL ? CKR_HOST_MEMORY : simple_call(ch, &s, "AssumeRoleWithWebIdentity", 3, 0, &resp, e);
+	rv = full == NULL ? CKR_HOST_MEMORY : hw_aws_fixed_call(ch, &s, "AssumeRoleWithWebIdentity", 3, 0, &resp, e);
 	free(full);
 	if (rv == CKR_OK && (rv = hw_aws_parse_sts_xml(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "STS answered without usable credentials");
@@ -262,9 +191,9 @@ static CK_RV from_web_identity(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err
 out:
 	hw_http_resp_free(&resp);
 	free(url);
-	free_secret_str(body);
-	free_secret_str(tok);
-	free_secret_str(enc_tok);
+	hw_aws_free_secret_str(body);
+	hw_aws_free_secret_str(tok);
+	hw_aws_free_secret_str(enc_tok);
 	free(enc_role);
 	free(enc_sess);
 	return rv;
@@ -308,7 +237,7 @@ static CK_RV from_container(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e
 		return e->rv;
 	}
 	if (tfile != NULL && tfile[0] != '\0') {
-		if ((auth = read_token_file(tfile, e)) == NULL) {
+		if ((auth = hw_aws_read_file(tfile, e)) == NULL) {
 			free(url);
 			return e->rv;
 		}
@@ -317,50 +246,84 @@ static CK_RV from_container(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e
 		return CKR_HOST_MEMORY;
 	}
 	hw_cloud_fixed s = { "GET", url, NULL, { { "Authorization", auth } }, auth != NULL ? 1 : 0 };
-	rv = simple_call(ch, &s, "container credentials", 3, 2000, &resp, e);
+	rv = hw_aws_fixed_call(ch, &s, "container credentials", 3, 2000, &resp, e);
 	if (rv == CKR_OK && (rv = hw_aws_parse_cred_json(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "the container agent answered without usable credentials");
 	out->source = "container";
 	hw_http_resp_free(&resp);
 	free(url);
-	free_secret_str(auth);
+	hw_aws_free_secret_str(auth);
 	return rv;
 }
 
-static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
+/* An IMDSv2 session: the service's base URL and a session token (PUT). */
+typedef struct imds {
+	const char *base;
+	int bl;
+	char *token;
+} imds;
+
+/* CKR_GENERAL_ERROR when instance metadata is turned off. */
+static CK_RV imds_open(hw_aws_chain *ch, imds *m, hw_cloud_err *e)
 {
-	const char *dis = secure_getenv("AWS_EC2_METADATA_DISABLED"), *base = secure_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *dis = secure_getenv("AWS_EC2_METADATA_DISABLED");
 	hw_http_resp resp = { 0 };
 	hw_sb b = { 0 };
-	char *token = NULL, *url = NULL, role[256];
+	char *url;
 	CK_RV rv;
+	memset(m, 0, sizeof(*m));
 	if (dis != NULL && strcasecmp(dis, "true") == 0)
 		return CKR_GENERAL_ERROR;
-	if (base == NULL || base[0] == '\0')
-		base = "http://169.254.169.254";
-	size_t bl = strlen(base);
-	if (bl > 0 && base[bl - 1] == '/')
-		bl--;
-	/* IMDSv2: a session token first (PUT), then the role, then its keys */
-	hw_sb_printf(&b, "%.*s/latest/api/token", (int)bl, base);
+	m->base = secure_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	if (m->base == NULL || m->base[0] == '\0')
+		m->base = "http://169.254.169.254";
+	m->bl = (int)strlen(m->base);
+	if (m->bl > 0 && m->base[m->bl - 1] == '/')
+		m->bl--;
+	hw_sb_printf(&b, "%.*s/latest/api/token", m->bl, m->base);
 	if ((url = hw_sb_take(&b)) == NULL)
 		return CKR_HOST_MEMORY;
 	hw_cloud_fixed put = { "PUT", url, NULL, { { "X-aws-ec2-metadata-token-ttl-seconds", "21600" } }, 1 };
 	/* short: off EC2 nothing answers, and the caller is waiting */
-	if ((rv = simple_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) != CKR_OK)
-		goto out;
-	if ((token = strdup(trim(resp.body))) == NULL) {
+	if ((rv = hw_aws_fixed_call(ch, &put, "instance metadata token", 2, 1000, &resp, e)) == CKR_OK &&
+	    (m->token = strdup(hw_aws_trim(resp.body))) == NULL)
 		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
+	hw_http_resp_free(&resp);
 	free(url);
-	hw_sb_printf(&b, "%.*s/latest/meta-data/iam/security-credentials/", (int)bl, base);
-	if ((url = hw_sb_take(&b)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	hw_cloud_fixed get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", token } }, 1 };
-	if ((rv = simple_call(ch, &get, "instance metadata role", 2, 1000, &resp, e)) != CKR_OK)
+	return rv;
+}
+
+static CK_RV imds_get(hw_aws_chain *ch, imds *m, const char *path, const char *what, hw_http_resp *resp,
+		      hw_cloud_err *e)
+{
+	hw_sb b = { 0 };
+	char *url;
+	hw_sb_printf(&b, "%.*s/latest/meta-data/%s", m->bl, m->base, path);
+	if ((url = hw_sb_take(&b)) == NULL)
+		return CKR_HOST_MEMORY;
+	hw_cloud_fixed get = { "GET", url, NULL, { { "X-aws-ec2-metadata-token", m->token } }, 1 };
+	CK_RV rv = hw_aws_fixed_call(ch, &get, what, 2, 1000, resp, e);
+	free(url);
+	return rv;
+}
+
+static void imds_close(imds *m)
+{
+	hw_aws_free_secret_str(m->token);
+	m->token = NULL;
+}
+
+static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
+{
+	hw_http_resp resp = { 0 };
+	char path[300], role[256];
+	imds m;
+	/* IMDSv2: a session token first (PUT), then the role, then its keys */
+	CK_RV rv = imds_open(ch, &m, e);
+	if (rv == CKR_GENERAL_ERROR)
+		return rv;
+	if (rv != CKR_OK ||
+	    (rv = imds_get(ch, &m, "iam/security-credentials/", "instance metadata role", &resp, e)) != CKR_OK)
 		goto out;
 	snprintf(role, sizeof(role), "%.*s", (int)strcspn(resp.body, "\r\n"), resp.body);
 	if (role[0] == '\0' || strchr(role, '/') != NULL || strchr(role, '?') != NULL) {
@@ -368,14 +331,8 @@ static CK_RV from_imds(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "the instance has no usable IAM role");
 		goto out;
 	}
-	free(url);
-	hw_sb_printf(&b, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl, base, role);
-	if ((url = hw_sb_take(&b)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	get.url = url;
-	if ((rv = simple_call(ch, &get, "instance metadata credentials", 2, 1000, &resp, e)) != CKR_OK)
+	snprintf(path, sizeof(path), "iam/security-credentials/%s", role);
+	if ((rv = imds_get(ch, &m, path, "instance metadata credentials", &resp, e)) != CKR_OK)
 		goto out;
 	if ((rv = hw_aws_parse_cred_json(resp.body, resp.len, out)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "instance metadata answered without usable credentials");
@@ -384,9 +341,57 @@ out:
 	if (rv != CKR_OK && e->rv == CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "", "out of memory");
 	hw_http_resp_free(&resp);
-	free(url);
-	free_secret_str(token);
+	imds_close(&m);
 	return rv;
+}
+
+bool hw_aws_region_ok(const char *r)
+{
+	if (r == NULL || r[0] == '\0' || strlen(r) > 40)
+		return false;
+	for (const char *p = r; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+CK_RV hw_aws_imds_region(hw_aws_chain *ch, char **region, hw_cloud_err *e)
+{
+	hw_http_resp resp = { 0 };
+	imds m;
+	*region = NULL;
+	memset(e, 0, sizeof(*e));
+	CK_RV rv = imds_open(ch, &m, e);
+	if (rv == CKR_OK && (rv = imds_get(ch, &m, "placement/region", "instance metadata region", &resp, e)) == CKR_OK) {
+		char *r = hw_aws_trim(resp.body);
+		if (!hw_aws_region_ok(r)) {
+			rv = CKR_DEVICE_ERROR;
+			hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "NoRegion", "instance metadata answered no region name");
+		} else if ((*region = strdup(r)) == NULL) {
+			rv = CKR_HOST_MEMORY;
+		}
+	}
+	if (rv == CKR_GENERAL_ERROR || (rv != CKR_OK && e->cause == HW_CLOUD_CONNECTIVITY))
+		hw_cloud_err_set(e, CKR_DEVICE_ERROR, HW_CLOUD_CONFIG, "NoRegion", "no region: set the slot's \"region\", "
+				 "AWS_REGION or the profile's region (no instance metadata service answered)");
+	else if (rv != CKR_OK && e->rv == CKR_OK)
+		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "out of memory");
+	hw_http_resp_free(&resp);
+	imds_close(&m);
+	return rv == CKR_OK ? CKR_OK : e->rv;
+}
+
+CK_RV hw_aws_source(hw_aws_chain *ch, hw_aws_src src, hw_aws_creds *out, hw_cloud_err *e)
+{
+	switch (src) {
+	case HW_AWS_SRC_ENV:
+		return from_env(out);
+	case HW_AWS_SRC_CONTAINER:
+		return from_container(ch, out, e);
+	case HW_AWS_SRC_IMDS:
+		return from_imds(ch, out, e);
+	}
+	return CKR_GENERAL_ERROR;
 }
 
 /* ---- the chain ------------------------------------------------------------------ */
@@ -401,7 +406,7 @@ static CK_RV resolve(hw_aws_chain *ch, hw_aws_creds *out, hw_cloud_err *e)
 	if (!ch->explicit_profile)
 		rv = from_env(out);
 	if (rv == CKR_GENERAL_ERROR)
-		rv = from_files(ch, out);
+		rv = hw_aws_profile_creds(ch, out, e);
 	if (rv == CKR_GENERAL_ERROR)
 		rv = from_web_identity(ch, out, e);
 	if (rv == CKR_GENERAL_ERROR)

@@ -26,6 +26,59 @@ static char *env_or(const char *conf_value, const char *env)
 
 static CK_RV ping(void *arg);
 
+/* AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL is set: the endpoint does not
+ * depend on the region */
+static bool endpoint_env(void)
+{
+	const char *k = secure_getenv("AWS_ENDPOINT_URL_KMS"), *a = secure_getenv("AWS_ENDPOINT_URL");
+	return (k != NULL && k[0] != '\0') || (a != NULL && a[0] != '\0');
+}
+
+static CK_RV set_endpoint(hw_kms_ctx *c, const char *ep, char *err, size_t err_len)
+{
+	size_t el = strlen(ep);
+	if ((c->host = hw_cloud_authority(ep)) == NULL)
+		return hw_cloud_conf_error(err, err_len, "endpoint: expected https://host[:port] (no path), not \"%s\"", ep);
+	if ((c->url = malloc(el + 2)) == NULL)
+		return CKR_HOST_MEMORY;
+	snprintf(c->url, el + 2, "%s%s", ep, ep[el - 1] == '/' ? "" : "/");
+	return CKR_OK;
+}
+
+CK_RV hw_kms_locate(hw_kms_ctx *c, hw_cloud_err *e)
+{
+	char *region = NULL, *ep = NULL, err[160] = "";
+	CK_RV rv = CKR_OK;
+	memset(e, 0, sizeof(*e));
+	if (__atomic_load_n(&c->located, __ATOMIC_ACQUIRE))
+		return CKR_OK;
+	pthread_mutex_lock(&c->where);
+	if (c->located)
+		goto out;
+	/* not remembered when it fails: the next call asks again */
+	if ((rv = hw_aws_imds_region(&c->chain, &region, e)) != CKR_OK)
+		goto out;
+	if ((rv = hw_aws_chain_set_region(&c->chain, region)) != CKR_OK)
+		goto out;
+	if (c->url == NULL && ((ep = hw_aws_endpoint("AWS_ENDPOINT_URL_KMS", "kms", region)) == NULL ||
+			       (rv = set_endpoint(c, ep, err, sizeof(err))) != CKR_OK)) {
+		if (rv == CKR_OK)
+			rv = CKR_HOST_MEMORY;
+		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "no usable endpoint for region %s", region);
+		goto out;
+	}
+	c->region = region;
+	region = NULL;
+	hw_info("slot \"%s\" (aws-kms): region %s (from instance metadata), endpoint %s", c->cs.conf->name,
+		c->region, c->url);
+	__atomic_store_n(&c->located, true, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&c->where);
+	free(region);
+	free(ep);
+	return rv;
+}
+
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_count, hw_kms_record, hw_kms_destroy, hw_kms_generate,
 					 hw_kms_sign, hw_kms_decrypt };
@@ -45,27 +98,29 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		return hw_cloud_conf_error(err, err_len, "deletion_window_days: expected 7 to 30 (days KMS keeps a key %s)",
 				  "before deleting it");
 	c->cs.pin = hw_conf_str(conf, "pin", NULL);
-	/* region: the slot's, the environment's, the profile's (files only) */
+	/* region: the slot's, the environment's, the profile's (files only);
+	 * else instance metadata's, asked by the first call (never here) */
 	if ((c->region = env_or(hw_conf_str(conf, "region", NULL), "AWS_REGION")) == NULL &&
-	    (c->region = env_or(NULL, "AWS_DEFAULT_REGION")) == NULL &&
-	    (c->region = hw_aws_profile_region(profile != NULL ? profile : secure_getenv("AWS_PROFILE"))) == NULL)
-		return hw_cloud_conf_error(err, err_len, "region: expected a region such as \"eu-west-1\" (or set %s)",
-				  "AWS_REGION");
-	for (const char *p = c->region; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return hw_cloud_conf_error(err, err_len, "region: \"%s\" is not a region name", c->region);
+	    (c->region = env_or(NULL, "AWS_DEFAULT_REGION")) == NULL)
+		c->region = hw_aws_profile_region(profile != NULL ? profile : secure_getenv("AWS_PROFILE"));
+	if (c->region != NULL && !hw_aws_region_ok(c->region))
+		return hw_cloud_conf_error(err, err_len, "region: \"%s\" is not a region name", c->region);
+	/* the endpoint: the slot's, the environment's, or the region's */
 	const char *cep = hw_conf_str(conf, "endpoint", NULL);
-	ep = cep != NULL ? strdup(cep) : hw_aws_endpoint("AWS_ENDPOINT_URL_KMS", "kms", c->region);
-	if (ep == NULL)
+	if (cep != NULL)
+		ep = strdup(cep);
+	else if (c->region != NULL || endpoint_env())
+		ep = hw_aws_endpoint("AWS_ENDPOINT_URL_KMS", "kms", c->region);
+	if ((cep != NULL || c->region != NULL || endpoint_env()) && ep == NULL)
 		goto out;
-	if ((c->host = hw_cloud_authority(ep)) == NULL) {
-		rv = hw_cloud_conf_error(err, err_len, "endpoint: expected https://host[:port] (no path), not \"%s\"", ep);
+	if (ep != NULL && (rv = set_endpoint(c, ep, err, err_len)) != CKR_OK)
 		goto out;
-	}
-	size_t el = strlen(ep);
-	if ((c->url = malloc(el + 2)) == NULL)
+	rv = CKR_HOST_MEMORY;
+	hw_sb id = { 0 };
+	hw_sb_printf(&id, "aws-kms\n%s\n%s\n%s", c->region != NULL ? c->region : "(instance metadata)",
+		     c->url != NULL ? c->url : "", conf->name);
+	if ((c->token_id = hw_sb_take(&id)) == NULL)
 		goto out;
-	snprintf(c->url, el + 2, "%s%s", ep, ep[el - 1] == '/' ? "" : "/");
 	if (json_object_object_get_ex(conf->json, "keys", &keys)) {
 		size_t n = json_object_array_length(keys);
 		if ((c->keys = calloc(n ? n : 1, sizeof(*c->keys))) == NULL)
@@ -88,9 +143,12 @@ static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		goto out;
 	}
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->where, NULL);
+	c->located = c->region != NULL;
 	c->opened = true;
-	hw_info("slot \"%s\" (aws-kms): region %s, endpoint %s, %zu configured keys%s", conf->name, c->region, c->url,
-		c->nkeys, ca != NULL ? ", extra CA file" : "");
+	hw_info("slot \"%s\" (aws-kms): region %s, endpoint %s, %zu configured keys%s", conf->name,
+		c->region != NULL ? c->region : "from instance metadata on first use",
+		c->url != NULL ? c->url : "of the region", c->nkeys, ca != NULL ? ", extra CA file" : "");
 	rv = CKR_OK;
 out:
 	free(ep);
@@ -106,8 +164,10 @@ static void kms_close(void *vctx, bool forked)
 	if (c->opened) {
 		hw_cloud_slot_close(&c->cs, forked);
 		hw_aws_chain_fini(&c->chain, forked);
-		if (!forked)
+		if (!forked) {
 			pthread_mutex_destroy(&c->lock);
+			pthread_mutex_destroy(&c->where);
+		}
 	}
 	for (size_t i = 0; i < c->nrecs; i++)
 		hw_kms_key_free(c->recs[i]);
@@ -121,6 +181,7 @@ static void kms_close(void *vctx, bool forked)
 	free(c->region);
 	free(c->url);
 	free(c->host);
+	free(c->token_id);
 }
 
 /* A short ListKeys: is the service there, and do our credentials work? */
@@ -139,9 +200,7 @@ static CK_RV ping(void *arg)
 static CK_RV kms_token_info(void *vctx, CK_TOKEN_INFO *info)
 {
 	hw_kms_ctx *c = vctx;
-	char id[600];
-	snprintf(id, sizeof(id), "aws-kms\n%s\n%s\n%s", c->region, c->url, c->cs.conf->name);
-	return hw_cloud_token_info(&c->cs, id, info);
+	return hw_cloud_token_info(&c->cs, c->token_id, info);
 }
 
 static CK_RV kms_health(void *vctx, char *msg, size_t len)
@@ -150,7 +209,10 @@ static CK_RV kms_health(void *vctx, char *msg, size_t len)
 	char why[192];
 	CK_RV rv = ping(c);
 	hw_cloud_health_why(&c->cs.health, why, sizeof(why));
-	if (rv == CKR_OK)
+	if (!__atomic_load_n(&c->located, __ATOMIC_ACQUIRE))
+		snprintf(msg, len, "AWS KMS: no region (none configured, instance metadata gave none): %s",
+			 hw_rv_name(rv));
+	else if (rv == CKR_OK)
 		snprintf(msg, len, "AWS KMS %s in %s answers; keys in KMS HSMs (hardware)", c->url, c->region);
 	else
 		snprintf(msg, len, "AWS KMS %s in %s: %s (see the log for the cause)", c->url, c->region,

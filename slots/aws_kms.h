@@ -41,9 +41,15 @@ typedef struct hw_kms_key {
 
 typedef struct hw_kms_ctx {
 	hw_cloud_slot cs;         /* first: the shared hooks take the context as it is */
+	/* region, url and host are set once: at open, or by the first call
+	 * (hw_kms_locate) when the region comes from instance metadata; read
+	 * only after located is seen true */
 	char *region;
 	char *url;                /* "<endpoint>/" */
 	char *host;               /* Host header: the endpoint's authority */
+	bool located;             /* atomic */
+	pthread_mutex_t where;    /* one region lookup at a time, held across its I/O */
+	char *token_id;           /* what the serial number is made of (fixed at open) */
 	int window_days;
 	char **keys;              /* configured key ids/aliases/ARNs */
 	size_t nkeys;
@@ -56,6 +62,10 @@ typedef struct hw_kms_ctx {
 	size_t nforeign, fcap;
 	time_t loaded_at;
 } hw_kms_ctx;
+
+/* The region and endpoint known, looking the region up in instance
+ * metadata the first time when nothing configured one (aws_kms.c). */
+CK_RV hw_kms_locate(hw_kms_ctx *c, hw_cloud_err *e);
 
 /* ---- one KMS call (aws_kms_api.c) -------------------------------------------- */
 /* POST TrentService.<op> with body req (not consumed); *resp gets the

@@ -161,7 +161,9 @@ static CK_RV call(hw_kms_ctx *c, const char *op, bool idempotent, json_object *r
 	a.body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(a.target, sizeof(a.target), "TrentService.%s", op);
 	hw_cloud_call call = { &c->cs.pool, op, idempotent, prepare, classify, &a, attempts, 0, 0, deadline_ms, 0 };
-	CK_RV rv = a.body != NULL ? hw_cloud_perform(&call, &r, e) : CKR_HOST_MEMORY;
+	CK_RV rv = a.body == NULL ? CKR_HOST_MEMORY : hw_kms_locate(c, e);
+	if (rv == CKR_OK)
+		rv = hw_cloud_perform(&call, &r, e);
 	if (hw_cloud_call_done(&c->cs, "aws-kms", op, rv, e, r.status) == CKR_OK) {
 		*resp = a.json;
 		a.json = NULL;

@@ -101,7 +101,8 @@ time_t hw_aws_parse_time(const char *s)
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			;
-	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+	/* "UTC": the SSO token cache of older AWS CLIs */
+	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 && strcmp(p, "UTC") != 0)
 		return (time_t)-1;
 	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
@@ -231,4 +232,63 @@ void hw_aws_parse_error(const char *body, size_t len, const char *error_type, ch
 	copy_clean(code, code_len, c, cl);
 	copy_clean(msg, msg_len, m, ml);
 	json_object_put(o);
+}
+
+CK_RV hw_aws_parse_process_json(const char *body, size_t len, hw_aws_creds *out)
+{
+	size_t akl = 0, skl = 0, tkl = 0, el = 0;
+	json_object *o = parse_json(body, len), *v;
+	CK_RV rv = CKR_DEVICE_ERROR;
+	memset(out, 0, sizeof(*out));
+	if (o == NULL)
+		return CKR_DEVICE_ERROR;
+	/* the documented format has only version 1; anything else is refused as the CLI does */
+	const char *ak = jstr(o, "AccessKeyId", &akl), *sk = jstr(o, "SecretAccessKey", &skl),
+		   *tk = jstr(o, "SessionToken", &tkl), *exp = jstr(o, "Expiration", &el);
+	if (json_object_object_get_ex(o, "Version", &v) && json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) == 1 && ak != NULL && sk != NULL)
+		rv = fill(out, ak, akl, sk, skl, tk, tkl, exp);
+	json_object_put(o);
+	return rv;
+}
+
+CK_RV hw_aws_parse_sso_json(const char *body, size_t len, hw_aws_creds *out)
+{
+	size_t akl = 0, skl = 0, tkl = 0;
+	json_object *o = parse_json(body, len), *rc, *ex;
+	CK_RV rv = CKR_DEVICE_ERROR;
+	memset(out, 0, sizeof(*out));
+	if (o == NULL)
+		return CKR_DEVICE_ERROR;
+	if (json_object_object_get_ex(o, "roleCredentials", &rc) && json_object_is_type(rc, json_type_object)) {
+		const char *ak = jstr(rc, "accessKeyId", &akl), *sk = jstr(rc, "secretAccessKey", &skl),
+			   *tk = jstr(rc, "sessionToken", &tkl);
+		/* expiration: milliseconds since the epoch (a number, not a string) */
+		int64_t ms = json_object_object_get_ex(rc, "expiration", &ex) && json_object_is_type(ex, json_type_int) ?
+				     json_object_get_int64(ex) : -1;
+		if (ak != NULL && sk != NULL && tk != NULL && ms > 0 && ms < INT64_C(253402300800000) &&
+		    (rv = fill(out, ak, akl, sk, skl, tk, tkl, NULL)) == CKR_OK)
+			out->expires = (time_t)(ms / 1000);
+	}
+	json_object_put(o);
+	return rv;
+}
+
+CK_RV hw_aws_parse_sso_cache(const char *body, size_t len, hw_secret **token, time_t *expires)
+{
+	size_t tl = 0, el = 0;
+	json_object *o = parse_json(body, len);
+	CK_RV rv = CKR_DEVICE_ERROR;
+	*token = NULL;
+	*expires = 0;
+	if (o == NULL)
+		return CKR_DEVICE_ERROR;
+	const char *t = jstr(o, "accessToken", &tl), *exp = jstr(o, "expiresAt", &el);
+	if (t != NULL && exp != NULL && token_ok(t, tl) && (*expires = hw_aws_parse_time(exp)) != (time_t)-1) {
+		rv = (*token = secret_str(t, tl)) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+	} else {
+		*expires = 0;
+	}
+	json_object_put(o);
+	return rv;
 }

@@ -3,7 +3,8 @@
 # real AWS CLI and boto3 drive the fake (their SigV4, their JSON 1.1), and
 # the aws-kms slot lists and signs with keys they created (tagged for hwagg,
 # or named in "keys" by alias); the CLI verifies hwagg's signature in KMS.
-# Skips when awscli or boto3 is not installed.
+# The fake's STS AssumeRole and SSO portal are checked with botocore's own
+# credential providers. Skips when awscli or boto3 is not installed.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
@@ -65,3 +66,55 @@ aws_kms verify --key-id "$arn" --message "fileb://$TMP/md" --message-type DIGEST
 	--signing-algorithm ECDSA_SHA_256 --signature "fileb://$TMP/hw.der"
 [ "$(json '["SignatureValid"]')" = True ] || hw_fail "KMS Verify rejected hwagg's signature"
 hw_pass "the slot lists the CLI's tagged key and the configured alias, and KMS Verify accepts hwagg's signature"
+
+# boto3's own credential providers against the fake's STS AssumeRole and SSO
+# portal: the fake answers what botocore parses, and verifies botocore's
+# SigV4 of AssumeRole (service sts). Needs a botocore that honours
+# AWS_ENDPOINT_URL (1.31 and later); skipped with an older one.
+py=""
+for p in python3 /usr/bin/python3; do
+	"$p" -c 'import botocore, sys; sys.exit(tuple(map(int, botocore.__version__.split(".")[:2])) < (1, 31))' \
+		2>/dev/null && { py=$p; break; }
+done
+if [ -z "$py" ]; then
+	hw_log "no botocore >= 1.31: the profile providers are not checked against the fake"
+else
+	mkdir -p "$HOME/.aws/sso/cache"
+	cat >"$HOME/.aws/config" <<EOF
+[profile base]
+aws_access_key_id = $HW_KMS_AKID
+aws_secret_access_key = $HW_KMS_SECRET
+[profile role]
+role_arn = arn:aws:iam::111122223333:role/boto
+source_profile = base
+external_id = boto-ext
+region = $HW_KMS_REGION
+[profile sso]
+sso_session = botosso
+sso_account_id = 111122223333
+sso_role_name = BotoRole
+region = $HW_KMS_REGION
+[sso-session botosso]
+sso_start_url = https://boto.awsapps.com/start
+sso_region = $HW_KMS_REGION
+EOF
+	hw_kms_ctl /_sso '{"token": "boto-sso-token"}'
+	printf '{"startUrl": "https://boto.awsapps.com/start", "region": "%s", "accessToken": "boto-sso-token", "expiresAt": "%s"}\n' \
+		"$HW_KMS_REGION" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" \
+		>"$HOME/.aws/sso/cache/$(printf botosso | sha1sum | cut -d' ' -f1).json"
+	cat >"$TMP/boto-profiles.py" <<'PY'
+import boto3
+for profile in ("role", "sso"):
+    s = boto3.Session(profile_name=profile)
+    c = s.get_credentials().get_frozen_credentials()
+    assert c.access_key.startswith("ASIA") and c.token, profile
+    s.client("kms").list_keys(Limit=1)
+print("boto3 profiles ok")
+PY
+	hw_run "boto3 with role and SSO profiles" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_REGION \
+		"$py" "$TMP/boto-profiles.py"
+	hw_expect "boto3 profiles" '^boto3 profiles ok$' "$TMP/run.out"
+	[ "$(hw_kms_stat '["assume_role"][-1]["ExternalId"]')" = boto-ext ] || hw_fail "botocore's AssumeRole not seen"
+	[ "$(hw_kms_stat '["sso"][-1]["role_name"]')" = BotoRole ] || hw_fail "botocore's GetRoleCredentials not seen"
+	hw_pass "botocore's AssumeRole (SigV4 verified) and SSO providers (the same token cache file) work against the fake"
+fi

@@ -12,9 +12,7 @@ export FAKE_KMS_CONTAINER_AUTH="container-auth-token-1234"
 . "$HWAGG_SRCDIR/tests/lib.sh"
 HW_TARGET=aws-kms
 hw_setup
-head -c 100 /dev/urandom >"$TMP/data"
-hw_keygen_ec "creds-ec" 01
-hw_pubkey_pem 01 "$TMP/pub.pem"
+hw_kms_ec_key creds-ec
 
 # sign_ok STEP — sign in a fresh process, verify with OpenSSL
 sign_ok() {

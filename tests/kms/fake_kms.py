@@ -5,8 +5,11 @@ Speaks the real wire protocol: AWS JSON 1.1 over HTTPS (POST /, X-Amz-Target
 TrentService.<Op>), verifies the SigV4 signature of every request against the
 credentials it issued, signs with MessageType DIGEST exactly as KMS does
 (the Message is the digest; its length must match the algorithm), and serves
-STS AssumeRoleWithWebIdentity (HTTPS, Query protocol, XML answer), IMDSv2 and
-container credentials (plain HTTP). Faults are injected through a control
+STS AssumeRoleWithWebIdentity and AssumeRole (HTTPS, Query protocol, XML
+answer; AssumeRole SigV4-verified with service "sts"), the IAM Identity Center
+portal's GetRoleCredentials (HTTPS, GET /federation/credentials, bearer token
+in x-amz-sso_bearer_token, REST-JSON answer), IMDSv2 and container
+credentials (plain HTTP). Faults are injected through a control
 endpoint on the HTTP port:
 
   POST /_fault {"latency_ms": 20}                   every KMS request waits
@@ -19,8 +22,16 @@ endpoint on the HTTP port:
        expired (400 ExpiredTokenException), badsig (every request is judged
        against a wrong secret), "none" clears; "ops": ["Sign"] limits a fault
        to those operations; "count": -1 means until cleared
-  GET  /_stats  {"connections", "tls_connections", "requests", "by_op", ...}
+  GET  /_stats  {"connections", "tls_connections", "requests", "by_op", "imds", ...}
   POST /_creds {"expire_in": 5}   credentials issued from now on expire so soon
+  POST /_sso {"token": "..."}     the access token the SSO portal accepts
+  POST /_fork {"workers": 4}      (benchmarks) 3 more processes serve HTTPS on the
+       same listening socket from now on, each with a copy of the state as it
+       is (keys made later exist in one process only); tls_connections and
+       by_op["Sign"] in /_stats count them all
+  POST /_issue {"source": "x"}    fresh credentials, as a credential_process prints them
+  /_stats "signed_by": {service: {source: n}} counts the verified requests by
+       the source that issued their credentials ("static" for the fixed keys)
 
 Only 127.0.0.1. Started by tests/kms/lib.sh, which makes the CA and the
 server certificate with openssl in the test's temp dir.
@@ -31,7 +42,9 @@ import hashlib
 import hmac
 import http.server
 import json
+import mmap
 import os
+import struct
 import secrets
 import socket
 import ssl
@@ -45,6 +58,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 ACCOUNT = "111122223333"
+MAX_WORKERS = 16
 STATIC_AKID = "AKIDHWAGGTEST"
 STATIC_SECRET = "hwagg/fake+secret/0123456789abcdefghijklmn"
 
@@ -66,25 +80,50 @@ class State:
         self.keys = {}        # key id -> dict
         self.aliases = {}     # alias/name -> key id
         self.creds = {STATIC_AKID: (STATIC_SECRET, None, None)}  # akid -> (secret, token, expires)
+        self.sources = {STATIC_AKID: "static"}                     # akid -> who issued it
         self.expire_in = 3600
         self.web_token = token_file_contents
         self.latency = 0.0
+        self.sso_token = None
+        # (benchmarks) per-worker [tls connections, Sign requests] in memory
+        # shared across /_fork; worker 0 (this process) counts in stats
+        self.shared = mmap.mmap(-1, 16 * MAX_WORKERS)
+        self.worker = 0
+        self.nworkers = 1
         self.fault = None     # dict(mode, count, ops)
         self.stats = {"connections": 0, "tls_connections": 0, "requests": 0, "by_op": {},
                       "sigv4_checked": 0, "sigv4_rejected": 0, "faults": 0, "creds_issued": 0}
 
-    def issue(self, source):
+    def issue(self, source, duration=None):
         akid = "ASIA" + secrets.token_hex(8).upper()
         secret = base64.b64encode(os.urandom(30)).decode()
         token = base64.b64encode(os.urandom(48)).decode()
-        exp = time.time() + self.expire_in
+        exp = time.time() + (duration if duration is not None else self.expire_in)
         with self.lock:
             self.creds[akid] = (secret, token, exp)
+            self.sources[akid] = source
             self.stats["creds_issued"] += 1
             self.stats.setdefault("issued_by", {}).setdefault(source, 0)
             self.stats["issued_by"][source] += 1
         iso = datetime.datetime.utcfromtimestamp(exp).strftime("%Y-%m-%dT%H:%M:%SZ")
         return akid, secret, token, iso
+
+    def count_shared(self, field):
+        if self.worker:
+            off = 16 * self.worker + 8 * field
+            with self.lock:
+                self.shared[off:off + 8] = struct.pack("q", struct.unpack("q", self.shared[off:off + 8])[0] + 1)
+
+    def merged_stats(self):
+        out = json.loads(json.dumps(self.stats))
+        out["worker_tls_connections"] = [self.stats["tls_connections"]]
+        for w in range(1, self.nworkers):
+            conns, signs = struct.unpack("qq", self.shared[16 * w:16 * w + 16])
+            out["worker_tls_connections"].append(conns)
+            out["tls_connections"] += conns
+            out["connections"] += conns
+            out["by_op"]["Sign"] = out["by_op"].get("Sign", 0) + signs
+        return out
 
     def take_fault(self, op):
         with self.lock:
@@ -164,6 +203,11 @@ def verify_sigv4(state, handler, body, service):
             state.stats["sigv4_rejected"] += 1
         raise KmsError("InvalidSignatureException",
                        "The request signature we calculated does not match the signature you provided.")
+    with state.lock:
+        # which source's credentials signed (verified) requests of each service
+        by = state.stats.setdefault("signed_by", {}).setdefault(service, {})
+        src = state.sources.get(akid, "?")
+        by[src] = by.get(src, 0) + 1
 
 
 def _badsig_peek(self):
@@ -399,6 +443,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.stats["connections"] += 1
             if self.server.tls:
                 st.stats["tls_connections"] += 1
+        if self.server.tls:
+            st.count_shared(0)
 
     def body(self):
         n = int(self.headers.get("Content-Length", "0") or 0)
@@ -432,6 +478,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             st.stats["requests"] += 1
             st.stats["by_op"][op] = st.stats["by_op"].get(op, 0) + 1
+        if op == "Sign":
+            st.count_shared(1)
         if st.latency:
             time.sleep(st.latency)
         try:
@@ -471,23 +519,74 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except KmsError as e:
             self.kms_error(e)
 
+    def sts_error(self, status, code, message):
+        self.answer(status, "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+                    "<Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId>"
+                    "</ErrorResponse>" % (code, message, uuid.uuid4()), "text/xml")
+
+    def sts_answer(self, action, creds, extra):
+        akid, secret, token, exp = creds
+        self.answer(200, "<%sResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><%sResult><Credentials>"
+                    "<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s"
+                    "</SessionToken><Expiration>%s</Expiration></Credentials>%s</%sResult><ResponseMetadata>"
+                    "<RequestId>%s</RequestId></ResponseMetadata></%sResponse>"
+                    % (action, action, akid, secret, token, exp, extra, action, uuid.uuid4(), action), "text/xml")
+
     def sts(self, body):
         st = self.server.state
-        form = dict(urllib.parse.parse_qsl(body.decode()))
-        if form.get("Action") != "AssumeRoleWithWebIdentity" or form.get("Version") != "2011-06-15":
-            return self.answer(400, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>",
-                               "text/xml")
-        if form.get("WebIdentityToken") != st.web_token or not form.get("RoleArn", "").startswith("arn:aws:iam::"):
-            return self.answer(400, "<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad token"
-                               "</Message></Error></ErrorResponse>", "text/xml")
-        akid, secret, token, exp = st.issue("web identity")
-        xml = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-               "<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>%s</AccessKeyId>"
-               "<SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration>"
-               "</Credentials><SubjectFromWebIdentityToken>system:serviceaccount:test</SubjectFromWebIdentityToken>"
-               "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"
-               % (akid, secret, token, exp))
-        self.answer(200, xml, "text/xml")
+        form = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+        action = form.get("Action")
+        if action not in ("AssumeRoleWithWebIdentity", "AssumeRole") or form.get("Version") != "2011-06-15":
+            return self.sts_error(400, "InvalidAction", "unknown action")
+        role, name = form.get("RoleArn", ""), form.get("RoleSessionName", "")
+        if not role.startswith("arn:aws:iam::") or not name:
+            return self.sts_error(400, "ValidationError", "RoleArn and RoleSessionName are required")
+        if action == "AssumeRoleWithWebIdentity":
+            if form.get("WebIdentityToken") != st.web_token:
+                return self.sts_error(400, "InvalidIdentityToken", "bad token")
+            return self.sts_answer(action, st.issue("web identity"), "<SubjectFromWebIdentityToken>"
+                                   "system:serviceaccount:test</SubjectFromWebIdentityToken>")
+        # AssumeRole is signed with the caller's own credentials
+        if not self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            return self.sts_error(400, "InvalidParameterValue", "bad Content-Type")
+        try:
+            verify_sigv4(st, self, body, "sts")
+        except KmsError as e:
+            code = {"UnrecognizedClientException": "InvalidClientTokenId",
+                    "ExpiredTokenException": "ExpiredToken"}.get(e.code, "SignatureDoesNotMatch")
+            return self.sts_error(403, code, e.message)
+        duration = int(form.get("DurationSeconds", "3600"))
+        if not 900 <= duration <= 43200:
+            return self.sts_error(400, "ValidationError", "DurationSeconds out of range")
+        caller = self.headers["Authorization"].split("Credential=", 1)[1].split("/", 1)[0]
+        with st.lock:
+            st.stats.setdefault("assume_role", []).append(
+                {"RoleArn": role, "RoleSessionName": name, "ExternalId": form.get("ExternalId"),
+                 "DurationSeconds": form.get("DurationSeconds"), "caller": caller})
+        creds = st.issue("assumed role", min(duration, st.expire_in))
+        role_name = role.rsplit("/", 1)[-1]
+        self.sts_answer(action, creds, "<AssumedRoleUser><AssumedRoleId>AROAHWAGGFAKE:%s</AssumedRoleId><Arn>"
+                        "arn:aws:sts::%s:assumed-role/%s/%s</Arn></AssumedRoleUser>" % (name, ACCOUNT, role_name, name))
+
+    def sso(self):
+        """IAM Identity Center portal: GetRoleCredentials (REST-JSON, unsigned)."""
+        st = self.server.state
+        path, _, query = self.path.partition("?")
+        q = dict(urllib.parse.parse_qsl(query))
+        if path != "/federation/credentials" or "role_name" not in q or "account_id" not in q:
+            return self.answer(400, json.dumps({"message": "bad request"}), "application/json",
+                               {"x-amzn-ErrorType": "InvalidRequestException"})
+        with st.lock:
+            st.stats.setdefault("sso", []).append({"role_name": q["role_name"], "account_id": q["account_id"]})
+        if st.sso_token is None or self.headers.get("x-amz-sso_bearer_token") != st.sso_token:
+            return self.answer(401, json.dumps({"message": "Session token not found or invalid"}), "application/json",
+                               {"x-amzn-ErrorType": "UnauthorizedException"})
+        akid, secret, token, exp = st.issue("IAM Identity Center")
+        with st.lock:
+            ms = int(st.creds[akid][2] * 1000)
+        self.answer(200, json.dumps({"roleCredentials": {"accessKeyId": akid, "secretAccessKey": secret,
+                                                         "sessionToken": token, "expiration": ms}}),
+                    "application/json")
 
     # ---- HTTP: IMDSv2, container credentials, control ----
     def do_PUT(self):
@@ -495,6 +594,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.body()
         if self.server.tls or self.path != "/latest/api/token":
             return self.answer(404, "", "text/plain")
+        with st.lock:
+            st.stats["imds"] = st.stats.get("imds", 0) + 1
         ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
         if ttl is None or not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
             return self.answer(400, "", "text/plain")
@@ -506,11 +607,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         st = self.server.state
         if self.server.tls:
-            return self.answer(404, "", "text/plain")
+            return self.sso()
         if self.path == "/_stats":
             with st.lock:
-                return self.answer(200, json.dumps(st.stats), "application/json")
+                return self.answer(200, json.dumps(st.merged_stats()), "application/json")
         if self.path.startswith("/latest/meta-data/"):
+            with st.lock:
+                st.stats["imds"] = st.stats.get("imds", 0) + 1
             if self.headers.get("X-aws-ec2-metadata-token") not in getattr(st, "imds_tokens", set()):
                 return self.answer(401, "", "text/plain")
             if self.path == "/latest/meta-data/iam/security-credentials/":
@@ -543,6 +646,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if "mode" in req:
                     st.fault = {"mode": req["mode"], "count": int(req.get("count", 1)), "ops": req.get("ops"),
                                 "every": max(1, int(req.get("every", 1)))}
+        elif self.path == "/_issue":
+            akid, secret, token, exp = st.issue(req.get("source", "control"))
+            return self.answer(200, json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "SessionToken": token,
+                                                "Expiration": exp}), "application/json")
+        elif self.path == "/_fork":
+            fork_workers(self.server, min(MAX_WORKERS, int(req.get("workers", 1))))
+        elif self.path == "/_sso":
+            st.sso_token = req.get("token")
         elif self.path == "/_creds":
             st.expire_in = int(req.get("expire_in", 3600))
         elif self.path == "/_alias":
@@ -568,6 +679,27 @@ def arg_parser():
     return ap
 
 
+def fork_workers(control, n):
+    """n - 1 more processes serving the HTTPS server's listening socket;
+    each exits with its parent (or after --stop-after)."""
+    st, tls = control.state, control.tls_server
+    for w in range(st.nworkers, n):
+        parent = os.getpid()
+        if os.fork() == 0:
+            st.worker = w
+            st.lock = threading.Lock()      # a lock held by another thread at fork stays held
+
+            def orphaned():
+                while os.getppid() == parent:
+                    time.sleep(0.5)
+                os._exit(0)
+            threading.Thread(target=orphaned, daemon=True).start()
+            threading.Thread(target=tls.serve_forever, daemon=True).start()
+            time.sleep(control.stop_after)
+            os._exit(0)
+    st.nworkers = max(st.nworkers, n)
+
+
 def serve(handler, state, a):
     """handler on HTTPS (a.port, server.tls True) and plain HTTP (a.http_port)
     on 127.0.0.1, sharing state, for a.stop_after seconds."""
@@ -578,6 +710,7 @@ def serve(handler, state, a):
     tls.tls, tls.state = True, state
     plain = Server(("127.0.0.1", a.http_port), handler)
     plain.tls, plain.state = False, state
+    plain.tls_server, plain.stop_after = tls, a.stop_after
     for s in (tls, plain):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     time.sleep(a.stop_after)

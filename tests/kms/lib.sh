@@ -60,12 +60,15 @@ hw_kms_no_env_creds() {
 	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 }
 
-# hw_kms_ctl PATH JSON — the fake's control endpoint (faults, credentials).
+# hw_kms_ctl PATH JSON — the fake's control endpoint (faults, credentials);
+# prints its answer unless it is "{}".
 hw_kms_ctl() {
 	python3 - "$HW_KMS_HTTP" "$1" "$2" <<'PY' || hw_fail "fake control $2 $3 failed"
 import sys, urllib.request
 port, path, body = sys.argv[1], sys.argv[2], sys.argv[3]
-urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), body.encode(), method="POST"), timeout=10).read()
+r = urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), body.encode(), method="POST"), timeout=10).read()
+if r != b"{}":
+    sys.stdout.write(r.decode())
 PY
 }
 
@@ -83,6 +86,14 @@ PY
 # hw_kms_conf [EXTRA-JSON] — the aws-kms slot named $TOKEN on the fake.
 hw_kms_conf() {
 	hw_write_conf '{"name":"'"$TOKEN"'","type":"aws-kms","region":"'"$HW_KMS_REGION"'","deletion_window_days":7,"pin":"'"$PIN"'"'"${1:+,$1}"'}'
+}
+
+# hw_kms_ec_key LABEL — a P-256 key with id 01 on the slot, its public key
+# in $TMP/pub.pem and 100 random bytes to sign in $TMP/data.
+hw_kms_ec_key() {
+	head -c 100 /dev/urandom >"$TMP/data"
+	hw_keygen_ec "$1" 01
+	hw_pubkey_pem 01 "$TMP/pub.pem"
 }
 
 # hw_kms_setup — for hw_setup: the fake and the slot.

@@ -1,12 +1,14 @@
 /*
  * The parsers of what AWS answers the aws-kms slot (slots/aws_parse.c):
- * credential documents (container agent, IMDS), STS's XML, error bodies
- * and timestamps, with the inputs each source really sends and the broken
+ * credential documents (container agent, IMDS), STS's XML, error bodies,
+ * timestamps, a credential_process's output and its command line, the SSO
+ * portal's answer and token cache, with the inputs each source really sends and the broken
  * ones a proxy or a truncated read makes.
  */
 #include "unit.h"
 #include "slots/aws_creds.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define DOC(s) (s), strlen(s)
@@ -109,6 +111,97 @@ START_TEST(timestamps)
 }
 END_TEST
 
+START_TEST(process_output)
+{
+	hw_aws_creds c;
+	/* the documented format; SessionToken and Expiration optional */
+	ck_assert_int_eq(hw_aws_parse_process_json(DOC("{\"Version\": 1, \"AccessKeyId\": \"ASIAP\", \"SecretAccessKey\": "
+						      "\"sk\", \"SessionToken\": \"tk\", \"Expiration\": "
+						      "\"2026-12-07T18:00:00Z\"}"), &c), CKR_OK);
+	ck_assert_str_eq(c.akid, "ASIAP");
+	ck_assert_int_eq(c.expires, 1796666400);
+	hw_aws_creds_clear(&c);
+	ck_assert_int_eq(hw_aws_parse_process_json(DOC("{\"Version\":1,\"AccessKeyId\":\"AKIA1\",\"SecretAccessKey\":\"s\"}"),
+						   &c), CKR_OK);
+	ck_assert_ptr_null(c.token);
+	ck_assert_int_eq(c.expires, 0);
+	hw_aws_creds_clear(&c);
+	const char *bad[] = {
+		"{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}",
+		"{\"Version\":\"1\",\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}",
+		"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}",
+		"{\"Version\":1,\"AccessKeyId\":\"A\"}",
+		"AccessKeyId=A", "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(hw_aws_parse_process_json(DOC(bad[i]), &c) == CKR_DEVICE_ERROR, "accepted %s", bad[i]);
+		ck_assert_ptr_null(c.secret);
+	}
+}
+END_TEST
+
+START_TEST(command_line)
+{
+	char **v;
+	/* as shlex.split (the CLI's) splits it: quotes group, a backslash
+	 * escapes, nothing expands */
+	ck_assert_int_eq(hw_aws_split_command("  \"/opt/my tool/get\" --profile 'a b' x\\ y \"q\\\"\\\\\\n\" $HOME '' ", &v),
+			 CKR_OK);
+	const char *want[] = { "/opt/my tool/get", "--profile", "a b", "x y", "q\"\\\\n", "$HOME", "", NULL };
+	for (size_t i = 0; want[i] != NULL; i++) {
+		ck_assert_ptr_nonnull(v[i]);
+		ck_assert_str_eq(v[i], want[i]);
+	}
+	ck_assert_ptr_null(v[7]);
+	free(v);
+	ck_assert_int_eq(hw_aws_split_command("a", &v), CKR_OK);
+	ck_assert_str_eq(v[0], "a");
+	ck_assert_ptr_null(v[1]);
+	free(v);
+	const char *bad[] = { "", "   ", "\"unclosed", "'unclosed", "trailing\\" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(hw_aws_split_command(bad[i], &v) == CKR_ARGUMENTS_BAD, "accepted [%s]", bad[i]);
+		ck_assert_ptr_null(v);
+	}
+}
+END_TEST
+
+START_TEST(sso_answers)
+{
+	hw_aws_creds c;
+	hw_secret *t;
+	time_t exp;
+	/* GetRoleCredentials: expiration in milliseconds */
+	ck_assert_int_eq(hw_aws_parse_sso_json(DOC("{\"roleCredentials\":{\"accessKeyId\":\"ASIAS\",\"secretAccessKey\":"
+						  "\"sk\",\"sessionToken\":\"tk\",\"expiration\":1796666400000}}"), &c),
+			 CKR_OK);
+	ck_assert_str_eq(c.akid, "ASIAS");
+	ck_assert_int_eq(c.expires, 1796666400);
+	hw_aws_creds_clear(&c);
+	ck_assert_int_eq(hw_aws_parse_sso_json(DOC("{\"roleCredentials\":{\"accessKeyId\":\"ASIAS\",\"secretAccessKey\":"
+						  "\"sk\",\"sessionToken\":\"tk\",\"expiration\":\"soon\"}}"), &c),
+			 CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_aws_parse_sso_json(DOC("{\"message\":\"Session token not found or invalid\"}"), &c),
+			 CKR_DEVICE_ERROR);
+	/* the token cache, as the CLI v2 and older CLIs write it */
+	ck_assert_int_eq(hw_aws_parse_sso_cache(DOC("{\"startUrl\":\"https://x/start\",\"region\":\"eu-west-1\","
+						   "\"accessToken\":\"aoa-tok\",\"expiresAt\":\"2026-12-07T18:00:00Z\"}"),
+						&t, &exp), CKR_OK);
+	ck_assert_str_eq((const char *)t->data, "aoa-tok");
+	ck_assert_int_eq(exp, 1796666400);
+	hw_secret_free(t);
+	ck_assert_int_eq(hw_aws_parse_sso_cache(DOC("{\"accessToken\":\"a\",\"expiresAt\":\"2026-12-07T18:00:00UTC\"}"),
+						&t, &exp), CKR_OK);
+	ck_assert_int_eq(exp, 1796666400);
+	hw_secret_free(t);
+	ck_assert_int_eq(hw_aws_parse_sso_cache(DOC("{\"accessToken\":\"a b\",\"expiresAt\":\"2026-12-07T18:00:00Z\"}"),
+						&t, &exp), CKR_DEVICE_ERROR);
+	ck_assert_ptr_null(t);
+	ck_assert_int_eq(hw_aws_parse_sso_cache(DOC("{\"accessToken\":\"a\"}"), &t, &exp), CKR_DEVICE_ERROR);
+	ck_assert_ptr_null(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("aws_parse");
@@ -117,6 +210,9 @@ static Suite *suite(void)
 	tcase_add_test(t, sts_answer);
 	tcase_add_test(t, error_bodies);
 	tcase_add_test(t, timestamps);
+	tcase_add_test(t, process_output);
+	tcase_add_test(t, command_line);
+	tcase_add_test(t, sso_answers);
 	suite_add_tcase(s, t);
 	return s;
 }
