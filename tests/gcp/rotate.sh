@@ -1,6 +1,7 @@
 #!/bin/bash
 # Rotation of gcp-kms keys on the loopback fake (tests/rotate/cloud.sh):
-# retire "destroy" schedules the old version's destruction; the old public
+# retire "destroy" schedules the old version's destruction, "disable" sets
+# its state DISABLED (UpdateCryptoKeyVersion); the old public
 # key stays for the verification of old signatures.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -10,3 +11,4 @@ hw_setup
 . "$HWAGG_SRCDIR/tests/rotate/cloud.sh"
 HW_STAT=hw_gcp_stat
 hw_cloud_rotate rot-del 31 destroy DestroyCryptoKeyVersion
+hw_cloud_rotate rot-dis 32 disable UpdateCryptoKeyVersion
