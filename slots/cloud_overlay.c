@@ -132,10 +132,14 @@ CK_RV hw_overlay_change(const hw_objdir *d, const char *uri, const hw_attrs *bas
 		/* else: an attribute the listing does not have, left from the
 		 * generation's template in the engine's copy; nothing to keep */
 	}
-	*uses_off = true;
-	for (size_t i = 0; i < HW_ARRAY_LEN(uses); i++)
-		if (hw_attrs_get_bool(base, uses[i], false) && hw_attrs_get_bool(out, uses[i], false))
-			*uses_off = false;
+	/* this change turns the last use off (not a later change of a key
+	 * already without any) */
+	bool had = false, has = false;
+	for (size_t i = 0; i < HW_ARRAY_LEN(uses); i++) {
+		had |= hw_attrs_get_bool(base, uses[i], false);
+		has |= hw_attrs_get_bool(out, uses[i], false);
+	}
+	*uses_off = had && !has;
 	return rv;
 }
 

@@ -25,8 +25,8 @@ CK_RV hw_overlay_apply(const hw_objdir *d, const char *uri, CK_OBJECT_CLASS cls,
  * applied), want the set asked for. CKR_OK with out = base plus the
  * changes when every change is one the overlay keeps; otherwise
  * CKR_ACTION_PROHIBITED, or CKR_ATTRIBUTE_READ_ONLY for a use turned
- * back on (logged). *uses_off: every use base had (sign, decrypt, ...)
- * is off in out. */
+ * back on (logged). *uses_off: base had a use (sign, decrypt, ...) and
+ * out has none left. */
 CK_RV hw_overlay_change(const hw_objdir *d, const char *uri, const hw_attrs *base, const hw_attrs *want,
 			hw_attrs *out, bool *uses_off);
 /* Store out (from hw_overlay_change) for (uri, its class). */
