@@ -104,5 +104,7 @@ CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 		      int64_t *priv_oid, void **bdata);
 /* record i is live (hw_cloud_destroy checked) */
 CK_RV hw_kms_destroy(void *vc, size_t i);
+/* DisableKey of record i (live) */
+CK_RV hw_kms_disable(void *vc, size_t i);
 
 #endif

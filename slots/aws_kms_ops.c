@@ -358,18 +358,31 @@ out:
 	return rv;
 }
 
+/* op with body {"KeyId": record i's ARN} (and the deletion window when
+ * window > 0); *k: the record */
+static CK_RV key_call(hw_kms_ctx *c, size_t i, const char *op, int window, hw_kms_key **k, hw_cloud_err *e)
+{
+	json_object *body, *resp = NULL;
+	pthread_mutex_lock(&c->lock);
+	*k = c->recs[i];
+	pthread_mutex_unlock(&c->lock);
+	if ((body = json_object_new_object()) == NULL)
+		return CKR_HOST_MEMORY;
+	json_object_object_add(body, "KeyId", json_object_new_string((*k)->arn));
+	if (window > 0)
+		json_object_object_add(body, "PendingWindowInDays", json_object_new_int(window));
+	CK_RV rv = hw_kms_call(c, op, true, body, &resp, e);
+	json_object_put(body);
+	json_object_put(resp);
+	return rv;
+}
+
 CK_RV hw_kms_destroy(void *vc, size_t i)
 {
 	hw_kms_ctx *c = vc;
-	json_object *body, *resp = NULL;
+	hw_kms_key *k;
 	hw_cloud_err e;
-	pthread_mutex_lock(&c->lock);
-	hw_kms_key *k = c->recs[i];
-	pthread_mutex_unlock(&c->lock);
-	body = json_object_new_object();
-	json_object_object_add(body, "KeyId", json_object_new_string(k->arn));
-	json_object_object_add(body, "PendingWindowInDays", json_object_new_int(c->window_days));
-	CK_RV rv = hw_kms_call(c, "ScheduleKeyDeletion", true, body, &resp, &e);
+	CK_RV rv = key_call(c, i, "ScheduleKeyDeletion", c->window_days, &k, &e);
 	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED && strcmp(e.code, "KMSInvalidStateException") == 0)
 		rv = CKR_OK;            /* already pending deletion */
 	if (rv == CKR_OK) {
@@ -378,7 +391,17 @@ CK_RV hw_kms_destroy(void *vc, size_t i)
 		pthread_mutex_unlock(&c->lock);
 		hw_info("slot \"%s\" (aws-kms): deletion of %s scheduled in %d days", c->cs.conf->name, k->arn, c->window_days);
 	}
-	json_object_put(body);
-	json_object_put(resp);
+	return rv;
+}
+
+CK_RV hw_kms_disable(void *vc, size_t i)
+{
+	hw_kms_ctx *c = vc;
+	hw_kms_key *k;
+	hw_cloud_err e;
+	/* idempotent: disabling a disabled key succeeds */
+	CK_RV rv = key_call(c, i, "DisableKey", 0, &k, &e);
+	if (rv == CKR_OK)
+		hw_info("slot \"%s\" (aws-kms): %s disabled", c->cs.conf->name, k->arn);
 	return rv;
 }

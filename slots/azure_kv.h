@@ -149,6 +149,8 @@ CK_RV hw_az_generate(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 		     int64_t *priv_oid, void **bdata);
 /* the key of record i, with all its versions */
 CK_RV hw_az_destroy(void *ctx, size_t i);
+/* the version of record i disabled in the vault (UpdateKey) */
+CK_RV hw_az_disable(void *ctx, size_t i);
 /* A key name from a label: [0-9a-zA-Z-], at most 127 (README). */
 CK_RV hw_az_key_name(const char *label, size_t label_len, char *name, size_t name_len);
 

@@ -330,15 +330,22 @@ out:
 	return rv;
 }
 
+/* record i (records are immutable once added), or NULL */
+static const hw_az_key *record_key(hw_az_ctx *c, size_t i)
+{
+	pthread_mutex_lock(&c->lock);
+	const hw_az_key *k = i < c->nrecs ? c->recs[i] : NULL;
+	pthread_mutex_unlock(&c->lock);
+	return k;
+}
+
 CK_RV hw_az_destroy(void *ctx, size_t i)
 {
 	hw_az_ctx *c = ctx;
 	char path[160];
 	json_object *resp = NULL;
 	hw_cloud_err e;
-	pthread_mutex_lock(&c->lock);
-	const hw_az_key *k = i < c->nrecs ? c->recs[i] : NULL;
-	pthread_mutex_unlock(&c->lock);
+	const hw_az_key *k = record_key(c, i);
 	if (k == NULL)
 		return CKR_OBJECT_HANDLE_INVALID;
 	/* a key is deleted with all its versions; soft delete keeps it
@@ -352,6 +359,31 @@ CK_RV hw_az_destroy(void *ctx, size_t i)
 		hw_info("slot \"%s\" (azure-kv): key %s deleted%s", c->cs.conf->name, k->name,
 			hw_cloud_jstr(resp, "recoveryId") != NULL ? " (recoverable until purged)" : "");
 	}
+	json_object_put(resp);
+	return rv;
+}
+
+CK_RV hw_az_disable(void *ctx, size_t i)
+{
+	hw_az_ctx *c = ctx;
+	char path[300];
+	json_object *body, *attrs, *resp = NULL;
+	hw_cloud_err e;
+	const hw_az_key *k = record_key(c, i);
+	if (k == NULL)
+		return CKR_OBJECT_HANDLE_INVALID;
+	if ((body = json_object_new_object()) == NULL || (attrs = json_object_new_object()) == NULL) {
+		json_object_put(body);
+		return CKR_HOST_MEMORY;
+	}
+	json_object_object_add(attrs, "enabled", json_object_new_boolean(0));
+	json_object_object_add(body, "attributes", attrs);
+	/* the version the object is: UpdateKey, idempotent */
+	snprintf(path, sizeof(path), "/keys/%s/%s", k->name, k->version);
+	CK_RV rv = hw_az_call(c, "UpdateKey", "PATCH", path, true, body, &resp, &e);
+	if (rv == CKR_OK)
+		hw_info("slot \"%s\" (azure-kv): key %s disabled", c->cs.conf->name, k->kid);
+	json_object_put(body);
 	json_object_put(resp);
 	return rv;
 }

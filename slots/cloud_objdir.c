@@ -42,9 +42,10 @@ static CK_RV io_error(const hw_objdir *d, const char *what, const char *path)
 	return CKR_DEVICE_ERROR;
 }
 
-static CK_RV write_obj(hw_objdir *d, int64_t oid, const hw_attrs *attrs)
+/* path: a file of d's directory; written whole, then renamed into place */
+static CK_RV write_path(hw_objdir *d, const char *path, const hw_attrs *attrs)
 {
-	char path[4096], tmp[4200];
+	char tmp[4200];
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	CK_RV rv = hw_attrs_serialize(attrs, &buf, &len);
@@ -65,7 +66,6 @@ static CK_RV write_obj(hw_objdir *d, int64_t oid, const hw_attrs *attrs)
 		rv = io_error(d, "make", d->dir);
 		goto out;
 	}
-	path_of(d, oid, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -80,6 +80,87 @@ static CK_RV write_obj(hw_objdir *d, int64_t oid, const hw_attrs *attrs)
 out:
 	free(buf);
 	return rv;
+}
+
+/* CKR_OBJECT_HANDLE_INVALID when there is no such file (or it is not an
+ * attribute set: logged) */
+static CK_RV read_path(const hw_objdir *d, const char *path, hw_attrs *out)
+{
+	unsigned char buf[65536];
+	FILE *f = fopen(path, "rbe");
+	if (f == NULL)
+		return errno == ENOENT ? CKR_OBJECT_HANDLE_INVALID : io_error(d, "read", path);
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (hw_attrs_deserialize(buf, n, out) != CKR_OK) {
+		hw_warn("slot \"%s\" (%s): %s is not an object file; skipped", d->slot, d->backend, path);
+		return CKR_OBJECT_HANDLE_INVALID;
+	}
+	return CKR_OK;
+}
+
+static CK_RV unlink_path(const hw_objdir *d, const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		return io_error(d, "remove", path);
+	return CKR_OK;
+}
+
+static void named(const hw_objdir *d, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", d->dir, name);
+}
+
+CK_RV hw_objdir_write(hw_objdir *d, const char *name, const hw_attrs *attrs)
+{
+	char path[4096];
+	named(d, name, path, sizeof(path));
+	return write_path(d, path, attrs);
+}
+
+CK_RV hw_objdir_read(const hw_objdir *d, const char *name, hw_attrs *out)
+{
+	char path[4096];
+	named(d, name, path, sizeof(path));
+	return read_path(d, path, out);
+}
+
+CK_RV hw_objdir_unlink(const hw_objdir *d, const char *name)
+{
+	char path[4096];
+	named(d, name, path, sizeof(path));
+	return unlink_path(d, path);
+}
+
+bool hw_objdir_hexname(const char *name, const char *suffix, unsigned long long *v)
+{
+	char *end;
+	*v = strtoull(name, &end, 16);
+	return end == name + 10 && strcmp(end, suffix) == 0;
+}
+
+CK_RV hw_objdir_each(const hw_objdir *d, const char *suffix, CK_RV (*fn)(void *arg, const char *name), void *arg)
+{
+	CK_RV rv = CKR_OK;
+	DIR *dir = opendir(d->dir);
+	struct dirent *e;
+	size_t sl = strlen(suffix);
+	if (dir == NULL)
+		return errno == ENOENT ? CKR_OK : io_error(d, "read", d->dir);
+	while (rv == CKR_OK && (e = readdir(dir)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n > sl && strcmp(e->d_name + n - sl, suffix) == 0)
+			rv = fn(arg, e->d_name);
+	}
+	closedir(dir);
+	return rv;
+}
+
+static CK_RV write_obj(hw_objdir *d, int64_t oid, const hw_attrs *attrs)
+{
+	char path[4096];
+	path_of(d, oid, path, sizeof(path));
+	return write_path(d, path, attrs);
 }
 
 CK_RV hw_objdir_create(hw_objdir *d, hw_attrs *attrs, int64_t *oid)
@@ -110,39 +191,34 @@ CK_RV hw_objdir_destroy(hw_objdir *d, int64_t oid)
 {
 	char path[4096];
 	path_of(d, oid, path, sizeof(path));
-	if (unlink(path) != 0 && errno != ENOENT)
-		return io_error(d, "remove", path);
-	return CKR_OK;
+	return unlink_path(d, path);
+}
+
+typedef struct load_arg {
+	hw_objdir *d;
+	hw_obj_sink sink;
+	void *arg;
+} load_arg;
+
+static CK_RV load_one(void *arg, const char *name)
+{
+	load_arg *l = arg;
+	unsigned long long v;
+	if (!hw_objdir_hexname(name, ".obj", &v))
+		return CKR_OK;
+	hw_attrs a;
+	hw_attrs_init(&a);
+	CK_RV rv = hw_objdir_read(l->d, name, &a);
+	if (rv == CKR_OK)
+		rv = l->sink(l->arg, HW_OBJDIR_BASE + (int64_t)v, &a, NULL);
+	else if (rv == CKR_OBJECT_HANDLE_INVALID)
+		rv = CKR_OK;            /* removed meanwhile, or not ours */
+	hw_attrs_clear(&a);
+	return rv;
 }
 
 CK_RV hw_objdir_load(hw_objdir *d, hw_obj_sink sink, void *arg)
 {
-	CK_RV rv = CKR_OK;
-	DIR *dir = opendir(d->dir);
-	struct dirent *e;
-	if (dir == NULL)
-		return errno == ENOENT ? CKR_OK : io_error(d, "read", d->dir);
-	while (rv == CKR_OK && (e = readdir(dir)) != NULL) {
-		char path[4096], *end;
-		unsigned long long v = strtoull(e->d_name, &end, 16);
-		if (end != e->d_name + 10 || strcmp(end, ".obj") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", d->dir, e->d_name);
-		FILE *f = fopen(path, "rbe");
-		if (f == NULL)
-			continue;       /* removed meanwhile */
-		unsigned char buf[65536];
-		size_t n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		hw_attrs a;
-		hw_attrs_init(&a);
-		if (hw_attrs_deserialize(buf, n, &a) != CKR_OK) {
-			hw_warn("slot \"%s\" (%s): %s is not an object file; skipped", d->slot, d->backend, path);
-			continue;
-		}
-		rv = sink(arg, HW_OBJDIR_BASE + (int64_t)v, &a, NULL);
-		hw_attrs_clear(&a);
-	}
-	closedir(dir);
-	return rv;
+	load_arg l = { d, sink, arg };
+	return hw_objdir_each(d, ".obj", load_one, &l);
 }

@@ -1,5 +1,6 @@
 /* See cloud_slot.h. */
 #include "slots/cloud_slot.h"
+#include "slots/cloud_overlay.h"
 #include "common/log.h"
 #include "mechanisms/crypto.h"
 #include "mechanisms/encode.h"
@@ -128,9 +129,11 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 			 k->uri);
 		return CKR_DEVICE_ERROR;
 	}
+	/* modifiable: the slot keeps a few attributes itself (cloud_overlay.h)
+	 * and refuses every other change */
 	static const CK_ATTRIBUTE_TYPE yes[] = { CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL,
-						 CKA_PRIVATE, CKA_TOKEN };
-	static const CK_ATTRIBUTE_TYPE no[] = { CKA_EXTRACTABLE, CKA_DERIVE, CKA_UNWRAP, CKA_SIGN_RECOVER, CKA_MODIFIABLE,
+						 CKA_PRIVATE, CKA_TOKEN, CKA_MODIFIABLE };
+	static const CK_ATTRIBUTE_TYPE no[] = { CKA_EXTRACTABLE, CKA_DERIVE, CKA_UNWRAP, CKA_SIGN_RECOVER,
 						CKA_COPYABLE, CKA_WRAP_WITH_TRUSTED, CKA_ALWAYS_AUTHENTICATE };
 	rv = hw_key_public_attrs(pk, sink_set, pub);
 	for (size_t i = 0; rv == CKR_OK && i < sizeof(yes) / sizeof(yes[0]); i++)
@@ -148,7 +151,7 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(pub, CKA_TOKEN, true);
 	if (rv == CKR_OK)
-		rv = hw_attrs_set_bool(pub, CKA_MODIFIABLE, false);
+		rv = hw_attrs_set_bool(pub, CKA_MODIFIABLE, true);
 	if (rv == CKR_OK)
 		rv = hw_vendor_attrs(pub, k->backend, k->sec, k->version, k->uri);
 	if (rv == CKR_OK)
@@ -170,7 +173,10 @@ CK_RV hw_cloud_listed_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *
 		    (rv = hw_attrs_set_ulong(both[i], CKA_KEY_GEN_MECHANISM, gen)) != CKR_OK ||
 		    (rv = hw_attrs_set_str(both[i], CKA_LABEL, k->label)) != CKR_OK ||
 		    (rv = hw_attrs_set_bool(both[i], CKA_DESTROYABLE, true)) != CKR_OK ||
-		    (rv = hw_attrs_set_bool(both[i], CKA_LOCAL, true)) != CKR_OK)
+		    (rv = hw_attrs_set_bool(both[i], CKA_LOCAL, true)) != CKR_OK ||
+		    (rv = hw_attrs_set(both[i], CKA_SUBJECT, "", 0)) != CKR_OK ||
+		    (rv = hw_attrs_set(both[i], CKA_START_DATE, "", 0)) != CKR_OK ||
+		    (rv = hw_attrs_set(both[i], CKA_END_DATE, "", 0)) != CKR_OK)
 			break;
 		if (k->id != NULL && k->id_len > 0)
 			rv = hw_attrs_set(both[i], CKA_ID, k->id, k->id_len);
@@ -320,11 +326,73 @@ CK_RV hw_cloud_create(void *ctx, hw_attrs *attrs, int64_t *oid)
 	return hw_objdir_create(&cs->objs, attrs, oid);
 }
 
+/* The attributes of record i's object of class cls as the slot shows
+ * them (listed + overlay), or its kept public key's once the service no
+ * longer lists it. CKR_ACTION_PROHIBITED when there is no such object. */
+static CK_RV key_object(hw_cloud_slot *cs, size_t i, CK_OBJECT_CLASS cls, hw_cloud_keyinfo *ki, hw_attrs *out,
+			bool *live)
+{
+	hw_attrs pub, priv;
+	hw_cloud_rec st = cs->keys->record(cs, i, ki, NULL);
+	CK_RV rv;
+	*live = st == HW_CLOUD_REC_SHOWN;
+	if (st == HW_CLOUD_REC_NONE)
+		return CKR_OBJECT_HANDLE_INVALID;
+	if (st != HW_CLOUD_REC_SHOWN)
+		return hw_overlay_kept(&cs->objs, ki->uri, cls, out) == CKR_OK ? CKR_OK : CKR_ACTION_PROHIBITED;
+	hw_attrs_init(&pub);
+	hw_attrs_init(&priv);
+	rv = hw_cloud_listed_attrs(ki, &pub, &priv);
+	if (rv == CKR_OK)
+		rv = hw_attrs_copy(out, cls == CKO_PUBLIC_KEY ? &pub : &priv);
+	if (rv == CKR_OK)
+		rv = hw_overlay_apply(&cs->objs, ki->uri, cls, out);
+	hw_attrs_clear(&pub);
+	hw_attrs_clear(&priv);
+	return rv;
+}
+
+/* A cloud key's object: only what the overlay keeps may change; every use
+ * of a private key turned off also disables the key at the service where
+ * the slot can (then no other client uses it either). */
+static CK_RV key_update(hw_cloud_slot *cs, int64_t oid, const hw_attrs *attrs)
+{
+	hw_cloud_keyinfo ki;
+	hw_attrs base, out;
+	bool live = false, off = false;
+	CK_OBJECT_CLASS cls = oid % 2 == 0 ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY;
+	size_t i = (size_t)(oid - 1) / 2;
+	CK_RV rv;
+	hw_attrs_init(&base);
+	hw_attrs_init(&out);
+	if (oid >= HW_OVERLAY_BASE) {
+		rv = hw_overlay_kept_oid(&cs->objs, oid, &base, false);
+		cls = hw_attrs_get_ulong(&base, CKA_CLASS, CKO_PUBLIC_KEY);
+	} else {
+		rv = key_object(cs, i, cls, &ki, &base, &live);
+	}
+	const CK_ATTRIBUTE *u = hw_attrs_get(&base, CKA_HWAGG_PROVIDER_URI);
+	char *uri = rv == CKR_OK && u != NULL ? strndup(u->pValue, u->ulValueLen) : NULL;
+	if (rv == CKR_OK && uri == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK)
+		rv = hw_overlay_change(&cs->objs, uri, &base, attrs, &out, &off);
+	if (rv == CKR_OK && cls == CKO_PRIVATE_KEY && off && live && cs->keys->disable != NULL)
+		rv = cs->keys->disable(cs, i);
+	if (rv == CKR_OK)
+		rv = hw_overlay_store(&cs->objs, uri, &out);
+	free(uri);
+	hw_attrs_clear(&base);
+	hw_attrs_clear(&out);
+	return rv;
+}
+
 CK_RV hw_cloud_update(void *ctx, int64_t oid, const hw_attrs *attrs)
 {
 	hw_cloud_slot *cs = ctx;
-	/* a cloud key's attributes are its tags or labels and the service's */
-	return oid >= HW_OBJDIR_BASE ? hw_objdir_update(&cs->objs, oid, attrs) : CKR_ACTION_PROHIBITED;
+	if (oid >= HW_OBJDIR_BASE && oid < HW_OVERLAY_BASE)
+		return hw_objdir_update(&cs->objs, oid, attrs);
+	return oid < 1 ? CKR_OBJECT_HANDLE_INVALID : key_update(cs, oid, attrs);
 }
 
 CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg)
@@ -334,25 +402,80 @@ CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg)
 	return rv == CKR_OK ? hw_objdir_load(&cs->objs, sink, arg) : rv;
 }
 
+static CK_RV retired_refused(const hw_cloud_slot *cs, const char *uri, size_t len)
+{
+	hw_warn("slot \"%s\" (%s): the retired key %.*s is disabled at the service and not listed there: delete it "
+		"with the service's own tools", cs->conf->name, cs->objs.backend, (int)len, uri);
+	return CKR_ACTION_PROHIBITED;
+}
+
+/* A kept object of a key the service no longer lists: a public key goes
+ * (it is the slot's copy); a retired private key is the service's key,
+ * disabled there, which this slot no longer reaches. */
+static CK_RV kept_destroy(hw_cloud_slot *cs, int64_t oid)
+{
+	hw_attrs a;
+	hw_attrs_init(&a);
+	CK_RV rv = hw_overlay_kept_oid(&cs->objs, oid, &a, false);
+	if (rv == CKR_OK && hw_attrs_get_ulong(&a, CKA_CLASS, CKO_PUBLIC_KEY) != CKO_PUBLIC_KEY) {
+		const CK_ATTRIBUTE *u = hw_attrs_get(&a, CKA_HWAGG_PROVIDER_URI);
+		rv = retired_refused(cs, u != NULL ? u->pValue : "", u != NULL ? u->ulValueLen : 0);
+	} else if (rv == CKR_OK) {
+		rv = hw_overlay_kept_oid(&cs->objs, oid, NULL, true);
+	}
+	hw_attrs_clear(&a);
+	return rv;
+}
+
 CK_RV hw_cloud_destroy(void *ctx, int64_t oid, void *bdata)
 {
 	hw_cloud_slot *cs = ctx;
 	hw_cloud_keyinfo ki;
+	if (oid >= HW_OVERLAY_BASE)
+		return kept_destroy(cs, oid);
 	if (oid >= HW_OBJDIR_BASE)
 		return hw_objdir_destroy(&cs->objs, oid);
 	if (oid < 1)
 		return CKR_OBJECT_HANDLE_INVALID;
 	size_t i = (size_t)(oid - 1) / 2;
 	hw_cloud_rec st = cs->keys->record(ctx, i, &ki, NULL);
-	if (st == HW_CLOUD_REC_NONE || st == HW_CLOUD_REC_DEAD)
+	if (st == HW_CLOUD_REC_NONE)
 		return CKR_OK;          /* already gone */
+	if (st != HW_CLOUD_REC_SHOWN) {
+		hw_attrs a;
+		hw_attrs_init(&a);
+		/* what a rotation kept of a key the service no longer lists */
+		bool retired = oid % 2 != 0 && hw_overlay_kept(&cs->objs, ki.uri, CKO_PRIVATE_KEY, &a) == CKR_OK;
+		hw_attrs_clear(&a);
+		if (oid % 2 == 0)
+			return hw_overlay_drop_public(&cs->objs, ki.uri);
+		return retired ? retired_refused(cs, ki.uri, strlen(ki.uri)) : CKR_OK;
+	}
 	if (oid % 2 == 0) {
 		/* the public key is the service key's own: it goes with its private key */
 		hw_warn("slot \"%s\" (%s): the public key of %s goes only with its private key", cs->conf->name, ki.backend,
 			ki.uri);
 		return CKR_ACTION_PROHIBITED;
 	}
-	return cs->keys->destroy(ctx, i);
+	CK_RV rv = cs->keys->destroy(ctx, i);
+	/* what the slot kept of the key goes too, but a public key with an
+	 * end date stays for verification */
+	if (rv == CKR_OK && hw_overlay_forget(&cs->objs, ki.uri) != CKR_OK)
+		hw_warn("slot \"%s\" (%s): the local attributes of %s stay behind", cs->conf->name, ki.backend, ki.uri);
+	return rv;
+}
+
+/* Is uri a record of the table (its objects are reported at its oids)? */
+static bool in_table(void *ctx, const char *uri)
+{
+	hw_cloud_slot *cs = ctx;
+	size_t n = cs->keys->count(ctx);
+	for (size_t i = 0; i < n; i++) {
+		hw_cloud_keyinfo ki;
+		if (cs->keys->record(ctx, i, &ki, NULL) != HW_CLOUD_REC_NONE && strcmp(ki.uri, uri) == 0)
+			return true;
+	}
+	return false;
 }
 
 CK_RV hw_cloud_report(void *ctx, hw_obj_sink sink, void *arg)
@@ -365,17 +488,27 @@ CK_RV hw_cloud_report(void *ctx, hw_obj_sink sink, void *arg)
 		hw_cloud_keyinfo ki;
 		void *bdata = NULL;
 		hw_attrs pub, priv;
-		if (cs->keys->record(ctx, i, &ki, &bdata) != HW_CLOUD_REC_SHOWN)
-			continue;
+		hw_cloud_rec st = cs->keys->record(ctx, i, &ki, &bdata);
 		hw_attrs_init(&pub);
 		hw_attrs_init(&priv);
-		if ((rv = hw_cloud_listed_attrs(&ki, &pub, &priv)) == CKR_OK &&
-		    (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
-			rv = sink(arg, (int64_t)(2 * i + 1), &priv, bdata);
+		if (st == HW_CLOUD_REC_DEAD || st == HW_CLOUD_REC_HIDDEN) {
+			/* what a rotation kept of it, at the usual oids */
+			if (hw_overlay_kept(&cs->objs, ki.uri, CKO_PUBLIC_KEY, &pub) == CKR_OK)
+				rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL);
+			if (rv == CKR_OK && hw_overlay_kept(&cs->objs, ki.uri, CKO_PRIVATE_KEY, &priv) == CKR_OK)
+				rv = sink(arg, (int64_t)(2 * i + 1), &priv, NULL);
+		} else if (st == HW_CLOUD_REC_SHOWN) {
+			if ((rv = hw_cloud_listed_attrs(&ki, &pub, &priv)) == CKR_OK &&
+			    (rv = hw_overlay_apply(&cs->objs, ki.uri, CKO_PUBLIC_KEY, &pub)) == CKR_OK &&
+			    (rv = hw_overlay_apply(&cs->objs, ki.uri, CKO_PRIVATE_KEY, &priv)) == CKR_OK &&
+			    (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
+				rv = sink(arg, (int64_t)(2 * i + 1), &priv, bdata);
+		}
 		hw_attrs_clear(&pub);
 		hw_attrs_clear(&priv);
 	}
-	return rv;
+	/* kept public keys of keys the service no longer lists */
+	return rv == CKR_OK ? hw_overlay_report(&cs->objs, in_table, ctx, sink, arg) : rv;
 }
 
 CK_RV hw_cloud_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,

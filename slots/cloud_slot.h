@@ -69,6 +69,10 @@ typedef struct hw_cloud_keyops {
 	/* key: the private key object's bdata */
 	CK_RV (*sign)(void *ctx, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
 	CK_RV (*decrypt)(void *ctx, const void *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
+	/* disable the (live) key of record i at the service, so that it can
+	 * do nothing until enabled there again; NULL: the service's disable
+	 * is not done by this slot (the overlay alone turns the uses off) */
+	CK_RV (*disable)(void *ctx, size_t i);
 } hw_cloud_keyops;
 
 typedef struct hw_cloud_slot {

@@ -173,6 +173,8 @@ CK_RV hw_gcp_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigne
 		     size_t *out_len);
 /* record i is live (hw_cloud_destroy checked) */
 CK_RV hw_gcp_destroy(void *vc, size_t i);
+/* the version of record i (live) DISABLED */
+CK_RV hw_gcp_disable(void *vc, size_t i);
 /* key creation (gcp_kms_create.c) */
 CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);

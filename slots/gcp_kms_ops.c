@@ -198,19 +198,33 @@ out:
 	return rv;
 }
 
-CK_RV hw_gcp_destroy(void *vc, size_t i)
+/* op (method on record i's version name + suffix, body {} or the state
+ * given); *k: the record */
+static CK_RV version_call(hw_gcp_ctx *c, size_t i, const char *op, const char *method, const char *suffix,
+			  const char *state, hw_gcp_key **k, hw_cloud_err *e)
 {
-	hw_gcp_ctx *c = vc;
 	json_object *body, *resp = NULL;
-	hw_cloud_err e;
 	char path[1200];
 	pthread_mutex_lock(&c->lock);
-	hw_gcp_key *k = c->recs[i];
+	*k = c->recs[i];
 	pthread_mutex_unlock(&c->lock);
 	if ((body = json_object_new_object()) == NULL)
 		return CKR_HOST_MEMORY;
-	snprintf(path, sizeof(path), "%s:destroy", k->name);
-	CK_RV rv = hw_gcp_call(c, "DestroyCryptoKeyVersion", "POST", path, body, true, &resp, &e);
+	if (state != NULL)
+		json_object_object_add(body, "state", json_object_new_string(state));
+	snprintf(path, sizeof(path), "%s%s", (*k)->name, suffix);
+	CK_RV rv = hw_gcp_call(c, op, method, path, body, true, &resp, e);
+	json_object_put(body);
+	json_object_put(resp);
+	return rv;
+}
+
+CK_RV hw_gcp_destroy(void *vc, size_t i)
+{
+	hw_gcp_ctx *c = vc;
+	hw_gcp_key *k;
+	hw_cloud_err e;
+	CK_RV rv = version_call(c, i, "DestroyCryptoKeyVersion", "POST", ":destroy", NULL, &k, &e);
 	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED && strcmp(e.code, "FAILED_PRECONDITION") == 0)
 		rv = CKR_OK;            /* already scheduled for destruction */
 	if (rv == CKR_OK) {
@@ -219,7 +233,17 @@ CK_RV hw_gcp_destroy(void *vc, size_t i)
 		pthread_mutex_unlock(&c->lock);
 		hw_info("slot \"%s\" (gcp-kms): destruction of %s scheduled", c->cs.conf->name, k->name);
 	}
-	json_object_put(body);
-	json_object_put(resp);
+	return rv;
+}
+
+CK_RV hw_gcp_disable(void *vc, size_t i)
+{
+	hw_gcp_ctx *c = vc;
+	hw_gcp_key *k;
+	hw_cloud_err e;
+	/* idempotent: the same state again */
+	CK_RV rv = version_call(c, i, "UpdateCryptoKeyVersion", "PATCH", "?updateMask=state", "DISABLED", &k, &e);
+	if (rv == CKR_OK)
+		hw_info("slot \"%s\" (gcp-kms): %s disabled", c->cs.conf->name, k->name);
 	return rv;
 }

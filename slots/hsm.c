@@ -4,6 +4,7 @@
  * hsm.h.
  */
 #include "slots/hsm.h"
+#include "slots/hsm_version.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -42,6 +43,8 @@ static CK_RV hsm_open(void *vctx, const hw_slot_conf *conf, const hw_config *all
 		snprintf(err, err_len, "security: expected \"hardware\" or \"software\"");
 		return CKR_ARGUMENTS_BAD;
 	}
+	if ((c->versions = hsm_version_path(all->store, conf->name)) == NULL)
+		return CKR_HOST_MEMORY;
 	pthread_mutex_init(&c->ctl_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	return CKR_OK;
@@ -287,6 +290,7 @@ static void hsm_close(void *vctx, bool forked)
 	hsm_ctx *c = vctx;
 	hsm_call k;
 	free(c->seen);
+	free(c->versions);
 	c->seen = NULL;
 	if (forked)
 		return;      /* a child: the parent's sessions and login stay untouched */

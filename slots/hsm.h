@@ -54,6 +54,7 @@ typedef struct hsm_ctx {
 	size_t nidle;
 	unsigned busy;               /* calls into the module outside ctl_lock now */
 	char uri[512];               /* CKA_HWAGG_PROVIDER_URI of this token */
+	char *versions;              /* the key versions' file (hsm_version.h) */
 
 	CK_OBJECT_HANDLE *seen;      /* lower handles of the last load (ctl_lock) */
 	size_t nseen;

@@ -7,6 +7,7 @@
  * lower token's alone (it checks CKA_WRAP, CKA_EXTRACTABLE ...).
  */
 #include "slots/hsm.h"
+#include "slots/hsm_version.h"
 #include "common/log.h"
 #include "objects/rules.h"
 
@@ -97,6 +98,29 @@ out:
 	return rv;
 }
 
+/* read_attrs, and when the module fails the whole template with
+ * CKR_GENERAL_ERROR (SoftHSM2 2.6 does once a date was set on a private
+ * key: reading that date fails), one attribute at a time, so that one bad
+ * attribute does not hide the object */
+static CK_RV read_attrs_each(hsm_ctx *c, hsm_call *k, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYPE *types,
+			     size_t n, hw_attrs *out)
+{
+	CK_RV rv = read_attrs(c, k, h, types, n, out);
+	for (size_t i = 0; rv == CKR_GENERAL_ERROR && i < n; i++) {
+		CK_RV one = read_attrs(c, k, h, &types[i], 1, out);
+		if (one != CKR_OK && one != CKR_GENERAL_ERROR) {
+			rv = one;
+			break;
+		}
+		if (one != CKR_OK)
+			hw_debug("module %s: %s of object %lu is unreadable; left out", c->module,
+				 hw_attr_name(types[i]), (unsigned long)h);
+		if (i + 1 == n)
+			rv = CKR_OK;
+	}
+	return rv;
+}
+
 /* Everything the engine might be asked for: the rule table, without
  * hwagg's own vendor attributes. */
 static CK_RV read_object(hsm_ctx *c, hsm_call *k, CK_OBJECT_HANDLE h, hw_attrs *out)
@@ -109,7 +133,7 @@ static CK_RV read_object(hsm_ctx *c, hsm_call *k, CK_OBJECT_HANDLE h, hw_attrs *
 	for (size_t i = 0; i < n; i++)
 		if (!in_hwagg_range(r[i].type))
 			types[m++] = r[i].type;
-	CK_RV rv = read_attrs(c, k, h, types, m, out);
+	CK_RV rv = read_attrs_each(c, k, h, types, m, out);
 	free(types);
 	/* key material the token lets out (CKA_SENSITIVE false) stays there:
 	 * hwagg never reveals it and never needs it */
@@ -316,6 +340,7 @@ CK_RV hsm_load(void *vctx, hw_obj_sink sink, void *arg)
 			rv = rv != CKR_OK ? rv : CKR_HOST_MEMORY;
 			break;
 		}
+		hsm_version_apply(c->versions, c->ti.serialNumber, &objs[i]);
 		rv = sink(arg, (int64_t)hs[i], &objs[i], b);
 	}
 	if (rv == CKR_OK) {
@@ -411,7 +436,7 @@ CK_RV hsm_update(void *vctx, int64_t oid, const hw_attrs *attrs)
 	}
 	if ((rv = hsm_ctl_begin(c, &k)) != CKR_OK)
 		goto out;
-	rv = hsm_seen(c, &k, read_attrs(c, &k, (CK_OBJECT_HANDLE)oid, types, nt, &cur), "C_GetAttributeValue");
+	rv = hsm_seen(c, &k, read_attrs_each(c, &k, (CK_OBJECT_HANDLE)oid, types, nt, &cur), "C_GetAttributeValue");
 	for (size_t i = 0; i < nt && rv == CKR_OK; i++) {
 		const CK_ATTRIBUTE *want = hw_attrs_get(attrs, types[i]), *now = hw_attrs_get(&cur, types[i]);
 		if (now == NULL ? want->ulValueLen > 0 :
@@ -421,6 +446,9 @@ CK_RV hsm_update(void *vctx, int64_t oid, const hw_attrs *attrs)
 	if (rv == CKR_OK && ns > 0)
 		rv = hsm_seen(c, &k, HSM_CALL(&k, C_SetAttributeValue, k.s, (CK_OBJECT_HANDLE)oid, set, ns),
 			      "C_SetAttributeValue");
+	/* the key version, which the lower token cannot hold, beside it */
+	if (rv == CKR_OK)
+		rv = hsm_version_store(c->versions, c->conf->name, c->ti.serialNumber, attrs);
 	hsm_ctl_end(c, &k);
 out:
 	hw_attrs_clear(&cur);

@@ -175,6 +175,8 @@ def find(st, name, version):
 
 def op_sign(v, req):
     alg, digest = req.get("alg", ""), unb64u(req.get("value", ""))
+    if not v["enabled"]:
+        raise VaultError(403, "Forbidden", "Operation sign is not allowed on a disabled key.")
     if "sign" not in v["key_ops"]:
         raise VaultError(403, "Forbidden", "Operation sign is not permitted on this key")
     h = HASHES.get(alg[2:])
@@ -259,6 +261,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self.route("DELETE", self.body())
+
+    def do_PATCH(self):
+        self.route("PATCH", self.body())
 
     def route(self, method, body):
         st = self.server.state
@@ -386,6 +391,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return "other"
         if method == "DELETE":
             return "delete"
+        if method == "PATCH":
+            return "update"
         if len(parts) == 1:
             return "list"
         if method == "POST":
@@ -411,6 +418,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             res.update(recoveryId="%s/deletedkeys/%s" % (st.vault_base, name), deletedDate=int(time.time()),
                        scheduledPurgeDate=int(time.time()) + 90 * 86400)
             return res
+        if method == "PATCH" and len(parts) == 3:
+            # UpdateKey: the version's attributes (enabled) and tags
+            v = find(st, name, parts[2])
+            attrs = req.get("attributes") or {}
+            with st.lock:
+                if "enabled" in attrs:
+                    if not isinstance(attrs["enabled"], bool):
+                        raise VaultError(400, "BadParameter", "attributes.enabled must be a boolean")
+                    v["enabled"] = attrs["enabled"]
+                if "tags" in req:
+                    v["tags"] = req["tags"] or {}
+            return bundle(st, name, v)
         if method == "GET" and len(parts) in (2, 3):
             v = find(st, name, parts[2] if len(parts) == 3 else None)
             return bundle(st, name, v)

@@ -361,6 +361,8 @@ def route(method, path):
         return "CreateCryptoKeyVersion", name[:-len("/cryptoKeyVersions")]
     if method == "PATCH" and "/cryptoKeys/" in name and "/cryptoKeyVersions" not in name:
         return "UpdateCryptoKey", name
+    if method == "PATCH" and "/cryptoKeyVersions/" in name:
+        return "UpdateCryptoKeyVersion", name
     if method == "GET" and name.endswith("/publicKey"):
         return "GetPublicKey", name[:-len("/publicKey")]
     if method == "GET" and name.endswith("/cryptoKeys"):
@@ -529,6 +531,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(404, "NOT_FOUND", "CryptoKey %s not found." % name)
             n = kms.add_version(k)
             return version_json("%s/cryptoKeyVersions/%d" % (name, n), k["versions"][n])
+        if op == "UpdateCryptoKeyVersion":
+            # only the state changes, between ENABLED and DISABLED
+            v = kms.version(name)
+            if q.get("updateMask") != "state" or req.get("state") not in ("ENABLED", "DISABLED"):
+                raise ApiError(400, "INVALID_ARGUMENT", "only state can be updated, to ENABLED or DISABLED")
+            if v["state"] not in ("ENABLED", "DISABLED"):
+                raise ApiError(400, "FAILED_PRECONDITION", "%s is %s." % (name, v["state"]))
+            v["state"] = req["state"]
+            return version_json(name, v)
         if op == "UpdateCryptoKey":
             k = self.server.state.keys.get(name)
             if k is None:

@@ -410,6 +410,14 @@ def op_schedule_key_deletion(state, req):
             "PendingWindowInDays": days}
 
 
+def op_disable_key(state, req):
+    k = key_lookup(state, req.get("KeyId"))
+    if k["state"] == "PendingDeletion":
+        raise KmsError("KMSInvalidStateException", "%s is pending deletion." % k["arn"])
+    k["state"] = "Disabled"
+    return {}
+
+
 def op_create_alias(state, req):
     name = req.get("AliasName", "")
     if not name.startswith("alias/") or name.startswith("alias/aws/"):
@@ -422,7 +430,7 @@ OPS = {"CreateKey": op_create_key, "DescribeKey": op_describe_key, "GetPublicKey
        "Sign": lambda s, r: sign_or_verify(s, r, False), "Verify": lambda s, r: sign_or_verify(s, r, True),
        "Decrypt": op_decrypt, "ListKeys": op_list_keys, "ListResourceTags": op_list_resource_tags,
        "TagResource": op_tag_resource, "ScheduleKeyDeletion": op_schedule_key_deletion,
-       "CreateAlias": op_create_alias}
+       "CreateAlias": op_create_alias, "DisableKey": op_disable_key}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -16,7 +16,9 @@
 #  - KMS back: its key signs again;
 #  - `hwagg rotate` of the TPM key through the policy token puts the new
 #    version where the policy places keys now (KMS); the old public key
-#    stays and verifies old signatures.
+#    stays and verifies old signatures;
+#  - `hwagg rotate` of the KMS key: a new KMS key, the old one's deletion
+#    scheduled, its public key kept (with an end date) for old signatures.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
@@ -113,10 +115,20 @@ grep '"what":"rotate"' "$audit" | grep -q 'edgekey: ec-p256, version 1 -> 2, old
 	hw_fail "the rotation is not audited: $(grep rotate "$audit")"
 hw_pass "rotation through the policy token: the new version placed in KMS, old signatures verify with the kept public key"
 
-# a KMS key itself: its public key object cannot take an end date, so the
-# rotation is refused before anything changes
-"$HWAGG_CLI" rotate "pkcs11:token=kms;object=cloudkey;type=private" --pin-file "$TMP/pin" >"$TMP/rot.out" 2>&1 &&
-	hw_fail "rotating a KMS key succeeded: $(cat "$TMP/rot.out")"
+# a KMS key itself: a new KMS key for the label, the old one's deletion
+# scheduled, its public key kept by the slot (KMS no longer serves it) with
+# an end date, and old signatures still verify
 TOKEN=hwagg hw_sign ECDSA-SHA256 41 "$TMP/msg" "$TMP/sig41c" --signature-format openssl
-hw_check_sig "the KMS key after a refused rotation" "$TMP/pub41.pem" "$TMP/msg" "$TMP/sig41c"
-hw_pass "rotating a KMS key is refused with nothing changed ($(head -c 120 "$TMP/rot.out"))"
+dels=$(hw_kms_stat '["by_op"].get("ScheduleKeyDeletion", 0)')
+"$HWAGG_CLI" rotate "pkcs11:token=kms;object=cloudkey;type=private" --pin-file "$TMP/pin" >"$TMP/rot.out" 2>&1 ||
+	hw_fail "rotating a KMS key: $(cat "$TMP/rot.out")"
+[ "$(hw_kms_stat '["by_op"].get("ScheduleKeyDeletion", 0)')" -eq $((dels + 1)) ] ||
+	hw_fail "the old KMS key's deletion was not scheduled"
+TOKEN=kms hw_run "the kms token after rotating its key" hw_p11 --login --pin "$PIN" --list-objects --type privkey
+[ "$(grep -c 'label: *cloudkey$' "$TMP/run.out")" = 1 ] || hw_fail "cloudkey is not one private key: $(cat "$TMP/run.out")"
+TOKEN=hwagg hw_run "old KMS public key" hw_p11 --read-object --type pubkey --id 41 -o "$TMP/old41.der"
+openssl pkey -pubin -inform DER -in "$TMP/old41.der" -out "$TMP/old41.pem" 2>/dev/null || hw_fail "the old public key is gone"
+hw_check_sig "an old KMS signature after its rotation" "$TMP/old41.pem" "$TMP/msg" "$TMP/sig41c"
+grep '"what":"rotate"' "$audit" | grep -q 'cloudkey: ec-p256, version 1 -> 2, old private key destroyed' ||
+	hw_fail "the KMS rotation is not audited: $(grep rotate "$audit")"
+hw_pass "rotating a KMS key: a new KMS key, the old one's deletion scheduled, old signatures verify with the kept public key"
