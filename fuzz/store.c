@@ -154,7 +154,10 @@ static void write_rows(fz_in *in)
 	if (write_row(in, st_token, 7))
 		for (int i = 0; i < FZ_OBJ_MAX && write_row(in, st_obj, 3); i++)
 			;
-	raw_exec("COMMIT");
+	/* a row that fails with SQLITE_FULL, _BUSY or _IOERR may have ended
+	 * the transaction already (SQLite rolls back by itself then) */
+	if (!sqlite3_get_autocommit(raw))
+		raw_exec("COMMIT");
 }
 
 static bool wrap_cheap(const unsigned char *wrap, size_t len)
