@@ -143,18 +143,6 @@ static hw_retry_class tok_classify(void *arg, const hw_http_resp *resp, hw_cloud
 	return resp->status >= 500 ? HW_RETRY_TRANSIENT : HW_RETRY_DONE;
 }
 
-static void form(hw_sb *b, const char *k, const char *v)
-{
-	char *enc = hw_aws_uri_encode(v, strlen(v), false);
-	if (enc == NULL) {
-		b->failed = true;
-		return;
-	}
-	hw_sb_printf(b, "%s%s=%s", b->len ? "&" : "", k, enc);
-	hw_wipe(enc, strlen(enc));
-	free(enc);
-}
-
 /* The workload identity's JWT, as the file holds it now (kubelet renews it). */
 static char *read_assertion(const char *path, hw_cloud_err *e)
 {
@@ -185,18 +173,18 @@ static CK_RV fetch(hw_az_auth *a, const char *resource, hw_secret **tok, time_t 
 	if (a->mode == HW_AZ_AUTH_SECRET || a->mode == HW_AZ_AUTH_WORKLOAD) {
 		hw_sb_printf(&url, "%s/%s/oauth2/v2.0/token", a->authority, a->tenant);
 		hw_sb_printf(&body, "scope=%s%%2F.default", res);
-		form(&body, "client_id", a->client_id);
+		hw_cloud_form_add(&body, "client_id", a->client_id);
 		if (a->mode == HW_AZ_AUTH_SECRET) {
-			form(&body, "client_secret", (const char *)a->client_secret->data);
+			hw_cloud_form_add(&body, "client_secret", (const char *)a->client_secret->data);
 		} else {
 			if ((assertion = read_assertion(a->token_file, e)) == NULL) {
 				rv = CKR_DEVICE_ERROR;
 				goto out;
 			}
-			form(&body, "client_assertion", assertion);
-			form(&body, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+			hw_cloud_form_add(&body, "client_assertion", assertion);
+			hw_cloud_form_add(&body, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
 		}
-		form(&body, "grant_type", "client_credentials");
+		hw_cloud_form_add(&body, "grant_type", "client_credentials");
 		t.method = "POST";
 		t.hdrs[t.nhdrs++] = (hw_http_hdr){ "Content-Type", "application/x-www-form-urlencoded" };
 	} else if (a->mode == HW_AZ_AUTH_APPSERVICE) {
