@@ -16,8 +16,7 @@ HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
 HW_TARGET=gcp-kms
 hw_setup
-client="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/kms/kmsclient"
-[ -x "$client" ] || hw_skip "$client is not built (make check builds it)"
+hw_kmsclient
 
 d="$TMP/gcp"
 base="https://127.0.0.1:$HW_GCP_PORT"
