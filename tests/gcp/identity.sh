@@ -8,7 +8,8 @@
 #   - an authorized_user file (refresh_token grant).
 # The fake hands out tokens that name their source and counts which source's
 # token each KMS request carried. One STS exchange serves a whole process
-# (20 signatures and the listings); a missing subject token file and an STS
+# (20 signatures and the listings), short-lived federated tokens are
+# exchanged again before they expire; a missing subject token file and an STS
 # refusal fail with CKR_DEVICE_ERROR and a log line naming the credentials
 # file, never a token.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -54,6 +55,16 @@ hw_expect "all verified" '^signed 20 verified 20 ' "$TMP/run.out"
 [ "$(stat '["tokens_issued"].get("metadata", 0)')" = 0 ] || hw_fail "the metadata server was asked"
 no_tokens_logged
 hw_pass "external_account (file source): every KMS request carries the STS token; one exchange for 20 signatures and listings"
+
+# short-lived federated tokens: exchanged again before they expire, never refused
+hw_kms_ctl /_token '{"expire_in": 4}'
+sts0=$(stat '["sts"]["ok"]')
+unauth0=$(stat '["unauthenticated"]')
+hw_run "sign for 5 s on 4-second tokens" "$client" "$MODULE" "$TOKEN" "$PIN" bench 1 5 wif-ec
+hw_kms_ctl /_token '{"expire_in": 3600}'
+[ $(($(stat '["sts"]["ok"]') - sts0)) -ge 2 ] || hw_fail "4-second tokens were not renewed ($(($(stat '["sts"]["ok"]') - sts0)) exchanges in 5 s)"
+[ "$(stat '["unauthenticated"]')" = "$unauth0" ] || hw_fail "a KMS request carried an expired token"
+hw_pass "federated tokens living 4 s: $(($(stat '["sts"]["ok"]') - sts0)) exchanges in 5 s of signing, none used after expiry"
 
 # 2. the same with service account impersonation
 ext "$d/wif-imp.json" '{"file":"'"$d/subject.jwt"'"}' \
