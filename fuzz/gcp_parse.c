@@ -3,8 +3,11 @@
  * (slots/gcp_parse.c): key and version listings with hwagg's hex labels,
  * a single version, error bodies (google.rpc.Status), OAuth token answers,
  * public keys (PEM with its CRC32C), signatures and plaintexts with their
- * CRC32C, service-account key files, and the PEM decoder. All of it comes
- * from the network, a metadata server, a proxy or a file.
+ * CRC32C, service-account key files, and the PEM decoder; for workload
+ * identity federation the external_account and authorized_user files, the
+ * subject token read from a credential source (text, or a JSON member named
+ * by a fixed file) and generateAccessToken's answer. All of it comes from
+ * the network, a metadata server, a proxy or a file.
  *
  * Input: one selector byte, then the document (copied to a buffer of its
  * exact size: the parsers take a length, nothing is NUL-terminated).
@@ -50,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (v == NULL)
 		return 0;
 	memcpy(v, in.p, in.n);
-	switch (sel % 9) {
+	switch (sel % 12) {
 	case 0:
 		list_check(hw_gcp_parse_keys(v, in.n, &l), &l);
 		break;
@@ -95,8 +98,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 6:
 	case 7: {
-		CK_RV rv = sel % 9 == 6 ? hw_gcp_parse_signature(v, in.n, &out, &olen) : hw_gcp_parse_plaintext(v, in.n, &out, &olen);
+		CK_RV rv = sel % 12 == 6 ? hw_gcp_parse_signature(v, in.n, &out, &olen) : hw_gcp_parse_plaintext(v, in.n, &out, &olen);
 		FZ_ASSERT(rv == CKR_OK ? out != NULL : out == NULL);
+		break;
+	}
+	case 9: {
+		hw_gcp_ext x;
+		CK_RV rv = hw_gcp_parse_ext(v, in.n, &x);
+		if (rv == CKR_OK && x.user) {
+			FZ_ASSERT(x.client_secret != NULL && x.refresh_token != NULL);
+			printable(x.client_id);
+			FZ_ASSERT(strncmp(x.token_uri, "https://", 8) == 0);
+		} else if (rv == CKR_OK) {
+			/* exactly one source; what goes into a request line or header is plain */
+			FZ_ASSERT((x.source_file[0] != '\0') != (x.source_url[0] != '\0'));
+			FZ_ASSERT(strncmp(x.token_url, "https://", 8) == 0);
+			FZ_ASSERT(x.nhdrs <= HW_GCP_EXT_HDRS && (!x.source_json || x.source_field[0] != '\0'));
+			for (size_t i = 0; i < x.nhdrs; i++)
+				FZ_ASSERT(strpbrk(x.hdr_name[i], ":\r\n") == NULL && strpbrk(x.hdr_value[i], "\r\n") == NULL);
+			printable(x.audience);
+		} else {
+			FZ_ASSERT(x.client_secret == NULL && x.refresh_token == NULL);
+		}
+		hw_gcp_ext_clear(&x);
+		break;
+	}
+	case 10: {
+		/* a JSON source whose member is "access_token", and a text one */
+		hw_gcp_ext x = { .source_json = (in.n & 1) != 0 };
+		hw_secret *t = NULL;
+		snprintf(x.source_field, sizeof(x.source_field), "access_token");
+		if (hw_gcp_subject_token(&x, v, in.n, &t) == CKR_OK) {
+			FZ_ASSERT(t != NULL && t->len > 0 && strlen((const char *)t->data) == t->len);
+			printable((const char *)t->data);
+		} else {
+			FZ_ASSERT(t == NULL);
+		}
+		hw_secret_free(t);
+		break;
+	}
+	case 11: {
+		hw_secret *t = NULL;
+		long life = 0;
+		if (hw_gcp_parse_iam_token(v, in.n, 1700000000, &t, &life) == CKR_OK) {
+			FZ_ASSERT(t != NULL && life > 0 && strlen((const char *)t->data) == t->len);
+			printable((const char *)t->data);
+		} else {
+			FZ_ASSERT(t == NULL);
+		}
+		hw_secret_free(t);
 		break;
 	}
 	default: {

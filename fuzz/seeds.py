@@ -362,6 +362,34 @@ def aws_parse_seeds():
           b' "eu-west-1", "accessToken": "aoa", "expiresAt": "2026-12-07T18:00:00UTC"}')
 
 
+# ---- gcp_parse: workload identity federation and user credentials -----------------
+def gcp_identity_seeds():
+    aud = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/k"
+    base = {"type": "external_account", "audience": aud,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": "https://sts.googleapis.com/v1/token"}
+    write("gcp_parse", "ext-file", b"\x09" + json.dumps(dict(base, credential_source={
+        "file": "/var/run/secrets/tokens/gcp-ksa/token"})).encode())
+    write("gcp_parse", "ext-url", b"\x09" + json.dumps(dict(base, credential_source={
+        "url": "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01",
+        "headers": {"Metadata": "True"},
+        "format": {"type": "json", "subject_token_field_name": "access_token"}},
+        service_account_impersonation_url="https://iamcredentials.googleapis.com/v1/projects/-/"
+                                          "serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken")).encode())
+    write("gcp_parse", "ext-aws", b"\x09" + json.dumps(dict(base, credential_source={
+        "environment_id": "aws1", "regional_cred_verification_url":
+        "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"})).encode())
+    write("gcp_parse", "user", b"\x09" + json.dumps({"type": "authorized_user", "client_id": "764086051850-x.apps.googleusercontent.com",
+                                                      "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
+                                                      "refresh_token": "1//0gexample"}).encode())
+    # selector 10: odd length reads JSON, even length text
+    doc = json.dumps({"access_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "token_type": "Bearer"}).encode()
+    write("gcp_parse", "subject-json", b"\x0a" + (doc if len(doc) % 2 else doc + b" "))
+    text = b"eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n"
+    write("gcp_parse", "subject-text", b"\x0a" + (text if len(text) % 2 == 0 else text + b"\n"))
+    write("gcp_parse", "iam-token", b"\x0b" + json.dumps({"accessToken": "ya29.c.impersonated",
+                                                          "expireTime": "2023-11-14T23:13:20Z"}).encode())
+
+
 # ---- gcp_parse -------------------------------------------------------------------
 # selector 0: a key listing, 1: a version listing, 2: one version, 3: an
 # error body, 4: a token answer, 5: a public key, 6: a signature, 7: a
@@ -415,6 +443,7 @@ def main():
     extsig_seeds()
     aws_parse_seeds()
     gcp_parse_seeds()
+    gcp_identity_seeds()
     conf_seeds()
     encode_seeds(m)
     attrs_seeds(m)

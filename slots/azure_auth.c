@@ -5,10 +5,13 @@
  * azure-kv slot"):
  *   1. client secret: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET
  *      (AAD v2.0 token endpoint under AZURE_AUTHORITY_HOST);
- *   2. workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant, client id),
+ *   2. client certificate: AZURE_CLIENT_CERTIFICATE_PATH (+ tenant, client
+ *      id), a JWT signed with the certificate's key as the client assertion
+ *      (azure_cert.c);
+ *   3. workload identity: AZURE_FEDERATED_TOKEN_FILE (+ tenant, client id),
  *      the file's JWT sent as the client assertion to the same endpoint;
- *   3. App Service / Functions: IDENTITY_ENDPOINT + IDENTITY_HEADER;
- *   4. the VM's instance metadata service (IMDS), whose base
+ *   4. App Service / Functions: IDENTITY_ENDPOINT + IDENTITY_HEADER;
+ *   5. the VM's instance metadata service (IMDS), whose base
  *      AZURE_POD_IDENTITY_AUTHORITY_HOST overrides as in azure-identity.
  * A token is kept until shortly before it expires and renewed then; a
  * renewal that fails leaves the old token in use while it is valid. Tokens
@@ -33,6 +36,7 @@ const char *hw_az_auth_mode_name(hw_az_auth_mode m)
 	switch (m) {
 	case HW_AZ_AUTH_SECRET: return "client secret";
 	case HW_AZ_AUTH_WORKLOAD: return "workload identity";
+	case HW_AZ_AUTH_CERT: return "client certificate";
 	case HW_AZ_AUTH_APPSERVICE: return "App Service managed identity";
 	case HW_AZ_AUTH_IMDS: return "managed identity (IMDS)";
 	default: return "none";
@@ -66,12 +70,17 @@ CK_RV hw_az_auth_init(hw_az_auth *a, const char *slot, hw_http_pool *pool, char 
 	v = secure_getenv("AZURE_AUTHORITY_HOST");
 	a->authority = base_url(v != NULL && v[0] != '\0' ? v : AUTHORITY_DEFAULT);
 	const char *secret = secure_getenv("AZURE_CLIENT_SECRET"), *tf = secure_getenv("AZURE_FEDERATED_TOKEN_FILE");
+	const char *cf = secure_getenv("AZURE_CLIENT_CERTIFICATE_PATH");
 	const char *ie = secure_getenv("IDENTITY_ENDPOINT"), *ih = secure_getenv("IDENTITY_HEADER");
 	if (a->authority == NULL)
 		goto nomem;
 	if (a->tenant != NULL && a->client_id != NULL && secret != NULL && secret[0] != '\0') {
 		a->mode = HW_AZ_AUTH_SECRET;
 		if ((a->client_secret = hw_secret_dup(secret, strlen(secret) + 1)) == NULL)
+			goto nomem;
+	} else if (a->tenant != NULL && a->client_id != NULL && cf != NULL && cf[0] != '\0') {
+		a->mode = HW_AZ_AUTH_CERT;
+		if ((a->cert_file = strdup(cf)) == NULL)
 			goto nomem;
 	} else if (a->tenant != NULL && a->client_id != NULL && tf != NULL && tf[0] != '\0') {
 		a->mode = HW_AZ_AUTH_WORKLOAD;
@@ -88,7 +97,7 @@ CK_RV hw_az_auth_init(hw_az_auth *a, const char *slot, hw_http_pool *pool, char 
 			goto nomem;
 	}
 	/* a client secret or assertion is sent only over TLS */
-	if ((a->mode == HW_AZ_AUTH_SECRET || a->mode == HW_AZ_AUTH_WORKLOAD) &&
+	if ((a->mode == HW_AZ_AUTH_SECRET || a->mode == HW_AZ_AUTH_WORKLOAD || a->mode == HW_AZ_AUTH_CERT) &&
 	    strncasecmp(a->authority, "https://", 8) != 0) {
 		snprintf(err, err_len, "AZURE_AUTHORITY_HOST: expected an https:// URL, not \"%s\"", a->authority);
 		hw_az_auth_fini(a);
@@ -111,6 +120,7 @@ void hw_az_auth_fini(hw_az_auth *a)
 	free(a->tenant);
 	free(a->client_id);
 	free(a->token_file);
+	free(a->cert_file);
 	free(a->endpoint);
 	hw_secret_free(a->client_secret);
 	hw_secret_free(a->identity_header);
@@ -143,18 +153,6 @@ static hw_retry_class tok_classify(void *arg, const hw_http_resp *resp, hw_cloud
 	return resp->status >= 500 ? HW_RETRY_TRANSIENT : HW_RETRY_DONE;
 }
 
-static void form(hw_sb *b, const char *k, const char *v)
-{
-	char *enc = hw_aws_uri_encode(v, strlen(v), false);
-	if (enc == NULL) {
-		b->failed = true;
-		return;
-	}
-	hw_sb_printf(b, "%s%s=%s", b->len ? "&" : "", k, enc);
-	hw_wipe(enc, strlen(enc));
-	free(enc);
-}
-
 /* The workload identity's JWT, as the file holds it now (kubelet renews it). */
 static char *read_assertion(const char *path, hw_cloud_err *e)
 {
@@ -182,21 +180,25 @@ static CK_RV fetch(hw_az_auth *a, const char *resource, hw_secret **tok, time_t 
 	CK_RV rv = CKR_HOST_MEMORY;
 	if (res == NULL)
 		goto out;
-	if (a->mode == HW_AZ_AUTH_SECRET || a->mode == HW_AZ_AUTH_WORKLOAD) {
+	if (a->mode == HW_AZ_AUTH_SECRET || a->mode == HW_AZ_AUTH_WORKLOAD || a->mode == HW_AZ_AUTH_CERT) {
 		hw_sb_printf(&url, "%s/%s/oauth2/v2.0/token", a->authority, a->tenant);
 		hw_sb_printf(&body, "scope=%s%%2F.default", res);
-		form(&body, "client_id", a->client_id);
+		hw_cloud_form_add(&body, "client_id", a->client_id);
 		if (a->mode == HW_AZ_AUTH_SECRET) {
-			form(&body, "client_secret", (const char *)a->client_secret->data);
+			hw_cloud_form_add(&body, "client_secret", (const char *)a->client_secret->data);
 		} else {
-			if ((assertion = read_assertion(a->token_file, e)) == NULL) {
+			/* the same request carries a workload's or a certificate's assertion */
+			if (a->mode == HW_AZ_AUTH_CERT) {
+				if (url.failed || (rv = hw_az_cert_assertion(a, url.s, time(NULL), &assertion, e)) != CKR_OK)
+					goto out;
+			} else if ((assertion = read_assertion(a->token_file, e)) == NULL) {
 				rv = CKR_DEVICE_ERROR;
 				goto out;
 			}
-			form(&body, "client_assertion", assertion);
-			form(&body, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+			hw_cloud_form_add(&body, "client_assertion", assertion);
+			hw_cloud_form_add(&body, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
 		}
-		form(&body, "grant_type", "client_credentials");
+		hw_cloud_form_add(&body, "grant_type", "client_credentials");
 		t.method = "POST";
 		t.hdrs[t.nhdrs++] = (hw_http_hdr){ "Content-Type", "application/x-www-form-urlencoded" };
 	} else if (a->mode == HW_AZ_AUTH_APPSERVICE) {

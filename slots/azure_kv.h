@@ -51,6 +51,7 @@ typedef enum {
 	HW_AZ_AUTH_WORKLOAD,      /* AZURE_FEDERATED_TOKEN_FILE (+ tenant, client id) */
 	HW_AZ_AUTH_APPSERVICE,    /* IDENTITY_ENDPOINT + IDENTITY_HEADER */
 	HW_AZ_AUTH_IMDS,          /* the VM's instance metadata service */
+	HW_AZ_AUTH_CERT,          /* AZURE_CLIENT_CERTIFICATE_PATH (+ tenant, client id) */
 } hw_az_auth_mode;
 
 typedef struct hw_az_auth {
@@ -61,6 +62,7 @@ typedef struct hw_az_auth {
 	char *tenant, *client_id;
 	hw_secret *client_secret;
 	char *token_file;
+	char *cert_file;          /* PEM: the certificate and its PKCS#8 RSA key */
 	char *endpoint;           /* App Service identity endpoint or the IMDS base */
 	hw_secret *identity_header;
 	bool ready;               /* lock initialised */
@@ -72,6 +74,10 @@ typedef struct hw_az_auth {
 } hw_az_auth;
 
 const char *hw_az_auth_mode_name(hw_az_auth_mode m);
+/* The client certificate's assertion for the token endpoint at aud
+ * (azure_cert.c): a JWT signed RS256 with the key in a->cert_file, read
+ * again at every call (certificates are rotated in place). */
+CK_RV hw_az_cert_assertion(const hw_az_auth *a, const char *aud, time_t now, char **jwt, hw_cloud_err *e);
 /* From the environment, the way azure-identity reads it; no I/O. */
 CK_RV hw_az_auth_init(hw_az_auth *a, const char *slot, hw_http_pool *pool, char *err, size_t err_len);
 void hw_az_auth_fini(hw_az_auth *a);

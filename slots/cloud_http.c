@@ -6,6 +6,9 @@
  */
 #include "slots/cloud_http.h"
 #include "common/log.h"
+#include "common/secret.h"
+#include "slots/aws_sigv4.h"
+#include "slots/cloud_str.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -318,4 +321,16 @@ out:
 	/* a handle whose transfer failed may hold a broken connection: drop it */
 	give_back(p, h, cc == CURLE_OK && rv == CKR_OK, connects);
 	return rv;
+}
+
+void hw_cloud_form_add(hw_sb *b, const char *key, const char *value)
+{
+	char *enc = hw_aws_uri_encode(value, strlen(value), false);
+	if (enc == NULL) {
+		b->failed = true;
+		return;
+	}
+	hw_sb_printf(b, "%s%s=%s", b->len ? "&" : "", key, enc);
+	hw_wipe(enc, strlen(enc));
+	free(enc);
 }

@@ -59,6 +59,11 @@ typedef struct hw_http_resp {
 
 void hw_http_resp_reset(hw_http_resp *r);
 void hw_http_resp_free(hw_http_resp *r);
+/* Appends "&key=value" (no "&" first) to an application/x-www-form-urlencoded
+ * body, value percent-encoded; b->failed on allocation failure. The encoded
+ * copy is wiped: values are often secrets. */
+struct hw_sb;
+void hw_cloud_form_add(struct hw_sb *b, const char *key, const char *value);
 
 typedef struct hw_http_hdr {
 	const char *name, *value;

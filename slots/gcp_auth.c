@@ -5,9 +5,9 @@
  *   1. GOOGLE_APPLICATION_CREDENTIALS names a service-account key file: a
  *      JWT (RS256, signed here with the file's key) is exchanged at the
  *      file's own token_uri (RFC 7523 bearer grant). The file is read again
- *      on every refresh (rotated keys). Other file types (external_account
- *      for workload identity federation, authorized_user) are refused with
- *      CKR_FUNCTION_NOT_SUPPORTED: not implemented.
+ *      on every refresh (rotated keys). An external_account file (workload
+ *      identity federation) or an authorized_user file (gcloud's user
+ *      credentials) is served by gcp_federation.c.
  *   2. Otherwise the metadata server (GCE, GKE workload identity, Cloud Run)
  *      at metadata.google.internal, or GCE_METADATA_HOST, over plain HTTP
  *      with "Metadata-Flavor: Google".
@@ -20,6 +20,7 @@
 #include "slots/gcp_kms.h"
 #include "common/log.h"
 #include "mechanisms/encode.h"
+#include "slots/cloud_jwt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,23 +57,8 @@ void hw_gcp_auth_invalidate(hw_gcp_auth *a)
 }
 
 /* ---- the JWT of a service account ------------------------------------------ */
-static char *json_b64url(json_object *o)
-{
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	return s != NULL ? hw_b64url_encode((const unsigned char *)s, strlen(s)) : NULL;
-}
-
 CK_RV hw_gcp_jwt(const hw_gcp_sa *sa, time_t now, char **jwt)
 {
-	/* DigestInfo of SHA-256 (RFC 8017, 9.2 note 1) */
-	static const unsigned char prefix[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-						0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
-	unsigned char di[sizeof(prefix) + 32], sig[1024];
-	size_t dl = 32, sl = sizeof(sig), der_len = 0;
-	char *h64 = NULL, *c64 = NULL, *s64 = NULL;
-	unsigned char *der = NULL;
-	EVP_PKEY *key = NULL;
-	hw_sb b = { 0 };
 	CK_RV rv = CKR_HOST_MEMORY;
 	*jwt = NULL;
 	json_object *hdr = json_object_new_object(), *cl = json_object_new_object();
@@ -87,94 +73,74 @@ CK_RV hw_gcp_jwt(const hw_gcp_sa *sa, time_t now, char **jwt)
 	json_object_object_add(cl, "aud", json_object_new_string(sa->token_uri));
 	json_object_object_add(cl, "iat", json_object_new_int64((int64_t)now));
 	json_object_object_add(cl, "exp", json_object_new_int64((int64_t)now + 3600));
-	if ((h64 = json_b64url(hdr)) == NULL || (c64 = json_b64url(cl)) == NULL)
-		goto out;
-	hw_sb_printf(&b, "%s.%s", h64, c64);
-	if (b.failed)
-		goto out;
-	memcpy(di, prefix, sizeof(prefix));
-	if ((rv = hw_digest_once(CKM_SHA256, b.s, b.len, di + sizeof(prefix), &dl)) != CKR_OK)
-		goto out;
-	rv = CKR_DEVICE_ERROR;
-	if ((der = hw_gcp_pem_der((const char *)sa->pem->data, sa->pem->len, "PRIVATE KEY", &der_len)) == NULL ||
-	    hw_key_from_der(der, der_len, &key) != CKR_OK || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
-		goto out;
-	hw_sign_req req = { .base = CKM_RSA_PKCS, .hash = CKM_SHA256, .data = di, .len = sizeof(di) };
-	if ((rv = hw_pkey_sign(key, &req, sig, &sl)) != CKR_OK)
-		goto out;
-	if ((s64 = hw_b64url_encode(sig, sl)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	hw_sb_printf(&b, ".%s", s64);
-	rv = (*jwt = hw_sb_take(&b)) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+	rv = hw_cloud_jwt_rs256(hdr, cl, sa->pem, jwt);
+	if (rv == CKR_KEY_TYPE_INCONSISTENT)
+		rv = CKR_DEVICE_ERROR;
 out:
-	if (der != NULL)
-		hw_wipe(der, der_len);
-	free(der);
-	EVP_PKEY_free(key);
-	free(h64);
-	free(c64);
-	free(s64);
-	hw_sb_free(&b);
 	json_object_put(hdr);
 	json_object_put(cl);
 	return rv;
 }
 
-/* ---- one token request ------------------------------------------------------- */
-typedef struct tok_arg {
-	hw_gcp_auth *a;
-	const char *url;
-	const char *form;         /* NULL: GET (metadata server) */
-	const char *what;
-} tok_arg;
-
-static CK_RV tok_prepare(void *varg, hw_http_req *r, hw_cloud_err *e)
+/* ---- one request to an identity endpoint ------------------------------------- */
+static CK_RV id_prepare(void *varg, hw_http_req *r, hw_cloud_err *e)
 {
-	tok_arg *t = varg;
-	r->url = t->url;
-	if (t->form != NULL) {
-		r->method = "POST";
-		r->body = t->form;
-		r->body_len = strlen(t->form);
-		r->hdrs[r->nhdrs++] = (hw_http_hdr){ "Content-Type", "application/x-www-form-urlencoded" };
-	} else {
-		r->method = "GET";
-		r->hdrs[r->nhdrs++] = (hw_http_hdr){ "Metadata-Flavor", "Google" };
+	const hw_gcp_idreq *q = varg;
+	r->url = q->url;
+	r->method = q->method;
+	if (q->body != NULL) {
+		r->body = q->body;
+		r->body_len = strlen(q->body);
+		r->hdrs[r->nhdrs++] = (hw_http_hdr){ "Content-Type", q->ctype };
 	}
+	for (size_t i = 0; i < q->nhdrs && r->nhdrs < HW_HTTP_MAX_HDRS; i++)
+		r->hdrs[r->nhdrs++] = q->hdrs[i];
 	return CKR_OK;
 }
 
-static hw_retry_class tok_classify(void *varg, const hw_http_resp *resp, hw_cloud_err *e)
+static hw_retry_class id_classify(void *varg, const hw_http_resp *resp, hw_cloud_err *e)
 {
-	tok_arg *t = varg;
+	const hw_gcp_idreq *q = varg;
+	char status[64] = "", msg[8], rid[8];
 	if (resp->status == 200) {
 		e->rv = CKR_OK;
 		return HW_RETRY_DONE;
 	}
-	/* an OAuth error names itself in "error"; never echo the body */
-	json_tokener *tk = json_tokener_new();
-	json_object *o = tk != NULL ? json_tokener_parse_ex(tk, resp->body, (int)resp->len) : NULL;
+	/* OAuth and STS name the error in "error", IAM in a google.rpc.Status;
+	 * the body is never echoed (it may quote what was sent) */
+	json_object *o = hw_cloud_json_parse(resp->body, resp->len);
 	const char *code = hw_cloud_jstr(o, "error");
+	if (code == NULL)
+		hw_gcp_parse_error(resp->body, resp->len, status, sizeof(status), msg, sizeof(msg), rid, sizeof(rid));
+	else if (strlen(code) < 48)
+		snprintf(status, sizeof(status), "%s", code);
 	hw_cloud_err_set(e, CKR_DEVICE_ERROR, resp->status == 400 || resp->status == 401 || resp->status == 403 ?
 					      HW_CLOUD_CREDENTIALS : HW_CLOUD_PROVIDER,
-			 code != NULL && strlen(code) < 48 ? code : "http", "%s answered HTTP %ld", t->what, resp->status);
+			 status[0] != '\0' ? status : "http", "%s answered HTTP %ld", q->what, resp->status);
 	json_object_put(o);
-	json_tokener_free(tk);
 	if (resp->status == 429)
 		return HW_RETRY_THROTTLED;
 	return resp->status >= 500 ? HW_RETRY_TRANSIENT : HW_RETRY_DONE;
 }
 
-static CK_RV fetch(hw_gcp_auth *a, const char *url, const char *form, const char *what, hw_secret **tok, long *life,
-		   hw_cloud_err *e)
+CK_RV hw_gcp_id_call(hw_gcp_auth *a, const hw_gcp_idreq *q, hw_http_resp *resp, hw_cloud_err *e)
+{
+	hw_cloud_call call = { a->pool, q->what, true, id_prepare, id_classify, (void *)q, 3, 0, 0, 0, q->attempt_ms };
+	return hw_cloud_perform(&call, resp, e);
+}
+
+CK_RV hw_gcp_token_fetch(hw_gcp_auth *a, const char *url, const char *form, const char *what, hw_secret **tok,
+			 long *life, hw_cloud_err *e)
 {
 	hw_http_resp r = { 0 };
-	tok_arg t = { a, url, form, what };
-	hw_cloud_call call = { a->pool, what, true, tok_prepare, tok_classify, &t, 3, 0, 0, 0,
-			       form == NULL ? METADATA_MS : 0 };
-	CK_RV rv = hw_cloud_perform(&call, &r, e);
+	hw_gcp_idreq q = { .what = what, .method = "POST", .url = url, .body = form,
+			   .ctype = "application/x-www-form-urlencoded" };
+	if (form == NULL) {
+		q.method = "GET";
+		q.hdrs[q.nhdrs++] = (hw_http_hdr){ "Metadata-Flavor", "Google" };
+		q.attempt_ms = METADATA_MS;
+	}
+	CK_RV rv = hw_gcp_id_call(a, &q, &r, e);
 	if (rv == CKR_OK && (rv = hw_gcp_parse_token(r.body, r.len, tok, life)) != CKR_OK)
 		hw_cloud_err_set(e, rv, HW_CLOUD_CREDENTIALS, "MalformedResponse", "%s answered no usable token", what);
 	if (r.body != NULL)
@@ -195,10 +161,10 @@ static CK_RV from_metadata(hw_gcp_auth *a, hw_secret **tok, long *life, hw_cloud
 	}
 	snprintf(url, sizeof(url), "http://%s/computeMetadata/v1/instance/service-accounts/default/token?scopes=%s", host,
 		 "https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloudkms");
-	return fetch(a, url, NULL, "the metadata server", tok, life, e);
+	return hw_gcp_token_fetch(a, url, NULL, "the metadata server", tok, life, e);
 }
 
-static char *read_file(const char *path, size_t *len)
+char *hw_gcp_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = f != NULL ? malloc(SA_FILE_MAX) : NULL;
@@ -220,22 +186,25 @@ static CK_RV from_key_file(hw_gcp_auth *a, const char *path, hw_secret **tok, lo
 {
 	hw_gcp_sa sa;
 	size_t len = 0;
-	char *jwt = NULL, *form = NULL, *doc = read_file(path, &len);
+	char *jwt = NULL, *form = NULL, *doc = hw_gcp_read_file(path, &len);
 	CK_RV rv;
 	if (doc == NULL) {
 		hw_cloud_err_set(e, CKR_DEVICE_ERROR, HW_CLOUD_CONFIG, "", "cannot read the file GOOGLE_APPLICATION_CREDENTIALS names");
 		return e->rv;
 	}
 	rv = hw_gcp_parse_sa(doc, len, &sa);
-	hw_wipe(doc, len);
-	free(doc);
 	if (rv == CKR_FUNCTION_NOT_SUPPORTED) {
-		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "the credentials file is not of type service_account "
-				 "(external_account and authorized_user files are not supported)");
+		/* workload identity federation or user credentials (gcp_federation.c) */
+		rv = hw_gcp_fed_token(a, path, doc, len, tok, life, e);
+		hw_wipe(doc, len);
+		free(doc);
 		return rv;
 	}
+	hw_wipe(doc, len);
+	free(doc);
 	if (rv != CKR_OK) {
-		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "the credentials file is not a service-account key file");
+		hw_cloud_err_set(e, rv, HW_CLOUD_CONFIG, "", "the credentials file %s is not a service-account key file",
+				 path);
 		return rv;
 	}
 	if (strncmp(sa.token_uri, "https://", 8) != 0) {
@@ -252,7 +221,7 @@ static CK_RV from_key_file(hw_gcp_auth *a, const char *path, hw_secret **tok, lo
 		hw_cloud_err_set(e, rv = CKR_HOST_MEMORY, HW_CLOUD_CONFIG, "", "out of memory");
 		goto out;
 	}
-	rv = fetch(a, sa.token_uri, form, "the OAuth token endpoint", tok, life, e);
+	rv = hw_gcp_token_fetch(a, sa.token_uri, form, "the OAuth token endpoint", tok, life, e);
 out:
 	if (jwt != NULL)
 		hw_wipe(jwt, strlen(jwt));
@@ -314,7 +283,7 @@ CK_RV hw_gcp_auth_header(hw_gcp_auth *a, hw_secret **hdr, hw_cloud_err *e)
 		rv = header_of(tok, hdr);
 		pthread_mutex_unlock(&a->lock);
 		hw_debug("slot \"%s\" (gcp-kms): new access token from %s, valid %ld s", a->slot,
-			 sa ? "the service-account key file" : "the metadata server", life);
+			 sa ? "the credentials file" : "the metadata server", life);
 	} else if (cached(a, true, hdr) == CKR_OK) {
 		/* the refresh failed but the old token still works: use it */
 		hw_cloud_err_log(a->slot, "gcp-kms", "token refresh", e);

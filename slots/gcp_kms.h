@@ -84,6 +84,40 @@ typedef struct hw_gcp_sa {
 } hw_gcp_sa;
 CK_RV hw_gcp_parse_sa(const char *body, size_t len, hw_gcp_sa *out);
 void hw_gcp_sa_clear(hw_gcp_sa *sa);
+/* A GOOGLE_APPLICATION_CREDENTIALS file of type external_account (workload
+ * identity federation: a subject token from a file or a URL exchanged at
+ * Google's STS, optionally for a service account's token) or
+ * authorized_user (a user's refresh token). CKR_FUNCTION_NOT_SUPPORTED for
+ * other types and for credential sources hwagg does not read
+ * (environment_id "aws1", executable), CKR_DEVICE_ERROR when malformed. */
+#define HW_GCP_EXT_HDRS 3
+typedef struct hw_gcp_ext {
+	bool user;                /* authorized_user (else external_account) */
+	/* external_account */
+	char audience[512];
+	char subject_token_type[128];
+	char token_url[512];
+	char impersonation_url[1024];   /* "" when the STS token is used as it is */
+	char source_file[1024];         /* credential_source.file, or "" */
+	char source_url[1024];          /* credential_source.url, or "" */
+	bool source_json;               /* format.type "json" */
+	char source_field[128];         /* format.subject_token_field_name */
+	char hdr_name[HW_GCP_EXT_HDRS][64], hdr_value[HW_GCP_EXT_HDRS][256];
+	size_t nhdrs;                   /* credential_source.headers (url only) */
+	/* authorized_user */
+	char client_id[256];
+	char token_uri[512];            /* default https://oauth2.googleapis.com/token */
+	hw_secret *client_secret, *refresh_token;
+} hw_gcp_ext;
+CK_RV hw_gcp_parse_ext(const char *body, size_t len, hw_gcp_ext *out);
+void hw_gcp_ext_clear(hw_gcp_ext *x);
+/* The subject token in what the credential source gave: the text itself
+ * (surrounding white space dropped) or the named member of a JSON object.
+ * CKR_DEVICE_ERROR when there is none or it is not a plain token. */
+CK_RV hw_gcp_subject_token(const hw_gcp_ext *x, const char *doc, size_t len, hw_secret **tok);
+/* generateAccessToken's answer {"accessToken","expireTime":RFC 3339}: the
+ * token and its life in seconds from now. */
+CK_RV hw_gcp_parse_iam_token(const char *body, size_t len, time_t now, hw_secret **token, long *life);
 /* The DER between "-----BEGIN <what>-----" and its END line (malloc'd), or NULL. */
 unsigned char *hw_gcp_pem_der(const char *pem, size_t len, const char *what, size_t *der_len);
 /* "123" (a proto3 int64 string, or a JSON number) -> value; false if not a uint32. */
@@ -112,6 +146,27 @@ CK_RV hw_gcp_auth_header(hw_gcp_auth *a, hw_secret **hdr, hw_cloud_err *e);
 void hw_gcp_auth_invalidate(hw_gcp_auth *a);
 /* The JWT bearer assertion of a service account (gcp_auth.c; tests). */
 CK_RV hw_gcp_jwt(const hw_gcp_sa *sa, time_t now, char **jwt);
+/* One request to an identity endpoint (gcp_auth.c): retried as token
+ * requests are; errors name `what`, never the body. */
+typedef struct hw_gcp_idreq {
+	const char *what;         /* "the STS endpoint", for logs */
+	const char *method, *url;
+	const char *body, *ctype; /* body NULL: none */
+	hw_http_hdr hdrs[HW_GCP_EXT_HDRS + 1];
+	size_t nhdrs;
+	int attempt_ms;           /* 0: no cap per attempt */
+} hw_gcp_idreq;
+CK_RV hw_gcp_id_call(hw_gcp_auth *a, const hw_gcp_idreq *q, hw_http_resp *resp, hw_cloud_err *e);
+/* An OAuth token: POST form (or, form NULL, GET with Metadata-Flavor)
+ * answered {"access_token","expires_in"}. */
+CK_RV hw_gcp_token_fetch(hw_gcp_auth *a, const char *url, const char *form, const char *what, hw_secret **tok,
+			 long *life, hw_cloud_err *e);
+/* A whole file up to 64 KiB, NUL-terminated (malloc'd), or NULL. */
+char *hw_gcp_read_file(const char *path, size_t *len);
+/* A token from an external_account or authorized_user file (gcp_federation.c):
+ * path names it in logs, doc is its text. */
+CK_RV hw_gcp_fed_token(hw_gcp_auth *a, const char *path, const char *doc, size_t len, hw_secret **tok, long *life,
+		       hw_cloud_err *e);
 
 /* ---- the slot --------------------------------------------------------------- */
 typedef struct hw_gcp_key {

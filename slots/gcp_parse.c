@@ -1,13 +1,14 @@
 /*
  * Parsers of what Google answers the gcp-kms slot: key and version
- * listings (with hwagg's labels), error bodies, OAuth token answers,
- * service-account key files, public keys (PEM with CRC32C), signatures and
+ * listings (with hwagg's labels), error bodies, OAuth, STS and IAM token
+ * answers, service-account, external_account and authorized_user files, public keys (PEM with CRC32C), signatures and
  * plaintexts with their CRC32C. Pure functions over untrusted bytes
  * (fuzz/gcp_parse.c runs them): every length is checked, nothing is
  * assumed NUL-terminated, every integrity field is verified before a byte
  * of what it protects is used.
  */
 #include "slots/gcp_kms.h"
+#include "slots/aws_creds.h"         /* hw_aws_parse_time: RFC 3339 */
 
 #include <errno.h>
 #include <stdio.h>
@@ -199,10 +200,10 @@ void hw_gcp_parse_error(const char *body, size_t len, char *status, size_t statu
 	json_object_put(o);
 }
 
-/* A bearer token goes into a header: printable, no spaces. */
-static bool token_ok(const char *s, size_t len)
+/* A token goes into a header or a form: printable, no spaces. */
+static bool token_ok(const char *s, size_t len, size_t max)
 {
-	if (len == 0 || len > 8192)
+	if (len == 0 || len > max)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
@@ -210,34 +211,68 @@ static bool token_ok(const char *s, size_t len)
 	return true;
 }
 
+/* A string in secret memory, NUL-terminated (hw_secret_new zeroes). */
+static hw_secret *secret_copy(const char *t, size_t tl)
+{
+	hw_secret *s = hw_secret_new(tl + 1);
+	if (s != NULL) {
+		memcpy(s->data, t, tl);
+		s->len = tl;
+	}
+	return s;
+}
+
+/* The same, and the parsed document's copy wiped. */
+static hw_secret *secret_of(const char *t, size_t tl)
+{
+	hw_secret *s = secret_copy(t, tl);
+	hw_wipe((void *)t, tl);
+	return s;
+}
+
+/* An answer's access token t (json-c's copy, wiped here) valid for life
+ * seconds (0: no usable lifetime). */
+static CK_RV token_out(const char *t, long life, hw_secret **token, long *out)
+{
+	size_t tl = t != NULL ? strlen(t) : 0;
+	bool ok = t != NULL && token_ok(t, tl, 8192) && life > 0 && life <= 86400 * 7;
+	if (!ok) {
+		if (t != NULL)
+			hw_wipe((void *)t, tl);
+		return CKR_DEVICE_ERROR;
+	}
+	if ((*token = secret_of(t, tl)) == NULL)
+		return CKR_HOST_MEMORY;
+	*out = life;
+	return CKR_OK;
+}
+
 CK_RV hw_gcp_parse_token(const char *body, size_t len, hw_secret **token, long *expires_in)
 {
 	json_object *o = hw_cloud_json_parse(body, len), *v;
 	const char *t = hw_cloud_jstr(o, "access_token"), *type = hw_cloud_jstr(o, "token_type");
-	CK_RV rv = CKR_DEVICE_ERROR;
+	long life = 0;
 	*token = NULL;
 	*expires_in = 0;
-	if (t == NULL || !token_ok(t, strlen(t)) || (type != NULL && strcasecmp(type, "Bearer") != 0))
-		goto out;
-	if (!json_object_object_get_ex(o, "expires_in", &v) || !json_object_is_type(v, json_type_int))
-		goto out;
-	int64_t e = json_object_get_int64(v);
-	if (e <= 0 || e > 86400 * 7)
-		goto out;
-	size_t tl = strlen(t);
-	if ((*token = hw_secret_new(tl + 1)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
+	if (json_object_object_get_ex(o, "expires_in", &v) && json_object_is_type(v, json_type_int)) {
+		int64_t e = json_object_get_int64(v);
+		life = e > 0 && e <= 86400 * 7 ? (long)e : 0;
 	}
-	memcpy((*token)->data, t, tl);
-	(*token)->data[tl] = '\0';
-	(*token)->len = tl;
-	*expires_in = (long)e;
-	rv = CKR_OK;
-out:
-	/* the document held the token: wipe json-c's copy too */
-	if (t != NULL)
-		hw_wipe((void *)t, strlen(t));
+	if (type != NULL && strcasecmp(type, "Bearer") != 0)
+		life = 0;
+	CK_RV rv = token_out(t, life, token, expires_in);
+	json_object_put(o);
+	return rv;
+}
+
+CK_RV hw_gcp_parse_iam_token(const char *body, size_t len, time_t now, hw_secret **token, long *life)
+{
+	json_object *o = hw_cloud_json_parse(body, len);
+	time_t exp = hw_aws_parse_time(hw_cloud_jstr(o, "expireTime"));
+	*token = NULL;
+	*life = 0;
+	CK_RV rv = token_out(hw_cloud_jstr(o, "accessToken"), exp != (time_t)-1 && exp > now ? (long)(exp - now) : 0,
+			     token, life);
 	json_object_put(o);
 	return rv;
 }
@@ -290,6 +325,151 @@ out:
 	json_object_put(o);
 	if (rv != CKR_OK)
 		hw_gcp_sa_clear(out);
+	return rv;
+}
+
+void hw_gcp_ext_clear(hw_gcp_ext *x)
+{
+	hw_secret_free(x->client_secret);
+	hw_secret_free(x->refresh_token);
+	memset(x, 0, sizeof(*x));
+}
+
+/* A member that is a secret (client_secret, refresh_token): a plain token. */
+static bool secret_field(json_object *o, const char *key, hw_secret **out)
+{
+	const char *v = hw_cloud_jstr(o, key);
+	if (v == NULL || !token_ok(v, strlen(v), 4096))
+		return false;
+	return (*out = secret_of(v, strlen(v))) != NULL;
+}
+
+static bool is_https(const char *url)
+{
+	return strncmp(url, "https://", 8) == 0;
+}
+
+static CK_RV parse_user(json_object *o, hw_gcp_ext *out)
+{
+	out->user = true;
+	if (!copy_field(o, "client_id", out->client_id, sizeof(out->client_id)) ||
+	    !secret_field(o, "client_secret", &out->client_secret) ||
+	    !secret_field(o, "refresh_token", &out->refresh_token))
+		return CKR_DEVICE_ERROR;
+	/* gcloud writes no token_uri: Google's own endpoint */
+	if (!copy_field(o, "token_uri", out->token_uri, sizeof(out->token_uri)))
+		snprintf(out->token_uri, sizeof(out->token_uri), "https://oauth2.googleapis.com/token");
+	return is_https(out->token_uri) ? CKR_OK : CKR_DEVICE_ERROR;
+}
+
+static CK_RV parse_source(json_object *cs, hw_gcp_ext *out)
+{
+	json_object *fmt, *hdrs;
+	if (!json_object_is_type(cs, json_type_object))
+		return CKR_DEVICE_ERROR;
+	/* AWS (environment_id "aws1": a SigV4-signed GetCallerIdentity) and
+	 * executable sources are not read here */
+	if (json_object_object_get_ex(cs, "environment_id", NULL) || json_object_object_get_ex(cs, "executable", NULL))
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	bool file = copy_field(cs, "file", out->source_file, sizeof(out->source_file));
+	bool url = copy_field(cs, "url", out->source_url, sizeof(out->source_url));
+	if (file == url)
+		return CKR_DEVICE_ERROR;
+	if (url && strncmp(out->source_url, "http://", 7) != 0 && !is_https(out->source_url))
+		return CKR_DEVICE_ERROR;
+	if (json_object_object_get_ex(cs, "format", &fmt)) {
+		char type[16];
+		if (!copy_field(fmt, "type", type, sizeof(type)))
+			return CKR_DEVICE_ERROR;
+		if (strcmp(type, "json") == 0) {
+			out->source_json = true;
+			if (!copy_field(fmt, "subject_token_field_name", out->source_field, sizeof(out->source_field)))
+				return CKR_DEVICE_ERROR;
+		} else if (strcmp(type, "text") != 0) {
+			return CKR_DEVICE_ERROR;
+		}
+	}
+	if (json_object_object_get_ex(cs, "headers", &hdrs)) {
+		if (!url || !json_object_is_type(hdrs, json_type_object))
+			return CKR_DEVICE_ERROR;
+		json_object_object_foreach(hdrs, k, v) {
+			size_t i = out->nhdrs;
+			const char *val = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+			if (i >= HW_GCP_EXT_HDRS || val == NULL || strlen(k) == 0 || strlen(k) >= sizeof(out->hdr_name[i]) ||
+			    strlen(val) >= sizeof(out->hdr_value[i]) || strpbrk(k, ": \t\r\n") != NULL ||
+			    strpbrk(val, "\r\n") != NULL)
+				return CKR_DEVICE_ERROR;
+			snprintf(out->hdr_name[i], sizeof(out->hdr_name[i]), "%s", k);
+			snprintf(out->hdr_value[i], sizeof(out->hdr_value[i]), "%s", val);
+			out->nhdrs++;
+		}
+	}
+	return CKR_OK;
+}
+
+CK_RV hw_gcp_parse_ext(const char *body, size_t len, hw_gcp_ext *out)
+{
+	json_object *o = hw_cloud_json_parse(body, len), *cs;
+	char type[32];
+	CK_RV rv = CKR_DEVICE_ERROR;
+	memset(out, 0, sizeof(*out));
+	if (o == NULL || !copy_field(o, "type", type, sizeof(type)))
+		goto out;
+	if (strcmp(type, "authorized_user") == 0) {
+		rv = parse_user(o, out);
+		goto out;
+	}
+	if (strcmp(type, "external_account") != 0) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		goto out;
+	}
+	if (!copy_field(o, "audience", out->audience, sizeof(out->audience)) ||
+	    !copy_field(o, "subject_token_type", out->subject_token_type, sizeof(out->subject_token_type)) ||
+	    !copy_field(o, "token_url", out->token_url, sizeof(out->token_url)) || !is_https(out->token_url) ||
+	    !json_object_object_get_ex(o, "credential_source", &cs))
+		goto out;
+	if (json_object_object_get_ex(o, "service_account_impersonation_url", NULL) &&
+	    (!copy_field(o, "service_account_impersonation_url", out->impersonation_url,
+			 sizeof(out->impersonation_url)) || !is_https(out->impersonation_url)))
+		goto out;
+	rv = parse_source(cs, out);
+out:
+	json_object_put(o);
+	if (rv != CKR_OK)
+		hw_gcp_ext_clear(out);
+	return rv;
+}
+
+CK_RV hw_gcp_subject_token(const hw_gcp_ext *x, const char *doc, size_t len, hw_secret **tok)
+{
+	json_object *o = NULL;
+	const char *t = doc;
+	size_t tl = len;
+	CK_RV rv = CKR_DEVICE_ERROR;
+	*tok = NULL;
+	if (doc == NULL)
+		return rv;
+	if (x->source_json) {
+		o = hw_cloud_json_parse(doc, len);
+		if ((t = hw_cloud_jstr(o, x->source_field)) == NULL)
+			goto out;
+		tl = strlen(t);
+	}
+	/* files and metadata answers end with a newline */
+	while (tl > 0 && (t[0] == ' ' || t[0] == '\n' || t[0] == '\r' || t[0] == '\t')) {
+		t++;
+		tl--;
+	}
+	while (tl > 0 && (t[tl - 1] == ' ' || t[tl - 1] == '\n' || t[tl - 1] == '\r' || t[tl - 1] == '\t'))
+		tl--;
+	/* JWTs, and SAML assertions in base64: large but plain */
+	if (!token_ok(t, tl, 60000))
+		goto out;
+	rv = (*tok = secret_copy(t, tl)) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+out:
+	if (o != NULL && t != NULL)
+		hw_wipe((void *)t, strlen(t));
+	json_object_put(o);
 	return rv;
 }
 

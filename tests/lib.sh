@@ -647,6 +647,13 @@ hw_policy_setup() {
 	export HWAGG_CONF="$TMP/hwagg.json"
 }
 
+# hw_kmsclient — sets $client to tests/kms/kmsclient (one process signing
+# from many threads), or skips the test when it is not built.
+hw_kmsclient() {
+	client="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/kms/kmsclient"
+	[ -x "$client" ] || hw_skip "$client is not built (make check builds it)"
+}
+
 hw_setup() {
 	local slot
 	# make distcheck checks packaging only: consumers are run by make check

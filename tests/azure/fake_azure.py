@@ -11,7 +11,9 @@ checked on every request; real keys (python3-cryptography) that sign
 digests (ES*, r||s; RS*; PS* with salt = hash length) and decrypt OAEP.
 
 Identity endpoints: the Entra ID v2.0 token endpoint POST /<tenant>/oauth2/v2.0/token
-(client secret or workload identity client assertion) and its OpenID
+(client secret, workload identity client assertion, or a client certificate's
+assertion: RS256 verified with the certificate POST /_cert {"pem"} registered,
+x5t thumbprint, aud, iss = sub, jti never replayed, nbf/exp) and its OpenID
 configuration (which MSAL reads first) on the HTTPS port;
 on the plain HTTP port the VM's IMDS (GET /metadata/identity/oauth2/token,
 header Metadata: true, numbers as strings) and an App Service identity
@@ -27,12 +29,14 @@ control endpoint on the HTTP port:
        whose JWK is garbage), "none" clears; "ops": ["sign"] limits a fault
        to those operations; "count": -1 means until cleared
   POST /_tokens {"expire_in": 5}   tokens issued from now on expire so soon
+  POST /_cert {"pem": "..."}       the app's registered certificate
   GET  /_stats
 
 Only 127.0.0.1. Started by tests/azure/lib.sh, which makes the CA and the
 server certificate with openssl in the test's temp dir.
 """
 import base64
+import hashlib
 import http.server
 import json
 import os
@@ -44,7 +48,9 @@ import time
 import urllib.parse
 import uuid
 
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -87,11 +93,14 @@ class State:
         self.tokens = {}     # token -> (expires, source)
         self.expire_in = 3600
         self.assertion = assertion
+        self.cert = None     # the app's registered certificate (POST /_cert)
+        self.jtis = set()    # client assertion ids seen: a replay is refused
         self.fault = None
         self.latency = 0.0
         self.vault_base = ""
         self.stats = {"requests": 0, "by_op": {}, "challenges": 0, "rejected_tokens": 0, "tokens_by": {},
-                      "faults": 0, "connections": 0, "tls_connections": 0, "created_kty": {}}
+                      "faults": 0, "connections": 0, "tls_connections": 0, "created_kty": {},
+                      "cert_assertions": {"ok": 0, "rejected": 0}}
 
     def issue(self, source):
         tok = "eyJ0eXAiOiJKV1QifQ." + b64u(os.urandom(24)) + "." + b64u(os.urandom(16))
@@ -270,7 +279,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         q = urllib.parse.parse_qs(url.query)
         if not self.server.tls:
-            if method == "POST" and url.path in ("/_fault", "/_tokens"):
+            if method == "POST" and url.path in ("/_fault", "/_tokens", "/_cert"):
                 return self.control(url.path, body)
             if url.path == "/_stats":
                 with st.lock:
@@ -314,12 +323,61 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(401, json.dumps({"error": "invalid_client",
                                                     "error_description": "AADSTS7000215: Invalid client secret"}))
             return self.token_answer("client secret", False)
+        if form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" and \
+                self.server.state.cert is not None and form.get("client_assertion") != self.server.state.assertion:
+            why = self.cert_assertion(form.get("client_assertion", ""))
+            with self.server.state.lock:
+                self.server.state.stats["cert_assertions"]["rejected" if why else "ok"] += 1
+                if why:
+                    self.server.state.stats["cert_assertions"]["last_error"] = why
+            if why:
+                return self.answer(401, json.dumps({"error": "invalid_client",
+                                                    "error_description": "AADSTS700027: " + why}))
+            return self.token_answer("client certificate", False)
         if form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
             if form.get("client_assertion") != self.server.state.assertion:
                 return self.answer(401, json.dumps({"error": "invalid_client",
                                                     "error_description": "AADSTS700211: bad assertion"}))
             return self.token_answer("workload identity", False)
         self.answer(400, json.dumps({"error": "invalid_request", "error_description": "no client credential"}))
+
+    def cert_assertion(self, assertion):
+        """Checks a client certificate's assertion as Entra ID does: the header
+        names the registered certificate by thumbprint, the RS256 signature
+        verifies with its key, aud is this token endpoint, iss = sub = the
+        client, a jti not seen before, and now within [nbf, exp]. None if good."""
+        st = self.server.state
+        try:
+            h64, c64, s64 = assertion.split(".")
+            hdr, claims, sig = json.loads(unb64u(h64)), json.loads(unb64u(c64)), unb64u(s64)
+        except (ValueError, TypeError):
+            return "malformed assertion"
+        der = st.cert.public_bytes(serialization.Encoding.DER)
+        if hdr.get("alg") != "RS256" or hdr.get("typ", "JWT") != "JWT":
+            return "alg must be RS256"
+        # MSAL 1.21 pads its x5t ("=": urlsafe_b64encode), RFC 7515 does not: Entra takes both
+        if str(hdr.get("x5t")).rstrip("=") != b64u(hashlib.sha1(der).digest()):
+            return "the x5t thumbprint names no registered certificate"
+        if "x5t#S256" in hdr and hdr["x5t#S256"] != b64u(hashlib.sha256(der).digest()):
+            return "the x5t#S256 thumbprint does not match"
+        try:
+            st.cert.public_key().verify(sig, (h64 + "." + c64).encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return "signature verification failed"
+        now = time.time()
+        if claims.get("aud") != "%s/%s/oauth2/v2.0/token" % (st.vault_base, TENANT):
+            return "bad aud"
+        if claims.get("iss") != CLIENT_ID or claims.get("sub") != CLIENT_ID:
+            return "bad iss or sub"
+        if not claims.get("jti"):
+            return "no jti"
+        if not (claims.get("nbf", now) - 300 <= now < claims.get("exp", 0)) or claims["exp"] - now > 3600:
+            return "expired or too long-lived assertion"
+        with st.lock:
+            if claims["jti"] in st.jtis:
+                return "replayed jti"
+            st.jtis.add(claims["jti"])
+        return None
 
     def imds(self, q):
         if self.headers.get("Metadata") != "true":
@@ -465,6 +523,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.fault = {"mode": req["mode"], "count": int(req.get("count", 1)), "ops": req.get("ops")}
             elif path == "/_tokens":
                 st.expire_in = int(req.get("expire_in", 3600))
+            elif path == "/_cert":
+                st.cert = x509.load_pem_x509_certificate(req["pem"].encode())
         self.answer(200, "{}")
 
 

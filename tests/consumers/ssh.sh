@@ -54,6 +54,12 @@ hw_wait_port "$PORT" "$SSHD"
 printf '#!/bin/sh\necho %s\n' "$PIN" >"$TMP/askpass"
 chmod 700 "$TMP/askpass"
 
+# HW_RSA_SHA256_ONLY=1: the target's RSA keys sign SHA-256 PKCS#1 v1.5 only
+# (gcp-kms: a key version's algorithm fixes padding and hash), so the client
+# offers RSA keys as rsa-sha2-256, not OpenSSH's preferred rsa-sha2-512.
+algs=()
+[ "${HW_RSA_SHA256_ONLY:-}" = 1 ] && algs=(-o PubkeyAcceptedAlgorithms=ecdsa-sha2-nistp256,rsa-sha2-256)
+
 # ssh_login ID — authorize only key ID, log in, check marker and sshd's log.
 ssh_login() {
 	local id=$1 user
@@ -62,7 +68,7 @@ ssh_login() {
 	SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:hwtest \
 		timeout "$HW_TIMEOUT" setsid -w ssh -F /dev/null -I "$MODULE" -o IdentityAgent=none \
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=no \
-		-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o ConnectTimeout=10 \
+		-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o ConnectTimeout=10 "${algs[@]}" \
 		-p "$PORT" "$user@127.0.0.1" echo "HWAGG-SSH-OK-$id" \
 		</dev/null >"$TMP/ssh$id.out" 2>"$TMP/ssh$id.err" ||
 		hw_fail "ssh login with key $id failed:

@@ -17,7 +17,15 @@ Identity: access tokens from the metadata server (plain HTTP, only with
 "Metadata-Flavor: Google") and from an OAuth token endpoint (/token on the
 HTTPS port) that verifies the JWT bearer assertion: RS256 with the service
 account's public key (--sa-pubkey), iss, aud (the endpoint's URL), scope,
-iat/exp. Every KMS request's token must be one it issued and not expired.
+iat/exp; the same endpoint's refresh_token grant (authorized_user files).
+Workload identity federation: Google's STS token exchange (POST /v1/token,
+RFC 8693: every form field checked, the subject token compared with the one
+the test set) and IAM Credentials generateAccessToken
+(/v1/projects/-/serviceAccounts/EMAIL:generateAccessToken, bearer a live STS
+token, body {"scope": [cloud-platform], "lifetime": "3600s"}). Every KMS
+request's token must be one it issued and not expired; tokens name their
+source ("ya29.fake-sts-...") and /_stats "used_by" counts the KMS requests
+made with each source's tokens.
 
 Faults, through the control endpoint on the HTTP port:
   POST /_fault {"mode": "http429", "count": 2, "ops": ["AsymmetricSign"]}
@@ -30,6 +38,12 @@ Faults, through the control endpoint on the HTTP port:
   POST /_fault {"latency_ms": 20}
   POST /_token {"expire_in": 5}    tokens issued from now on live so long
   POST /_pending {"polls": 2}      new HSM versions stay pending for 2 reads
+  POST /_wif {"audience", "subject_token", "subject_token_type", "service_account"}
+                                   what the STS and IAM endpoints accept
+  POST /_user {"client_id", "client_secret", "refresh_token"}
+                                   what the refresh_token grant accepts
+  GET  /_subject                   {"access_token": the subject token}, only
+                                   with "Metadata: true" (a url credential_source)
   GET  /_stats
 Only 127.0.0.1.
 """
@@ -114,6 +128,9 @@ class State:
         self.key_ring = key_ring
         self.keys = {}           # key name -> {"labels", "purpose", "created", "versions": {n: version}}
         self.tokens = {}         # token -> expiry
+        self.token_source = {}   # token -> "metadata", "oauth", "sts", "iam", "refresh"
+        self.wif = None          # what the STS accepts (POST /_wif)
+        self.user = None         # the authorized_user refresh grant's client (POST /_user)
         self.expire_in = 3600
         self.pending_polls = 1
         self.latency = 0.0
@@ -121,12 +138,15 @@ class State:
         self.sa_email, self.sa_pub = sa_email, sa_pub
         self.stats = {"connections": 0, "tls_connections": 0, "requests": 0, "by_op": {}, "faults": 0,
                       "tokens_issued": {}, "jwt_verified": 0, "jwt_rejected": 0, "crc_checked": 0,
-                      "unauthenticated": 0, "last": {}}
+                      "unauthenticated": 0, "last": {},
+                      "used_by": {}, "sts": {"ok": 0, "rejected": 0}, "iam": {"ok": 0, "rejected": 0},
+                      "refresh": {"ok": 0, "rejected": 0}, "subject_url": 0}
 
     def issue(self, source):
-        tok = "ya29.fake-" + secrets.token_urlsafe(24)
+        tok = "ya29.fake-%s-" % source + secrets.token_urlsafe(24)
         with self.lock:
             self.tokens[tok] = time.time() + self.expire_in
+            self.token_source[tok] = source
             self.stats["tokens_issued"][source] = self.stats["tokens_issued"].get(source, 0) + 1
         return {"access_token": tok, "expires_in": self.expire_in, "token_type": "Bearer"}
 
@@ -456,6 +476,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.plain(method, path, body)
         if path == "/token" and method == "POST":
             return self.oauth(body)
+        if path == "/v1/token" and method == "POST":
+            return self.sts(body)
+        m = re.fullmatch(r"/v1/projects/-/serviceAccounts/([^/:]+):generateAccessToken", path)
+        if m and method == "POST":
+            return self.iam(urllib.parse.unquote(m.group(1)), body)
         if not path.startswith("/v1/"):
             return self.answer(404, "{}")
         op, name = route(method, path[4:])
@@ -471,6 +496,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             tok = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
             with st.lock:
                 exp = st.tokens.get(tok)
+                if exp is not None:
+                    src = st.token_source.get(tok, "?")
+                    st.stats["used_by"][src] = st.stats["used_by"].get(src, 0) + 1
             if exp is None or time.time() >= exp:
                 with st.lock:
                     st.stats["unauthenticated"] += 1
@@ -555,9 +583,94 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return {"name": name, "createTime": "2026-01-01T00:00:00Z"}
         raise ApiError(404, "NOT_FOUND", "Unknown method")
 
+    def form(self, body):
+        """The request's form, each field once; None when it is not one."""
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/x-www-form-urlencoded":
+            return None
+        pairs = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
+        form = dict(pairs)
+        return form if len(form) == len(pairs) else None
+
+    def counted(self, what, why, status=400, payload=None):
+        """Count an identity request as accepted (why None) or rejected, and answer a refusal."""
+        st = self.server.state
+        with st.lock:
+            st.stats[what]["rejected" if why else "ok"] += 1
+            if why:
+                st.stats[what]["last_error"] = why
+        if why:
+            self.answer(status, json.dumps(payload or {"error": "invalid_request", "error_description": why}))
+        return why is None
+
+    def sts(self, body):
+        """Google STS token exchange (RFC 8693), the fields as google-auth sends them."""
+        st = self.server.state
+        form = self.form(body)
+        w = st.wif or {}
+        want = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "audience": w.get("audience"), "scope": "https://www.googleapis.com/auth/cloud-platform",
+                "requested_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "subject_token_type": w.get("subject_token_type")}
+        why = None
+        if form is None:
+            why = "not a form"
+        elif set(form) != set(want) | {"subject_token"}:
+            why = "fields: " + ",".join(sorted(form))
+        else:
+            why = next(("bad %s" % k for k, v in want.items() if form[k] != v), None)
+        if why is None and form["subject_token"] != w.get("subject_token"):
+            return self.counted("sts", "subject token", 400, {"error": "invalid_grant", "error_description":
+                                                              "The subject token is invalid."})
+        if not self.counted("sts", why):
+            return
+        out = st.issue("sts")
+        out["issued_token_type"] = "urn:ietf:params:oauth:token-type:access_token"
+        self.answer(200, json.dumps(out))
+
+    def iam(self, email, body):
+        """IAM Credentials generateAccessToken, bearer = a federated (STS) token."""
+        st = self.server.state
+        auth = self.headers.get("Authorization", "")
+        tok = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        with st.lock:
+            src, exp = st.token_source.get(tok), st.tokens.get(tok, 0)
+        try:
+            req = json.loads(body)
+        except ValueError:
+            req = None
+        why = None
+        if src != "sts" or time.time() >= exp:
+            why = "the bearer is not a live STS token"
+        elif self.headers.get("Content-Type", "").split(";")[0] != "application/json" or not isinstance(req, dict):
+            why = "not JSON"
+        elif email != (st.wif or {}).get("service_account"):
+            why = "unknown service account " + email
+        elif req.get("scope") != ["https://www.googleapis.com/auth/cloud-platform"] or req.get("lifetime") != "3600s":
+            why = "bad scope or lifetime"
+        if why:
+            return self.counted("iam", why, 401 if why.startswith("the bearer") else 400,
+                                {"error": {"code": 400, "message": why, "status": "INVALID_ARGUMENT"}})
+        self.counted("iam", None)
+        out = st.issue("iam")
+        expire = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + out["expires_in"]))
+        self.answer(200, json.dumps({"accessToken": out["access_token"], "expireTime": expire}))
+
+    def refresh(self, form):
+        """The refresh_token grant of an authorized_user file (RFC 6749, 6)."""
+        st = self.server.state
+        u = st.user or {}
+        want = {"grant_type": "refresh_token", "client_id": u.get("client_id"),
+                "client_secret": u.get("client_secret"), "refresh_token": u.get("refresh_token")}
+        why = None if form == want else "fields: " + ",".join(sorted(k for k in form if form[k] != want.get(k)))
+        if not self.counted("refresh", why, 400, {"error": "invalid_grant", "error_description": "Bad Request"}):
+            return
+        self.answer(200, json.dumps(st.issue("refresh")))
+
     def oauth(self, body):
         st = self.server.state
         form = dict(urllib.parse.parse_qsl(body.decode()))
+        if form.get("grant_type") == "refresh_token":
+            return self.refresh(self.form(body) or {})
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return self.answer(400, json.dumps({"error": "unsupported_grant_type"}))
         why = verify_jwt(st, form.get("assertion", ""), "https://127.0.0.1:%d/token" % self.server.server_address[1])
@@ -584,6 +697,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path == "/computeMetadata/v1/project/project-id":
                 return self.answer(200, "hwagg-test", "application/text", extra=hdr)
             return self.answer(404, "Not Found", "text/html", extra=hdr)
+        if method == "GET" and path == "/_subject":
+            # a url credential_source: a JSON answer behind a header, as Azure IMDS gives an OIDC token
+            with st.lock:
+                st.stats["subject_url"] += 1
+                w = st.wif or {}
+            if self.headers.get("Metadata") != "true":
+                return self.answer(400, json.dumps({"error": "invalid_request"}))
+            return self.answer(200, json.dumps({"access_token": w.get("subject_token"), "token_type": "Bearer"}))
         if method == "POST":
             req = json.loads(body or b"{}")
             with st.lock:
@@ -594,6 +715,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         st.fault = {"mode": req["mode"], "count": int(req.get("count", 1)), "ops": req.get("ops")}
                 elif path == "/_token":
                     st.expire_in = int(req.get("expire_in", 3600))
+                elif path == "/_wif":
+                    st.wif = req
+                elif path == "/_user":
+                    st.user = req
                 elif path == "/_pending":
                     st.pending_polls = int(req.get("polls", 1))
             return self.answer(200, "{}")

@@ -8,8 +8,8 @@
 # the deadline with one log line naming the cause, the status and the
 # request id; tokens are refreshed before they expire and never logged; an
 # unreachable service makes the token absent without waiting; a creation
-# whose answer was lost makes one key; a credentials file of a type not
-# supported says so.
+# whose answer was lost makes one key; a credentials file with a source not
+# supported (AWS) says so.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
@@ -105,11 +105,11 @@ hw_expect "lost creation recovered" 'the key of an interrupted creation exists: 
 hw_kr c "sign 02" CKR_OK
 hw_pass "CreateCryptoKey whose answer was lost: resent, ALREADY_EXISTS taken as done, one key, it signs"
 
-# workload identity federation files are not supported: said so
-printf '{"type":"external_account","audience":"//iam.googleapis.com/x","subject_token_type":"urn:ietf:params:oauth:token-type:jwt"}\n' \
+# an AWS credential source (a signed GetCallerIdentity) is not read: said so
+printf '{"type":"external_account","audience":"//iam.googleapis.com/x","subject_token_type":"urn:ietf:params:aws:token-type:aws4_request","token_url":"https://127.0.0.1/v1/token","credential_source":{"environment_id":"aws1","region_url":"http://169.254.169.254/latest/meta-data/placement/availability-zone"}}\n' \
 	>"$TMP/gcp/external.json"
-GOOGLE_APPLICATION_CREDENTIALS="$TMP/gcp/external.json" hw_run_fails "keygen with an external_account file" \
+GOOGLE_APPLICATION_CREDENTIALS="$TMP/gcp/external.json" hw_run_fails "keygen with an AWS-sourced external_account file" \
 	hw_p11 --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 --label x --id 09 --usage-sign
 hw_expect "not supported" "CKR_FUNCTION_NOT_SUPPORTED" "$TMP/run.err"
-hw_expect "the cause logged" 'configuration error: the credentials file is not of type service_account' "$TMP/run.err"
-hw_pass "an external_account credentials file: CKR_FUNCTION_NOT_SUPPORTED and a log line saying why"
+hw_expect "the cause logged" "configuration error: $TMP/gcp/external.json: credentials type or credential_source not supported" "$TMP/run.err"
+hw_pass "an external_account file with an AWS credential source: CKR_FUNCTION_NOT_SUPPORTED and a log line saying why"

@@ -244,13 +244,86 @@ START_TEST(service_account_jwt)
 	free(sig);
 	free(jwt);
 	hw_gcp_sa_clear(&sa);
-	/* workload identity federation files: not supported (said so, not guessed) */
+	/* other file types are another parser's (hw_gcp_parse_ext) */
 	ck_assert_int_eq(hw_gcp_parse_sa(DOC("{\"type\":\"external_account\",\"audience\":\"//iam\"}"), &sa),
 			 CKR_FUNCTION_NOT_SUPPORTED);
 	ck_assert_int_eq(hw_gcp_parse_sa(DOC("{\"type\":\"service_account\",\"client_email\":\"a\"}"), &sa), CKR_DEVICE_ERROR);
 	free(p);
 	BIO_free(bio);
 	EVP_PKEY_free(key);
+}
+END_TEST
+
+/* external_account and authorized_user files, subject tokens, IAM answers */
+START_TEST(federation_files)
+{
+	hw_gcp_ext x;
+	hw_secret *t = NULL;
+	long life = 0;
+#define EXT "{\"type\":\"external_account\",\"audience\":\"//iam.googleapis.com/p\"," \
+	    "\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\",\"token_url\":\"https://sts.googleapis.com/v1/token\""
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"credential_source\":{\"file\":\"/run/t\"}}"), &x), CKR_OK);
+	ck_assert(!x.user && !x.source_json && x.nhdrs == 0);
+	ck_assert_str_eq(x.source_file, "/run/t");
+	ck_assert_str_eq(x.audience, "//iam.googleapis.com/p");
+	ck_assert_str_eq(x.impersonation_url, "");
+	hw_gcp_ext_clear(&x);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"service_account_impersonation_url\":\"https://i/v1/x\","
+					  "\"credential_source\":{\"url\":\"http://127.0.0.1/t\",\"headers\":{\"Metadata\":\"True\"},"
+					  "\"format\":{\"type\":\"json\",\"subject_token_field_name\":\"access_token\"}}}"), &x), CKR_OK);
+	ck_assert(x.source_json && x.nhdrs == 1);
+	ck_assert_str_eq(x.hdr_name[0], "Metadata");
+	ck_assert_str_eq(x.hdr_value[0], "True");
+	ck_assert_str_eq(x.impersonation_url, "https://i/v1/x");
+	/* a JSON source's member; then the same source read as text */
+	ck_assert_int_eq(hw_gcp_subject_token(&x, DOC("{\"access_token\":\"eyJ.e30.sig\"}"), &t), CKR_OK);
+	ck_assert_str_eq((const char *)t->data, "eyJ.e30.sig");
+	hw_secret_free(t);
+	ck_assert_int_eq(hw_gcp_subject_token(&x, DOC("{\"token\":\"eyJ.e30.sig\"}"), &t), CKR_DEVICE_ERROR);
+	ck_assert_ptr_null(t);
+	x.source_json = false;
+	ck_assert_int_eq(hw_gcp_subject_token(&x, DOC("  eyJ.e30.sig\r\n"), &t), CKR_OK);
+	ck_assert_uint_eq(t->len, 11);
+	hw_secret_free(t);
+	ck_assert_int_eq(hw_gcp_subject_token(&x, DOC("two words\n"), &t), CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_gcp_subject_token(&x, DOC("\n"), &t), CKR_DEVICE_ERROR);
+	hw_gcp_ext_clear(&x);
+	/* AWS and executable sources: not read; both or no source, plain-http STS, headers on a file: malformed */
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"credential_source\":{\"environment_id\":\"aws1\"}}"), &x),
+			 CKR_FUNCTION_NOT_SUPPORTED);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"credential_source\":{\"executable\":{\"command\":\"x\"}}}"), &x),
+			 CKR_FUNCTION_NOT_SUPPORTED);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"credential_source\":{\"file\":\"a\",\"url\":\"http://b\"}}"), &x),
+			 CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"credential_source\":{}}"), &x), CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC(EXT ",\"credential_source\":{\"file\":\"a\",\"headers\":{\"A\":\"b\"}}}"), &x),
+			 CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC("{\"type\":\"external_account\",\"audience\":\"a\",\"subject_token_type\":\"t\","
+					      "\"token_url\":\"http://sts/v1/token\",\"credential_source\":{\"file\":\"a\"}}"), &x),
+			 CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC("{\"type\":\"impersonated_service_account\"}"), &x),
+			 CKR_FUNCTION_NOT_SUPPORTED);
+	/* gcloud's user credentials: Google's token endpoint unless named */
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC("{\"type\":\"authorized_user\",\"client_id\":\"c\",\"client_secret\":\"s\","
+					      "\"refresh_token\":\"1//r\"}"), &x), CKR_OK);
+	ck_assert(x.user);
+	ck_assert_str_eq(x.token_uri, "https://oauth2.googleapis.com/token");
+	ck_assert_str_eq((const char *)x.refresh_token->data, "1//r");
+	hw_gcp_ext_clear(&x);
+	ck_assert_int_eq(hw_gcp_parse_ext(DOC("{\"type\":\"authorized_user\",\"client_id\":\"c\",\"client_secret\":\"s\"}"), &x),
+			 CKR_DEVICE_ERROR);
+	ck_assert_ptr_null(x.client_secret);
+	/* generateAccessToken: the life is what expireTime leaves from now */
+	ck_assert_int_eq(hw_gcp_parse_iam_token(DOC("{\"accessToken\":\"ya29.i\",\"expireTime\":\"2023-11-14T23:13:20Z\"}"),
+						1700000000, &t, &life), CKR_OK);
+	ck_assert_int_eq(life, 3600);
+	ck_assert_str_eq((const char *)t->data, "ya29.i");
+	hw_secret_free(t);
+	ck_assert_int_eq(hw_gcp_parse_iam_token(DOC("{\"accessToken\":\"ya29.i\",\"expireTime\":\"2023-11-14T22:13:20Z\"}"),
+						1700000000, &t, &life), CKR_DEVICE_ERROR);
+	ck_assert_int_eq(hw_gcp_parse_iam_token(DOC("{\"accessToken\":\"ya29.i\"}"), 1700000000, &t, &life), CKR_DEVICE_ERROR);
+	ck_assert_ptr_null(t);
+#undef EXT
 }
 END_TEST
 
@@ -264,6 +337,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, tokens_and_errors);
 	tcase_add_test(tc, listings_and_labels);
 	tcase_add_test(tc, service_account_jwt);
+	tcase_add_test(tc, federation_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
