@@ -192,7 +192,9 @@ CK_RV hw_sk_room(const hw_sk_params *p, bool decrypt, size_t fed, size_t emitted
 		else if (total < p->tag_len)
 			return bad;
 		else
-			have = total - p->tag_len;
+			/* the plaintext is shorter by the tag, but a token may
+			 * want room for all it was given (SoftHSM2 does) */
+			have = total;
 		break;
 	default:
 		return CKR_MECHANISM_INVALID;

@@ -146,7 +146,8 @@ CK_RV hw_sk_crypt_fin(hw_slot *s, hw_op *op, bool decrypt, const unsigned char *
 	}
 	got = *out_len;
 	rv = s->ops->sk_final(s->ctx, op->sk, !op->updated, in, in_len, NULL, 0, out, &got);
-	if (rv == CKR_OK)
+	/* a token that wants more room than the rules say says how much */
+	if (rv == CKR_OK || (rv == CKR_BUFFER_TOO_SMALL && got > *out_len))
 		*out_len = got;
 	return sk_said(s, op, what, rv);
 }
@@ -172,8 +173,11 @@ CK_RV hw_sk_crypt_part(hw_op *op, bool decrypt, const unsigned char *in, CK_ULON
 		return CKR_BUFFER_TOO_SMALL;
 	}
 	got = *out_len;
-	if ((rv = s->ops->sk_update(s->ctx, op->sk, in, len, out, &got)) != CKR_OK)
+	if ((rv = s->ops->sk_update(s->ctx, op->sk, in, len, out, &got)) != CKR_OK) {
+		if (rv == CKR_BUFFER_TOO_SMALL && got > *out_len)
+			*out_len = got;
 		return sk_said(s, op, "update", rv);
+	}
 	*out_len = got;
 	op->fed += len;
 	op->emitted += got;

@@ -407,7 +407,8 @@ CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t,
 		rv = CKR_TEMPLATE_INCOMPLETE;      /* M 2.15: the length is the caller's */
 		goto out;
 	}
-	if (len < m->min_key || len > m->max_key) {
+	/* AES has three sizes in the table's range (M "AES") */
+	if (len < m->min_key || len > m->max_key || (m->key_type == CKK_AES && len % 8 != 0)) {
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}

@@ -8,6 +8,7 @@
 #include "p11.h"
 
 #define SK_SLOT 0
+#define SK_TAG_FAILS(rv) ((rv) == CKR_ENCRYPTED_DATA_INVALID)
 
 static CK_SESSION_HANDLE sk_session(void)
 {
