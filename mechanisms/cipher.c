@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,5 +439,44 @@ CK_RV hw_aes_check_value(const unsigned char *key, size_t len, unsigned char out
 		rv = CKR_FUNCTION_FAILED;
 	hw_sk_free(c);
 	hw_wipe(blk, sizeof(blk));
+	return rv;
+}
+
+CK_RV hw_aes_wrap(bool pad, bool unwrap, const unsigned char *kek, size_t kek_len, const unsigned char *in,
+		  size_t len, unsigned char *out, size_t *out_len)
+{
+	static const char *const names[2][3] = {
+		{ "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP" },
+		{ "AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD" },
+	};
+	int col = kek_len == 16 ? 0 : kek_len == 24 ? 1 : kek_len == 32 ? 2 : -1, n = 0, last = 0;
+	EVP_CIPHER *ci = NULL;
+	EVP_CIPHER_CTX *cc = NULL;
+	CK_RV rv = CKR_OK;
+	if (col < 0)
+		return CKR_KEY_SIZE_RANGE;
+	if (len > INT_MAX)
+		return unwrap ? CKR_WRAPPED_KEY_LEN_RANGE : CKR_KEY_SIZE_RANGE;
+	if ((cc = EVP_CIPHER_CTX_new()) == NULL ||
+	    (ci = EVP_CIPHER_fetch(hw_crypto_ctx(), names[pad][col], NULL)) == NULL) {
+		rv = hw_crypto_error("key wrap init", CKR_OK);
+		goto out;
+	}
+	EVP_CIPHER_CTX_set_flags(cc, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_CipherInit_ex2(cc, ci, kek, NULL, !unwrap, NULL) != 1) {
+		rv = hw_crypto_error("key wrap init", CKR_OK);
+		goto out;
+	}
+	/* a wrapped key that does not unwrap (integrity check) is invalid */
+	if (EVP_CipherUpdate(cc, out, &n, in, (int)len) != 1 || EVP_CipherFinal_ex(cc, out + n, &last) != 1) {
+		hw_wipe(out, *out_len);
+		rv = hw_crypto_error(unwrap ? "key unwrap" : "key wrap", unwrap ? CKR_WRAPPED_KEY_INVALID
+										: CKR_KEY_SIZE_RANGE);
+		goto out;
+	}
+	*out_len = (size_t)n + (size_t)last;
+out:
+	EVP_CIPHER_CTX_free(cc);
+	EVP_CIPHER_free(ci);
 	return rv;
 }

@@ -57,4 +57,11 @@ void hw_sk_free(hw_sk *c);
  * zero block (M "AES" 2.8.2 | 2.10.2). */
 CK_RV hw_aes_check_value(const unsigned char *key, size_t len, unsigned char out[3]);
 
+/* RFC 3394 (pad false) or RFC 5649 key wrap with the default initial value,
+ * in software. out: room for len + 8 (wrap; pad: len rounded up to 8, + 8)
+ * or len (unwrap; *out_len written). A wrapped key whose check fails is
+ * CKR_WRAPPED_KEY_INVALID. */
+CK_RV hw_aes_wrap(bool pad, bool unwrap, const unsigned char *kek, size_t kek_len, const unsigned char *in,
+		  size_t len, unsigned char *out, size_t *out_len);
+
 #endif

@@ -112,14 +112,14 @@ static bool soft_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_
 	case CKM_ECDSA: case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS: case CKM_RSA_PKCS_OAEP:
 	case CKM_EDDSA: case CKM_EC_KEY_PAIR_GEN: case CKM_RSA_PKCS_KEY_PAIR_GEN:
 	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
-	case CKM_AES_KEY_GEN: case CKM_GENERIC_SECRET_KEY_GEN:
+	case CKM_AES_KEY_GEN: case CKM_GENERIC_SECRET_KEY_GEN: case CKM_AES_KEY_WRAP: case CKM_AES_KEY_WRAP_PAD:
 	case CKM_AES_ECB: case CKM_AES_CBC: case CKM_AES_CBC_PAD: case CKM_AES_CTR: case CKM_AES_GCM:
 	case CKM_SHA_1_HMAC: case CKM_SHA224_HMAC: case CKM_SHA256_HMAC: case CKM_SHA384_HMAC:
 	case CKM_SHA512_HMAC: case CKM_SHA_1_HMAC_GENERAL: case CKM_SHA224_HMAC_GENERAL:
 	case CKM_SHA256_HMAC_GENERAL: case CKM_SHA384_HMAC_GENERAL: case CKM_SHA512_HMAC_GENERAL:
 		if (info != NULL)
 			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT |
-				      CKF_GENERATE_KEY_PAIR | CKF_GENERATE;
+				      CKF_GENERATE_KEY_PAIR | CKF_GENERATE | CKF_WRAP | CKF_UNWRAP;
 		return true;
 	default:
 		return false;
@@ -477,6 +477,8 @@ const hw_backend_ops hw_soft_ops = {
 	.health = soft_health,
 	.generate_key = hw_soft_generate_key,
 	.import_key = hw_soft_import_key,
+	.wrap_key = hw_soft_wrap_key,
+	.unwrap_key = hw_soft_unwrap_key,
 	.sk_begin = hw_soft_sk_begin,
 	.sk_update = hw_soft_sk_update,
 	.sk_final = hw_soft_sk_final,

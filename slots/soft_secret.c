@@ -125,3 +125,126 @@ void hw_soft_sk_end(void *vctx, void *op)
 {
 	hw_sk_free(op);
 }
+
+/* ---- AES key wrap of secret keys (RFC 3394 / 5649, default IV) ---------------------- */
+
+static CK_ULONG obj_ulong(hw_obj *o, CK_ATTRIBUTE_TYPE t, CK_ULONG dflt)
+{
+	hw_snap *s = hw_obj_snap(o);
+	CK_ULONG v = hw_attrs_get_ulong(hw_snap_attrs(s), t, dflt);
+	hw_snap_put(s);
+	return v;
+}
+
+static bool obj_bool(hw_obj *o, CK_ATTRIBUTE_TYPE t)
+{
+	hw_snap *s = hw_obj_snap(o);
+	bool v = hw_attrs_get_bool(hw_snap_attrs(s), t, false);
+	hw_snap_put(s);
+	return v;
+}
+
+/* A wrapping or unwrapping key: an AES key of this slot allowed to
+ * (B 5.18.6-7: CKA_WRAP, CKA_UNWRAP); its value. */
+static CK_RV kek_value(soft_ctx *c, hw_obj *o, CK_ATTRIBUTE_TYPE usage, CK_RV wrong_type, const hw_secret **v)
+{
+	soft_key *k;
+	CK_RV rv;
+	if (obj_ulong(o, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY || obj_ulong(o, CKA_KEY_TYPE, 0) != CKK_AES)
+		return wrong_type;
+	if (!obj_bool(o, usage))
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	if ((rv = hw_soft_key_open(c, o, &k)) != CKR_OK)
+		return rv;
+	*v = k->value;
+	return k->value != NULL ? CKR_OK : wrong_type;
+}
+
+static CK_RV wrap_said(soft_ctx *c, const char *what, CK_RV rv)
+{
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		hw_info("slot \"%s\": %s refused: %s", c->conf->name, what, hw_rv_name(rv));
+	return rv;
+}
+
+CK_RV hw_soft_wrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
+		       size_t *out_len)
+{
+	soft_ctx *c = vctx;
+	bool pad = mech->mechanism == CKM_AES_KEY_WRAP_PAD;
+	const hw_secret *kek, *v;
+	soft_key *k;
+	size_t need;
+	CK_RV rv;
+	/* only the default initial value of RFC 3394 / 5649 */
+	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+		return wrap_said(c, "key wrap", CKR_MECHANISM_PARAM_INVALID);
+	if ((rv = kek_value(c, wrapping, CKA_WRAP, CKR_WRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
+		return wrap_said(c, "key wrap", rv);
+	/* secret keys only; an unextractable one never leaves, and one that
+	 * asks for a trusted wrapping key gets one (B 4.9 CKA_WRAP_WITH_TRUSTED) */
+	if (obj_ulong(key, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY)
+		return wrap_said(c, "key wrap", CKR_KEY_NOT_WRAPPABLE);
+	if (!obj_bool(key, CKA_EXTRACTABLE))
+		return wrap_said(c, "key wrap", CKR_KEY_UNEXTRACTABLE);
+	if (obj_bool(key, CKA_WRAP_WITH_TRUSTED) && !obj_bool(wrapping, CKA_TRUSTED))
+		return wrap_said(c, "key wrap", CKR_KEY_NOT_WRAPPABLE);
+	if ((rv = hw_soft_key_open(c, key, &k)) != CKR_OK)
+		return wrap_said(c, "key wrap", rv);
+	if ((v = k->value) == NULL)
+		return wrap_said(c, "key wrap", CKR_KEY_NOT_WRAPPABLE);
+	/* RFC 3394 takes whole 64-bit blocks, at least two */
+	if (!pad && (v->len % 8 != 0 || v->len < 16))
+		return wrap_said(c, "key wrap", CKR_KEY_SIZE_RANGE);
+	need = pad ? (v->len + 7) / 8 * 8 + 8 : v->len + 8;
+	if (out == NULL || *out_len < need) {
+		rv = out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+		*out_len = need;
+		return rv;
+	}
+	return wrap_said(c, "key wrap", hw_aes_wrap(pad, false, kek->data, kek->len, v->data, v->len, out, out_len));
+}
+
+CK_RV hw_soft_unwrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+			 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	soft_ctx *c = vctx;
+	bool pad = mech->mechanism == CKM_AES_KEY_WRAP_PAD;
+	CK_ULONG kt = hw_attrs_get_ulong(attrs, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+	CK_ULONG want = hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0);
+	const hw_secret *kek;
+	hw_secret *v = NULL;
+	size_t n;
+	CK_RV rv;
+	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+		return wrap_said(c, "key unwrap", CKR_MECHANISM_PARAM_INVALID);
+	/* private keys (PKCS#8 under AES key wrap) are not taken in: README */
+	if (hw_attrs_get_ulong(attrs, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY)
+		return wrap_said(c, "key unwrap of a private key", CKR_FUNCTION_NOT_SUPPORTED);
+	if (kt == CK_UNAVAILABLE_INFORMATION)
+		return wrap_said(c, "key unwrap", CKR_TEMPLATE_INCOMPLETE);
+	if (kt != CKK_AES && kt != CKK_GENERIC_SECRET && kt != CKK_SHA_1_HMAC && kt != CKK_SHA224_HMAC &&
+	    kt != CKK_SHA256_HMAC && kt != CKK_SHA384_HMAC && kt != CKK_SHA512_HMAC)
+		return wrap_said(c, "key unwrap", CKR_TEMPLATE_INCONSISTENT);
+	if ((rv = kek_value(c, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
+		return wrap_said(c, "key unwrap", rv);
+	if (len < 16 || len % 8 != 0 || len > HW_SECRET_MAX + 16)
+		return wrap_said(c, "key unwrap", CKR_WRAPPED_KEY_LEN_RANGE);
+	if ((v = hw_secret_new(len)) == NULL)
+		return CKR_HOST_MEMORY;
+	n = len;
+	rv = hw_aes_wrap(pad, true, kek->data, kek->len, wrapped, len, v->data, &n);
+	v->len = n;
+	/* what came out must be a key of the type the template names */
+	if (rv == CKR_OK && (n == 0 || (kt == CKK_AES && n != 16 && n != 24 && n != 32)))
+		rv = CKR_WRAPPED_KEY_INVALID;
+	if (rv == CKR_OK && want != 0 && want != n)
+		rv = CKR_TEMPLATE_INCONSISTENT;
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_ulong(attrs, CKA_VALUE_LEN, n);
+	if (rv != CKR_OK) {
+		hw_secret_free(v);
+		return wrap_said(c, "key unwrap", rv);
+	}
+	return keep(c, token, attrs, v, oid, bdata);
+}
