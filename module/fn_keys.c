@@ -306,9 +306,10 @@ static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, 
 		s->ops->free_bdata(s->ctx, bdata);
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": %s key (%s, %s): %s", s->conf->name,
 	       what, how, token ? "token" : "session", hw_rv_name(rv));
-	hw_audit_event(&(hw_audit_ev){ .kind = strcmp(what, "unwrap") == 0 ? HW_AUDIT_UNWRAP
-					       : strcmp(what, "import") == 0 ? HW_AUDIT_IMPORT : HW_AUDIT_KEYGEN,
-				       .slot = s, .key = &shown, .mech = how, .rv = rv });
+	/* an import is recorded by C_CreateObject, refused or done */
+	if (strcmp(what, "import") != 0)
+		hw_audit_event(&(hw_audit_ev){ .kind = strcmp(what, "unwrap") == 0 ? HW_AUDIT_UNWRAP : HW_AUDIT_KEYGEN,
+					       .slot = s, .key = &shown, .mech = how, .rv = rv });
 	hw_attrs_clear(&shown);
 	return rv;
 }
