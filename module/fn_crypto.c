@@ -4,7 +4,9 @@
  * Hash-then-sign happens here once for every slot: the mechanism table says
  * which digest to run in software and which base operation the backend
  * performs; RSA PKCS#1 v1.5 gets its DigestInfo here too. Verification and
- * encryption use the public key in software.
+ * encryption use the public key in software. Secret-key mechanisms (AES,
+ * HMAC) take the same entry points and session rules but are streamed by
+ * the backend (module/fn_cipher.c).
  */
 #include "module/fns.h"
 #include "module/global.h"
