@@ -16,6 +16,11 @@
  *          (CKA_TOKEN true, destroyed at the end): signing then goes through
  *          the backend's store, e.g. the keyring slot reading the key from
  *          the Secret Service for each signature unless it caches keys
+ *   hwagg-bench --secret MODULE TOKEN PIN SECONDS BYTES
+ *          one thread: AES-256-GCM encryption (one C_EncryptInit + C_Encrypt
+ *          per message) and HMAC-SHA256 (C_SignInit + C_Sign) of BYTES-byte
+ *          messages with session keys; prints MB/s of each (bench/secret.sh
+ *          puts them next to openssl speed)
  *
  * It generates a session key pair on the token, signs fixed 32-byte digests
  * (CKM_ECDSA / CKM_SHA256_RSA_PKCS) from THREADS threads, each with its own
@@ -24,6 +29,7 @@
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,8 +184,65 @@ static int bench_cold(const char *module)
 	return 0;
 }
 
+/* MB/s of one secret-key mechanism over len-byte messages for seconds. */
+static double secret_rate(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE k, bool sign, size_t len)
+{
+	unsigned char *in = calloc(1, len), *out = malloc(len + 64);
+	unsigned long n = 0;
+	double start = now(), t = 0;
+	while (in != NULL && out != NULL && (t = now() - start) < seconds) {
+		CK_ULONG ol = len + 64;
+		CK_RV rv = sign ? p11->C_SignInit(s, m, k) : p11->C_EncryptInit(s, m, k);
+		if (rv == CKR_OK)
+			rv = sign ? p11->C_Sign(s, in, len, out, &ol) : p11->C_Encrypt(s, in, len, out, &ol);
+		if (rv != CKR_OK) {
+			fprintf(stderr, "hwagg-bench: %s: 0x%lx\n", sign ? "sign" : "encrypt", (unsigned long)rv);
+			n = 0;
+			break;
+		}
+		n++;
+	}
+	free(in);
+	free(out);
+	return t > 0 ? (double)n * (double)len / t / 1e6 : 0;
+}
+
+static int bench_secret(char **argv)
+{
+	CK_SESSION_HANDLE s;
+	CK_C_INITIALIZE_ARGS ia = { .flags = CKF_OS_LOCKING_OK };
+	CK_OBJECT_CLASS sc = CKO_SECRET_KEY;
+	CK_KEY_TYPE aes = CKK_AES, gen = CKK_GENERIC_SECRET;
+	CK_ULONG l32 = 32;
+	CK_OBJECT_HANDLE ka, kh;
+	CK_MECHANISM ag = { CKM_AES_KEY_GEN, NULL, 0 }, hg = { CKM_GENERIC_SECRET_KEY_GEN, NULL, 0 };
+	CK_ATTRIBUTE at[] = { { CKA_CLASS, &sc, sizeof(sc) }, { CKA_KEY_TYPE, &aes, sizeof(aes) },
+			      { CKA_VALUE_LEN, &l32, sizeof(l32) } };
+	CK_ATTRIBUTE ht[] = { { CKA_CLASS, &sc, sizeof(sc) }, { CKA_KEY_TYPE, &gen, sizeof(gen) },
+			      { CKA_VALUE_LEN, &l32, sizeof(l32) } };
+	unsigned char iv[12] = { 0 };
+	CK_GCM_PARAMS g = { iv, 12, 96, NULL, 0, 128 };
+	CK_MECHANISM gcm = { CKM_AES_GCM, &g, sizeof(g) }, hmac = { CKM_SHA256_HMAC, NULL, 0 };
+	size_t len = strtoul(argv[6], NULL, 10);
+	seconds = atof(argv[5]);
+	if (load(argv[2]) != 0 || p11->C_Initialize(&ia) != CKR_OK || find_slot(argv[3]) != 0)
+		return 1;
+	if (p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK ||
+	    p11->C_Login(s, CKU_USER, (unsigned char *)argv[4], strlen(argv[4])) != CKR_OK ||
+	    p11->C_GenerateKey(s, &ag, at, 3, &ka) != CKR_OK || p11->C_GenerateKey(s, &hg, ht, 3, &kh) != CKR_OK) {
+		fprintf(stderr, "session/login/keygen failed\n");
+		return 1;
+	}
+	double a = secret_rate(s, &gcm, ka, false, len), h = secret_rate(s, &hmac, kh, true, len);
+	printf("bytes=%zu  aes-256-gcm %10.1f MB/s  hmac-sha256 %10.1f MB/s\n", len, a, h);
+	p11->C_Finalize(NULL);
+	return a > 0 && h > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 7 && strcmp(argv[1], "--secret") == 0)
+		return bench_secret(argv);
 	if (argc == 3 && strcmp(argv[1], "--cold") == 0)
 		return bench_cold(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "--init") == 0)
@@ -193,6 +256,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: hwagg-bench MODULE TOKEN PIN ec256|rsa2048 SECONDS THREADS [OPS]\n"
 				"       hwagg-bench --init MODULE CYCLES\n"
 				"       hwagg-bench --cold MODULE\n"
+				"       hwagg-bench --secret MODULE TOKEN PIN SECONDS BYTES\n"
 				"       hwagg-bench --token-key MODULE TOKEN PIN ...   (a token key pair)\n");
 		return 2;
 	}

@@ -8,17 +8,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/_build}
 secs=${2:-5}
-MODULE="$build/.libs/libhwagg-pkcs11.so"
-BENCH="$build/bench/hwagg-bench"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cat > "$work/hwagg.json" <<JSON
-{"environment": "development", "store": "$work/store", "slots": [{"name": "bench", "type": "soft"}]}
-JSON
-export HWAGG_CONF="$work/hwagg.json" HWAGG_LOG=error
-pkcs11-tool --module "$MODULE" --init-token --label bench --so-pin 12345678 >/dev/null 2>&1
-pkcs11-tool --module "$MODULE" --token-label bench --login --login-type so --so-pin 12345678 \
-	--init-pin --pin 123456 >/dev/null 2>&1
+. "$top/bench/soft_world.sh"
 
 speed() { # ALG MULTI -> sign/s
 	openssl speed -seconds "$secs" ${2:+-multi $2} "$1" 2>/dev/null |

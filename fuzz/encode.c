@@ -1,6 +1,7 @@
 /*
  * Fuzz target: the encoders and decoders of mechanisms/encode.c and the
- * mechanism parameter checks of the mechanism table: everything that takes
+ * mechanism parameter checks of the mechanism table (with the AES and HMAC
+ * parameters and their output-room rules): everything that takes
  * bytes from an application (EC parameters and points, mechanism
  * parameters) or from a signer (ECDSA DER from OpenSSL or a remote KMS).
  *
@@ -15,6 +16,7 @@
 #include "fuzz/util.h"
 #include "mechanisms/encode.h"
 #include "mechanisms/mech.h"
+#include "mechanisms/cipher.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,17 @@ static void mech_param(fz_in *in)
 	if (hw_pss_params_parse(&mech, m == NULL || (form & 2) ? HW_NO_HASH : m->hash, &pss) == CKR_OK) {
 		FZ_ASSERT(hw_hash_len(pss.hashAlg) > 0);
 		(void)hw_pss_slen_check(&pss, (CK_ULONG)bits);
+	}
+	/* an AES or HMAC parameter that passes: the output room of a call
+	 * (bits: what went in before and now) stays within the input, a block
+	 * of padding and the tag, whatever the lengths */
+	hw_sk_params sp;
+	if (m != NULL && hw_mech_secret_op(m) && hw_sk_params_parse(m, &mech, &sp) == CKR_OK) {
+		size_t room = 0, fed = (size_t)(bits & 0xffff), in_len = (size_t)(bits >> 16);
+		if (hw_sk_room(&sp, form & 4, fed, 0, in_len, form & 8, &room) == CKR_OK)
+			FZ_ASSERT(room <= fed + in_len + HW_AES_BLOCK + sp.tag_len);
+		FZ_ASSERT(sp.hash == HW_NO_HASH ? sp.mac_len == 0 : sp.mac_len >= 1 && sp.mac_len <= hw_hash_len(sp.hash));
+		FZ_ASSERT(sp.tag_len <= 16);
 	}
 	if (hw_oaep_params_parse(&mech, &oaep) == CKR_OK)
 		FZ_ASSERT(hw_hash_len(oaep.hashAlg) > 0 && hw_hash_from_mgf(oaep.mgf) == oaep.hashAlg);

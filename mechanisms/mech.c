@@ -6,6 +6,7 @@
  */
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
+#include "mechanisms/cipher.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +61,17 @@ static CK_RV check_aes_wrap(const hw_mech *m, const CK_MECHANISM *mech)
 	return mech->ulParameterLen == 8 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
 }
 
+static CK_RV check_sk(const hw_mech *m, const CK_MECHANISM *mech)
+{
+	return hw_sk_params_parse(m, mech, NULL);
+}
+
 #define MECH(t) t, #t
+/* AES ciphers and HMACs: the backend does the mechanism itself, multi-part;
+ * the HMAC's digest is part of it (never a software hash first) */
+#define SK_CIPHER(t) { t, #t, CKK_AES, CKF_ENCRYPT | CKF_DECRYPT, 16, 32, t, HW_NO_HASH, true, check_sk }
+#define SK_HMAC(t) { t, #t, CKK_GENERIC_SECRET, CKF_SIGN | CKF_VERIFY, 1, HW_SECRET_MAX, t, HW_NO_HASH, \
+			true, check_sk }
 
 static const hw_mech table[] = {
 	/* key pair generation */
@@ -120,9 +131,26 @@ static const hw_mech table[] = {
 	{ MECH(CKM_EDDSA), CKK_EC_EDWARDS, CKF_SIGN | CKF_VERIFY | ED_CAPS, 255, 255,
 	  CKM_EDDSA, HW_NO_HASH, false, check_eddsa },
 
-	/* secret keys and key wrapping: offered only by slots whose token
-	 * does them (the hsm slot); key sizes in bytes */
+	/* secret keys and key wrapping: offered only by slots whose backend
+	 * does them (has_mechanism); key sizes in bytes */
 	{ MECH(CKM_AES_KEY_GEN), CKK_AES, CKF_GENERATE, 16, 32, CKM_AES_KEY_GEN, HW_NO_HASH, false, NULL },
+	{ MECH(CKM_GENERIC_SECRET_KEY_GEN), CKK_GENERIC_SECRET, CKF_GENERATE, 1, HW_SECRET_MAX,
+	  CKM_GENERIC_SECRET_KEY_GEN, HW_NO_HASH, false, NULL },
+	SK_CIPHER(CKM_AES_ECB),
+	SK_CIPHER(CKM_AES_CBC),
+	SK_CIPHER(CKM_AES_CBC_PAD),
+	SK_CIPHER(CKM_AES_CTR),
+	SK_CIPHER(CKM_AES_GCM),
+	SK_HMAC(CKM_SHA_1_HMAC),
+	SK_HMAC(CKM_SHA_1_HMAC_GENERAL),
+	SK_HMAC(CKM_SHA224_HMAC),
+	SK_HMAC(CKM_SHA224_HMAC_GENERAL),
+	SK_HMAC(CKM_SHA256_HMAC),
+	SK_HMAC(CKM_SHA256_HMAC_GENERAL),
+	SK_HMAC(CKM_SHA384_HMAC),
+	SK_HMAC(CKM_SHA384_HMAC_GENERAL),
+	SK_HMAC(CKM_SHA512_HMAC),
+	SK_HMAC(CKM_SHA512_HMAC_GENERAL),
 	{ MECH(CKM_AES_KEY_WRAP), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
 	  CKM_AES_KEY_WRAP, HW_NO_HASH, false, check_aes_wrap },
 	{ MECH(CKM_AES_KEY_WRAP_PAD), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
@@ -174,19 +202,8 @@ static const struct {
 	{ MECH(CKM_DH_PKCS_KEY_PAIR_GEN) },
 	{ MECH(CKM_DH_PKCS_DERIVE) },
 	{ MECH(CKM_MD5) },
-	{ MECH(CKM_SHA_1_HMAC) },
-	{ MECH(CKM_SHA224_HMAC) },
-	{ MECH(CKM_SHA256_HMAC) },
-	{ MECH(CKM_SHA384_HMAC) },
-	{ MECH(CKM_SHA512_HMAC) },
-	{ MECH(CKM_GENERIC_SECRET_KEY_GEN) },
 	{ MECH(CKM_ECDH1_DERIVE) },
 	{ MECH(CKM_ECDH1_COFACTOR_DERIVE) },
-	{ MECH(CKM_AES_ECB) },
-	{ MECH(CKM_AES_CBC) },
-	{ MECH(CKM_AES_CBC_PAD) },
-	{ MECH(CKM_AES_CTR) },
-	{ MECH(CKM_AES_GCM) },
 	{ MECH(CKM_DES3_KEY_GEN) },
 	{ MECH(CKM_DES3_CBC) },
 };

@@ -18,6 +18,8 @@
 #define HW_RSA_FLOOR_BITS 1024
 #define HW_RSA_MIN_BITS   2048
 #define HW_RSA_MAX_BITS   4096
+/* Longest generic secret (HMAC) key hwagg makes or takes, in bytes. */
+#define HW_SECRET_MAX 512
 #define HW_NO_KEY  ((CK_KEY_TYPE)-1)         /* mechanism uses no key (digests) */
 
 typedef struct hw_mech hw_mech;

@@ -4,7 +4,9 @@
  * Hash-then-sign happens here once for every slot: the mechanism table says
  * which digest to run in software and which base operation the backend
  * performs; RSA PKCS#1 v1.5 gets its DigestInfo here too. Verification and
- * encryption use the public key in software.
+ * encryption use the public key in software. Secret-key mechanisms (AES,
+ * HMAC) take the same entry points and session rules but are streamed by
+ * the backend (module/fn_cipher.c).
  */
 #include "module/fns.h"
 #include "module/global.h"
@@ -15,6 +17,7 @@
 #include "module/mechpolicy.h"
 #include "module/audit.h"
 #include "module/policy.h"
+#include "module/cipher_op.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +68,7 @@ static size_t out_len_for(const hw_attrs *a, CK_MECHANISM_TYPE base)
 	return (key_bits(a) + 7) / 8;
 }
 
-static bool allowed(const hw_attrs *a, CK_MECHANISM_TYPE t)
+bool hw_key_mech_allowed(const hw_attrs *a, CK_MECHANISM_TYPE t)
 {
 	const CK_ATTRIBUTE *am = hw_attrs_get(a, CKA_ALLOWED_MECHANISMS);
 	if (am == NULL || am->ulValueLen == 0)
@@ -147,7 +150,7 @@ static CK_RV key_checks(const hw_slot *s, hw_op_kind kind, const hw_mech *m, con
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
 	if (cls == kinds[kind].cls && !hw_attrs_get_bool(ka, kinds[kind].usage, false))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
-	if (!allowed(ka, m->type))
+	if (!hw_key_mech_allowed(ka, m->type))
 		return CKR_MECHANISM_INVALID;
 	CK_ULONG bits = key_bits(ka);
 	if (m->min_key && (bits < m->min_key || bits > m->max_key))
@@ -185,6 +188,11 @@ static CK_RV op_init(CK_SESSION_HANDLE h, hw_op_kind kind, CK_MECHANISM *mech, C
 	if (s->policy != NULL && kind != HW_OP_DIGEST &&
 	    ((rv = hw_policy_key_slot(s, kh, &s)) != CKR_OK || (rv = hw_mech_policy_check(s->conf, m)) != CKR_OK))
 		goto out;
+	/* AES and HMAC: the backend streams them (module/fn_cipher.c) */
+	if (hw_mech_secret_op(m)) {
+		rv = hw_sk_init(se, s, op, kind, m, mech, kh);
+		goto out;
+	}
 	/* the private-key operations must be done by the backend */
 	if ((kind == HW_OP_SIGN || kind == HW_OP_DECRYPT) &&
 	    (s->ops->has_mechanism == NULL || !s->ops->has_mechanism(s->ctx, m->base, NULL) ||
@@ -242,6 +250,8 @@ out:
 /* Feed input: digest it, or collect it for a single-part mechanism. */
 static CK_RV op_feed(hw_op *op, const unsigned char *data, CK_ULONG len)
 {
+	if (op->sk != NULL)
+		return hw_sk_feed(op, data, len);
 	if (op->dg != NULL)
 		return hw_digest_update(op->dg, data, len);
 	if (op->len + len > op->cap) {
@@ -351,8 +361,12 @@ out:
 	return rv;
 }
 
-static CK_RV op_update(CK_SESSION_HANDLE h, hw_op_kind kind, const unsigned char *in, CK_ULONG len)
+/* Sign, verify and digest parts go in; encrypt and decrypt parts (out,
+ * out_len) also come out, by the B 5.2 convention (module/fn_cipher.c). */
+static CK_RV op_update(CK_SESSION_HANDLE h, hw_op_kind kind, const unsigned char *in, CK_ULONG len,
+		       unsigned char *out, CK_ULONG *out_len)
 {
+	bool crypt = kind == HW_OP_ENCRYPT || kind == HW_OP_DECRYPT;
 	hw_session *se;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
@@ -363,13 +377,18 @@ static CK_RV op_update(CK_SESSION_HANDLE h, hw_op_kind kind, const unsigned char
 		rv = CKR_OPERATION_NOT_INITIALIZED;
 	else if (in == NULL && len > 0)
 		rv = CKR_ARGUMENTS_BAD;
+	else if (crypt)
+		rv = hw_sk_crypt_part(op, kind == HW_OP_DECRYPT, in, len, out, out_len);
 	else if (!op->mech->multipart)
 		rv = CKR_OPERATION_NOT_INITIALIZED;   /* single-part mechanism (M 2.3.6 fn 1) */
 	else
 		rv = op_feed(op, in, len);
-	op->updated = true;
-	if (rv != CKR_OK)
-		hw_op_end(op);                /* any update error ends it */
+	if (!crypt)
+		op->updated = true;
+	/* any update error ends it; a length query or a too-small buffer
+	 * leaves an encryption active */
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		hw_op_end(op);
 	hw_unlock(&se->lock);
 	hw_session_put(se);
 	return rv;
@@ -383,6 +402,8 @@ static CK_RV sign_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG i
 	unsigned char scratch[128];
 	hw_sign_req r;
 	CK_RV rv;
+	if (op->sk != NULL)
+		return hw_sk_sign_fin(s, op, in, in_len, out, out_len);
 	if (need == 0)
 		return CKR_GENERAL_ERROR;
 	if (out == NULL) {
@@ -421,7 +442,7 @@ CK_RV hw_C_Sign(CK_SESSION_HANDLE h, unsigned char *data, CK_ULONG len, unsigned
 
 CK_RV hw_C_SignUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len)
 {
-	return op_update(h, HW_OP_SIGN, part, len);
+	return op_update(h, HW_OP_SIGN, part, len, NULL, NULL);
 }
 
 CK_RV hw_C_SignFinal(CK_SESSION_HANDLE h, unsigned char *sig, CK_ULONG *sig_len)
@@ -439,6 +460,8 @@ static CK_RV verify_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG
 	CK_RV rv;
 	if (sig == NULL && sig_len > 0)
 		return CKR_ARGUMENTS_BAD;
+	if (op->sk != NULL)
+		return hw_sk_verify_fin(s, op, in, in_len, sig, sig_len);
 	if ((in != NULL || in_len > 0) && (rv = op_feed(op, in, in_len)) != CKR_OK)
 		return rv;
 	if ((rv = op_request(op, scratch, sizeof(scratch), &r)) != CKR_OK)
@@ -458,7 +481,7 @@ CK_RV hw_C_Verify(CK_SESSION_HANDLE h, unsigned char *data, CK_ULONG len, unsign
 
 CK_RV hw_C_VerifyUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len)
 {
-	return op_update(h, HW_OP_VERIFY, part, len);
+	return op_update(h, HW_OP_VERIFY, part, len, NULL, NULL);
 }
 
 CK_RV hw_C_VerifyFinal(CK_SESSION_HANDLE h, unsigned char *sig, CK_ULONG sig_len)
@@ -474,6 +497,8 @@ static CK_RV crypt_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG 
 	hw_crypt_req r = { .mech = op->mech->type, .oaep = op->oaep, .data = in, .len = in_len, .bop = op->bop };
 	unsigned char *tmp = NULL;
 	CK_RV rv;
+	if (op->sk != NULL)
+		return hw_sk_crypt_fin(s, op, decrypt, in, in_len, out, out_len);
 	if (out == NULL) {
 		*out_len = k;                 /* sufficient; exact after the operation */
 		return CKR_OK;
@@ -515,20 +540,34 @@ static CK_RV encrypt_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULON
 	return crypt_fin(s, op, in, in_len, out, out_len, false);
 }
 
-/* C_EncryptFinal and C_DecryptFinal. Every encryption mechanism in the
- * table is single-part (M 2.1.6-2.1.8): C_EncryptUpdate fails on them and
- * ends the operation, so a multi-part operation never exists to be
- * finished, and finishing one fails the same way. op_run has already
- * checked the arguments (CKR_ARGUMENTS_BAD) and ends the operation on this
- * answer, as B 5.9.4 asks of anything but a too-small buffer or a
- * successful length query. There is no last part: its length is 0. */
-static CK_RV crypt_final_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
-			     unsigned char *out, CK_ULONG *out_len)
+/* C_EncryptFinal and C_DecryptFinal. The AES ciphers are finished by the
+ * backend (module/fn_cipher.c). The RSA mechanisms are single-part
+ * (M 2.1.6-2.1.8): C_EncryptUpdate fails on them and ends the operation,
+ * so a multi-part operation never exists to be finished, and finishing one
+ * fails the same way. op_run has already checked the arguments
+ * (CKR_ARGUMENTS_BAD) and ends the operation on this answer, as B 5.9.4
+ * asks of anything but a too-small buffer or a successful length query.
+ * There is no last part: its length is 0. */
+static CK_RV crypt_final_fin(hw_slot *s, hw_op *op, unsigned char *out, CK_ULONG *out_len, bool decrypt)
 {
+	if (op->sk != NULL)
+		return hw_sk_crypt_fin(s, op, decrypt, NULL, 0, out, out_len);
 	*out_len = 0;
 	hw_info("slot \"%s\": %s is single-part: no multi-part operation to finish", s->conf->name,
 		op->mech->name);
 	return CKR_OPERATION_NOT_INITIALIZED;
+}
+
+static CK_RV encrypt_final_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
+			       unsigned char *out, CK_ULONG *out_len)
+{
+	return crypt_final_fin(s, op, out, out_len, false);
+}
+
+static CK_RV decrypt_final_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
+			       unsigned char *out, CK_ULONG *out_len)
+{
+	return crypt_final_fin(s, op, out, out_len, true);
 }
 
 CK_RV hw_C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
@@ -544,12 +583,12 @@ CK_RV hw_C_Encrypt(CK_SESSION_HANDLE h, unsigned char *data, CK_ULONG len, unsig
 CK_RV hw_C_EncryptUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len, unsigned char *out,
 			 CK_ULONG *out_len)
 {
-	return op_update(h, HW_OP_ENCRYPT, part, len);
+	return op_update(h, HW_OP_ENCRYPT, part, len, out, out_len);
 }
 
 CK_RV hw_C_EncryptFinal(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG *out_len)
 {
-	return op_run(h, HW_OP_ENCRYPT, false, NULL, 0, out, out_len, crypt_final_fin);
+	return op_run(h, HW_OP_ENCRYPT, false, NULL, 0, out, out_len, encrypt_final_fin);
 }
 
 CK_RV hw_C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
@@ -565,12 +604,12 @@ CK_RV hw_C_Decrypt(CK_SESSION_HANDLE h, unsigned char *in, CK_ULONG len, unsigne
 CK_RV hw_C_DecryptUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len, unsigned char *out,
 			 CK_ULONG *out_len)
 {
-	return op_update(h, HW_OP_DECRYPT, part, len);
+	return op_update(h, HW_OP_DECRYPT, part, len, out, out_len);
 }
 
 CK_RV hw_C_DecryptFinal(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG *out_len)
 {
-	return op_run(h, HW_OP_DECRYPT, false, NULL, 0, out, out_len, crypt_final_fin);
+	return op_run(h, HW_OP_DECRYPT, false, NULL, 0, out, out_len, decrypt_final_fin);
 }
 
 /* ---- digest --------------------------------------------------------------------------- */
@@ -609,7 +648,7 @@ CK_RV hw_C_Digest(CK_SESSION_HANDLE h, unsigned char *data, CK_ULONG len, unsign
 
 CK_RV hw_C_DigestUpdate(CK_SESSION_HANDLE h, unsigned char *part, CK_ULONG len)
 {
-	return op_update(h, HW_OP_DIGEST, part, len);
+	return op_update(h, HW_OP_DIGEST, part, len, NULL, NULL);
 }
 
 CK_RV hw_C_DigestFinal(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG *out_len)

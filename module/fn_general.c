@@ -6,6 +6,7 @@
 #include "module/session.h"
 #include "common/log.h"
 #include "mechanisms/mech.h"
+#include "mechanisms/cipher.h"
 #include "module/mechpolicy.h"
 #include "module/policy.h"
 
@@ -175,7 +176,8 @@ bool hw_slot_mech(hw_slot *s, const hw_mech *m, CK_MECHANISM_INFO *info)
 	if (info != NULL) {
 		hw_mech_key_range(s->conf, m, &info->ulMinKeySize, &info->ulMaxKeySize);
 		/* verify/encrypt with a public key are done in software */
-		CK_FLAGS can = base.flags | CKF_VERIFY | CKF_ENCRYPT | CKF_DIGEST |
+		/* (secret keys: only what the backend does) */
+		CK_FLAGS can = base.flags | (hw_mech_secret_op(m) ? 0 : CKF_VERIFY | CKF_ENCRYPT) | CKF_DIGEST |
 			       CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_CURVENAME;
 		info->flags = m->flags & can;
 		if (base.flags & CKF_HW)

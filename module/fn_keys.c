@@ -295,7 +295,7 @@ static CK_RV new_key_attrs(const hw_session *se, const hw_slot *s, const CK_ATTR
 
 /* Hand the backend's new key to the session (or free what it made). */
 static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, int64_t oid, void *bdata,
-			     CK_OBJECT_HANDLE *out, const char *what, const hw_mech *m, bool token)
+			     CK_OBJECT_HANDLE *out, const char *what, const char *how, bool token)
 {
 	hw_attrs shown;
 	hw_attrs_init(&shown);
@@ -305,10 +305,74 @@ static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, 
 	else if (bdata != NULL && s->ops->free_bdata != NULL)
 		s->ops->free_bdata(s->ctx, bdata);
 	hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": %s key (%s, %s): %s", s->conf->name,
-	       what, m->name, token ? "token" : "session", hw_rv_name(rv));
-	hw_audit_event(&(hw_audit_ev){ .kind = strcmp(what, "unwrap") == 0 ? HW_AUDIT_UNWRAP : HW_AUDIT_KEYGEN,
-				       .slot = s, .key = &shown, .mech = m->name, .rv = rv });
+	       what, how, token ? "token" : "session", hw_rv_name(rv));
+	/* an import is recorded by C_CreateObject, refused or done */
+	if (strcmp(what, "import") != 0)
+		hw_audit_event(&(hw_audit_ev){ .kind = strcmp(what, "unwrap") == 0 ? HW_AUDIT_UNWRAP : HW_AUDIT_KEYGEN,
+					       .slot = s, .key = &shown, .mech = how, .rv = rv });
 	hw_attrs_clear(&shown);
+	return rv;
+}
+
+/* The HMAC key types (M "HMAC"): generic secrets named after their digest. */
+static bool hmac_key_type(CK_KEY_TYPE kt)
+{
+	return kt == CKK_SHA_1_HMAC || kt == CKK_SHA224_HMAC || kt == CKK_SHA256_HMAC || kt == CKK_SHA384_HMAC ||
+	       kt == CKK_SHA512_HMAC;
+}
+
+/* The key type a secret key generation makes: the mechanism's, or for
+ * CKM_GENERIC_SECRET_KEY_GEN an HMAC key type the template names. */
+static CK_RV secret_key_type(const hw_mech *m, const CK_ATTRIBUTE *t, CK_ULONG n, CK_ULONG *kt)
+{
+	bool found;
+	CK_RV rv = hw_tmpl_ulong(t, n, CKA_KEY_TYPE, kt, &found);
+	if (rv == CKR_OK && !(found && m->type == CKM_GENERIC_SECRET_KEY_GEN && hmac_key_type(*kt)))
+		*kt = m->key_type;
+	return rv;
+}
+
+/* C_CreateObject of a secret key (import): the value comes from the
+ * template and is kept by the backend as it keeps the keys it makes; the
+ * key is marked for what it is: CKA_LOCAL false, and never
+ * CKA_ALWAYS_SENSITIVE or CKA_NEVER_EXTRACTABLE (B 4.9 fn, M "AES"). */
+CK_RV hw_secret_import(hw_session *se, hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
+{
+	hw_attrs a;
+	const CK_ATTRIBUTE *v = hw_tmpl_find(t, n, CKA_VALUE);
+	CK_ULONG kt = 0, len = 0;
+	bool found = false, token = false;
+	int64_t oid = 0;
+	void *bdata = NULL;
+	CK_RV rv;
+	hw_attrs_init(&a);
+	if ((rv = hw_rules_check(t, n, CKO_SECRET_KEY, HW_TMPL_CREATE, NULL, s->auth == HW_AUTH_SO)) != CKR_OK ||
+	    (rv = hw_tmpl_ulong(t, n, CKA_KEY_TYPE, &kt, &found)) != CKR_OK)
+		goto out;
+	if (!found || v == NULL || v->ulValueLen == 0) {
+		rv = CKR_TEMPLATE_INCOMPLETE;
+		goto out;
+	}
+	if (kt == CKK_AES ? v->ulValueLen != 16 && v->ulValueLen != 24 && v->ulValueLen != 32
+			  : (kt != CKK_GENERIC_SECRET && !hmac_key_type(kt)) || v->ulValueLen > HW_SECRET_MAX) {
+		rv = CKR_ATTRIBUTE_VALUE_INVALID;
+		goto out;
+	}
+	/* CKA_VALUE_LEN is the value's: one that says otherwise contradicts it */
+	if ((rv = hw_tmpl_ulong(t, n, CKA_VALUE_LEN, &len, &found)) != CKR_OK)
+		goto out;
+	if (found && len != v->ulValueLen) {
+		rv = CKR_TEMPLATE_INCONSISTENT;
+		goto out;
+	}
+	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK ||
+	    (rv = hw_attrs_set_ulong(&a, CKA_VALUE_LEN, v->ulValueLen)) != CKR_OK)
+		goto out;
+	rv = s->ops->import_key(s->ctx, token, &a, &oid, &bdata);
+	hw_attrs_remove(&a, CKA_VALUE);        /* never in the cache, whatever happened */
+	rv = new_key_install(se, s, rv, &a, oid, bdata, out, "import", "CKO_SECRET_KEY", token);
+out:
+	hw_attrs_clear(&a);
 	return rv;
 }
 
@@ -318,7 +382,7 @@ CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t,
 	hw_session *se;
 	hw_attrs a;
 	const hw_mech *m = NULL;
-	CK_ULONG len = 0;
+	CK_ULONG len = 0, kt = 0;
 	bool found, token = false;
 	int64_t oid = 0;
 	void *bdata = NULL;
@@ -336,25 +400,27 @@ CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t,
 		goto out;
 	}
 	if ((rv = key_mech(s, mech, CKF_GENERATE, &m)) != CKR_OK ||
-	    (rv = check_named(t, n, CKO_SECRET_KEY, m->key_type)) != CKR_OK ||
+	    (rv = secret_key_type(m, t, n, &kt)) != CKR_OK ||
+	    (rv = check_named(t, n, CKO_SECRET_KEY, kt)) != CKR_OK ||
 	    (rv = hw_tmpl_ulong(t, n, CKA_VALUE_LEN, &len, &found)) != CKR_OK)
 		goto out;
 	if (!found) {
 		rv = CKR_TEMPLATE_INCOMPLETE;      /* M 2.15: the length is the caller's */
 		goto out;
 	}
-	if (len < m->min_key || len > m->max_key) {
+	/* AES has three sizes in the table's range (M "AES") */
+	if (len < m->min_key || len > m->max_key || (m->key_type == CKK_AES && len % 8 != 0)) {
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
 	if ((rv = hw_mech_key_size_check(s->conf, m, len)) != CKR_OK)
 		goto out;
 	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, m->type, &a, &token)) != CKR_OK ||
-	    (rv = hw_attrs_set_ulong(&a, CKA_KEY_TYPE, m->key_type)) != CKR_OK)
+	    (rv = hw_attrs_set_ulong(&a, CKA_KEY_TYPE, kt)) != CKR_OK)
 		goto out;
 	/* no lock held: the token may take its time */
 	rv = s->ops->generate_key(s->ctx, mech, token, &a, &oid, &bdata);
-	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "generate", m, token);
+	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "generate", m->name, token);
 out:
 	hw_attrs_clear(&a);
 	hw_session_put(se);
@@ -447,7 +513,7 @@ CK_RV hw_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE u
 	    (rv = new_key_attrs(se, s, t, n, cls, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK)
 		goto out;
 	rv = s->ops->unwrap_key(s->ctx, mech, uk, wrapped, len, token, &a, &oid, &bdata);
-	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "unwrap", m, token);
+	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "unwrap", m->name, token);
 out:
 	hw_attrs_clear(&a);
 	hw_obj_put(uk);

@@ -97,8 +97,13 @@ CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_
 		rv = CKR_TEMPLATE_INCOMPLETE;
 		goto out;
 	}
+	if (cls == CKO_SECRET_KEY && s->ops->import_key != NULL) {
+		rv = hw_secret_import(se, s, tmpl, n, out);
+		goto out;
+	}
 	if (cls != CKO_DATA && cls != CKO_CERTIFICATE && cls != CKO_PUBLIC_KEY) {
-		/* private and secret keys are generated, never imported */
+		/* private keys are generated, never imported; secret keys only
+		 * where the slot can keep them */
 		hw_info("slot \"%s\": create object: class 0x%lx cannot be created (only data, "
 			"certificates and public keys)", s->conf->name, (unsigned long)cls);
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;

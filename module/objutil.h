@@ -16,5 +16,7 @@ CK_RV hw_obj_common_attrs(hw_attrs *a, const hw_slot *s);
 /* Set a key's CKA_HWAGG_KEY_VERSION (which no template may set) through the
  * path of C_SetAttributeValue: the admin API's rotation. */
 CK_RV hw_obj_set_version(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG version);
+/* C_CreateObject of a secret key on a slot that imports them (fn_keys.c). */
+CK_RV hw_secret_import(hw_session *se, hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out);
 
 #endif

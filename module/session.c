@@ -74,6 +74,11 @@ void hw_op_end(hw_op *op)
 		if (slot != NULL && slot->ops->op_end != NULL)
 			slot->ops->op_end(slot->ctx, op->bop);
 	}
+	if (op->sk != NULL && op->key != NULL) {
+		hw_slot *slot = hw_obj_worker(op->key);
+		if (slot->ops->sk_end != NULL)
+			slot->ops->sk_end(slot->ctx, op->sk);
+	}
 	if (!op->borrowed) {
 		hw_obj_put(op->key);
 		hw_snap_put(op->snap);

@@ -10,6 +10,7 @@
 #include "module/global.h"
 #include "module/cache.h"
 #include "mechanisms/mech.h"
+#include "mechanisms/cipher.h"
 
 typedef enum { HW_OP_SIGN, HW_OP_VERIFY, HW_OP_ENCRYPT, HW_OP_DECRYPT, HW_OP_DIGEST, HW_OP_COUNT } hw_op_kind;
 
@@ -29,6 +30,10 @@ typedef struct hw_op {
 	void *bop;                    /* backend op_begin state (released by hw_op_end) */
 	bool borrowed;                /* key and snap are the session's (last_key), not the op's */
 	size_t out_len;               /* signature or output length for the key (0: unknown) */
+	/* a secret-key operation (module/fn_cipher.c): the backend's stream */
+	void *sk;
+	hw_sk_params skp;
+	size_t fed, emitted;          /* bytes in and out so far */
 } hw_op;
 
 typedef struct hw_session {

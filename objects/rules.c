@@ -32,7 +32,7 @@ static const hw_attr_rule rules[] = {
 	A(CKA_VALUE, HW_V_BYTES, HW_C_DATA | HW_C_CERT | HW_C_PRIV | HW_C_SECRET, SE | NG),
 	/* certificates (B 4.6) */
 	A(CKA_CERTIFICATE_TYPE, HW_V_ULONG, HW_C_CERT, 0),
-	A(CKA_TRUSTED, HW_V_BOOL, HW_C_CERT | HW_C_PUB, HW_R_SO_ONLY | HW_R_TO_TRUE),
+	A(CKA_TRUSTED, HW_V_BOOL, HW_C_CERT | HW_C_PUB | HW_C_SECRET, HW_R_SO_ONLY | HW_R_TO_TRUE),
 	A(CKA_CERTIFICATE_CATEGORY, HW_V_ULONG, HW_C_CERT, 0),
 	A(CKA_CHECK_VALUE, HW_V_BYTES, HW_C_CERT | HW_C_SECRET, 0),
 	A(CKA_START_DATE, HW_V_DATE, HW_C_CERT | HW_C_KEY, MO | CP),
@@ -331,6 +331,24 @@ CK_RV hw_rules_defaults(hw_attrs *a, CK_OBJECT_CLASS cls, bool local, CK_MECHANI
 		D(hw_attrs_set_bool(a, CKA_EXTRACTABLE, false));
 		D(hw_attrs_set_bool(a, CKA_ALWAYS_SENSITIVE, local));
 		D(hw_attrs_set_bool(a, CKA_NEVER_EXTRACTABLE, local));
+	}
+	if (cls == CKO_SECRET_KEY) {
+		/* Sensitive and unextractable unless the template says
+		 * otherwise; wrapping is asked for, never given by default */
+		D(hw_attrs_default_bool(a, CKA_SENSITIVE, true));
+		D(hw_attrs_default_bool(a, CKA_EXTRACTABLE, false));
+		D(hw_attrs_default_bool(a, CKA_ENCRYPT, true));
+		D(hw_attrs_default_bool(a, CKA_DECRYPT, true));
+		D(hw_attrs_default_bool(a, CKA_SIGN, true));
+		D(hw_attrs_default_bool(a, CKA_VERIFY, true));
+		D(hw_attrs_default_bool(a, CKA_WRAP, false));
+		D(hw_attrs_default_bool(a, CKA_UNWRAP, false));
+		D(hw_attrs_default_bool(a, CKA_TRUSTED, false));
+		D(hw_attrs_default_bool(a, CKA_WRAP_WITH_TRUSTED, false));
+		/* B 4.10: true only for a key made here that has always been
+		 * sensitive / never extractable */
+		D(hw_attrs_set_bool(a, CKA_ALWAYS_SENSITIVE, local && hw_attrs_get_bool(a, CKA_SENSITIVE, true)));
+		D(hw_attrs_set_bool(a, CKA_NEVER_EXTRACTABLE, local && !hw_attrs_get_bool(a, CKA_EXTRACTABLE, false)));
 	}
 #undef D
 	return rv;

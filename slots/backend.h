@@ -171,6 +171,31 @@ typedef struct hw_backend_ops {
 	CK_RV (*unwrap_key)(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping,
 			    const unsigned char *wrapped, size_t len, bool token, hw_attrs *attrs,
 			    int64_t *oid, void **bdata);
+
+	/* Secret-key operations (AES ciphers, HMAC: mechanisms/cipher.h), a
+	 * stream begun at the *Init call (kind CKF_ENCRYPT, CKF_DECRYPT,
+	 * CKF_SIGN or CKF_VERIFY; mech validated by the engine, which has
+	 * checked the key's class, type, size and usage attributes; the
+	 * backend copies what it keeps of the parameter). sk_update feeds a
+	 * part: a cipher writes at most *out_len bytes to out (the engine
+	 * sized it by hw_sk_room) and sets *out_len; a MAC gets out and
+	 * out_len NULL. sk_final ends the stream: single is true when no part
+	 * was fed (the whole input is in, so a token can do it in one call);
+	 * otherwise in is the last part (maybe empty). A cipher writes the
+	 * rest (and a GCM tag) to out; a MAC signs into out or, to verify,
+	 * compares sig. sk_end releases the stream, finished or not. NULL: the
+	 * slot offers no secret-key mechanism. */
+	CK_RV (*sk_begin)(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+	CK_RV (*sk_update)(void *ctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
+			   size_t *out_len);
+	CK_RV (*sk_final)(void *ctx, void *op, bool single, const unsigned char *in, size_t len,
+			  const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len);
+	void (*sk_end)(void *ctx, void *op);
+	/* C_CreateObject of a secret key (import): attrs holds the checked
+	 * template with CKA_VALUE, which the backend takes out and keeps as
+	 * it keeps generated keys; as for generate_key otherwise. NULL: the
+	 * slot does not import secret keys. */
+	CK_RV (*import_key)(void *ctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows. A backend is built in (ops

@@ -187,12 +187,19 @@ CK_RV hsm_key_handle(const hw_obj *o, const hsm_call *k, CK_OBJECT_HANDLE *h)
 	return o->oid != 0 ? CKR_OK : CKR_KEY_HANDLE_INVALID;
 }
 
-/* A private-key operation begun at C_SignInit/C_DecryptInit: its lower
- * session, with the lower operation active until done. */
+/* An operation begun at its *Init call (a private-key one, or a secret-key
+ * stream): its lower session, with the lower operation active until done. */
 typedef struct hsm_op {
 	hsm_call k;
+	CK_FLAGS kind;               /* CKF_SIGN, CKF_VERIFY, CKF_ENCRYPT or CKF_DECRYPT */
 	bool done;                   /* the lower operation is over: reuse the session */
 } hsm_op;
+
+static const char *init_name(CK_FLAGS kind)
+{
+	return kind == CKF_SIGN ? "C_SignInit" : kind == CKF_VERIFY ? "C_VerifyInit"
+	       : kind == CKF_ENCRYPT ? "C_EncryptInit" : "C_DecryptInit";
+}
 
 static CK_RV hsm_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *base, void **out)
 {
@@ -204,19 +211,24 @@ static CK_RV hsm_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANIS
 	if (o == NULL || (rv = op_begin(c, &o->k)) != CKR_OK)
 		goto out;
 	begun = true;
-	if ((rv = hsm_key_handle(key, &o->k, &h)) == CKR_OK)
-		rv = kind == CKF_SIGN ? HSM_CALL(&o->k, C_SignInit, o->k.s, (CK_MECHANISM_PTR)base, h)
-				      : HSM_CALL(&o->k, C_DecryptInit, o->k.s, (CK_MECHANISM_PTR)base, h);
+	if ((rv = hsm_key_handle(key, &o->k, &h)) == CKR_OK) {
+		CK_MECHANISM_PTR m = (CK_MECHANISM_PTR)base;
+		rv = kind == CKF_SIGN ? HSM_CALL(&o->k, C_SignInit, o->k.s, m, h)
+		     : kind == CKF_VERIFY ? HSM_CALL(&o->k, C_VerifyInit, o->k.s, m, h)
+		     : kind == CKF_ENCRYPT ? HSM_CALL(&o->k, C_EncryptInit, o->k.s, m, h)
+					   : HSM_CALL(&o->k, C_DecryptInit, o->k.s, m, h);
+	}
 	/* the lower key is gone (destroyed, or private and its token logged
 	 * out meanwhile): an *Init says so with CKR_KEY_HANDLE_INVALID (B 5.10),
 	 * whatever the lower module's word for it (SoftHSM2 answers
 	 * CKR_OBJECT_HANDLE_INVALID) */
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
 		rv = CKR_KEY_HANDLE_INVALID;
-	rv = hsm_seen(c, &o->k, rv, kind == CKF_SIGN ? "C_SignInit" : "C_DecryptInit");
+	rv = hsm_seen(c, &o->k, rv, init_name(kind));
 out:
 	if (rv == CKR_OK) {
 		o->done = false;
+		o->kind = kind;
 		*out = o;
 	} else {
 		if (begun)
@@ -269,6 +281,92 @@ static CK_RV hsm_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned 
 static CK_RV hsm_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
 {
 	return finish(vctx, req->bop, false, req->data, req->len, out, out_len);
+}
+
+/* ---- secret-key streams (backend.h sk_*): the lower token's own
+ * multi-part calls; begun and ended like the operations above ---------- */
+
+/* The module may not claim more output than the room it was given. */
+static CK_RV room_kept(hsm_ctx *c, hsm_op *o, CK_RV rv, const char *fn, CK_ULONG got, size_t *room)
+{
+	if (rv == CKR_OK && room != NULL && got > *room) {
+		hw_warn("module %s: %s returned %lu bytes for a buffer of %zu", c->module, fn, (unsigned long)got,
+			*room);
+		rv = CKR_DEVICE_ERROR;
+	}
+	if ((rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL) && room != NULL)
+		*room = got;            /* too small: what the module needs */
+	if (rv != CKR_OK)
+		o->done = false;             /* whatever the module left active: not reused */
+	return hsm_seen(c, &o->k, rv, fn);
+}
+
+static CK_RV hsm_sk_update(void *vctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
+			   size_t *out_len)
+{
+	hsm_op *o = op;
+	CK_BYTE_PTR p = (CK_BYTE_PTR)in;
+	CK_ULONG got = out_len != NULL ? *out_len : 0;
+	CK_RV rv;
+	const char *fn;
+	switch (o->kind) {
+	case CKF_SIGN:
+		fn = "C_SignUpdate";
+		rv = HSM_CALL(&o->k, C_SignUpdate, o->k.s, p, len);
+		break;
+	case CKF_VERIFY:
+		fn = "C_VerifyUpdate";
+		rv = HSM_CALL(&o->k, C_VerifyUpdate, o->k.s, p, len);
+		break;
+	case CKF_ENCRYPT:
+		fn = "C_EncryptUpdate";
+		rv = HSM_CALL(&o->k, C_EncryptUpdate, o->k.s, p, len, out, &got);
+		break;
+	default:
+		fn = "C_DecryptUpdate";
+		rv = HSM_CALL(&o->k, C_DecryptUpdate, o->k.s, p, len, out, &got);
+		break;
+	}
+	return room_kept(vctx, o, rv, fn, got, out_len);
+}
+
+/* single: the whole input in one call (C_Sign, C_Encrypt ...), else the
+ * final call of the parts fed. */
+static CK_RV hsm_sk_final(void *vctx, void *op, bool single, const unsigned char *in, size_t len,
+			  const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len)
+{
+	hsm_op *o = op;
+	CK_BYTE_PTR p = (CK_BYTE_PTR)in, sg = (CK_BYTE_PTR)sig;
+	CK_ULONG got = out_len != NULL ? *out_len : 0;
+	CK_RV rv = CKR_OK;
+	const char *fn;
+	if (!single && len > 0 && (rv = hsm_sk_update(vctx, op, in, len, NULL, NULL)) != CKR_OK)
+		return rv;
+	switch (o->kind) {
+	case CKF_SIGN:
+		fn = single ? "C_Sign" : "C_SignFinal";
+		rv = single ? HSM_CALL(&o->k, C_Sign, o->k.s, p, len, out, &got)
+			    : HSM_CALL(&o->k, C_SignFinal, o->k.s, out, &got);
+		break;
+	case CKF_VERIFY:
+		fn = single ? "C_Verify" : "C_VerifyFinal";
+		rv = single ? HSM_CALL(&o->k, C_Verify, o->k.s, p, len, sg, sig_len)
+			    : HSM_CALL(&o->k, C_VerifyFinal, o->k.s, sg, sig_len);
+		break;
+	case CKF_ENCRYPT:
+		fn = single ? "C_Encrypt" : "C_EncryptFinal";
+		rv = single ? HSM_CALL(&o->k, C_Encrypt, o->k.s, p, len, out, &got)
+			    : HSM_CALL(&o->k, C_EncryptFinal, o->k.s, out, &got);
+		break;
+	default:
+		fn = single ? "C_Decrypt" : "C_DecryptFinal";
+		rv = single ? HSM_CALL(&o->k, C_Decrypt, o->k.s, p, len, out, &got)
+			    : HSM_CALL(&o->k, C_DecryptFinal, o->k.s, out, &got);
+		break;
+	}
+	/* the lower operation is over unless it asked for more room */
+	o->done = rv != CKR_BUFFER_TOO_SMALL;
+	return room_kept(vctx, o, rv, fn, got, out_len);
 }
 
 static CK_RV hsm_random(void *vctx, unsigned char *out, size_t len)
@@ -352,4 +450,9 @@ const hw_backend_ops hw_hsm_ops = {
 	.generate_key = hsm_generate_key,
 	.wrap_key = hsm_wrap,
 	.unwrap_key = hsm_unwrap,
+	.import_key = hsm_import,
+	.sk_begin = hsm_begin,
+	.sk_update = hsm_sk_update,
+	.sk_final = hsm_sk_final,
+	.sk_end = hsm_end,
 };

@@ -27,7 +27,7 @@
 #include "slots/hsm_lower.h"
 #include <pthread.h>
 
-#define HSM_NMECHS 11        /* base mechanisms hwagg asks the lower token about */
+#define HSM_NMECHS 27        /* base mechanisms hwagg asks the lower token about */
 #define HSM_POOL 16          /* idle lower sessions kept per slot */
 #define HSM_TRIES 5          /* reads of a token that looks half-written */
 
@@ -124,6 +124,9 @@ CK_RV hsm_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token,
 		   hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid, void **bdata);
 CK_RV hsm_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs,
 			int64_t *oid, void **bdata);
+/* C_CreateObject of a secret key: the template, value included, to the
+ * lower token (backend.h import_key). */
+CK_RV hsm_import(void *ctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 CK_RV hsm_wrap(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key,
 	       unsigned char *out, size_t *out_len);
 CK_RV hsm_unwrap(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,

@@ -567,9 +567,9 @@ out:
 	return rv;
 }
 
-/* C_GenerateKey (unwrapping NULL) or C_UnwrapKey on the control session;
- * the new lower key is read back like a loaded one, or destroyed again
- * when that fails (all or nothing). */
+/* C_GenerateKey (unwrapping NULL), C_UnwrapKey or, mech NULL, C_CreateObject
+ * (an import) on the control session; the new lower key is read back like a
+ * loaded one, or destroyed again when that fails (all or nothing). */
 static CK_RV make_key(hsm_ctx *c, const CK_MECHANISM *mech, const hw_obj *unwrapping,
 		      const unsigned char *wrapped, size_t len, bool token, hw_attrs *attrs,
 		      int64_t *oid, void **bdata)
@@ -584,7 +584,9 @@ static CK_RV make_key(hsm_ctx *c, const CK_MECHANISM *mech, const hw_obj *unwrap
 		return rv;
 	if ((rv = hsm_ctl_begin(c, &k)) != CKR_OK)
 		goto out;
-	if (unwrapping == NULL)
+	if (mech == NULL)
+		rv = hsm_seen(c, &k, HSM_CALL(&k, C_CreateObject, k.s, t, n, &h), "C_CreateObject");
+	else if (unwrapping == NULL)
 		rv = hsm_seen(c, &k, HSM_CALL(&k, C_GenerateKey, k.s, (CK_MECHANISM_PTR)mech, t, n, &h),
 			      "C_GenerateKey");
 	else if (hsm_key_handle(unwrapping, &k, &hu) != CKR_OK)
@@ -610,6 +612,15 @@ CK_RV hsm_generate_key(void *vctx, const CK_MECHANISM *mech, bool token, hw_attr
 		       int64_t *oid, void **bdata)
 {
 	return make_key(vctx, mech, NULL, NULL, 0, token, attrs, oid, bdata);
+}
+
+CK_RV hsm_import(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	/* a token derives CKA_VALUE_LEN from the value and refuses it in a
+	 * creation template (B 4.10 fn 2 | M "AES"); it comes back with the
+	 * key's other attributes */
+	hw_attrs_remove(attrs, CKA_VALUE_LEN);
+	return make_key(vctx, NULL, NULL, NULL, 0, token, attrs, oid, bdata);
 }
 
 CK_RV hsm_unwrap(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "slots/stored.h"
 #include "objects/pin.h"
+#include "slots/soft_int.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -16,16 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-typedef struct soft_ctx {
-	const hw_slot_conf *conf;
-	const char *dir;
-	hw_pin_policy pol;
-	pthread_mutex_t lock;         /* st, mk, lazy key loads */
-	hw_stored st;                 /* the store and this slot's objects in it */
-	hw_secret *mk;                /* master key while logged in */
-	bool in;                      /* mk != NULL, readable without the lock */
-} soft_ctx;
 
 const hw_conf_key hw_soft_conf_keys[] = {
 	{ "pin_max_tries", json_type_int, false, 1, 1000 },
@@ -80,7 +71,7 @@ static CK_RV store_peek_inlock(soft_ctx *c, bool *none)
 	return hw_stored_open(&c->st, false, none);
 }
 
-static CK_RV store_inlock(soft_ctx *c)
+CK_RV hw_soft_store_inlock(soft_ctx *c)
 {
 	bool none;
 	return hw_stored_open(&c->st, true, &none);
@@ -121,9 +112,14 @@ static bool soft_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_
 	case CKM_ECDSA: case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS: case CKM_RSA_PKCS_OAEP:
 	case CKM_EDDSA: case CKM_EC_KEY_PAIR_GEN: case CKM_RSA_PKCS_KEY_PAIR_GEN:
 	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+	case CKM_AES_KEY_GEN: case CKM_GENERIC_SECRET_KEY_GEN: case CKM_AES_KEY_WRAP: case CKM_AES_KEY_WRAP_PAD:
+	case CKM_AES_ECB: case CKM_AES_CBC: case CKM_AES_CBC_PAD: case CKM_AES_CTR: case CKM_AES_GCM:
+	case CKM_SHA_1_HMAC: case CKM_SHA224_HMAC: case CKM_SHA256_HMAC: case CKM_SHA384_HMAC:
+	case CKM_SHA512_HMAC: case CKM_SHA_1_HMAC_GENERAL: case CKM_SHA224_HMAC_GENERAL:
+	case CKM_SHA256_HMAC_GENERAL: case CKM_SHA384_HMAC_GENERAL: case CKM_SHA512_HMAC_GENERAL:
 		if (info != NULL)
 			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT |
-				      CKF_GENERATE_KEY_PAIR;
+				      CKF_GENERATE_KEY_PAIR | CKF_GENERATE | CKF_WRAP | CKF_UNWRAP;
 		return true;
 	default:
 		return false;
@@ -159,7 +155,7 @@ static CK_RV soft_init_token(void *vctx, const CK_UTF8CHAR *pin, CK_ULONG len, c
 {
 	soft_ctx *c = vctx;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
+	CK_RV rv = hw_soft_store_inlock(c);
 	if (rv == CKR_OK)
 		rv = hw_pin_init_token(c->st.store, c->conf->name, &c->pol, pin, len, label);
 	pthread_mutex_unlock(&c->lock);
@@ -181,7 +177,7 @@ static CK_RV soft_set_pin(void *vctx, hw_auth who, const CK_UTF8CHAR *old_pin, C
 {
 	soft_ctx *c = vctx;
 	pthread_mutex_lock(&c->lock);
-	CK_RV rv = store_inlock(c);
+	CK_RV rv = hw_soft_store_inlock(c);
 	if (rv == CKR_OK)
 		rv = hw_pin_set(c->st.store, c->conf->name, &c->pol, who == HW_AUTH_SO ? CKU_SO : CKU_USER,
 				old_pin, old_len, new_pin, new_len);
@@ -207,7 +203,7 @@ static CK_RV soft_load(void *vctx, hw_obj_sink sink, void *arg)
 	return rv;
 }
 
-static CK_RV insert(soft_ctx *c, hw_attrs *const *attrs, const unsigned char *secret,
+CK_RV hw_soft_insert(soft_ctx *c, hw_attrs *const *attrs, const unsigned char *secret,
 		    size_t secret_len, size_t n, int64_t *ids)
 {
 	pthread_mutex_lock(&c->lock);
@@ -220,7 +216,7 @@ static CK_RV soft_create(void *vctx, hw_attrs *attrs, int64_t *oid)
 {
 	hw_attrs *one[1] = { attrs };
 	CK_RV rv = hw_vendor_attrs(attrs, "soft", HW_SEC_SOFTWARE, 1, NULL);
-	return rv == CKR_OK ? insert(vctx, one, NULL, 0, 1, oid) : rv;
+	return rv == CKR_OK ? hw_soft_insert(vctx, one, NULL, 0, 1, oid) : rv;
 }
 
 static CK_RV soft_update(void *vctx, int64_t oid, const hw_attrs *attrs)
@@ -241,19 +237,7 @@ static CK_RV soft_destroy(void *vctx, int64_t oid, void *bdata)
 	return rv;
 }
 
-/* A private key in use: the OpenSSL key and prepared signing contexts, so
- * repeated signatures skip the per-call setup. Each thread keeps its
- * context in a place of its own (by a number it draws once), on a cache
- * line of its own: threads signing with one key write no shared memory. */
-#define SOFT_PLACES 8
-typedef struct soft_key {
-	EVP_PKEY *pk;
-	struct {
-		EVP_PKEY_CTX *pc;
-	} __attribute__((aligned(64))) place[SOFT_PLACES];
-} soft_key;
-
-static soft_key *soft_key_new(EVP_PKEY *pk)
+soft_key *hw_soft_key_new(EVP_PKEY *pk)
 {
 	soft_key *k = aligned_alloc(64, sizeof(soft_key));
 	if (k == NULL)
@@ -269,6 +253,7 @@ static void soft_free_bdata(void *vctx, void *bdata)
 	for (unsigned i = 0; i < SOFT_PLACES; i++)
 		EVP_PKEY_CTX_free(k->place[i].pc);
 	EVP_PKEY_free(k->pk);
+	hw_secret_free(k->value);
 	free(k);
 }
 
@@ -282,7 +267,7 @@ static unsigned thread_place(void)
 }
 
 /* The sealed key is bound to its slot and CKA_UNIQUE_ID. */
-static CK_RV seal_aad(const soft_ctx *c, const hw_attrs *priv, char *aad, size_t len, size_t *out)
+CK_RV hw_soft_seal_aad(const soft_ctx *c, const hw_attrs *priv, char *aad, size_t len, size_t *out)
 {
 	const CK_ATTRIBUTE *uid = hw_attrs_get(priv, CKA_UNIQUE_ID);
 	if (uid == NULL)
@@ -293,6 +278,21 @@ static CK_RV seal_aad(const soft_ctx *c, const hw_attrs *priv, char *aad, size_t
 		return CKR_GENERAL_ERROR;
 	*out = (size_t)n;
 	return CKR_OK;
+}
+
+CK_RV hw_soft_seal(soft_ctx *c, const hw_attrs *key, const hw_secret *plain, unsigned char **sealed,
+		   size_t *sealed_len)
+{
+	char aad[256];
+	size_t aad_len;
+	CK_RV rv = hw_soft_seal_aad(c, key, aad, sizeof(aad), &aad_len);
+	if (rv != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&c->lock);
+	rv = c->mk ? hw_seal(c->mk, aad, aad_len, plain->data, plain->len, sealed, sealed_len)
+		   : CKR_USER_NOT_LOGGED_IN;
+	pthread_mutex_unlock(&c->lock);
+	return rv;
 }
 
 static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
@@ -308,8 +308,7 @@ static CK_RV soft_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, boo
 	EVP_PKEY *key = NULL;
 	hw_secret *der = NULL;
 	unsigned char *sealed = NULL;
-	size_t sealed_len = 0, aad_len;
-	char aad[256];
+	size_t sealed_len = 0;
 	hw_crypto_secure_heap();
 	CK_RV rv = hw_key_generate(g, &key);
 	if (rv != CKR_OK)
@@ -321,22 +320,16 @@ static CK_RV soft_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, boo
 		goto out;
 	if (token) {
 		if ((rv = hw_key_to_der(key, &der)) != CKR_OK ||
-		    (rv = seal_aad(c, priv, aad, sizeof(aad), &aad_len)) != CKR_OK)
-			goto out;
-		pthread_mutex_lock(&c->lock);
-		rv = c->mk ? hw_seal(c->mk, aad, aad_len, der->data, der->len, &sealed, &sealed_len)
-			   : CKR_USER_NOT_LOGGED_IN;
-		pthread_mutex_unlock(&c->lock);
-		if (rv != CKR_OK)
+		    (rv = hw_soft_seal(c, priv, der, &sealed, &sealed_len)) != CKR_OK)
 			goto out;
 		hw_attrs *both[2] = { pub, priv };
 		int64_t ids[2];
-		if ((rv = insert(c, both, sealed, sealed_len, 2, ids)) != CKR_OK)
+		if ((rv = hw_soft_insert(c, both, sealed, sealed_len, 2, ids)) != CKR_OK)
 			goto out;
 		*pub_oid = ids[0];
 		*priv_oid = ids[1];
 	}
-	if ((*bdata = soft_key_new(key)) == NULL) {
+	if ((*bdata = hw_soft_key_new(key)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
@@ -352,6 +345,7 @@ typedef struct unseal_arg {
 	soft_ctx *c;
 	hw_obj *key;
 	EVP_PKEY *pkey;
+	hw_secret *value;             /* a secret key's value */
 } unseal_arg;
 
 static CK_RV unseal_one(void *varg, const hw_store_obj *o)
@@ -363,20 +357,25 @@ static CK_RV unseal_one(void *varg, const hw_store_obj *o)
 	if (o->secret == NULL)
 		return CKR_KEY_HANDLE_INVALID;
 	hw_snap *snap = hw_obj_snap(ua->key);
-	CK_RV rv = seal_aad(ua->c, hw_snap_attrs(snap), aad, sizeof(aad), &aad_len);
+	bool secret = hw_attrs_get_ulong(hw_snap_attrs(snap), CKA_CLASS, CKO_DATA) == CKO_SECRET_KEY;
+	CK_RV rv = hw_soft_seal_aad(ua->c, hw_snap_attrs(snap), aad, sizeof(aad), &aad_len);
 	hw_snap_put(snap);
 	if (rv == CKR_OK)
 		rv = hw_unseal(ua->c->mk, aad, aad_len, o->secret, o->secret_len, &der);
-	if (rv == CKR_OK)
+	if (rv == CKR_OK && secret) {
+		ua->value = der;          /* the value itself, in locked memory */
+		der = NULL;
+	} else if (rv == CKR_OK) {
 		rv = hw_key_from_der(der->data, der->len, &ua->pkey);
+	}
 	hw_secret_free(der);
 	return rv;
 }
 
-/* The key's OpenSSL object, unsealed on first use after login. Once
- * unsealed it lives as long as the object: a signature that finds it and a
- * login takes no lock. */
-static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
+/* The key's OpenSSL object (a secret key: its value), unsealed on first
+ * use after login. Once unsealed it lives as long as the object: a
+ * signature that finds it and a login takes no lock. */
+CK_RV hw_soft_key_open(soft_ctx *c, hw_obj *key, soft_key **out)
 {
 	soft_key *k = __atomic_load_n(&key->bdata, __ATOMIC_ACQUIRE);
 	if (k != NULL && __atomic_load_n(&c->in, __ATOMIC_ACQUIRE)) {
@@ -388,19 +387,23 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 	if (c->mk == NULL) {
 		rv = CKR_USER_NOT_LOGGED_IN;
 	} else if (key->bdata == NULL) {
-		unseal_arg ua = { c, key, NULL };
+		unseal_arg ua = { c, key, NULL, NULL };
 		hw_crypto_secure_heap();
-		rv = store_inlock(c);
+		rv = hw_soft_store_inlock(c);
 		if (rv == CKR_OK)
 			rv = hw_store_obj_get(c->st.store, c->conf->name, key->oid, unseal_one, &ua);
-		if (rv == CKR_OK && (k = soft_key_new(ua.pkey)) == NULL) {
+		if (rv == CKR_OK && (k = hw_soft_key_new(ua.pkey)) == NULL) {
 			EVP_PKEY_free(ua.pkey);
 			rv = CKR_HOST_MEMORY;
 		}
+		if (k != NULL)
+			k->value = ua.value;
+		else
+			hw_secret_free(ua.value);
 		if (rv == CKR_OK)
 			__atomic_store_n(&key->bdata, (void *)k, __ATOMIC_RELEASE);
 		else
-			hw_error("slot \"%s\": cannot open private key (store object %lld): %s",
+			hw_error("slot \"%s\": cannot open key (store object %lld): %s",
 				 c->conf->name, (long long)key->oid, hw_rv_name(rv));
 	}
 	*out = key->bdata;
@@ -411,7 +414,7 @@ static CK_RV private_key(soft_ctx *c, hw_obj *key, soft_key **out)
 static CK_RV soft_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
 {
 	soft_key *k;
-	CK_RV rv = private_key(vctx, key, &k);
+	CK_RV rv = hw_soft_key_open(vctx, key, &k);
 	if (rv != CKR_OK)
 		return rv;
 	unsigned i = thread_place();
@@ -425,7 +428,7 @@ static CK_RV soft_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned
 static CK_RV soft_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len)
 {
 	soft_key *k;
-	CK_RV rv = private_key(vctx, key, &k);
+	CK_RV rv = hw_soft_key_open(vctx, key, &k);
 	return rv == CKR_OK ? hw_pkey_decrypt(k->pk, req, out, out_len) : rv;
 }
 
@@ -472,4 +475,12 @@ const hw_backend_ops hw_soft_ops = {
 	.sign = soft_sign,
 	.decrypt = soft_decrypt,
 	.health = soft_health,
+	.generate_key = hw_soft_generate_key,
+	.import_key = hw_soft_import_key,
+	.wrap_key = hw_soft_wrap_key,
+	.unwrap_key = hw_soft_unwrap_key,
+	.sk_begin = hw_soft_sk_begin,
+	.sk_update = hw_soft_sk_update,
+	.sk_final = hw_soft_sk_final,
+	.sk_end = hw_soft_sk_end,
 };

@@ -342,8 +342,8 @@ static const struct bad_case {
 	  "unknown mechanism \"CKM_RSA_PCKS\"; expected a mechanism hwagg implements", NULL },
 	{ SLOT(", \"mechanisms\": {\"allow\": [\"ckm_ecdsa\"]}"), "slots[0] (\"a\").mechanisms.allow[0]",
 	  "unknown mechanism \"ckm_ecdsa\"", NULL },
-	{ SLOT(", \"mechanisms\": {\"deny\": [\"CKM_AES_GCM\"]}"), "slots[0] (\"a\").mechanisms.deny[0]",
-	  "unknown mechanism \"CKM_AES_GCM\"", NULL },
+	{ SLOT(", \"mechanisms\": {\"deny\": [\"CKM_AES_CCM\"]}"), "slots[0] (\"a\").mechanisms.deny[0]",
+	  "unknown mechanism \"CKM_AES_CCM\"", NULL },
 };
 
 static void apply_env(const char *env)

@@ -3,6 +3,7 @@
 #include "mechanisms/crypto.h"
 #include "mechanisms/encode.h"
 #include "mechanisms/mech.h"
+#include "mechanisms/cipher.h"
 #include "tests/unit/unit.h"
 
 #include <openssl/ec.h>
@@ -49,14 +50,19 @@ START_TEST(test_table_sane)
 		}
 		if (m->hash != HW_NO_HASH)
 			ck_assert_uint_gt(hw_hash_len(m->hash), 0);
-		/* hash-then-sign mechanisms stream; base sign mechanisms do not */
+		/* hash-then-sign mechanisms stream; base sign mechanisms do not,
+		 * but the HMACs (the backend's own stream) do */
 		if (m->key_type != HW_NO_KEY && (m->flags & CKF_SIGN))
-			ck_assert_int_eq(m->multipart, m->hash != HW_NO_HASH);
+			ck_assert_int_eq(m->multipart, m->hash != HW_NO_HASH || hw_mech_secret_op(m));
 		if (m->flags & CKF_SIGN)
 			ck_assert(m->flags & CKF_VERIFY);
-		/* C_EncryptFinal/C_DecryptFinal rely on it (fn_crypto.c) */
+		/* C_EncryptFinal/C_DecryptFinal rely on it (fn_crypto.c): only
+		 * the AES ciphers stream, through the backend */
 		if (m->flags & (CKF_ENCRYPT | CKF_DECRYPT))
-			ck_assert(!m->multipart);
+			ck_assert_int_eq(m->multipart, m->key_type == CKK_AES);
+		/* a secret-key mechanism takes a parameter checker (cipher.c) */
+		if (hw_mech_secret_op(m))
+			ck_assert_ptr_nonnull(m->check_param);
 		for (size_t j = 0; j < i; j++)
 			ck_assert_uint_ne(t[j].type, m->type);
 	}
@@ -64,9 +70,35 @@ START_TEST(test_table_sane)
 	ck_assert_uint_eq(hw_mech_find(CKM_ECDSA)->max_key, 521);
 	ck_assert_uint_eq(hw_mech_find(CKM_EDDSA)->key_type, CKK_EC_EDWARDS);
 	ck_assert_uint_eq(hw_mech_find(CKM_SHA384_RSA_PKCS_PSS)->hash, CKM_SHA384);
-	ck_assert_ptr_null(hw_mech_find(CKM_AES_GCM));
+	ck_assert_ptr_null(hw_mech_find(CKM_AES_CCM));
 	ck_assert_str_eq(hw_mech_name(CKM_AES_GCM), "CKM_AES_GCM");
+	ck_assert_ptr_eq(hw_mech_by_name("CKM_SHA256_HMAC_GENERAL"), hw_mech_find(CKM_SHA256_HMAC_GENERAL));
 	ck_assert_str_eq(hw_mech_name(0x12345678UL), "CKM_0x12345678");
+}
+END_TEST
+
+/* The output room of a cipher call (M "AES": whole blocks, padding, tags). */
+START_TEST(test_cipher_room)
+{
+	hw_sk_params p = { .mech = CKM_AES_CBC };
+	size_t r = 99;
+	ck_assert_int_eq(hw_sk_room(&p, false, 0, 0, 20, false, &r), CKR_OK);
+	ck_assert_uint_eq(r, 16);
+	ck_assert_int_eq(hw_sk_room(&p, false, 20, 16, 0, true, &r), CKR_DATA_LEN_RANGE);
+	ck_assert_int_eq(hw_sk_room(&p, true, 0, 0, 17, true, &r), CKR_ENCRYPTED_DATA_LEN_RANGE);
+	p.mech = CKM_AES_CBC_PAD;
+	ck_assert_int_eq(hw_sk_room(&p, false, 0, 0, 16, true, &r), CKR_OK);
+	ck_assert_uint_eq(r, 32);
+	ck_assert_int_eq(hw_sk_room(&p, false, 5, 0, 0, true, &r), CKR_OK);
+	ck_assert_uint_eq(r, 16);
+	ck_assert_int_eq(hw_sk_room(&p, true, 0, 0, 0, true, &r), CKR_ENCRYPTED_DATA_LEN_RANGE);
+	p.mech = CKM_AES_GCM;
+	p.tag_len = 12;
+	ck_assert_int_eq(hw_sk_room(&p, false, 10, 10, 0, true, &r), CKR_OK);
+	ck_assert_uint_eq(r, 12);
+	ck_assert_int_eq(hw_sk_room(&p, true, 0, 0, 11, true, &r), CKR_ENCRYPTED_DATA_LEN_RANGE);
+	/* lengths near the top of size_t do not wrap */
+	ck_assert_int_eq(hw_sk_room(&p, false, 16, 0, (size_t)-8, false, &r), CKR_DATA_LEN_RANGE);
 }
 END_TEST
 
@@ -488,6 +520,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("encode");
 
 	tcase_add_test(tc, test_table_sane);
+	tcase_add_test(tc, test_cipher_room);
 	tcase_add_test(tc, test_table_params);
 	tcase_add_test(tc, test_rs_der_fixed);
 	tcase_add_test(tc, test_rs_der_random);
