@@ -1,7 +1,8 @@
 /*
- * The operator's API, part three (admin.h): key rotation (a new key pair
- * for the label, the old public key kept with an end date, the old private
- * key destroyed) and the keys due for it.
+ * The operator's API, part three (admin.h): key rotation (a new version of
+ * the key where its backend has versions, else a new key pair for the
+ * label; the old public key kept with an end date, the old private key
+ * destroyed or disabled) and the keys due for it.
  */
 #include "module/admin_int.h"
 #include "module/fns.h"
@@ -86,6 +87,23 @@ static CK_RV disable_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *la
 	return hw_C_SetAttributeValue(s, h, t, tn);
 }
 
+/* The backend's own new version of private key h (CKR_FUNCTION_NOT_SUPPORTED:
+ * it has none), read back as the new key. */
+static CK_RV new_version(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *token, hw_admin_key **out)
+{
+	CK_OBJECT_HANDLE pub_h, priv_h;
+	CK_RV rv = hw_keypair_rotate(s, h, &pub_h, &priv_h);
+	hw_admin_key *k = NULL;
+	if (rv == CKR_OK && (k = calloc(1, sizeof(*k))) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK && (rv = hw_adm_key_read(s, priv_h, CKO_PRIVATE_KEY, token, k)) != CKR_OK) {
+		free(k);
+		k = NULL;
+	}
+	*out = k;
+	return rv;
+}
+
 CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned char *id, size_t id_len,
 		      hw_admin_key **old_out, hw_admin_key **new_out)
 {
@@ -114,8 +132,17 @@ CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned cha
 		version = 1;
 	if (rv == CKR_OK)
 		rv = mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, true, 0);
-	if (rv == CKR_OK && (rv = hw_admin_keygen(s, old->algorithm, label, NULL, 0, &neu)) != CKR_OK)
-		mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, false, 0);
+	/* the service's own new version of the key where it has one, else a
+	 * new key pair with the same label */
+	bool versioned = false;
+	if (rv == CKR_OK) {
+		rv = new_version(s, hs[0], token, &neu);
+		versioned = rv == CKR_OK;
+		if (rv == CKR_FUNCTION_NOT_SUPPORTED)
+			rv = hw_admin_keygen(s, old->algorithm, label, NULL, 0, &neu);
+		if (rv != CKR_OK)
+			mark_keys(s, old, CKO_PUBLIC_KEY, CKA_END_DATE, false, 0);
+	}
 	if (rv == CKR_OK)
 		mark_new(s, neu, version + 1);
 	hw_module_desc d;
@@ -126,9 +153,10 @@ CK_RV hw_admin_rotate(CK_SESSION_HANDLE s, const char *label, const unsigned cha
 	else if (rv == CKR_OK && !disable)
 		rv = hw_C_DestroyObject(s, hs[0]);
 	if (old != NULL) {
-		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, version %lu -> %lu, old private key %s, "
+		size_t o = (size_t)snprintf(note, sizeof(note), "label %.64s: %s, version %lu -> %lu%s, old private key %s, "
 					    "id ", label, old->algorithm, (unsigned long)version,
-					    (unsigned long)version + 1, disable ? "disabled" : "destroyed");
+					    (unsigned long)version + 1, versioned ? " (the service's new version)" : "",
+					    disable ? "disabled" : "destroyed");
 		for (size_t i = 0; i < old->id_len && i < 32 && o + 3 < sizeof(note); i++)
 			o += (size_t)snprintf(note + o, sizeof(note) - o, "%02x", old->id[i]);
 		o += (size_t)snprintf(note + o, sizeof(note) - o > 0 ? sizeof(note) - o : 0, " -> id ");

@@ -550,3 +550,53 @@ CK_RV hw_C_GenerateRandom(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG len)
 	hw_session_put(se);
 	return rv;
 }
+
+CK_RV hw_keypair_rotate(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h)
+{
+	hw_session *se;
+	hw_obj *o = NULL;
+	hw_attrs pub, priv;
+	int64_t pub_oid = 0, priv_oid = 0;
+	void *bdata = NULL;
+	HW_RETURN_IF(pub_h == NULL || priv_h == NULL, CKR_ARGUMENTS_BAD);
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_attrs_init(&pub);
+	hw_attrs_init(&priv);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if ((rv = hw_obj_get(se, key, CKR_KEY_HANDLE_INVALID, &o)) != CKR_OK)
+		goto out;
+	/* a policy token's key is made again by placement, not versioned */
+	if (hw_obj_worker(o) != s || s->ops->rotate_key == NULL || o->oid == 0) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		goto out;
+	}
+	if (s->auth != HW_AUTH_USER) {
+		rv = CKR_USER_NOT_LOGGED_IN;
+		goto out;
+	}
+	if ((rv = hw_can_write(se, s, true, true)) != CKR_OK ||
+	    (rv = hw_obj_common_attrs(&pub, s)) != CKR_OK || (rv = hw_obj_common_attrs(&priv, s)) != CKR_OK)
+		goto out;
+	hw_snap *snap = hw_obj_snap(o);
+	CK_ULONG next = hw_attrs_get_ulong(hw_snap_attrs(snap), CKA_HWAGG_KEY_VERSION, 1) + 1;
+	hw_snap_put(snap);
+	/* no lock held: a new version goes over the network */
+	rv = s->ops->rotate_key(s->ctx, o, next, &pub, &priv, &pub_oid, &priv_oid, &bdata);
+	if (rv == CKR_OK && (rv = hw_obj_install(se, s, &pub, pub_oid, NULL, pub_h)) == CKR_OK) {
+		rv = hw_obj_install(se, s, &priv, priv_oid, bdata, priv_h);
+		bdata = NULL;
+	}
+	if (rv != CKR_FUNCTION_NOT_SUPPORTED)
+		hw_log(rv == CKR_OK ? HW_LOG_INFO : HW_LOG_WARN, "slot \"%s\": new version of key %lu: %s",
+		       s->conf->name, (unsigned long)key, hw_rv_name(rv));
+out:
+	if (bdata != NULL && s->ops->free_bdata != NULL)
+		s->ops->free_bdata(s->ctx, bdata);
+	hw_attrs_clear(&pub);
+	hw_attrs_clear(&priv);
+	hw_obj_put(o);
+	hw_session_put(se);
+	return rv;
+}

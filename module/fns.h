@@ -91,5 +91,8 @@ CK_RV hw_C_MessageSign(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *
 		       CK_BYTE *sig, CK_ULONG *sig_len);
 CK_RV hw_C_MessageVerify(CK_SESSION_HANDLE h, void *param, CK_ULONG len, CK_BYTE *data, CK_ULONG data_len,
 			 CK_BYTE *sig, CK_ULONG sig_len);
+/* fn_keys.c, for `hwagg rotate`: a new version of private key key on its
+ * backend's own versioning; CKR_FUNCTION_NOT_SUPPORTED when it has none. */
+CK_RV hw_keypair_rotate(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE *pub_h, CK_OBJECT_HANDLE *priv_h);
 
 #endif

@@ -81,7 +81,8 @@ out:
 
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_count, hw_kms_record, hw_kms_destroy, hw_kms_generate,
-					 hw_kms_sign, hw_kms_decrypt, hw_kms_disable };
+					 hw_kms_sign, hw_kms_decrypt, hw_kms_disable,
+					 NULL /* asymmetric KMS keys have no versions */ };
 
 static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {

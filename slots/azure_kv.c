@@ -21,7 +21,7 @@
 
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_az_list, hw_az_count, hw_az_record, hw_az_destroy, hw_az_generate,
-					 hw_az_sign, hw_az_decrypt, hw_az_disable };
+					 hw_az_sign, hw_az_decrypt, hw_az_disable, hw_az_rotate };
 
 /* "https://host[:port][/]": the vault's base, no path. */
 static char *vault_base(const char *url)

@@ -39,7 +39,7 @@ typedef struct hw_az_key {
 	unsigned char *spki;      /* public key, DER SubjectPublicKeyInfo */
 	size_t spki_len;
 	char *label;
-	unsigned char id[128];
+	unsigned char id[128 + 24];   /* CKA_ID (p11id), "/vN" after a rotation's */
 	size_t id_len;
 	bool dead;                /* deleted: not listed any more */
 	bool seen;                /* in the current listing (under the slot lock) */
@@ -151,6 +151,10 @@ CK_RV hw_az_list(void *ctx, hw_obj_sink sink, void *arg);
 /* key: a hw_az_key (the private key object's bdata) */
 CK_RV hw_az_sign(void *ctx, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
 CK_RV hw_az_decrypt(void *ctx, const void *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
+/* A new version of the key of private key key, with the old version's type,
+ * size, uses and tags (CKA_ID: "/vNEXT" after the key's). */
+CK_RV hw_az_rotate(void *ctx, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		   int64_t *priv_oid, void **bdata);
 CK_RV hw_az_generate(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		     int64_t *priv_oid, void **bdata);
 /* the key of record i, with all its versions */

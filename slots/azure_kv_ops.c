@@ -228,6 +228,19 @@ static const CK_ATTRIBUTE *pair_attr(const hw_attrs *pub, const hw_attrs *priv, 
 	return a != NULL && a->ulValueLen > 0 ? a : hw_attrs_get(pub, t);
 }
 
+/* key_ops of a new key: sign and verify, and/or decrypt and encrypt */
+static void ops_add(json_object *ops, bool sign, bool decrypt)
+{
+	if (sign) {
+		json_object_array_add(ops, json_object_new_string("sign"));
+		json_object_array_add(ops, json_object_new_string("verify"));
+	}
+	if (decrypt) {
+		json_object_array_add(ops, json_object_new_string("decrypt"));
+		json_object_array_add(ops, json_object_new_string("encrypt"));
+	}
+}
+
 static CK_RV key_spec(hw_az_ctx *c, const hw_keygen *g, json_object *body)
 {
 	bool hsm = !c->allow_software;
@@ -253,53 +266,53 @@ static CK_RV key_spec(hw_az_ctx *c, const hw_keygen *g, json_object *body)
 	return CKR_OK;
 }
 
-CK_RV hw_az_generate(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
-		     int64_t *priv_oid, void **bdata)
+/* The hwagg tags of a key version: the mark, CKA_LABEL and CKA_ID (hex). */
+static void tags_add(json_object *tags, const void *label, size_t label_len, const unsigned char *id, size_t id_len)
 {
-	hw_az_ctx *c = ctx;
-	char name[128], path[160], idhex[2 * 128 + 1];
+	char idhex[2 * (128 + 24) + 1];
+	json_object_object_add(tags, HW_AZ_TAG_MARK, json_object_new_string("pkcs11"));
+	if (label != NULL && label_len > 0)
+		json_object_object_add(tags, HW_AZ_TAG_LABEL, json_object_new_string_len(label, (int)label_len));
+	if (id != NULL && id_len > 0 && id_len <= 128 + 24) {
+		hw_hex(id, id_len, idhex);
+		json_object_object_add(tags, HW_AZ_TAG_ID, json_object_new_string(idhex));
+	}
+}
+
+/* A CreateKey body with its (empty) tags and key_ops, or NULL. */
+static json_object *new_body(json_object **tags, json_object **ops)
+{
+	json_object *body = json_object_new_object();
+	*tags = json_object_new_object();
+	*ops = json_object_new_array();
+	if (body == NULL || *tags == NULL || *ops == NULL) {
+		json_object_put(body);
+		json_object_put(*tags);
+		json_object_put(*ops);
+		return NULL;
+	}
+	json_object_object_add(body, "tags", *tags);
+	json_object_object_add(body, "key_ops", *ops);
+	return body;
+}
+
+/* POST /keys/NAME/create with body: a new key, or a new version of an
+ * existing name; kept in the table with its objects' attributes. */
+static CK_RV create_version(hw_az_ctx *c, const char *name, bool retry, json_object *body, hw_attrs *pub,
+			    hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid, void **bdata)
+{
+	char path[160];
 	hw_cloud_err e;
-	json_object *body = json_object_new_object(), *tags = json_object_new_object(), *ops = json_object_new_array();
 	json_object *resp = NULL;
 	hw_az_key *k = calloc(1, sizeof(*k));
 	CK_RV rv = CKR_HOST_MEMORY;
-	if (body == NULL || tags == NULL || ops == NULL || k == NULL) {
-		json_object_put(tags);
-		json_object_put(ops);
-		goto out;
-	}
-	json_object_object_add(body, "tags", tags);
-	json_object_object_add(body, "key_ops", ops);
-	if ((rv = key_spec(c, g, body)) != CKR_OK)
-		goto out;
-	const CK_ATTRIBUTE *la = pair_attr(pub, priv, CKA_LABEL), *ia = pair_attr(pub, priv, CKA_ID);
-	rv = CKR_ATTRIBUTE_VALUE_INVALID;
-	if ((ia != NULL && ia->ulValueLen > 128) || (la != NULL && la->ulValueLen > 256))
-		goto out;               /* a tag value holds 256 characters */
-	bool sign = hw_attrs_get_bool(priv, CKA_SIGN, true);
-	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false);
-	if (sign || !decrypt) {
-		json_object_array_add(ops, json_object_new_string("sign"));
-		json_object_array_add(ops, json_object_new_string("verify"));
-	}
-	if (decrypt) {
-		json_object_array_add(ops, json_object_new_string("decrypt"));
-		json_object_array_add(ops, json_object_new_string("encrypt"));
-	}
-	json_object_object_add(tags, HW_AZ_TAG_MARK, json_object_new_string("pkcs11"));
-	if (la != NULL && la->ulValueLen > 0)
-		json_object_object_add(tags, HW_AZ_TAG_LABEL, json_object_new_string_len(la->pValue, (int)la->ulValueLen));
-	if (ia != NULL && ia->ulValueLen > 0) {
-		hw_hex(ia->pValue, ia->ulValueLen, idhex);
-		json_object_object_add(tags, HW_AZ_TAG_ID, json_object_new_string(idhex));
-	}
-	if ((rv = hw_az_key_name(la != NULL ? la->pValue : NULL, la != NULL ? la->ulValueLen : 0, name, sizeof(name))) !=
-	    CKR_OK)
+	if (k == NULL)
 		goto out;
 	snprintf(path, sizeof(path), "/keys/%s/create", name);
-	/* the name is new and random: a repeated create only adds a version
-	 * nobody else holds, so a retry after a lost answer is harmless */
-	if ((rv = hw_az_call(c, "CreateKey", "POST", path, true, body, &resp, &e)) != CKR_OK)
+	/* retry: the name is new and random, so a repeated create only adds a
+	 * version nobody else holds; a rotation's is not resent, which would
+	 * leave an enabled version behind */
+	if ((rv = hw_az_call(c, "CreateKey", "POST", path, retry, body, &resp, &e)) != CKR_OK)
 		goto out;
 	if ((rv = hw_az_parse_bundle(resp, k)) != CKR_OK) {
 		hw_error("slot \"%s\" (azure-kv): CreateKey answered a key bundle hwagg cannot use", c->cs.conf->name);
@@ -324,9 +337,81 @@ CK_RV hw_az_generate(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 	*bdata = kept;
 	hw_info("slot \"%s\" (azure-kv): created %s key %s", c->cs.conf->name, kept->hsm ? "HSM" : "software", kept->kid);
 out:
-	json_object_put(body);
 	json_object_put(resp);
 	hw_az_key_free(k);
+	return rv;
+}
+
+CK_RV hw_az_generate(void *ctx, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		     int64_t *priv_oid, void **bdata)
+{
+	hw_az_ctx *c = ctx;
+	char name[128];
+	json_object *tags = NULL, *ops = NULL, *body = new_body(&tags, &ops);
+	CK_RV rv = CKR_HOST_MEMORY;
+	if (body == NULL)
+		goto out;
+	if ((rv = key_spec(c, g, body)) != CKR_OK)
+		goto out;
+	const CK_ATTRIBUTE *la = pair_attr(pub, priv, CKA_LABEL), *ia = pair_attr(pub, priv, CKA_ID);
+	rv = CKR_ATTRIBUTE_VALUE_INVALID;
+	if ((ia != NULL && ia->ulValueLen > 128) || (la != NULL && la->ulValueLen > 256))
+		goto out;               /* a tag value holds 256 characters */
+	bool sign = hw_attrs_get_bool(priv, CKA_SIGN, true);
+	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false);
+	ops_add(ops, sign || !decrypt, decrypt);
+	tags_add(tags, la != NULL ? la->pValue : NULL, la != NULL ? la->ulValueLen : 0, ia != NULL ? ia->pValue : NULL,
+		 ia != NULL ? ia->ulValueLen : 0);
+	if ((rv = hw_az_key_name(la != NULL ? la->pValue : NULL, la != NULL ? la->ulValueLen : 0, name, sizeof(name))) !=
+	    CKR_OK)
+		goto out;
+	rv = create_version(c, name, true, body, pub, priv, pub_oid, priv_oid, bdata);
+out:
+	json_object_put(body);
+	return rv;
+}
+
+CK_RV hw_az_rotate(void *ctx, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		   int64_t *priv_oid, void **bdata)
+{
+	hw_az_ctx *c = ctx;
+	const hw_az_key *old = key;
+	unsigned char id[128 + 24];
+	char suffix[24];
+	json_object *tags = NULL, *ops = NULL, *body = new_body(&tags, &ops);
+	CK_RV rv = CKR_HOST_MEMORY;
+	if (body == NULL)
+		goto out;
+	/* the old version's type and size: the vault makes the new one alike */
+	static const char *const curves[] = { "P-256", "P-384", "P-521" };
+	int ci = old->nlen == 32 ? 0 : old->nlen == 48 ? 1 : old->nlen == 66 ? 2 : -1;
+	if (old->type == CKK_EC && ci < 0) {
+		rv = CKR_KEY_TYPE_INCONSISTENT;
+		goto out;
+	}
+	json_object_object_add(body, "kty", json_object_new_string(old->type == CKK_EC ? (old->hsm ? "EC-HSM" : "EC") :
+								   old->hsm ? "RSA-HSM" : "RSA"));
+	if (old->type == CKK_EC)
+		json_object_object_add(body, "crv", json_object_new_string(curves[ci]));
+	else
+		json_object_object_add(body, "key_size", json_object_new_int((int)(old->nlen * 8)));
+	ops_add(ops, old->sign, old->decrypt);
+	/* CKA_ID of the version: the key's, then "/vN" for version N > 1,
+	 * so that the old version's public key stays findable apart */
+	size_t id_len = old->id_len;
+	int sl = snprintf(suffix, sizeof(suffix), "/v%lu", (unsigned long)(next > 1 ? next - 1 : 1));
+	if (next > 2 && id_len >= (size_t)sl && memcmp(old->id + id_len - (size_t)sl, suffix, (size_t)sl) == 0)
+		id_len -= (size_t)sl;
+	memcpy(id, old->id, id_len);
+	sl = snprintf(suffix, sizeof(suffix), "/v%lu", (unsigned long)next);
+	if (id_len > 0) {
+		memcpy(id + id_len, suffix, (size_t)sl);
+		id_len += (size_t)sl;
+	}
+	tags_add(tags, old->label, old->label != NULL ? strlen(old->label) : 0, id, id_len);
+	rv = create_version(c, old->name, false, body, pub, priv, pub_oid, priv_oid, bdata);
+out:
+	json_object_put(body);
 	return rv;
 }
 
@@ -339,6 +424,33 @@ static const hw_az_key *record_key(hw_az_ctx *c, size_t i)
 	return k;
 }
 
+/* A later version of record i's key is in the table (a rotation made it). */
+static bool superseded(hw_az_ctx *c, size_t i)
+{
+	bool later = false;
+	pthread_mutex_lock(&c->lock);
+	for (size_t j = i + 1; i < c->nrecs && j < c->nrecs && !later; j++)
+		later = !c->recs[j]->dead && strcmp(c->recs[j]->name, c->recs[i]->name) == 0;
+	pthread_mutex_unlock(&c->lock);
+	return later;
+}
+
+/* The vault deletes a key with all its versions: an old version is
+ * disabled instead, and no longer listed here. */
+static CK_RV retire_version(hw_az_ctx *c, size_t i)
+{
+	CK_RV rv = hw_az_disable(c, i);
+	if (rv != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&c->lock);
+	hw_az_key *k = c->recs[i];
+	k->dead = true;
+	pthread_mutex_unlock(&c->lock);
+	hw_info("slot \"%s\" (azure-kv): %s is an older version of a key with a newer one: the vault deletes only whole "
+		"keys, so this version is disabled instead", c->cs.conf->name, k->kid);
+	return CKR_OK;
+}
+
 CK_RV hw_az_destroy(void *ctx, size_t i)
 {
 	hw_az_ctx *c = ctx;
@@ -348,6 +460,8 @@ CK_RV hw_az_destroy(void *ctx, size_t i)
 	const hw_az_key *k = record_key(c, i);
 	if (k == NULL)
 		return CKR_OBJECT_HANDLE_INVALID;
+	if (superseded(c, i))
+		return retire_version(c, i);
 	/* a key is deleted with all its versions; soft delete keeps it
 	 * recoverable for the vault's retention period */
 	snprintf(path, sizeof(path), "/keys/%s", k->name);

@@ -196,6 +196,18 @@ typedef struct hw_backend_ops {
 	 * it keeps generated keys; as for generate_key otherwise. NULL: the
 	 * slot does not import secret keys. */
 	CK_RV (*import_key)(void *ctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
+
+	/* ---- key rotation (optional; NULL: `hwagg rotate` makes a new key
+	 * pair with the engine's C_GenerateKeyPair) ------------------------- */
+	/* A new version of the private key key (engine holds a ref) on the
+	 * service's own versioning; next is the CKA_HWAGG_KEY_VERSION it
+	 * will have (the old one's + 1). pub/priv hold the engine's common
+	 * attributes; the backend fills them as generate_key_pair does (a
+	 * CKA_ID of the new version's own, so that the old public key stays
+	 * findable apart) and sets the oids and *priv_bdata.
+	 * CKR_FUNCTION_NOT_SUPPORTED: this key has no versions here. */
+	CK_RV (*rotate_key)(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+			    int64_t *priv_oid, void **priv_bdata);
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows. A backend is built in (ops

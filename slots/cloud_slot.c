@@ -521,6 +521,24 @@ CK_RV hw_cloud_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool to
 	return cs->keys->generate(ctx, g, pub, priv, pub_oid, priv_oid, bdata);
 }
 
+CK_RV hw_cloud_rotate(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid,
+		      void **bdata)
+{
+	hw_cloud_slot *cs = ctx;
+	hw_cloud_keyinfo ki;
+	if (cs->keys->rotate == NULL)
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	if (key->bdata == NULL)
+		return CKR_KEY_HANDLE_INVALID;
+	CK_RV rv = cs->keys->rotate(ctx, key->bdata, next, pub, priv, pub_oid, priv_oid, bdata);
+	/* no template: the new version's objects are what a listing shows */
+	if (rv == CKR_OK && cs->keys->record(ctx, (size_t)(*priv_oid - 1) / 2, &ki, NULL) == HW_CLOUD_REC_NONE)
+		rv = CKR_GENERAL_ERROR;
+	if (rv == CKR_OK)
+		rv = hw_cloud_listed_attrs(&ki, pub, priv);
+	return rv;
+}
+
 CK_RV hw_cloud_sign(void *ctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len)
 {
 	hw_cloud_slot *cs = ctx;

@@ -73,6 +73,11 @@ typedef struct hw_cloud_keyops {
 	 * do nothing until enabled there again; NULL: the service's disable
 	 * is not done by this slot (the overlay alone turns the uses off) */
 	CK_RV (*disable)(void *ctx, size_t i);
+	/* a new version of the service's key of private key bdata key, as
+	 * generate makes a key (next: its CKA_HWAGG_KEY_VERSION); NULL: the
+	 * service has no versions of it */
+	CK_RV (*rotate)(void *ctx, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+			int64_t *priv_oid, void **bdata);
 } hw_cloud_keyops;
 
 typedef struct hw_cloud_slot {
@@ -106,7 +111,7 @@ CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op,
 	.has_mechanism = hw_cloud_has_mechanism, .login = hw_cloud_login, .logout = hw_cloud_logout, \
 	.changed = hw_cloud_changed, .load = hw_cloud_load, .create = hw_cloud_create, .update = hw_cloud_update, \
 	.destroy = hw_cloud_destroy, .generate_key_pair = hw_cloud_generate, .sign = hw_cloud_sign, \
-	.decrypt = hw_cloud_decrypt
+	.decrypt = hw_cloud_decrypt, .rotate_key = hw_cloud_rotate
 bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
 CK_RV hw_cloud_login(void *ctx, CK_USER_TYPE who, const CK_UTF8CHAR *pin, CK_ULONG len);
 void hw_cloud_logout(void *ctx);
@@ -120,6 +125,8 @@ CK_RV hw_cloud_load(void *ctx, hw_obj_sink sink, void *arg);
 CK_RV hw_cloud_destroy(void *ctx, int64_t oid, void *bdata);
 CK_RV hw_cloud_generate(void *ctx, CK_KEY_TYPE type, const hw_keygen *g, bool token, hw_attrs *pub, hw_attrs *priv,
 			int64_t *pub_oid, int64_t *priv_oid, void **bdata);
+CK_RV hw_cloud_rotate(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid, int64_t *priv_oid,
+		      void **bdata);
 CK_RV hw_cloud_sign(void *ctx, hw_obj *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
 CK_RV hw_cloud_decrypt(void *ctx, hw_obj *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
 

@@ -17,7 +17,7 @@
 
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_gcp_list_keys, hw_gcp_count, hw_gcp_record, hw_gcp_destroy, hw_gcp_generate,
-					 hw_gcp_sign, hw_gcp_decrypt, hw_gcp_disable };
+					 hw_gcp_sign, hw_gcp_decrypt, hw_gcp_disable, hw_gcp_rotate };
 
 /* projects/P/locations/L/keyRings/R, each part a plain identifier */
 static bool key_ring_ok(const char *s)

@@ -181,8 +181,9 @@ typedef struct hw_gcp_key {
 	unsigned char *spki;      /* DER SubjectPublicKeyInfo */
 	size_t spki_len;
 	char *label;
-	unsigned char id[HW_GCP_ID_MAX];
+	unsigned char id[HW_GCP_ID_MAX + 16];   /* the key's, and "/vN" past version 1 */
 	size_t id_len;
+	size_t key_id_len;        /* the crypto key's own part of id */
 	bool dead;                /* destroy scheduled: not listed any more */
 	bool seen;                /* in the current listing (under the slot lock) */
 } hw_gcp_key;
@@ -213,6 +214,10 @@ CK_RV hw_gcp_call_raw(hw_gcp_ctx *c, const char *op, const char *method, const c
 bool hw_gcp_alg_parse(const char *alg, hw_gcp_key *k);
 /* The public key of a version into a new record (not yet added). */
 CK_RV hw_gcp_key_fetch(hw_gcp_ctx *c, const char *version, hw_gcp_key **out, hw_cloud_err *e);
+/* k's CKA_ID from its crypto key's: as it is for version 1, with "/vN"
+ * after it for a later version (so that a rotation's old public key stays
+ * findable apart); none stays none (the public key's hash then). */
+void hw_gcp_key_set_id(hw_gcp_key *k, const unsigned char *id, size_t len);
 void hw_gcp_key_free(hw_gcp_key *k);
 /* Add (or find the copy already there), marked seen; *idx its index. NULL: out of memory. */
 hw_gcp_key *hw_gcp_key_keep(hw_gcp_ctx *c, hw_gcp_key *k, size_t *idx);
@@ -231,6 +236,10 @@ CK_RV hw_gcp_destroy(void *vc, size_t i);
 /* the version of record i (live) DISABLED */
 CK_RV hw_gcp_disable(void *vc, size_t i);
 /* key creation (gcp_kms_create.c) */
+/* A new version of the crypto key of private key key (rotate_key; its CKA_ID
+ * follows the service's version number, not next). */
+CK_RV hw_gcp_rotate(void *vc, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		    int64_t *priv_oid, void **bdata);
 CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
 

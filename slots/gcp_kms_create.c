@@ -115,6 +115,77 @@ static CK_RV await_enabled(hw_gcp_ctx *c, const char *version, hw_cloud_err *e)
 	}
 }
 
+/* A new version k (taken) into the table and its objects' attributes. */
+static CK_RV keep_new(hw_gcp_ctx *c, hw_gcp_key *k, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		      int64_t *priv_oid, void **bdata)
+{
+	size_t idx = 0;
+	hw_gcp_key *kept = hw_gcp_key_keep(c, k, &idx);
+	if (kept == NULL)
+		return CKR_HOST_MEMORY;
+	CK_RV rv = hw_gcp_key_attrs(c, kept, pub, priv);
+	if (rv != CKR_OK)
+		return rv;
+	*priv_oid = (int64_t)(2 * idx + 1);
+	*pub_oid = (int64_t)(2 * idx + 2);
+	*bdata = kept;
+	return CKR_OK;
+}
+
+CK_RV hw_gcp_rotate(void *vc, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		    int64_t *priv_oid, void **bdata)
+{
+	hw_gcp_ctx *c = vc;
+	const hw_gcp_key *old = key;
+	(void)next;
+	char parent[1200];
+	json_object *body = json_object_new_object(), *resp = NULL, *name = NULL;
+	hw_gcp_key *k = NULL;
+	hw_cloud_err e;
+	const char *cut = strstr(old->name, "/cryptoKeyVersions/");
+	CK_RV rv = CKR_HOST_MEMORY;
+	if (body == NULL)
+		goto out;
+	if (cut == NULL || (size_t)(cut - old->name) >= sizeof(parent)) {
+		rv = CKR_KEY_HANDLE_INVALID;
+		goto out;
+	}
+	snprintf(parent, sizeof(parent), "%.*s/cryptoKeyVersions", (int)(cut - old->name), old->name);
+	/* the version template of the crypto key gives the algorithm; not
+	 * resent after a lost answer, which would leave a second ENABLED
+	 * version (a second private key for the label) */
+	if ((rv = hw_gcp_call(c, "CreateCryptoKeyVersion", "POST", parent, body, false, &resp, &e)) != CKR_OK)
+		goto out;
+	if (!json_object_object_get_ex(resp, "name", &name) || !json_object_is_type(name, json_type_string) ||
+	    strncmp(json_object_get_string(name), parent, strlen(parent)) != 0) {
+		hw_error("slot \"%s\" (gcp-kms): CreateCryptoKeyVersion answered without the new version's name",
+			 c->cs.conf->name);
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	const char *version = json_object_get_string(name);
+	if ((rv = await_enabled(c, version, &e)) != CKR_OK) {
+		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", "CreateCryptoKeyVersion", &e);
+		goto out;
+	}
+	if ((rv = hw_gcp_key_fetch(c, version, &k, &e)) != CKR_OK)
+		goto out;
+	if (old->label != NULL && (k->label = strdup(old->label)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	hw_gcp_key_set_id(k, old->id, old->key_id_len);
+	rv = keep_new(c, k, pub, priv, pub_oid, priv_oid, bdata);
+	k = NULL;
+	if (rv == CKR_OK)
+		hw_info("slot \"%s\" (gcp-kms): created version %s", c->cs.conf->name, version);
+out:
+	json_object_put(body);
+	json_object_put(resp);
+	hw_gcp_key_free(k);
+	return rv;
+}
+
 CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata)
 {
@@ -124,7 +195,6 @@ CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 	hw_gcp_key *k = NULL;
 	json_object *body = NULL, *resp = NULL;
 	hw_cloud_err e;
-	size_t idx = 0;
 	/* one purpose per crypto key: decrypt only when asked for without signing */
 	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false) &&
 		       !hw_attrs_get_bool(priv, CKA_SIGN, false);
@@ -178,21 +248,12 @@ CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	if (ia != NULL && ia->ulValueLen > 0) {
-		memcpy(k->id, ia->pValue, ia->ulValueLen);
-		k->id_len = ia->ulValueLen;
-	}
-	hw_gcp_key *kept = hw_gcp_key_keep(c, k, &idx);
+	if (ia != NULL && ia->ulValueLen > 0)
+		hw_gcp_key_set_id(k, ia->pValue, ia->ulValueLen);
+	rv = keep_new(c, k, pub, priv, pub_oid, priv_oid, bdata);
 	k = NULL;
-	if (kept == NULL) {
-		rv = CKR_HOST_MEMORY;
+	if (rv != CKR_OK)
 		goto out;
-	}
-	if ((rv = hw_gcp_key_attrs(c, kept, pub, priv)) != CKR_OK)
-		goto out;
-	*priv_oid = (int64_t)(2 * idx + 1);
-	*pub_oid = (int64_t)(2 * idx + 2);
-	*bdata = kept;
 	hw_info("slot \"%s\" (gcp-kms): created %s key %s/cryptoKeys/%s", c->cs.conf->name, alg, c->key_ring, id);
 out:
 	json_object_put(body);

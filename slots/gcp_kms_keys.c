@@ -147,6 +147,15 @@ out:
 	return rv;
 }
 
+void hw_gcp_key_set_id(hw_gcp_key *k, const unsigned char *id, size_t len)
+{
+	len = len < HW_GCP_ID_MAX ? len : HW_GCP_ID_MAX;
+	memcpy(k->id, id, len);
+	k->id_len = k->key_id_len = len;
+	if (len > 0 && k->version > 1)
+		k->id_len += (size_t)snprintf((char *)k->id + len, sizeof(k->id) - len, "/v%lu", (unsigned long)k->version);
+}
+
 static hw_cloud_keyinfo key_info(hw_gcp_ctx *c, const hw_gcp_key *k)
 {
 	hw_cloud_keyinfo i = { "gcp-kms", c->cs.conf->name, k->type, k->decrypt, k->hsm ? HW_SEC_HARDWARE : HW_SEC_SOFTWARE,
@@ -247,8 +256,7 @@ static CK_RV on_version(hw_gcp_ctx *c, const hw_gcp_item *v, void *arg)
 		hw_gcp_key_free(k);
 		return CKR_HOST_MEMORY;
 	}
-	memcpy(k->id, key->id, key->id_len);
-	k->id_len = key->id_len;
+	hw_gcp_key_set_id(k, key->id, key->id_len);
 	return hw_gcp_key_keep(c, k, &idx) != NULL ? CKR_OK : CKR_HOST_MEMORY;
 }
 

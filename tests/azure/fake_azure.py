@@ -100,6 +100,7 @@ class State:
         self.vault_base = ""
         self.stats = {"requests": 0, "by_op": {}, "challenges": 0, "rejected_tokens": 0, "tokens_by": {},
                       "faults": 0, "connections": 0, "tls_connections": 0, "created_kty": {},
+                      "new_keys": 0, "new_versions": 0,
                       "cert_assertions": {"ok": 0, "rejected": 0}}
 
     def issue(self, source):
@@ -164,6 +165,8 @@ def op_create(st, name, req):
     with st.lock:
         if name in st.deleted:
             raise VaultError(409, "Conflict", "Key %s is currently in a deleted but recoverable state" % name)
+        # creating an existing name adds a version to it
+        st.stats["new_versions" if st.keys.get(name) else "new_keys"] += 1
         st.keys.setdefault(name, []).append(v)
         st.stats["created_kty"][kty] = st.stats["created_kty"].get(kty, 0) + 1
     return bundle(st, name, v)

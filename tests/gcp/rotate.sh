@@ -1,6 +1,6 @@
 #!/bin/bash
-# Rotation of gcp-kms keys on the loopback fake (tests/rotate/cloud.sh):
-# retire "destroy" schedules the old version's destruction, "disable" sets
+# Rotation of gcp-kms keys on the loopback fake (tests/rotate/cloud.sh): a
+# new version of the same crypto key (CreateCryptoKeyVersion); retire "destroy" schedules the old version's destruction, "disable" sets
 # its state DISABLED (UpdateCryptoKeyVersion); the old public
 # key stays for the verification of old signatures.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -10,5 +10,7 @@ HW_TARGET=gcp-kms
 hw_setup
 . "$HWAGG_SRCDIR/tests/rotate/cloud.sh"
 HW_STAT=hw_gcp_stat
-hw_cloud_rotate rot-del 31 destroy DestroyCryptoKeyVersion
-hw_cloud_rotate rot-dis 32 disable UpdateCryptoKeyVersion
+NEWVER='["by_op"].get("CreateCryptoKeyVersion", 0)'
+NEWKEY='["by_op"].get("CreateCryptoKey", 0)'
+hw_cloud_rotate rot-del 31 destroy DestroyCryptoKeyVersion "$NEWVER" "$NEWKEY"
+hw_cloud_rotate rot-dis 32 disable UpdateCryptoKeyVersion "$NEWVER" "$NEWKEY"

@@ -13,11 +13,16 @@
 # CKA_KEY_TYPE cannot change. Every check is made in processes started
 # after the rotation (p11attr reads after a C_Finalize/C_Initialize).
 # HW_STAT: the target's stat function (hw_kms_stat, hw_gcp_stat).
+#
+# hw_cloud_rotate LABEL ID RETIRE OP NEWVER NEWKEY — a service with key
+# versions: the fake's stat expression NEWVER (new versions of an existing
+# key) grew by one and NEWKEY (new keys) did not: the rotation made a new
+# version of the same key, not a new key.
 
 HW_P11ATTR="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/rotate/p11attr"
 
 hw_cloud_rotate() {
-	local label=$1 id=$2 retire=$3 op=$4 today before after n
+	local label=$1 id=$2 retire=$3 op=$4 newver=${5:-} newkey=${6:-} today before after n v0 k0
 	[ -x "$HW_P11ATTR" ] || hw_fail "tests/rotate/p11attr is not built"
 	python3 - "$HWAGG_CONF" "$retire" <<'PY'
 import json, sys
@@ -33,13 +38,22 @@ PY
 	hw_check_sig "$label before the rotation" "$TMP/$label-old.pem" "$TMP/$label.msg" "$TMP/$label-old.sig"
 
 	before=$("$HW_STAT" "[\"by_op\"].get(\"$op\", 0)")
+	if [ -n "$newver" ]; then
+		v0=$("$HW_STAT" "$newver")
+		k0=$("$HW_STAT" "$newkey")
+	fi
 	echo "$PIN" >"$TMP/pin"
 	chmod 600 "$TMP/pin"
 	newuri=$("$HWAGG_CLI" rotate "pkcs11:token=$TOKEN;object=$label;type=private" --pin-file "$TMP/pin" \
 		2>"$TMP/rot.err") || hw_fail "rotate $label: $(cat "$TMP/rot.err")"
 	after=$("$HW_STAT" "[\"by_op\"].get(\"$op\", 0)")
 	[ "$after" -eq $((before + 1)) ] || hw_fail "the fake saw $((after - before)) $op requests for the rotation"
-	hw_pass "$TOKEN: hwagg rotate $label (retire: $retire) made a new key and sent $op for the old one"
+	if [ -n "$newver" ]; then
+		[ "$("$HW_STAT" "$newver")" -eq $((v0 + 1)) ] || hw_fail "the fake saw no new version of $label's key"
+		[ "$("$HW_STAT" "$newkey")" -eq "$k0" ] || hw_fail "the rotation of $label made a new key"
+		hw_pass "$TOKEN: hwagg rotate $label made a new version of the same key (not a new key)"
+	fi
+	hw_pass "$TOKEN: hwagg rotate $label (retire: $retire) sent $op for the old key (version)"
 
 	# the label: one private key (the new one), two public keys
 	hw_run "private keys after the rotation" hw_p11 --login --pin "$PIN" --list-objects --type privkey
