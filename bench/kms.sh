@@ -1,7 +1,12 @@
 #!/bin/bash
 # The aws-kms slot on the loopback fake of KMS (tests/kms/fake_kms.py) with
 # a fixed latency added to every KMS request, in one run:
-#   bench/kms.sh [BUILD_DIR] [SECONDS] [LATENCY_MS] [WORKERS]   (defaults: _build 5 20 1)
+#   bench/kms.sh [BUILD_DIR] [SECONDS] [LATENCY_MS] [WORKERS] [added|service]
+#   (defaults: _build 5 20 1 added)
+# added: the fake waits LATENCY_MS before its own work on every KMS request;
+# service: every KMS answer leaves LATENCY_MS after its request came in, the
+# fake's own work included (a service with that response time, so that a
+# client with no overhead of its own would reach 16 / latency exactly)
 # WORKERS > 1: after the key is made, the fake serves HTTPS from that many
 # processes on one listening socket (one Python process is the bottleneck
 # of the 16-thread run, not the slot)
@@ -20,6 +25,7 @@ build=$(cd "${1:-$top/_build}" && pwd)
 secs=${2:-5}
 lat=${3:-20}
 workers=${4:-1}
+model=${5:-added}
 export HWAGG_SRCDIR=$top HWAGG_BUILDDIR=$build HWAGG_MODULE=$build/.libs/libhwagg-pkcs11.so \
 	HWAGG_BACKEND_DIR=$build/.libs HW_TIMEOUT=300
 client=$build/tests/kms/kmsclient
@@ -30,7 +36,11 @@ hw_setup >/dev/null
 hw_keygen_ec bench-ec 01
 
 stat() { hw_kms_stat "$1"; }
-hw_kms_fault '{"latency_ms":'"$lat"'}'
+case $model in
+added) hw_kms_fault '{"latency_ms":'"$lat"'}' ;;
+service) hw_kms_fault '{"service_ms":'"$lat"'}' ;;
+*) echo "bench/kms.sh: added or service, not $model" >&2; exit 1 ;;
+esac
 [ "$workers" -le 1 ] || hw_kms_ctl /_fork '{"workers":'"$workers"'}'
 
 # CPU seconds (user + system) used so far by the fake's processes
@@ -86,7 +96,7 @@ for _ in 1 2 3 4 5; do
 done
 
 per1000() { python3 -c "print(round(1000.0 * $1 / max($2, 1), 2))"; }
-echo "aws-kms on the loopback fake ($workers process(es)), ${lat} ms added per KMS request, ${secs} s per run"
+echo "aws-kms on the loopback fake ($workers process(es)), ${lat} ms per KMS request ($model), ${secs} s per run"
 echo "16 threads: $ops16 signs/s (ideal 16/${lat}ms = $ideal/s, $(python3 -c "print(round(100.0*$ops16/$ideal,1))") %), p50 $p50_16 ms, p99 $p99_16 ms, $n16 signs"
 echo "1 thread:   $ops1 signs/s, p50 $p50_1 ms, p99 $p99_1 ms ($n1 signs)"
 echo "plain keep-alive HTTPS request to the fake: p50 $pp50 ms, p99 $pp99 ms ($pn requests); sign p50 / plain p50 = $(python3 -c "print(round($p50_1/$pp50,3))")"

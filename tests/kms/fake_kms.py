@@ -13,6 +13,9 @@ credentials (plain HTTP). Faults are injected through a control
 endpoint on the HTTP port:
 
   POST /_fault {"latency_ms": 20}                   every KMS request waits
+  POST /_fault {"service_ms": 20}                   every KMS answer leaves 20 ms after
+       its request came in, the fake's own work included (a service with
+       that response time: what the 16-thread benchmark measures against)
   POST /_fault {"mode": "throttle", "count": 3}     next 3 KMS requests fail
        "every": 4 hits only every 4th matching request;
        modes: throttle (400 ThrottlingException), http429, http500, reset
@@ -84,6 +87,7 @@ class State:
         self.expire_in = 3600
         self.web_token = token_file_contents
         self.latency = 0.0
+        self.service = 0.0
         self.sso_token = None
         # (benchmarks) per-worker [tls connections, Sign requests] in memory
         # shared across /_fork; worker 0 (this process) counts in stats
@@ -460,6 +464,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def answer(self, status, payload, ctype="application/x-amz-json-1.1", extra=None):
         data = payload if isinstance(payload, bytes) else payload.encode()
+        due = getattr(self, "due", None)
+        if due is not None:
+            self.due = None
+            time.sleep(max(0.0, due - time.monotonic()))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -476,6 +484,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- HTTPS: KMS and STS ----
     def do_POST(self):
         st = self.server.state
+        self.due = None
         body = self.body()
         if not self.server.tls:
             return self.control(body)
@@ -483,6 +492,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not target:
             return self.sts(body)
         op = target.split(".", 1)[-1]
+        if st.service:
+            self.due = time.monotonic() + st.service
         with st.lock:
             st.stats["requests"] += 1
             st.stats["by_op"][op] = st.stats["by_op"].get(op, 0) + 1
@@ -651,6 +662,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 if "latency_ms" in req:
                     st.latency = req["latency_ms"] / 1000.0
+                if "service_ms" in req:
+                    st.service = req["service_ms"] / 1000.0
                 if "mode" in req:
                     st.fault = {"mode": req["mode"], "count": int(req.get("count", 1)), "ops": req.get("ops"),
                                 "every": max(1, int(req.get("every", 1)))}
