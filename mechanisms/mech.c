@@ -7,6 +7,7 @@
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
 #include "mechanisms/cipher.h"
+#include "mechanisms/ecdh.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +60,11 @@ static CK_RV check_aes_wrap(const hw_mech *m, const CK_MECHANISM *mech)
 	if (mech->pParameter == NULL)
 		return mech->ulParameterLen == 0 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
 	return mech->ulParameterLen == 8 ? CKR_OK : CKR_MECHANISM_PARAM_INVALID;
+}
+
+static CK_RV check_ecdh(const hw_mech *m, const CK_MECHANISM *mech)
+{
+	return hw_ecdh_params_parse(mech, NULL);
 }
 
 static CK_RV check_sk(const hw_mech *m, const CK_MECHANISM *mech)
@@ -156,6 +162,10 @@ static const hw_mech table[] = {
 	{ MECH(CKM_AES_KEY_WRAP_PAD), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
 	  CKM_AES_KEY_WRAP_PAD, HW_NO_HASH, false, check_aes_wrap },
 
+	/* key agreement: a secret key from an EC private key and a point */
+	{ MECH(CKM_ECDH1_DERIVE), CKK_EC, CKF_DERIVE | EC_CAPS, 256, 521, CKM_ECDH1_DERIVE, HW_NO_HASH, false,
+	  check_ecdh },
+
 	/* digests, always in software */
 	{ MECH(CKM_SHA_1), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA_1, CKM_SHA_1, true, NULL },
 	{ MECH(CKM_SHA224), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA224, CKM_SHA224, true, NULL },
@@ -202,7 +212,6 @@ static const struct {
 	{ MECH(CKM_DH_PKCS_KEY_PAIR_GEN) },
 	{ MECH(CKM_DH_PKCS_DERIVE) },
 	{ MECH(CKM_MD5) },
-	{ MECH(CKM_ECDH1_DERIVE) },
 	{ MECH(CKM_ECDH1_COFACTOR_DERIVE) },
 	{ MECH(CKM_DES3_KEY_GEN) },
 	{ MECH(CKM_DES3_CBC) },

@@ -137,6 +137,7 @@ static const hw_conf_key slot_keys[] = {
 	{ "mechanisms", json_type_object, false },
 	{ "refresh_s", json_type_int, false, 0, 86400, .unit = "seconds" },
 	{ "timeout_ms", json_type_int, false, 1, 600000, .unit = "milliseconds" },
+	{ "allow_import", json_type_boolean, false },
 	{ NULL, json_type_null, false },
 };
 

@@ -655,3 +655,40 @@ CK_RV hw_C_DigestFinal(CK_SESSION_HANDLE h, unsigned char *out, CK_ULONG *out_le
 {
 	return op_run(h, HW_OP_DIGEST, false, NULL, 0, out, out_len, digest_fin);
 }
+
+/* C_DigestKey (B 5.12.4): the secret key's value goes into the digest in
+ * the token, never through the application. Any error ends the digest. */
+CK_RV hw_C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
+{
+	hw_session *se;
+	hw_obj *k = NULL;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_slot *s = &hw_g.slots[se->slot];
+	hw_lock(&se->lock);
+	hw_op *op = &se->ops[HW_OP_DIGEST];
+	if (!op->active) {
+		rv = CKR_OPERATION_NOT_INITIALIZED;
+		goto out;
+	}
+	if ((rv = hw_obj_get(se, key, CKR_KEY_HANDLE_INVALID, &k)) == CKR_OK) {
+		hw_snap *snap = hw_obj_snap(k);
+		bool secret = hw_attrs_get_ulong(hw_snap_attrs(snap), CKA_CLASS, CKO_DATA) == CKO_SECRET_KEY;
+		hw_snap_put(snap);
+		if (!secret || s->ops->digest_key == NULL)
+			rv = CKR_KEY_INDIGESTIBLE;
+		else
+			rv = s->ops->digest_key(s->ctx, k, op->dg);
+	}
+	op->updated = true;
+	if (rv != CKR_OK) {
+		hw_info("slot \"%s\": digest of a key: %s", s->conf->name, hw_rv_name(rv));
+		hw_op_end(op);
+	}
+out:
+	hw_unlock(&se->lock);
+	hw_obj_put(k);
+	hw_session_put(se);
+	return rv;
+}

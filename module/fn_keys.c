@@ -270,11 +270,7 @@ CK_RV hw_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM *mech,
 	return rv;
 }
 
-/* A secret or private key the backend makes (C_GenerateKey, C_UnwrapKey)
- * from a checked template: who may write it, then the template with the
- * engine's defaults in a. gen: the generating mechanism, or
- * CK_UNAVAILABLE_INFORMATION for a key that was not generated. */
-static CK_RV new_key_attrs(const hw_session *se, const hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n,
+CK_RV hw_new_key_attrs(const hw_session *se, const hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n,
 			   CK_OBJECT_CLASS cls, CK_MECHANISM_TYPE gen, hw_attrs *a, bool *token)
 {
 	bool priv;
@@ -294,7 +290,7 @@ static CK_RV new_key_attrs(const hw_session *se, const hw_slot *s, const CK_ATTR
 }
 
 /* Hand the backend's new key to the session (or free what it made). */
-static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, int64_t oid, void *bdata,
+CK_RV hw_new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, int64_t oid, void *bdata,
 			     CK_OBJECT_HANDLE *out, const char *what, const char *how, bool token)
 {
 	hw_attrs shown;
@@ -315,7 +311,7 @@ static CK_RV new_key_install(hw_session *se, hw_slot *s, CK_RV rv, hw_attrs *a, 
 }
 
 /* The HMAC key types (M "HMAC"): generic secrets named after their digest. */
-static bool hmac_key_type(CK_KEY_TYPE kt)
+bool hw_hmac_key_type(CK_KEY_TYPE kt)
 {
 	return kt == CKK_SHA_1_HMAC || kt == CKK_SHA224_HMAC || kt == CKK_SHA256_HMAC || kt == CKK_SHA384_HMAC ||
 	       kt == CKK_SHA512_HMAC;
@@ -327,52 +323,8 @@ static CK_RV secret_key_type(const hw_mech *m, const CK_ATTRIBUTE *t, CK_ULONG n
 {
 	bool found;
 	CK_RV rv = hw_tmpl_ulong(t, n, CKA_KEY_TYPE, kt, &found);
-	if (rv == CKR_OK && !(found && m->type == CKM_GENERIC_SECRET_KEY_GEN && hmac_key_type(*kt)))
+	if (rv == CKR_OK && !(found && m->type == CKM_GENERIC_SECRET_KEY_GEN && hw_hmac_key_type(*kt)))
 		*kt = m->key_type;
-	return rv;
-}
-
-/* C_CreateObject of a secret key (import): the value comes from the
- * template and is kept by the backend as it keeps the keys it makes; the
- * key is marked for what it is: CKA_LOCAL false, and never
- * CKA_ALWAYS_SENSITIVE or CKA_NEVER_EXTRACTABLE (B 4.9 fn, M "AES"). */
-CK_RV hw_secret_import(hw_session *se, hw_slot *s, const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *out)
-{
-	hw_attrs a;
-	const CK_ATTRIBUTE *v = hw_tmpl_find(t, n, CKA_VALUE);
-	CK_ULONG kt = 0, len = 0;
-	bool found = false, token = false;
-	int64_t oid = 0;
-	void *bdata = NULL;
-	CK_RV rv;
-	hw_attrs_init(&a);
-	if ((rv = hw_rules_check(t, n, CKO_SECRET_KEY, HW_TMPL_CREATE, NULL, s->auth == HW_AUTH_SO)) != CKR_OK ||
-	    (rv = hw_tmpl_ulong(t, n, CKA_KEY_TYPE, &kt, &found)) != CKR_OK)
-		goto out;
-	if (!found || v == NULL || v->ulValueLen == 0) {
-		rv = CKR_TEMPLATE_INCOMPLETE;
-		goto out;
-	}
-	if (kt == CKK_AES ? v->ulValueLen != 16 && v->ulValueLen != 24 && v->ulValueLen != 32
-			  : (kt != CKK_GENERIC_SECRET && !hmac_key_type(kt)) || v->ulValueLen > HW_SECRET_MAX) {
-		rv = CKR_ATTRIBUTE_VALUE_INVALID;
-		goto out;
-	}
-	/* CKA_VALUE_LEN is the value's: one that says otherwise contradicts it */
-	if ((rv = hw_tmpl_ulong(t, n, CKA_VALUE_LEN, &len, &found)) != CKR_OK)
-		goto out;
-	if (found && len != v->ulValueLen) {
-		rv = CKR_TEMPLATE_INCONSISTENT;
-		goto out;
-	}
-	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK ||
-	    (rv = hw_attrs_set_ulong(&a, CKA_VALUE_LEN, v->ulValueLen)) != CKR_OK)
-		goto out;
-	rv = s->ops->import_key(s->ctx, token, &a, &oid, &bdata);
-	hw_attrs_remove(&a, CKA_VALUE);        /* never in the cache, whatever happened */
-	rv = new_key_install(se, s, rv, &a, oid, bdata, out, "import", "CKO_SECRET_KEY", token);
-out:
-	hw_attrs_clear(&a);
 	return rv;
 }
 
@@ -415,16 +367,47 @@ CK_RV hw_C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_ATTRIBUTE *t,
 	}
 	if ((rv = hw_mech_key_size_check(s->conf, m, len)) != CKR_OK)
 		goto out;
-	if ((rv = new_key_attrs(se, s, t, n, CKO_SECRET_KEY, m->type, &a, &token)) != CKR_OK ||
+	if ((rv = hw_new_key_attrs(se, s, t, n, CKO_SECRET_KEY, m->type, &a, &token)) != CKR_OK ||
 	    (rv = hw_attrs_set_ulong(&a, CKA_KEY_TYPE, kt)) != CKR_OK)
 		goto out;
 	/* no lock held: the token may take its time */
 	rv = s->ops->generate_key(s->ctx, mech, token, &a, &oid, &bdata);
-	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "generate", m->name, token);
+	rv = hw_new_key_install(se, s, rv, &a, oid, bdata, key, "generate", m->name, token);
 out:
 	hw_attrs_clear(&a);
 	hw_session_put(se);
 	return rv;
+}
+
+/* Wrapping must not be a way out for a sensitive key (the published
+ * attacks on PKCS#11 key management): one may leave only under a key that
+ * nobody can turn the wrapped bytes back into its value with — one the SO
+ * marked CKA_TRUSTED, or a secret key that was never known outside its
+ * token (CKA_ALWAYS_SENSITIVE: not imported, not unwrapped) and cannot
+ * decrypt. A public wrapping key needs CKA_TRUSTED: whoever holds its
+ * private key reads what it wraps. Whatever the token refuses anyway
+ * (unextractable keys, keys without CKA_WRAP) is left to it, so that its
+ * answer is the one the application sees. */
+static CK_RV wrap_allowed(const hw_slot *s, hw_obj *wk, hw_obj *k)
+{
+	hw_snap *ws = hw_obj_snap(wk), *ks = hw_obj_snap(k);
+	const hw_attrs *w = hw_snap_attrs(ws), *a = hw_snap_attrs(ks);
+	const char *why = NULL;
+	if (hw_attrs_get_bool(a, CKA_SENSITIVE, true) && hw_attrs_get_bool(a, CKA_EXTRACTABLE, false) &&
+	    hw_attrs_get_bool(w, CKA_WRAP, false) && !hw_attrs_get_bool(w, CKA_TRUSTED, false)) {
+		if (hw_attrs_get_ulong(w, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY)
+			why = "a public wrapping key must be CKA_TRUSTED to wrap a sensitive key";
+		else if (hw_attrs_get_bool(w, CKA_DECRYPT, false))
+			why = "the wrapping key can also decrypt what it wraps";
+		else if (!hw_attrs_get_bool(w, CKA_ALWAYS_SENSITIVE, false))
+			why = "the wrapping key was known outside the token (imported or unwrapped)";
+	}
+	hw_snap_put(ws);
+	hw_snap_put(ks);
+	if (why == NULL)
+		return CKR_OK;
+	hw_warn("slot \"%s\": key wrap of a sensitive key refused: %s", s->conf->name, why);
+	return CKR_KEY_NOT_WRAPPABLE;
 }
 
 CK_RV hw_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
@@ -449,6 +432,8 @@ CK_RV hw_C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE wra
 	if ((rv = key_mech(s, mech, CKF_WRAP, &m)) != CKR_OK ||
 	    (rv = hw_obj_get(se, wrapping, CKR_WRAPPING_KEY_HANDLE_INVALID, &wk)) != CKR_OK ||
 	    (rv = hw_obj_get(se, key, CKR_KEY_HANDLE_INVALID, &k)) != CKR_OK)
+		goto out;
+	if ((rv = wrap_allowed(s, wk, k)) != CKR_OK)
 		goto out;
 	/* whether the keys may be used so is the token's to say */
 	len = *out_len;
@@ -510,10 +495,10 @@ CK_RV hw_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE u
 	}
 	/* fn 6: key material comes from the wrapped bytes, never the template */
 	if ((rv = hw_rules_check(t, n, cls, HW_TMPL_GENERATE, NULL, false)) != CKR_OK ||
-	    (rv = new_key_attrs(se, s, t, n, cls, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK)
+	    (rv = hw_new_key_attrs(se, s, t, n, cls, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK)
 		goto out;
 	rv = s->ops->unwrap_key(s->ctx, mech, uk, wrapped, len, token, &a, &oid, &bdata);
-	rv = new_key_install(se, s, rv, &a, oid, bdata, key, "unwrap", m->name, token);
+	rv = hw_new_key_install(se, s, rv, &a, oid, bdata, key, "unwrap", m->name, token);
 out:
 	hw_attrs_clear(&a);
 	hw_obj_put(uk);
@@ -521,10 +506,82 @@ out:
 	return rv;
 }
 
+/* The base key of a derivation: a private key of the mechanism's type
+ * that allows it (B 5.18.5); the derived key is always sensitive or never
+ * extractable only if the base was too (B 4.10 fn). */
+static CK_RV derive_base(const hw_mech *m, hw_obj *base, hw_attrs *a)
+{
+	hw_snap *snap = hw_obj_snap(base);
+	const hw_attrs *b = hw_snap_attrs(snap);
+	CK_RV rv = CKR_OK;
+	if (hw_attrs_get_ulong(b, CKA_CLASS, CKO_DATA) != CKO_PRIVATE_KEY ||
+	    hw_attrs_get_ulong(b, CKA_KEY_TYPE, CKK_VENDOR_DEFINED) != m->key_type)
+		rv = CKR_KEY_TYPE_INCONSISTENT;
+	else if (!hw_attrs_get_bool(b, CKA_DERIVE, false))
+		rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+	else if ((rv = hw_attrs_set_bool(a, CKA_ALWAYS_SENSITIVE, hw_attrs_get_bool(b, CKA_ALWAYS_SENSITIVE, false) &&
+						  hw_attrs_get_bool(a, CKA_SENSITIVE, true))) == CKR_OK)
+		rv = hw_attrs_set_bool(a, CKA_NEVER_EXTRACTABLE, hw_attrs_get_bool(b, CKA_NEVER_EXTRACTABLE, false) &&
+							 !hw_attrs_get_bool(a, CKA_EXTRACTABLE, false));
+	hw_snap_put(snap);
+	return rv;
+}
+
 CK_RV hw_C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE base,
 		     CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_HANDLE *key)
 {
-	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
+	hw_session *se;
+	hw_obj *bk = NULL;
+	hw_attrs a;
+	const hw_mech *m = NULL;
+	CK_ULONG kt = 0, len = 0, cls = CKO_SECRET_KEY;
+	bool found, lfound, token = false;
+	int64_t oid = 0;
+	void *bdata = NULL;
+	CK_RV rv = hw_session_get(h, &se);
+	if (rv != CKR_OK)
+		return rv;
+	hw_attrs_init(&a);
+	hw_slot *s = &hw_g.slots[se->slot];
+	if (s->ops->derive_key == NULL) {
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+		goto out;
+	}
+	if (mech == NULL || key == NULL || (t == NULL && n > 0)) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if ((rv = key_mech(s, mech, CKF_DERIVE, &m)) != CKR_OK ||
+	    (rv = hw_obj_get(se, base, CKR_KEY_HANDLE_INVALID, &bk)) != CKR_OK ||
+	    (rv = hw_tmpl_ulong(t, n, CKA_CLASS, &cls, &found)) != CKR_OK ||
+	    (rv = hw_tmpl_ulong(t, n, CKA_KEY_TYPE, &kt, &found)) != CKR_OK ||
+	    (rv = hw_tmpl_ulong(t, n, CKA_VALUE_LEN, &len, &lfound)) != CKR_OK)
+		goto out;
+	/* a secret key of a type the template names (M 2.3.13) */
+	if (!found) {
+		rv = CKR_TEMPLATE_INCOMPLETE;
+		goto out;
+	}
+	if (cls != CKO_SECRET_KEY || (kt != CKK_AES && kt != CKK_GENERIC_SECRET && !hw_hmac_key_type(kt))) {
+		rv = CKR_TEMPLATE_INCONSISTENT;
+		goto out;
+	}
+	if (kt == CKK_AES ? !lfound || (len != 16 && len != 24 && len != 32)
+			  : lfound && (len == 0 || len > HW_SECRET_MAX)) {
+		rv = kt == CKK_AES && !lfound ? CKR_TEMPLATE_INCOMPLETE : CKR_ATTRIBUTE_VALUE_INVALID;
+		goto out;
+	}
+	if ((rv = hw_rules_check(t, n, CKO_SECRET_KEY, HW_TMPL_GENERATE, NULL, false)) != CKR_OK ||
+	    (rv = hw_new_key_attrs(se, s, t, n, CKO_SECRET_KEY, CK_UNAVAILABLE_INFORMATION, &a, &token)) != CKR_OK ||
+	    (rv = derive_base(m, bk, &a)) != CKR_OK)
+		goto out;
+	rv = s->ops->derive_key(s->ctx, mech, bk, token, &a, &oid, &bdata);
+	rv = hw_new_key_install(se, s, rv, &a, oid, bdata, key, "derive", m->name, token);
+out:
+	hw_attrs_clear(&a);
+	hw_obj_put(bk);
+	hw_session_put(se);
+	return rv;
 }
 
 CK_RV hw_C_SeedRandom(CK_SESSION_HANDLE h, unsigned char *seed, CK_ULONG len)

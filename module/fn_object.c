@@ -97,14 +97,19 @@ CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_
 		rv = CKR_TEMPLATE_INCOMPLETE;
 		goto out;
 	}
-	if (cls == CKO_SECRET_KEY && s->ops->import_key != NULL) {
-		rv = hw_secret_import(se, s, tmpl, n, out);
+	if ((cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY) && s->ops->import_key != NULL) {
+		/* through a policy token, both it and the member must allow it */
+		if (!hw_import_allowed(&hw_g.slots[se->slot]) || !hw_import_allowed(s))
+			rv = CKR_ACTION_PROHIBITED;
+		else if (cls == CKO_SECRET_KEY)
+			rv = hw_secret_import(se, s, tmpl, n, out);
+		else
+			rv = hw_private_import(se, s, tmpl, n, out);
 		goto out;
 	}
 	if (cls != CKO_DATA && cls != CKO_CERTIFICATE && cls != CKO_PUBLIC_KEY) {
-		/* private keys are generated, never imported; secret keys only
-		 * where the slot can keep them */
-		hw_info("slot \"%s\": create object: class 0x%lx cannot be created (only data, "
+		/* keys only where the slot can keep them */
+		hw_info("slot \"%s\": create object: class 0x%lx cannot be created here (only data, "
 			"certificates and public keys)", s->conf->name, (unsigned long)cls);
 		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
@@ -269,6 +274,7 @@ static CK_RV set_attrs(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, const CK_ATTRIB
 	hw_session *se;
 	hw_obj *o = NULL;
 	hw_attrs a;
+	const char *why = NULL;
 	CK_RV rv = hw_session_get(h, &se);
 	if (rv != CKR_OK)
 		return rv;
@@ -296,6 +302,8 @@ static CK_RV set_attrs(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, const CK_ATTRIB
 		;
 	else if ((rv = hw_attrs_copy(&a, cur)) != CKR_OK || (rv = hw_attrs_merge(&a, tmpl, n)) != CKR_OK)
 		;
+	else if ((rv = hw_rules_roles(cur, &a, &why)) != CKR_OK)
+		hw_warn("slot \"%s\": attribute change refused: %s", s->conf->name, why);
 	else if (token && s->ops->update == NULL)
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	else if (token && (rv = s->ops->update(s->ctx, o->oid, &a)) != CKR_OK)

@@ -11,11 +11,6 @@ static CK_RV unsupported(CK_SESSION_HANDLE h)
 	return hw_session_answer(h, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-CK_RV hw_C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
-{
-	return unsupported(h);
-}
-
 CK_RV hw_C_SignRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
 {
 	return unsupported(h);

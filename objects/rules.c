@@ -318,7 +318,9 @@ CK_RV hw_rules_defaults(hw_attrs *a, CK_OBJECT_CLASS cls, bool local, CK_MECHANI
 	}
 	if (cls == CKO_PRIVATE_KEY) {
 		D(hw_attrs_default(a, CKA_SUBJECT, "", 0));
-		D(hw_attrs_default_bool(a, CKA_DECRYPT, true));
+		/* a key both unwraps and decrypts only when the template asks
+		 * for both (see hw_rules_roles) */
+		D(hw_attrs_default_bool(a, CKA_DECRYPT, !hw_attrs_get_bool(a, CKA_UNWRAP, false)));
 		D(hw_attrs_default_bool(a, CKA_SIGN, true));
 		D(hw_attrs_default_bool(a, CKA_SIGN_RECOVER, false));
 		D(hw_attrs_default_bool(a, CKA_UNWRAP, false));
@@ -337,8 +339,11 @@ CK_RV hw_rules_defaults(hw_attrs *a, CK_OBJECT_CLASS cls, bool local, CK_MECHANI
 		 * otherwise; wrapping is asked for, never given by default */
 		D(hw_attrs_default_bool(a, CKA_SENSITIVE, true));
 		D(hw_attrs_default_bool(a, CKA_EXTRACTABLE, false));
-		D(hw_attrs_default_bool(a, CKA_ENCRYPT, true));
-		D(hw_attrs_default_bool(a, CKA_DECRYPT, true));
+		/* a key that wraps does not also decrypt (nor one that unwraps
+		 * encrypt) unless the template asks for both: the bytes it wraps
+		 * could be decrypted back into a key's value */
+		D(hw_attrs_default_bool(a, CKA_ENCRYPT, !hw_attrs_get_bool(a, CKA_UNWRAP, false)));
+		D(hw_attrs_default_bool(a, CKA_DECRYPT, !hw_attrs_get_bool(a, CKA_WRAP, false)));
 		D(hw_attrs_default_bool(a, CKA_SIGN, true));
 		D(hw_attrs_default_bool(a, CKA_VERIFY, true));
 		D(hw_attrs_default_bool(a, CKA_WRAP, false));
@@ -352,4 +357,22 @@ CK_RV hw_rules_defaults(hw_attrs *a, CK_OBJECT_CLASS cls, bool local, CK_MECHANI
 	}
 #undef D
 	return rv;
+}
+
+/* The pairs of roles that together let wrapped key bytes be read
+ * (wrap + decrypt) or chosen bytes become a key (unwrap + encrypt). */
+static const CK_ATTRIBUTE_TYPE roles[][2] = { { CKA_WRAP, CKA_DECRYPT }, { CKA_UNWRAP, CKA_ENCRYPT } };
+
+CK_RV hw_rules_roles(const hw_attrs *before, const hw_attrs *after, const char **why)
+{
+	for (size_t i = 0; i < HW_ARRAY_LEN(roles); i++) {
+		bool had = hw_attrs_get_bool(before, roles[i][0], false) && hw_attrs_get_bool(before, roles[i][1], false);
+		bool has = hw_attrs_get_bool(after, roles[i][0], false) && hw_attrs_get_bool(after, roles[i][1], false);
+		if (has && !had) {
+			*why = i == 0 ? "a key cannot come to both wrap and decrypt"
+				      : "a key cannot come to both unwrap and encrypt";
+			return CKR_TEMPLATE_INCONSISTENT;
+		}
+	}
+	return CKR_OK;
 }

@@ -73,4 +73,10 @@ const CK_ATTRIBUTE *hw_tmpl_find(const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_ATTRIB
  * whether the token generated the key (CKA_LOCAL, KEY_GEN_MECHANISM). */
 CK_RV hw_rules_defaults(hw_attrs *a, CK_OBJECT_CLASS cls, bool local, CK_MECHANISM_TYPE gen_mech);
 
+/* A change of an existing key (C_SetAttributeValue) from before to after
+ * that gives it two roles which together defeat CKA_SENSITIVE (wrap and
+ * decrypt, unwrap and encrypt): CKR_TEMPLATE_INCONSISTENT and why. A key
+ * may be created with both only when its template names both. */
+CK_RV hw_rules_roles(const hw_attrs *before, const hw_attrs *after, const char **why);
+
 #endif

@@ -61,7 +61,7 @@ main_check() {
 }
 step "build and make check" main_check
 
-UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_config_check tests/unit/test_store tests/unit/test_pin tests/unit/test_uri tests/unit/test_hmap tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_coldstart tests/dlopen/test_hsm tests/dlopen/test_hsm_wrap tests/hostile/test_hostile tests/external/test_threads tests/dlopen/test_audit tests/unit/test_policy_conf tests/dlopen/test_policy tests/dlopen/test_policy_env tests/dlopen/test_secret tests/dlopen/test_hsm_secret"
+UNIT="tests/unit/test_attrs tests/unit/test_mech tests/unit/test_encode tests/unit/test_config tests/unit/test_config_check tests/unit/test_store tests/unit/test_pin tests/unit/test_uri tests/unit/test_hmap tests/dlopen/test_dlopen tests/dlopen/test_rules tests/dlopen/test_coldstart tests/dlopen/test_hsm tests/dlopen/test_hsm_wrap tests/hostile/test_hostile tests/external/test_threads tests/dlopen/test_audit tests/unit/test_policy_conf tests/dlopen/test_policy tests/dlopen/test_policy_env tests/dlopen/test_secret tests/dlopen/test_hsm_secret tests/dlopen/test_keymgmt"
 asan() {
 	local b="$top/_build-asan" san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	rm -rf "$b" && mkdir -p "$b" && cd "$b" &&

@@ -208,6 +208,19 @@ typedef struct hw_backend_ops {
 	 * CKR_FUNCTION_NOT_SUPPORTED: this key has no versions here. */
 	CK_RV (*rotate_key)(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 			    int64_t *priv_oid, void **priv_bdata);
+
+	/* ---- key derivation and digesting (optional) ------------------------ */
+	/* C_DeriveKey with mech (validated against the mechanism table) from
+	 * the private key base (engine holds a ref; the engine checked its
+	 * class, type and CKA_DERIVE). attrs holds the checked template with
+	 * CKA_KEY_TYPE and, when the template gave one, CKA_VALUE_LEN (else
+	 * the backend sets it); token, *oid and *bdata as for generate_key.
+	 * NULL: CKR_FUNCTION_NOT_SUPPORTED. */
+	CK_RV (*derive_key)(void *ctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs,
+			    int64_t *oid, void **bdata);
+	/* C_DigestKey: feed the secret key's value into d. NULL: no key of
+	 * the slot can be digested (CKR_KEY_INDIGESTIBLE). */
+	CK_RV (*digest_key)(void *ctx, hw_obj *key, hw_digest *d);
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows. A backend is built in (ops

@@ -10,6 +10,7 @@
 #include "slots/stored.h"
 #include "objects/pin.h"
 #include "slots/soft_int.h"
+#include "mechanisms/key_import.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -117,8 +118,9 @@ static bool soft_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_
 	case CKM_SHA_1_HMAC: case CKM_SHA224_HMAC: case CKM_SHA256_HMAC: case CKM_SHA384_HMAC:
 	case CKM_SHA512_HMAC: case CKM_SHA_1_HMAC_GENERAL: case CKM_SHA224_HMAC_GENERAL:
 	case CKM_SHA256_HMAC_GENERAL: case CKM_SHA384_HMAC_GENERAL: case CKM_SHA512_HMAC_GENERAL:
+	case CKM_ECDH1_DERIVE:
 		if (info != NULL)
-			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT |
+			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT | CKF_DERIVE |
 				      CKF_GENERATE_KEY_PAIR | CKF_GENERATE | CKF_WRAP | CKF_UNWRAP;
 		return true;
 	default:
@@ -341,6 +343,41 @@ out:
 	return rv;
 }
 
+/* C_CreateObject of a key: a secret key (soft_secret.c) or a private key,
+ * whose parts the engine checked: kept sealed like a generated one. */
+static CK_RV soft_import(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	soft_ctx *c = vctx;
+	EVP_PKEY *key = NULL;
+	hw_secret *der = NULL;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	if (hw_attrs_get_ulong(attrs, CKA_CLASS, CKO_DATA) != CKO_PRIVATE_KEY)
+		return hw_soft_import_key(vctx, token, attrs, oid, bdata);
+	hw_crypto_secure_heap();
+	CK_RV rv = hw_key_from_attrs(attrs, &key);
+	hw_key_strip_private(attrs);
+	if (rv != CKR_OK || (rv = hw_vendor_attrs(attrs, "soft", HW_SEC_SOFTWARE, 1, NULL)) != CKR_OK)
+		goto out;
+	if (token) {
+		hw_attrs *one[1] = { attrs };
+		if ((rv = hw_key_to_der(key, &der)) != CKR_OK ||
+		    (rv = hw_soft_seal(c, attrs, der, &sealed, &sealed_len)) != CKR_OK ||
+		    (rv = hw_soft_insert(c, one, sealed, sealed_len, 1, oid)) != CKR_OK)
+			goto out;
+	}
+	if ((*bdata = hw_soft_key_new(key)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	key = NULL;
+out:
+	EVP_PKEY_free(key);
+	hw_secret_free(der);
+	free(sealed);
+	return rv;
+}
+
 typedef struct unseal_arg {
 	soft_ctx *c;
 	hw_obj *key;
@@ -476,11 +513,13 @@ const hw_backend_ops hw_soft_ops = {
 	.decrypt = soft_decrypt,
 	.health = soft_health,
 	.generate_key = hw_soft_generate_key,
-	.import_key = hw_soft_import_key,
+	.import_key = soft_import,
 	.wrap_key = hw_soft_wrap_key,
 	.unwrap_key = hw_soft_unwrap_key,
 	.sk_begin = hw_soft_sk_begin,
 	.sk_update = hw_soft_sk_update,
 	.sk_final = hw_soft_sk_final,
 	.sk_end = hw_soft_sk_end,
+	.derive_key = hw_soft_derive_key,
+	.digest_key = hw_soft_digest_key,
 };

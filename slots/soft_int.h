@@ -62,6 +62,9 @@ CK_RV hw_soft_sk_final(void *ctx, void *op, bool single, const unsigned char *in
 void hw_soft_sk_end(void *ctx, void *op);
 CK_RV hw_soft_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
 		       size_t *out_len);
+CK_RV hw_soft_derive_key(void *ctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs,
+			 int64_t *oid, void **bdata);
+CK_RV hw_soft_digest_key(void *ctx, hw_obj *key, hw_digest *d);
 CK_RV hw_soft_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
 			 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 

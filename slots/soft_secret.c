@@ -7,6 +7,7 @@
  */
 #include "slots/soft_int.h"
 #include "mechanisms/cipher.h"
+#include "mechanisms/ecdh.h"
 #include "common/log.h"
 
 #include <stdlib.h>
@@ -247,4 +248,36 @@ CK_RV hw_soft_unwrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrappin
 		return wrap_said(c, "key unwrap", rv);
 	}
 	return keep(c, token, attrs, v, oid, bdata);
+}
+
+/* ---- ECDH and C_DigestKey --------------------------------------------------------------- */
+CK_RV hw_soft_derive_key(void *vctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs,
+			 int64_t *oid, void **bdata)
+{
+	CK_ECDH1_DERIVE_PARAMS p;
+	soft_key *k = NULL;
+	hw_secret *v = NULL;
+	CK_RV rv = hw_ecdh_params_parse(mech, &p);
+	if (rv == CKR_OK)
+		rv = hw_soft_key_open(vctx, base, &k);
+	if (rv == CKR_OK && k->pk == NULL)
+		rv = CKR_KEY_TYPE_INCONSISTENT;
+	if (rv == CKR_OK)
+		rv = hw_ecdh_derive(k->pk, &p, hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0), &v);
+	if (rv == CKR_OK)
+		rv = hw_attrs_set_ulong(attrs, CKA_VALUE_LEN, v->len);
+	if (rv != CKR_OK) {
+		hw_secret_free(v);
+		return rv;
+	}
+	return keep(vctx, token, attrs, v, oid, bdata);
+}
+
+CK_RV hw_soft_digest_key(void *vctx, hw_obj *key, hw_digest *d)
+{
+	soft_key *k;
+	CK_RV rv = hw_soft_key_open(vctx, key, &k);
+	if (rv != CKR_OK)
+		return rv;
+	return k->value != NULL ? hw_digest_update(d, k->value->data, k->value->len) : CKR_KEY_INDIGESTIBLE;
 }

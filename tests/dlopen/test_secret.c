@@ -97,17 +97,36 @@ START_TEST(policy_denies_ecb)
 END_TEST
 
 /* A key with the usage given: wrap (CKA_WRAP, CKA_UNWRAP) and extractable. */
+/* A known key for the known-answer tests: one to be wrapped is not
+ * sensitive (its value is published), as only such a key may leave under
+ * a known wrapping key. */
 static CK_OBJECT_HANDLE import_kw(CK_SESSION_HANDLE s, CK_KEY_TYPE kt, const void *v, CK_ULONG len, CK_BBOOL wrap,
 				  CK_BBOOL extractable)
 {
+	CK_BBOOL sensitive = !extractable;
 	CK_RV rv;
 	CK_OBJECT_HANDLE h;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, (void *)&SECRET_CLASS, sizeof(SECRET_CLASS) }, { CKA_KEY_TYPE, &kt, sizeof(kt) },
 		{ CKA_VALUE, (void *)v, len }, { CKA_WRAP, &wrap, 1 }, { CKA_UNWRAP, &wrap, 1 },
-		{ CKA_EXTRACTABLE, &extractable, 1 },
+		{ CKA_EXTRACTABLE, &extractable, 1 }, { CKA_SENSITIVE, &sensitive, 1 },
 	};
 	CKR(p11->C_CreateObject(s, t, N(t), &h));
+	return h;
+}
+
+/* A key-encryption key made here: wraps and unwraps, nothing else. */
+static CK_OBJECT_HANDLE gen_kek(CK_SESSION_HANDLE s)
+{
+	CK_RV rv;
+	CK_OBJECT_HANDLE h;
+	CK_ULONG len = 32;
+	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, (void *)&SECRET_CLASS, sizeof(SECRET_CLASS) }, { CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_WRAP, (void *)&T_, 1 }, { CKA_UNWRAP, (void *)&T_, 1 },
+	};
+	CKR(p11->C_GenerateKey(s, &gen, t, N(t), &h));
 	return h;
 }
 
@@ -154,6 +173,10 @@ START_TEST(aes_key_wrap)
 	CK_MECHANISM gcm = { CKM_AES_GCM, &g, sizeof(g) };
 	CKR(p11->C_GenerateKey(s, &gen, dt, N(dt), &dk));
 	ck_assert_uint_eq(crypt1(s, &gcm, dk, false, KAT_PLAIN, 64, ct), 80);
+	/* a sensitive key leaves only under a key never known outside */
+	n = sizeof(w);
+	CKR_EQ(p11->C_WrapKey(s, &kwp, kek, dk, w, &n), CKR_KEY_NOT_WRAPPABLE);
+	kek = gen_kek(s);
 	n = sizeof(w);
 	CKR(p11->C_WrapKey(s, &kwp, kek, dk, w, &n));
 	ck_assert_uint_eq(n, 40);

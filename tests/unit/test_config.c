@@ -451,7 +451,7 @@ START_TEST(test_backend_keys)
 	char want[512], json[256], jpath[128];
 	size_t n = 0, o = (size_t)snprintf(want, sizeof(want),
 					   "unknown key; did you mean \"name\"? expected one of name, type, rsa_min_bits, mechanisms, "
-					   "refresh_s, timeout_ms");
+					   "refresh_s, timeout_ms, allow_import");
 	const hw_backend_entry *soft = hw_backend_find("soft"), *t = hw_backend_table(&n);
 	ck_assert(soft != NULL && soft->ops != NULL);
 	for (const hw_conf_key *k = soft->conf_keys; k != NULL && k->name != NULL; k++)
