@@ -451,6 +451,7 @@ const hw_backend_ops hw_hsm_ops = {
 	.wrap_key = hsm_wrap,
 	.unwrap_key = hsm_unwrap,
 	.import_key = hsm_import,
+	.derive_key = hsm_derive,
 	.sk_begin = hsm_begin,
 	.sk_update = hsm_sk_update,
 	.sk_final = hsm_sk_final,

@@ -27,7 +27,7 @@
 #include "slots/hsm_lower.h"
 #include <pthread.h>
 
-#define HSM_NMECHS 27        /* base mechanisms hwagg asks the lower token about */
+#define HSM_NMECHS 28        /* base mechanisms hwagg asks the lower token about */
 #define HSM_POOL 16          /* idle lower sessions kept per slot */
 #define HSM_TRIES 5          /* reads of a token that looks half-written */
 
@@ -129,6 +129,8 @@ CK_RV hsm_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs
 CK_RV hsm_import(void *ctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 CK_RV hsm_wrap(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key,
 	       unsigned char *out, size_t *out_len);
+CK_RV hsm_derive(void *ctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs, int64_t *oid,
+		 void **bdata);
 CK_RV hsm_unwrap(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
 		 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 

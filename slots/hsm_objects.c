@@ -570,6 +570,9 @@ out:
 /* C_GenerateKey (unwrapping NULL), C_UnwrapKey or, mech NULL, C_CreateObject
  * (an import) on the control session; the new lower key is read back like a
  * loaded one, or destroyed again when that fails (all or nothing). */
+/* A key the lower token makes: created (mech NULL), generated (no
+ * other key), derived from the base key (unwrapping, no wrapped bytes) or
+ * unwrapped. */
 static CK_RV make_key(hsm_ctx *c, const CK_MECHANISM *mech, const hw_obj *unwrapping,
 		      const unsigned char *wrapped, size_t len, bool token, hw_attrs *attrs,
 		      int64_t *oid, void **bdata)
@@ -590,7 +593,10 @@ static CK_RV make_key(hsm_ctx *c, const CK_MECHANISM *mech, const hw_obj *unwrap
 		rv = hsm_seen(c, &k, HSM_CALL(&k, C_GenerateKey, k.s, (CK_MECHANISM_PTR)mech, t, n, &h),
 			      "C_GenerateKey");
 	else if (hsm_key_handle(unwrapping, &k, &hu) != CKR_OK)
-		rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+		rv = wrapped != NULL ? CKR_UNWRAPPING_KEY_HANDLE_INVALID : CKR_KEY_HANDLE_INVALID;
+	else if (wrapped == NULL)
+		rv = hsm_seen(c, &k, HSM_CALL(&k, C_DeriveKey, k.s, (CK_MECHANISM_PTR)mech, hu, t, n, &h),
+			      "C_DeriveKey");
 	else
 		rv = hsm_seen(c, &k, HSM_CALL(&k, C_UnwrapKey, k.s, (CK_MECHANISM_PTR)mech, hu,
 					      (CK_BYTE_PTR)wrapped, len, t, n, &h), "C_UnwrapKey");
@@ -621,6 +627,13 @@ CK_RV hsm_import(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **b
 	 * key's other attributes */
 	hw_attrs_remove(attrs, CKA_VALUE_LEN);
 	return make_key(vctx, NULL, NULL, NULL, 0, token, attrs, oid, bdata);
+}
+
+/* C_DeriveKey: make_key with the base key and no wrapped bytes. */
+CK_RV hsm_derive(void *vctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs, int64_t *oid,
+		 void **bdata)
+{
+	return make_key(vctx, mech, base, NULL, 0, token, attrs, oid, bdata);
 }
 
 CK_RV hsm_unwrap(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,

@@ -3,8 +3,9 @@
  * through the built module as a consumer would: an AES key generated in
  * SoftHSM2 wraps an extractable RSA key, the wrapped bytes unwrap into a new
  * key whose signatures the original public key verifies (OpenSSL), and the
- * lower token's verdicts come back unchanged. The soft slot wraps secret
- * keys in software (tests/dlopen/test_secret.c) and derives nothing.
+ * lower token's verdicts come back unchanged; private-key import and ECDH
+ * pass through. The soft slot wraps secret keys in software
+ * (tests/dlopen/test_secret.c).
  *
  * Slots: 0 "hwtest" (hsm over SoftHSM2 token "hwtest"), 1 "soft".
  */
@@ -12,6 +13,8 @@
 #include "ossl.h"
 #include "hsm_fixture.h"
 #include "common/hwagg.h"
+
+#include <openssl/hmac.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -31,6 +34,14 @@ static CK_RV gen_aes(CK_SESSION_HANDLE s, const char *label, CK_ULONG len, CK_BB
 		{ CKA_EXTRACTABLE, (void *)&T, 1 },
 	};
 	return p11->C_GenerateKey(s, &m, t, N(t), out);
+}
+
+static CK_BBOOL get_bool_attr(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t)
+{
+	CK_BBOOL v = 2;
+	CK_ATTRIBUTE a = { t, &v, 1 };
+	ck_assert_int_eq(p11->C_GetAttributeValue(s, h, &a, 1), CKR_OK);
+	return v;
 }
 
 /* CKM_SHA256_RSA_PKCS with key, checked by OpenSSL with pub; 1 if good. */
@@ -198,6 +209,60 @@ START_TEST(soft_slot_derives_nothing)
 }
 END_TEST
 
+/* Private-key import and ECDH pass through to SoftHSM2: an EC key given
+ * by its scalar is created there and signs for OpenSSL's public key; the
+ * secret SoftHSM2 derives with it is OpenSSL's ECDH of the same pair
+ * (checked through an HMAC the derived key makes). */
+START_TEST(import_and_derive_pass_through)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE h, dk;
+	static const CK_KEY_TYPE EC = CKK_EC, GENERIC = CKK_GENERIC_SECRET;
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *peer = EVP_EC_gen("P-256");
+	unsigned char d[32], pt[65], z[32], dg[32], sig[64], mac[32], want[32];
+	size_t ptlen = 0, zl = 32;
+	BIGNUM *b = NULL;
+	ck_assert(EVP_PKEY_get_bn_param(k, "priv", &b) == 1 && BN_bn2binpad(b, d, 32) == 32);
+	BN_clear_free(b);
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, (void *)&PRIVATE, sizeof(PRIVATE) }, { CKA_KEY_TYPE, (void *)&EC, sizeof(EC) },
+		{ CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID) }, { CKA_VALUE, d, 32 },
+		{ CKA_SIGN, (void *)&T, 1 }, { CKA_DERIVE, (void *)&T, 1 }, { CKA_LABEL, "imp", 3 }, { CKA_TOKEN, (void *)&T, 1 },
+	};
+	CKR(p11->C_CreateObject(s, t, N(t), &h));
+	ck_assert(softhsm_shows("--login --pin 123456 -O", "imp"));
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_ULONG sl = sizeof(sig);
+	sha256("imp", 3, dg);
+	CKR(p11->C_SignInit(s, &ecdsa, h));
+	CKR(p11->C_Sign(s, dg, 32, sig, &sl));
+	ck_assert_int_eq(ossl_verify_ecdsa(k, dg, 32, sig, sl), 1);
+
+	ck_assert_int_eq(EVP_PKEY_get_octet_string_param(peer, "pub", pt, sizeof(pt), &ptlen), 1);
+	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, ptlen, pt };
+	CK_MECHANISM m = { CKM_ECDH1_DERIVE, &p, sizeof(p) };
+	CK_ULONG len = 32;
+	CK_ATTRIBUTE dt[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&GENERIC, sizeof(GENERIC) },
+			      { CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_SIGN, (void *)&T, 1 } };
+	CKR(p11->C_DeriveKey(s, &m, h, dt, N(dt), &dk));
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+	ck_assert(EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, peer) == 1 &&
+		  EVP_PKEY_derive(c, z, &zl) == 1);
+	EVP_PKEY_CTX_free(c);
+	CK_MECHANISM hm = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_ULONG ml = sizeof(mac);
+	unsigned int wl = 0;
+	CKR(p11->C_SignInit(s, &hm, dk));
+	CKR(p11->C_Sign(s, (unsigned char *)"ecdh", 4, mac, &ml));
+	HMAC(EVP_sha256(), z, 32, (const unsigned char *)"ecdh", 4, want, &wl);
+	ck_assert_mem_eq(mac, want, 32);
+	ck_assert_int_eq(get_bool_attr(s, dk, CKA_LOCAL), CK_FALSE);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(peer);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hsm_wrap");
@@ -208,6 +273,7 @@ static Suite *suite(void)
 	tcase_add_test(t, wrap_unwrap_round_trip);
 	tcase_add_test(t, lower_verdicts_and_bad_handles);
 	tcase_add_test(t, soft_slot_derives_nothing);
+	tcase_add_test(t, import_and_derive_pass_through);
 	suite_add_tcase(s, t);
 	return s;
 }
