@@ -26,8 +26,10 @@ CKA_SENSITIVE, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY = 0x103, 0x105, 0x108, 0x10A
 CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT = 0x120, 0x121, 0x122
 CKA_EXTRACTABLE, CKA_MODIFIABLE, CKA_DESTROYABLE = 0x162, 0x170, 0x172
 CKA_EC_PARAMS, CKA_EC_POINT, CKA_UNIQUE_ID = 0x180, 0x181, 0x4
-CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY = 0, 1, 2, 3
-CKK_RSA, CKK_EC, CKK_EC_EDWARDS = 0x0, 0x3, 0x40
+CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY = 0, 1, 2, 3, 4
+CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_GENERIC_SECRET, CKK_AES = 0x0, 0x3, 0x40, 0x10, 0x1f
+CKA_VALUE_LEN, CKA_DERIVE = 0x161, 0x10C
+CKM_ECDH1_DERIVE = 0x1050
 CKC_X_509 = 0
 CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_ECDSA, CKM_ECDSA_SHA256 = 0x0, 0x1, 0x1041, 0x1044
 CKM_EC_KEY_PAIR_GEN, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA = 0x1040, 0x1055, 0x1057
@@ -277,6 +279,20 @@ def template_seeds(m):
           tmpl(attr(CKA_MODULUS_BITS, ulong(1024)), attr(CKA_PUBLIC_EXPONENT, b"\x03")) + empty)
     write("template", "keypair-with-param", mech(CKM_EC_KEY_PAIR_GEN, b"\x00" * 8) + empty +
           tmpl(attr(CKA_EC_PARAMS, P256)) + empty)
+    # a P-256 private key imported by its scalar, then ECDH with its own
+    # point (kdf, shared-data length, shared data, point: fuzz/template.c)
+    d = m["p8"][m["p8"].index(b"\x02\x01\x01\x04\x20") + 5:][:32]
+    imported = tmpl(attr(CKA_CLASS, ulong(CKO_PRIVATE_KEY)), attr(CKA_KEY_TYPE, ulong(CKK_EC)),
+                    attr(CKA_EC_PARAMS, P256), attr(CKA_VALUE, d), attr(CKA_DERIVE, ck_bool(1)))
+    derived = tmpl(attr(CKA_CLASS, ulong(CKO_SECRET_KEY)), attr(CKA_KEY_TYPE, ulong(CKK_GENERIC_SECRET)),
+                   attr(CKA_VALUE_LEN, ulong(32)))
+    write("template", "import-ec-derive-null", mech(CKM_ECDH1_DERIVE, b"\x01\x00" + m["point"]) +
+          imported + derived + empty)
+    write("template", "import-ec-derive-sha256", mech(CKM_ECDH1_DERIVE, b"\x06\x03ctx" + m["point"]) +
+          imported + derived + empty)
+    write("template", "import-aes-digest", mech(CKM_ECDSA) + tmpl(
+        attr(CKA_CLASS, ulong(CKO_SECRET_KEY)), attr(CKA_KEY_TYPE, ulong(CKK_AES)), attr(CKA_VALUE, b"k" * 16)) +
+          empty + empty)
 
 
 # ---- extsig ------------------------------------------------------------------------

@@ -1,19 +1,22 @@
 /*
  * Fuzz target: caller templates and mechanisms through the engine, as an
  * application hands them to the module: C_CreateObject, C_FindObjects,
- * C_SetAttributeValue, C_CopyObject and C_GenerateKeyPair on a soft slot
- * (fuzz/engine.h), then everything read back and destroyed.
+ * C_SetAttributeValue, C_CopyObject, C_DeriveKey, C_DigestKey and
+ * C_GenerateKeyPair on a soft slot (fuzz/engine.h), then everything read
+ * back and destroyed. T0 imports keys too (secret and private keys).
  *
  * Input (little endian):
  *   mech    u8: index into the mechanism table; 0xFF: a u32 mechanism type follows
- *   param   a value (below): pParameter and ulParameterLen
+ *   param   a value (below): pParameter and ulParameterLen (CKM_ECDH1_DERIVE:
+ *           see ecdh_mech)
  *   T0 T1 T2  three templates, each a list of attributes ended by 0xFD or the input
  *   attribute := type value
  *   type    u8: index into the attribute rules table; 0xFE u64 or 0xFF u32: any type
  *   value   u8 length and bytes; 0xFE: u16 length and bytes; 0xFF: u8 length,
  *           NULL pValue (a caller bug the module must refuse)
- * T0 creates an object and searches; T1 sets attributes on it and is the
- * public template of the key pair; T2 copies it and is the private template.
+ * T0 creates an object and searches; T1 sets attributes on it, is the
+ * template of a key derived from it and the public template of the key
+ * pair; T2 copies it and is the private template.
  *
  * Each value is a malloc'd buffer of its exact length, so a read past it is
  * an ASan report. Two limits keep an execution short and the process's state
@@ -209,11 +212,26 @@ static void find(CK_SESSION_HANDLE h, tmpl *t)
 	FZ_ASSERT(hw_C_FindObjectsFinal(h) == CKR_OK);
 }
 
+/* CK_ECDH1_DERIVE_PARAMS holds pointers, which input bytes must not
+ * supply: for CKM_ECDH1_DERIVE the parameter bytes are read as the KDF
+ * (u8), the shared data's length (u8), the shared data and the point (the
+ * rest), and the structure points into them. */
+static CK_MECHANISM ecdh_mech(const CK_MECHANISM *m, CK_ECDH1_DERIVE_PARAMS *p)
+{
+	const unsigned char *b = m->pParameter;
+	CK_ULONG n = m->ulParameterLen;
+	if (m->mechanism != CKM_ECDH1_DERIVE || b == NULL || n < 2 || b[1] > n - 2)
+		return *m;
+	*p = (CK_ECDH1_DERIVE_PARAMS){ b[0], b[1], b[1] > 0 ? (unsigned char *)b + 2 : NULL, n - 2 - b[1],
+				       n - 2 - b[1] > 0 ? (unsigned char *)b + 2 + b[1] : NULL };
+	return (CK_MECHANISM){ CKM_ECDH1_DERIVE, p, sizeof(*p) };
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_in in = { data, size };
 	CK_MECHANISM mech = { 0, NULL, 0 };
-	CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE, copy = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE, copy = CK_INVALID_HANDLE, derived = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
 	CK_ATTRIBUTE param;
 	tmpl t[3];
@@ -239,11 +257,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (hw_C_CopyObject(h, obj, t[2].a, t[2].n, &copy) != CKR_OK)
 			copy = CK_INVALID_HANDLE;
 	}
+	/* the object as a base key (T1 the derived key's template), and its
+	 * value into a digest */
+	if (obj != CK_INVALID_HANDLE) {
+		CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
+		unsigned char md[64];
+		CK_ULONG mdlen = sizeof(md);
+		CK_ECDH1_DERIVE_PARAMS ep;
+		CK_MECHANISM dm = ecdh_mech(&mech, &ep);
+		if (hw_C_DeriveKey(h, &dm, obj, t[1].a, t[1].n, &derived) != CKR_OK)
+			derived = CK_INVALID_HANDLE;
+		FZ_ASSERT(hw_C_DigestInit(h, &sha) == CKR_OK);
+		if (hw_C_DigestKey(h, obj) == CKR_OK)
+			FZ_ASSERT(hw_C_DigestFinal(h, md, &mdlen) == CKR_OK && mdlen == 32);
+		else
+			FZ_ASSERT(hw_C_DigestFinal(h, md, &mdlen) == CKR_OPERATION_NOT_INITIALIZED);
+	}
 	if (!rsa_keygen(hw_mech_find(mech.mechanism), &t[1]) &&
 	    hw_C_GenerateKeyPair(h, &mech, t[1].a, t[1].n, t[2].a, t[2].n, &pub, &priv) != CKR_OK)
 		pub = priv = CK_INVALID_HANDLE;
 	finish(h, obj);
 	finish(h, copy);
+	finish(h, derived);
 	finish(h, pub);
 	finish(h, priv);
 	FZ_ASSERT(hw_C_CloseSession(h) == CKR_OK);
