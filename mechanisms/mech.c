@@ -130,7 +130,7 @@ static const hw_mech table[] = {
 	{ MECH(CKM_SHA512_RSA_PKCS_PSS), CKK_RSA, CKF_SIGN | CKF_VERIFY, RSA_MIN, RSA_MAX,
 	  CKM_RSA_PKCS_PSS, CKM_SHA512, true, check_pss },
 
-	{ MECH(CKM_RSA_PKCS_OAEP), CKK_RSA, CKF_ENCRYPT | CKF_DECRYPT, RSA_MIN, RSA_MAX,
+	{ MECH(CKM_RSA_PKCS_OAEP), CKK_RSA, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP, RSA_MIN, RSA_MAX,
 	  CKM_RSA_PKCS_OAEP, HW_NO_HASH, false, check_oaep },
 
 	/* EdDSA signs the message itself: no software hash, no streaming */

@@ -343,39 +343,41 @@ out:
 	return rv;
 }
 
-/* C_CreateObject of a key: a secret key (soft_secret.c) or a private key,
- * whose parts the engine checked: kept sealed like a generated one. */
-static CK_RV soft_import(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+/* A private key brought in (imported or unwrapped), its attributes
+ * checked: kept sealed like a generated one. Takes key. */
+CK_RV hw_soft_keep_private(soft_ctx *c, bool token, hw_attrs *attrs, EVP_PKEY *key, int64_t *oid, void **bdata)
 {
-	soft_ctx *c = vctx;
-	EVP_PKEY *key = NULL;
 	hw_secret *der = NULL;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
+	CK_RV rv = hw_vendor_attrs(attrs, "soft", HW_SEC_SOFTWARE, 1, NULL);
+	if (rv == CKR_OK && token) {
+		hw_attrs *one[1] = { attrs };
+		if ((rv = hw_key_to_der(key, &der)) == CKR_OK &&
+		    (rv = hw_soft_seal(c, attrs, der, &sealed, &sealed_len)) == CKR_OK)
+			rv = hw_soft_insert(c, one, sealed, sealed_len, 1, oid);
+	}
+	if (rv == CKR_OK && (*bdata = hw_soft_key_new(key)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	if (rv == CKR_OK)
+		key = NULL;
+	EVP_PKEY_free(key);
+	hw_secret_free(der);
+	free(sealed);
+	return rv;
+}
+
+/* C_CreateObject of a key: a secret key (soft_secret.c) or a private key,
+ * whose parts the engine checked. */
+static CK_RV soft_import(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	EVP_PKEY *key = NULL;
 	if (hw_attrs_get_ulong(attrs, CKA_CLASS, CKO_DATA) != CKO_PRIVATE_KEY)
 		return hw_soft_import_key(vctx, token, attrs, oid, bdata);
 	hw_crypto_secure_heap();
 	CK_RV rv = hw_key_from_attrs(attrs, &key);
 	hw_key_strip_private(attrs);
-	if (rv != CKR_OK || (rv = hw_vendor_attrs(attrs, "soft", HW_SEC_SOFTWARE, 1, NULL)) != CKR_OK)
-		goto out;
-	if (token) {
-		hw_attrs *one[1] = { attrs };
-		if ((rv = hw_key_to_der(key, &der)) != CKR_OK ||
-		    (rv = hw_soft_seal(c, attrs, der, &sealed, &sealed_len)) != CKR_OK ||
-		    (rv = hw_soft_insert(c, one, sealed, sealed_len, 1, oid)) != CKR_OK)
-			goto out;
-	}
-	if ((*bdata = hw_soft_key_new(key)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	key = NULL;
-out:
-	EVP_PKEY_free(key);
-	hw_secret_free(der);
-	free(sealed);
-	return rv;
+	return rv == CKR_OK ? hw_soft_keep_private(vctx, token, attrs, key, oid, bdata) : rv;
 }
 
 typedef struct unseal_arg {
@@ -514,8 +516,8 @@ const hw_backend_ops hw_soft_ops = {
 	.health = soft_health,
 	.generate_key = hw_soft_generate_key,
 	.import_key = soft_import,
-	.wrap_key = hw_soft_wrap_key,
-	.unwrap_key = hw_soft_unwrap_key,
+	.wrap_key = hw_soft_wrap,
+	.unwrap_key = hw_soft_unwrap,
 	.sk_begin = hw_soft_sk_begin,
 	.sk_update = hw_soft_sk_update,
 	.sk_final = hw_soft_sk_final,

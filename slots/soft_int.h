@@ -50,6 +50,10 @@ CK_RV hw_soft_seal_aad(const soft_ctx *c, const hw_attrs *key, char *aad, size_t
 CK_RV hw_soft_seal(soft_ctx *c, const hw_attrs *key, const hw_secret *plain, unsigned char **sealed,
 		   size_t *sealed_len);
 
+/* A private key brought in (imported or unwrapped; attributes checked):
+ * sealed like a generated one. Takes key. */
+CK_RV hw_soft_keep_private(soft_ctx *c, bool token, hw_attrs *attrs, EVP_PKEY *key, int64_t *oid, void **bdata);
+
 /* soft_secret.c: the secret-key hooks (backend.h) */
 CK_RV hw_soft_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs, int64_t *oid,
 			   void **bdata);
@@ -62,6 +66,19 @@ CK_RV hw_soft_sk_final(void *ctx, void *op, bool single, const unsigned char *in
 void hw_soft_sk_end(void *ctx, void *op);
 CK_RV hw_soft_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
 		       size_t *out_len);
+/* A new secret key's value (taken): completed, sealed when a token key,
+ * kept as the object's data. */
+CK_RV hw_soft_keep_secret(soft_ctx *c, bool token, hw_attrs *attrs, hw_secret *value, int64_t *oid, void **bdata);
+/* The value of an AES key of this slot that may wrap or unwrap (usage). */
+CK_RV hw_soft_kek_value(soft_ctx *c, hw_obj *o, CK_ATTRIBUTE_TYPE usage, CK_RV wrong_type, const hw_secret **v);
+/* A secret key's value as an unwrap yields it, checked against the
+ * template's key type and length; CKA_VALUE_LEN set. */
+CK_RV hw_soft_unwrapped_check(hw_attrs *attrs, const hw_secret *v);
+/* soft_wrap.c: the wrap hooks, RSA-OAEP and PKCS#8 added to AES key wrap */
+CK_RV hw_soft_wrap(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
+		   size_t *out_len);
+CK_RV hw_soft_unwrap(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+		     size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 CK_RV hw_soft_derive_key(void *ctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs,
 			 int64_t *oid, void **bdata);
 CK_RV hw_soft_digest_key(void *ctx, hw_obj *key, hw_digest *d);

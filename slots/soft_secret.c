@@ -30,7 +30,7 @@ static CK_RV check_value(hw_attrs *attrs, const hw_secret *v)
 
 /* A new key's value (taken): its attributes completed, sealed in the store
  * when it is a token key, and kept as the object's data. */
-static CK_RV keep(soft_ctx *c, bool token, hw_attrs *attrs, hw_secret *value, int64_t *oid, void **bdata)
+CK_RV hw_soft_keep_secret(soft_ctx *c, bool token, hw_attrs *attrs, hw_secret *value, int64_t *oid, void **bdata)
 {
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
@@ -75,7 +75,7 @@ CK_RV hw_soft_generate_key(void *vctx, const CK_MECHANISM *mech, bool token, hw_
 		hw_secret_free(v);
 		return rv;
 	}
-	return keep(vctx, token, attrs, v, oid, bdata);
+	return hw_soft_keep_secret(vctx, token, attrs, v, oid, bdata);
 }
 
 CK_RV hw_soft_import_key(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
@@ -89,7 +89,7 @@ CK_RV hw_soft_import_key(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, 
 	hw_attrs_remove(attrs, CKA_VALUE);
 	if (v == NULL)
 		return CKR_HOST_MEMORY;
-	return keep(vctx, token, attrs, v, oid, bdata);
+	return hw_soft_keep_secret(vctx, token, attrs, v, oid, bdata);
 }
 
 CK_RV hw_soft_sk_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op)
@@ -147,7 +147,7 @@ static bool obj_bool(hw_obj *o, CK_ATTRIBUTE_TYPE t)
 
 /* A wrapping or unwrapping key: an AES key of this slot allowed to
  * (B 5.18.6-7: CKA_WRAP, CKA_UNWRAP); its value. */
-static CK_RV kek_value(soft_ctx *c, hw_obj *o, CK_ATTRIBUTE_TYPE usage, CK_RV wrong_type, const hw_secret **v)
+CK_RV hw_soft_kek_value(soft_ctx *c, hw_obj *o, CK_ATTRIBUTE_TYPE usage, CK_RV wrong_type, const hw_secret **v)
 {
 	soft_key *k;
 	CK_RV rv;
@@ -180,7 +180,7 @@ CK_RV hw_soft_wrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *wrapping, h
 	/* only the default initial value of RFC 3394 / 5649 */
 	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
 		return wrap_said(c, "key wrap", CKR_MECHANISM_PARAM_INVALID);
-	if ((rv = kek_value(c, wrapping, CKA_WRAP, CKR_WRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
+	if ((rv = hw_soft_kek_value(c, wrapping, CKA_WRAP, CKR_WRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
 		return wrap_said(c, "key wrap", rv);
 	/* secret keys only; an unextractable one never leaves, and one that
 	 * asks for a trusted wrapping key gets one (B 4.9 CKA_WRAP_WITH_TRUSTED) */
@@ -206,28 +206,46 @@ CK_RV hw_soft_wrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *wrapping, h
 	return wrap_said(c, "key wrap", hw_aes_wrap(pad, false, kek->data, kek->len, v->data, v->len, out, out_len));
 }
 
+static bool secret_type(CK_ULONG kt)
+{
+	return kt == CKK_AES || kt == CKK_GENERIC_SECRET || kt == CKK_SHA_1_HMAC || kt == CKK_SHA224_HMAC ||
+	       kt == CKK_SHA256_HMAC || kt == CKK_SHA384_HMAC || kt == CKK_SHA512_HMAC;
+}
+
+/* What came out of an unwrap must be a key of the type the template
+ * names, of the length it gives if it gives one. */
+CK_RV hw_soft_unwrapped_check(hw_attrs *attrs, const hw_secret *v)
+{
+	CK_ULONG kt = hw_attrs_get_ulong(attrs, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+	CK_ULONG want = hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0);
+	if (kt == CK_UNAVAILABLE_INFORMATION)
+		return CKR_TEMPLATE_INCOMPLETE;
+	if (!secret_type(kt))
+		return CKR_TEMPLATE_INCONSISTENT;
+	if (v->len == 0 || v->len > HW_SECRET_MAX || (kt == CKK_AES && v->len != 16 && v->len != 24 && v->len != 32))
+		return CKR_WRAPPED_KEY_INVALID;
+	if (want != 0 && want != v->len)
+		return CKR_TEMPLATE_INCONSISTENT;
+	return hw_attrs_set_ulong(attrs, CKA_VALUE_LEN, v->len);
+}
+
 CK_RV hw_soft_unwrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
 			 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
 {
 	soft_ctx *c = vctx;
 	bool pad = mech->mechanism == CKM_AES_KEY_WRAP_PAD;
 	CK_ULONG kt = hw_attrs_get_ulong(attrs, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
-	CK_ULONG want = hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0);
 	const hw_secret *kek;
 	hw_secret *v = NULL;
 	size_t n;
 	CK_RV rv;
 	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
 		return wrap_said(c, "key unwrap", CKR_MECHANISM_PARAM_INVALID);
-	/* private keys (PKCS#8 under AES key wrap) are not taken in: README */
-	if (hw_attrs_get_ulong(attrs, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY)
-		return wrap_said(c, "key unwrap of a private key", CKR_FUNCTION_NOT_SUPPORTED);
 	if (kt == CK_UNAVAILABLE_INFORMATION)
 		return wrap_said(c, "key unwrap", CKR_TEMPLATE_INCOMPLETE);
-	if (kt != CKK_AES && kt != CKK_GENERIC_SECRET && kt != CKK_SHA_1_HMAC && kt != CKK_SHA224_HMAC &&
-	    kt != CKK_SHA256_HMAC && kt != CKK_SHA384_HMAC && kt != CKK_SHA512_HMAC)
+	if (!secret_type(kt))
 		return wrap_said(c, "key unwrap", CKR_TEMPLATE_INCONSISTENT);
-	if ((rv = kek_value(c, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
+	if ((rv = hw_soft_kek_value(c, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
 		return wrap_said(c, "key unwrap", rv);
 	if (len < 16 || len % 8 != 0 || len > HW_SECRET_MAX + 16)
 		return wrap_said(c, "key unwrap", CKR_WRAPPED_KEY_LEN_RANGE);
@@ -236,18 +254,13 @@ CK_RV hw_soft_unwrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrappin
 	n = len;
 	rv = hw_aes_wrap(pad, true, kek->data, kek->len, wrapped, len, v->data, &n);
 	v->len = n;
-	/* what came out must be a key of the type the template names */
-	if (rv == CKR_OK && (n == 0 || (kt == CKK_AES && n != 16 && n != 24 && n != 32)))
-		rv = CKR_WRAPPED_KEY_INVALID;
-	if (rv == CKR_OK && want != 0 && want != n)
-		rv = CKR_TEMPLATE_INCONSISTENT;
 	if (rv == CKR_OK)
-		rv = hw_attrs_set_ulong(attrs, CKA_VALUE_LEN, n);
+		rv = hw_soft_unwrapped_check(attrs, v);
 	if (rv != CKR_OK) {
 		hw_secret_free(v);
 		return wrap_said(c, "key unwrap", rv);
 	}
-	return keep(c, token, attrs, v, oid, bdata);
+	return hw_soft_keep_secret(c, token, attrs, v, oid, bdata);
 }
 
 /* ---- ECDH and C_DigestKey --------------------------------------------------------------- */
@@ -270,7 +283,7 @@ CK_RV hw_soft_derive_key(void *vctx, const CK_MECHANISM *mech, hw_obj *base, boo
 		hw_secret_free(v);
 		return rv;
 	}
-	return keep(vctx, token, attrs, v, oid, bdata);
+	return hw_soft_keep_secret(vctx, token, attrs, v, oid, bdata);
 }
 
 CK_RV hw_soft_digest_key(void *vctx, hw_obj *key, hw_digest *d)

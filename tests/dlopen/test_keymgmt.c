@@ -1,7 +1,8 @@
 /*
  * Key management on the soft slot, through the built module, checked
  * against OpenSSL's own answers: import of private keys (EC, RSA, Ed25519)
- * and its honest marks, ECDH key derivation (CKD_NULL and the X9.63 KDFs),
+ * and its honest marks, RSA-OAEP wrapping of secret keys, PKCS#8 unwrap of
+ * private keys, ECDH key derivation (CKD_NULL and the X9.63 KDFs),
  * C_DigestKey, the "allow_import" switch, and that each published attack
  * on PKCS#11 key management (wrap then decrypt, export of a sensitive key
  * under a known key, attribute flips by C_SetAttributeValue and
@@ -393,6 +394,161 @@ START_TEST(key_management_attacks)
 }
 END_TEST
 
+/* AES key wrap with padding (RFC 5649) by OpenSSL, to make what the
+ * module unwraps. */
+static size_t ossl_kwp(const unsigned char *kek, const unsigned char *in, size_t len, unsigned char *out)
+{
+	int n = 0, f = 0;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	ck_assert(EVP_EncryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, kek, NULL) == 1 &&
+		  EVP_EncryptUpdate(c, out, &n, in, (int)len) == 1 && EVP_EncryptFinal_ex(c, out + n, &f) == 1);
+	EVP_CIPHER_CTX_free(c);
+	return (size_t)(n + f);
+}
+
+/* Secret keys wrapped with RSA-OAEP: to a public key whose private key
+ * OpenSSL holds (it reads the value back), and round trip through a key
+ * pair of the slot; a sensitive key only to a public key the SO trusts. */
+START_TEST(oaep_wrap)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE pub, priv, open_key, sens, back, theirs;
+	CK_RSA_PKCS_OAEP_PARAMS op = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0 };
+	CK_MECHANISM oaep = { CKM_RSA_PKCS_OAEP, &op, sizeof(op) };
+	unsigned char v[32], w[512], back_v[512], md[32], want[32];
+	CK_ULONG n, bits = 2048, len = 32;
+	RAND_bytes(v, 32);
+	CK_ATTRIBUTE ot[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&AES, sizeof(AES) },
+			      { CKA_VALUE, v, 32 }, { CKA_SENSITIVE, (void *)&F_, 1 }, { CKA_EXTRACTABLE, (void *)&T_, 1 } };
+	CKR(p11->C_CreateObject(s, ot, N(ot), &open_key));
+	/* OpenSSL's key pair; its public half as an object that wraps */
+	EVP_PKEY *k = EVP_RSA_gen(2048);
+	unsigned char mod[256], e[8];
+	CK_ULONG ml = bn_param(k, OSSL_PKEY_PARAM_RSA_N, mod, 0), el = bn_param(k, OSSL_PKEY_PARAM_RSA_E, e, 0);
+	CK_OBJECT_CLASS pc = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE rsa = CKK_RSA;
+	CK_ATTRIBUTE pt[] = { { CKA_CLASS, &pc, sizeof(pc) }, { CKA_KEY_TYPE, &rsa, sizeof(rsa) }, { CKA_MODULUS, mod, ml },
+			      { CKA_PUBLIC_EXPONENT, e, el }, { CKA_WRAP, (void *)&T_, 1 }, { CKA_TOKEN, (void *)&T_, 1 } };
+	CKR(p11->C_CreateObject(s, pt, N(pt), &theirs));
+	n = 0;
+	CKR(p11->C_WrapKey(s, &oaep, theirs, open_key, NULL, &n));
+	ck_assert_uint_eq(n, 256);
+	CKR(p11->C_WrapKey(s, &oaep, theirs, open_key, w, &n));
+	size_t dl = sizeof(back_v);
+	EVP_PKEY_CTX *dc = EVP_PKEY_CTX_new(k, NULL);
+	ck_assert(EVP_PKEY_decrypt_init(dc) == 1 && EVP_PKEY_CTX_set_rsa_padding(dc, RSA_PKCS1_OAEP_PADDING) == 1 &&
+		  EVP_PKEY_CTX_set_rsa_oaep_md(dc, EVP_sha256()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(dc, EVP_sha256()) == 1 &&
+		  EVP_PKEY_decrypt(dc, back_v, &dl, w, n) == 1);
+	EVP_PKEY_CTX_free(dc);
+	ck_assert_uint_eq(dl, 32);
+	ck_assert_mem_eq(back_v, v, 32);
+	/* a key pair of the slot, whose public half the SO marks trusted
+	 * (logging out drops the handles of private objects: found again) */
+	CK_MECHANISM kg = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE gp[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_WRAP, (void *)&T_, 1 },
+			      { CKA_TOKEN, (void *)&T_, 1 }, { CKA_LABEL, "kp", 2 } };
+	CK_ATTRIBUTE gv[] = { { CKA_UNWRAP, (void *)&T_, 1 }, { CKA_TOKEN, (void *)&T_, 1 }, { CKA_LABEL, "kp", 2 } };
+	CKR(p11->C_GenerateKeyPair(s, &kg, gp, N(gp), gv, N(gv), &pub, &priv));
+	ck_assert_int_eq(get_bool(s, priv, CKA_DECRYPT), CK_FALSE);   /* unwraps, so no decrypt by default */
+	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_ATTRIBUTE st[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_VALUE_LEN, &len, sizeof(len) },
+			      { CKA_EXTRACTABLE, (void *)&T_, 1 } };
+	CKR(p11->C_GenerateKey(s, &gen, st, N(st), &sens));
+	/* a sensitive key: not to a public key anyone may have given */
+	n = sizeof(w);
+	CKR_EQ(p11->C_WrapKey(s, &oaep, theirs, sens, w, &n), CKR_KEY_NOT_WRAPPABLE);
+	CKR_EQ(p11->C_WrapKey(s, &oaep, pub, sens, w, &n), CKR_KEY_NOT_WRAPPABLE);
+	CK_SESSION_HANDLE so;
+	CK_ATTRIBUTE trusted = { CKA_TRUSTED, (void *)&T_, 1 };
+	CKR_EQ(p11->C_SetAttributeValue(s, pub, &trusted, 1), CKR_ATTRIBUTE_READ_ONLY);   /* the SO's to give */
+	CKR(p11->C_CloseSession(s));
+	CKR(p11->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &so));
+	CKR(p11->C_Login(so, CKU_SO, (unsigned char *)SO_PIN, strlen(SO_PIN)));
+	CKR(p11->C_SetAttributeValue(so, pub, &trusted, 1));
+	CKR(p11->C_Logout(so));
+	CKR(p11->C_CloseSession(so));
+	s = p11_user_session();
+	CK_ATTRIBUTE ft[] = { { CKA_CLASS, (void *)&PRIV, sizeof(PRIV) }, { CKA_LABEL, "kp", 2 } };
+	CKR(p11->C_FindObjectsInit(s, ft, 2));
+	CKR(p11->C_FindObjects(s, &priv, 1, &n));
+	CKR(p11->C_FindObjectsFinal(s));
+	ck_assert_uint_eq(n, 1);
+	CKR(p11->C_GenerateKey(s, &gen, st, N(st), &sens));
+	n = sizeof(w);
+	CKR(p11->C_WrapKey(s, &oaep, pub, sens, w, &n));
+	CK_ATTRIBUTE ut[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&AES, sizeof(AES) } };
+	CKR(p11->C_UnwrapKey(s, &oaep, priv, w, n, ut, N(ut), &back));
+	unsigned char md2[32];
+	CKR(digest_key(s, sens, NULL, md));
+	CKR(digest_key(s, back, NULL, md2));
+	ck_assert_mem_eq(md, md2, 32);
+	ck_assert_int_eq(get_bool(s, back, CKA_LOCAL), CK_FALSE);
+	/* a changed byte, another label: not a key */
+	w[100] ^= 1;
+	CKR_EQ(p11->C_UnwrapKey(s, &oaep, priv, w, n, ut, N(ut), &back), CKR_WRAPPED_KEY_INVALID);
+	CKR_EQ(p11->C_UnwrapKey(s, &oaep, priv, w, n - 1, ut, N(ut), &back), CKR_WRAPPED_KEY_LEN_RANGE);
+	(void)want;
+	EVP_PKEY_free(k);
+}
+END_TEST
+
+/* A private key unwrapped from PKCS#8 under AES key wrap (what OpenSSL
+ * makes), signing for OpenSSL's public key, marked as imported. */
+START_TEST(pkcs8_unwrap)
+{
+	CK_RV rv;
+	CK_SESSION_HANDLE s = p11_user_session();
+	CK_OBJECT_HANDLE kek, h;
+	CK_MECHANISM kwp = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
+	unsigned char kv[32], w[600], dg[32], sig[64];
+	RAND_bytes(kv, 32);
+	CK_ATTRIBUTE kt[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&AES, sizeof(AES) },
+			      { CKA_VALUE, kv, 32 }, { CKA_UNWRAP, (void *)&T_, 1 } };
+	CKR(p11->C_CreateObject(s, kt, N(kt), &kek));
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	unsigned char *der = NULL;
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
+	int dl = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	size_t wl = ossl_kwp(kv, der, (size_t)dl, w);
+	OPENSSL_free(der);
+	CK_ATTRIBUTE ut[] = { { CKA_CLASS, (void *)&PRIV, sizeof(PRIV) }, { CKA_KEY_TYPE, (void *)&EC, sizeof(EC) },
+			      { CKA_SIGN, (void *)&T_, 1 }, { CKA_TOKEN, (void *)&T_, 1 }, { CKA_LABEL, "p8", 2 } };
+	CK_KEY_TYPE rsa = CKK_RSA;
+	ut[1].pValue = &rsa;
+	CKR_EQ(p11->C_UnwrapKey(s, &kwp, kek, w, wl, ut, N(ut), &h), CKR_TEMPLATE_INCONSISTENT);
+	ut[1].pValue = (void *)&EC;
+	w[9] ^= 1;
+	CKR_EQ(p11->C_UnwrapKey(s, &kwp, kek, w, wl, ut, N(ut), &h), CKR_WRAPPED_KEY_INVALID);
+	w[9] ^= 1;
+	CKR(p11->C_UnwrapKey(s, &kwp, kek, w, wl, ut, N(ut), &h));
+	ck_assert_int_eq(get_bool(s, h, CKA_LOCAL), CK_FALSE);
+	ck_assert_int_eq(get_bool(s, h, CKA_ALWAYS_SENSITIVE), CK_FALSE);
+	EVP_PKEY *mine = pubkey_of(s, h);
+	ck_assert_int_eq(EVP_PKEY_eq(mine, k), 1);
+	EVP_PKEY_free(mine);
+	/* sealed in the store: the next process signs with it */
+	CKR(p11->C_Finalize(NULL));
+	CKR(p11->C_Initialize(NULL));
+	s = p11_user_session();
+	CK_ATTRIBUTE ft[] = { { CKA_CLASS, (void *)&PRIV, sizeof(PRIV) }, { CKA_LABEL, "p8", 2 } };
+	CK_ULONG n = 0;
+	CKR(p11->C_FindObjectsInit(s, ft, 2));
+	CKR(p11->C_FindObjects(s, &h, 1, &n));
+	CKR(p11->C_FindObjectsFinal(s));
+	ck_assert_uint_eq(n, 1);
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_ULONG sl = sizeof(sig);
+	sha256("p8", 2, dg);
+	CKR(p11->C_SignInit(s, &ecdsa, h));
+	CKR(p11->C_Sign(s, dg, 32, sig, &sl));
+	ck_assert_int_eq(ossl_verify_ecdsa(k, dg, 32, sig, sl), 1);
+	EVP_PKEY_free(k);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("keymgmt");
@@ -404,6 +560,8 @@ static Suite *suite(void)
 	tcase_add_test(t, ecdh_derive);
 	tcase_add_test(t, digest_key_rules);
 	tcase_add_test(t, key_management_attacks);
+	tcase_add_test(t, oaep_wrap);
+	tcase_add_test(t, pkcs8_unwrap);
 	suite_add_tcase(s, t);
 	return s;
 }
