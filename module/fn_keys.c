@@ -464,7 +464,7 @@ CK_RV hw_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE u
 	hw_attrs a;
 	const hw_mech *m = NULL;
 	CK_ULONG cls = 0;
-	bool found, token = false;
+	bool found, token = false, sensitive = true;
 	int64_t oid = 0;
 	void *bdata = NULL;
 	CK_RV rv = hw_session_get(h, &se);
@@ -490,6 +490,16 @@ CK_RV hw_C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDLE u
 		goto out;
 	}
 	if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY) {
+		rv = CKR_TEMPLATE_INCONSISTENT;
+		goto out;
+	}
+	/* An unwrapped key is sensitive: the bytes may be those of a sensitive
+	 * key wrapped here, which must not come back readable (the published
+	 * wrap-and-unwrap attack on PKCS#11). */
+	if ((rv = hw_tmpl_bool(t, n, CKA_SENSITIVE, true, &sensitive)) != CKR_OK)
+		goto out;
+	if (!sensitive) {
+		hw_warn("slot \"%s\": %s unwrap refused: an unwrapped key is always sensitive", s->conf->name, m->name);
 		rv = CKR_TEMPLATE_INCONSISTENT;
 		goto out;
 	}

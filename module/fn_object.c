@@ -248,6 +248,30 @@ CK_RV hw_C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG *siz
 	return rv;
 }
 
+/* A secret key neither sensitive nor unextractable has a readable value
+ * (B 4.10), which only its backend holds. */
+static bool value_readable(const hw_slot *s, const hw_attrs *a)
+{
+	return s->ops->key_value != NULL && hw_attrs_get_ulong(a, CKA_CLASS, CKO_DATA) == CKO_SECRET_KEY &&
+	       !hw_attrs_get_bool(a, CKA_SENSITIVE, true) && hw_attrs_get_bool(a, CKA_EXTRACTABLE, false);
+}
+
+static CK_RV read_with_value(const hw_slot *s, hw_obj *o, const hw_attrs *a, CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+	hw_secret *v = NULL;
+	hw_attrs all;
+	hw_attrs_init(&all);
+	CK_RV rv = s->ops->key_value(s->ctx, o, &v);
+	if (rv == CKR_OK && (rv = hw_attrs_copy(&all, a)) == CKR_OK &&
+	    (rv = hw_attrs_set(&all, CKA_VALUE, v->data, v->len)) == CKR_OK)
+		rv = hw_attrs_read(&all, tmpl, n, NULL);
+	else if (rv != CKR_HOST_MEMORY)
+		rv = hw_attrs_read(a, tmpl, n, hw_rules_hidden);   /* the value stays unread */
+	hw_attrs_clear(&all);    /* wipes the copy */
+	hw_secret_free(v);
+	return rv;
+}
+
 CK_RV hw_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE *tmpl, CK_ULONG n)
 {
 	hw_session *se;
@@ -259,7 +283,10 @@ CK_RV hw_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIB
 		rv = CKR_ARGUMENTS_BAD;
 	else if ((rv = hw_obj_get(se, oh, CKR_OBJECT_HANDLE_INVALID, &o)) == CKR_OK) {
 		hw_snap *snap = hw_obj_snap(o);
-		rv = hw_attrs_read(hw_snap_attrs(snap), tmpl, n, hw_rules_hidden);
+		if (hw_tmpl_find(tmpl, n, CKA_VALUE) != NULL && value_readable(&hw_g.slots[se->slot], hw_snap_attrs(snap)))
+			rv = read_with_value(&hw_g.slots[se->slot], o, hw_snap_attrs(snap), tmpl, n);
+		else
+			rv = hw_attrs_read(hw_snap_attrs(snap), tmpl, n, hw_rules_hidden);
 		hw_snap_put(snap);
 	}
 	hw_obj_put(o);

@@ -209,7 +209,7 @@ typedef struct hw_backend_ops {
 	CK_RV (*rotate_key)(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 			    int64_t *priv_oid, void **priv_bdata);
 
-	/* ---- key derivation and digesting (optional) ------------------------ */
+	/* ---- key derivation, digesting and reading (optional) -------------- */
 	/* C_DeriveKey with mech (validated against the mechanism table) from
 	 * the private key base (engine holds a ref; the engine checked its
 	 * class, type and CKA_DERIVE). attrs holds the checked template with
@@ -221,6 +221,11 @@ typedef struct hw_backend_ops {
 	/* C_DigestKey: feed the secret key's value into d. NULL: no key of
 	 * the slot can be digested (CKR_KEY_INDIGESTIBLE). */
 	CK_RV (*digest_key)(void *ctx, hw_obj *key, hw_digest *d);
+	/* The value of a secret key that is neither sensitive nor
+	 * unextractable (the engine checked), for C_GetAttributeValue (B 4.10:
+	 * readable then); *out in locked memory, freed by the engine. NULL:
+	 * such values stay unreadable (CKR_ATTRIBUTE_SENSITIVE). */
+	CK_RV (*key_value)(void *ctx, hw_obj *key, hw_secret **out);
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows. A backend is built in (ops

@@ -107,7 +107,7 @@
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 8   /* 6: secret-key hooks and import_key; 7: rotate_key; 8: derive_key, digest_key */
+#define HW_BACKEND_ABI 8   /* 6: secret-key hooks and import_key; 7: rotate_key; 8: derive_key, digest_key, key_value */
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */

@@ -82,6 +82,7 @@ CK_RV hw_soft_unwrap(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, co
 CK_RV hw_soft_derive_key(void *ctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs,
 			 int64_t *oid, void **bdata);
 CK_RV hw_soft_digest_key(void *ctx, hw_obj *key, hw_digest *d);
+CK_RV hw_soft_key_value(void *ctx, hw_obj *key, hw_secret **out);
 CK_RV hw_soft_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
 			 size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 

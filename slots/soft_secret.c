@@ -294,3 +294,14 @@ CK_RV hw_soft_digest_key(void *vctx, hw_obj *key, hw_digest *d)
 		return rv;
 	return k->value != NULL ? hw_digest_update(d, k->value->data, k->value->len) : CKR_KEY_INDIGESTIBLE;
 }
+
+CK_RV hw_soft_key_value(void *vctx, hw_obj *key, hw_secret **out)
+{
+	soft_key *k;
+	CK_RV rv = hw_soft_key_open(vctx, key, &k);
+	if (rv != CKR_OK)
+		return rv;
+	if (k->value == NULL)
+		return CKR_ATTRIBUTE_SENSITIVE;
+	return (*out = hw_secret_dup(k->value->data, k->value->len)) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+}

@@ -338,6 +338,7 @@ START_TEST(key_management_attacks)
 	CK_ULONG len = 32, n;
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 }, kw = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	unsigned char w[64], out[64];
+	CK_ATTRIBUTE ext_false = { CKA_EXTRACTABLE, (void *)&F_, 1 };
 	/* a wrapping key does not decrypt unless asked for both */
 	CK_ATTRIBUTE kt[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_VALUE_LEN, &len, sizeof(len) },
 			      { CKA_WRAP, (void *)&T_, 1 }, { CKA_UNWRAP, (void *)&T_, 1 } };
@@ -367,13 +368,14 @@ START_TEST(key_management_attacks)
 	CKR(p11->C_CreateObject(s, it, N(it), &known));
 	n = sizeof(w);
 	CKR_EQ(p11->C_WrapKey(s, &kw, known, target, w, &n), CKR_KEY_NOT_WRAPPABLE);
-	/* 3. unwrap the wrapped bytes as a non-sensitive key: its value still
-	 * never leaves (key material in hwagg is never returned) */
+	/* 3. unwrap the wrapped bytes as a non-sensitive key to read it: an
+	 * unwrapped key is always sensitive */
 	n = sizeof(w);
 	CKR(p11->C_WrapKey(s, &kw, kek, target, w, &n));
 	CK_ATTRIBUTE ut[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&AES, sizeof(AES) },
-			      { CKA_SENSITIVE, (void *)&F_, 1 }, { CKA_EXTRACTABLE, (void *)&T_, 1 } };
-	CKR(p11->C_UnwrapKey(s, &kw, kek, w, n, ut, N(ut), &back));
+			      { CKA_EXTRACTABLE, (void *)&T_, 1 }, { CKA_SENSITIVE, (void *)&F_, 1 } };
+	CKR_EQ(p11->C_UnwrapKey(s, &kw, kek, w, n, ut, N(ut), &back), CKR_TEMPLATE_INCONSISTENT);
+	CKR(p11->C_UnwrapKey(s, &kw, kek, w, n, ut, N(ut) - 1, &back));
 	CK_ATTRIBUTE v = { CKA_VALUE, out, sizeof(out) };
 	CKR_EQ(p11->C_GetAttributeValue(s, back, &v, 1), CKR_ATTRIBUTE_SENSITIVE);
 	/* and that key, known outside as far as the token can tell, wraps no
@@ -383,6 +385,22 @@ START_TEST(key_management_attacks)
 	CKR(p11->C_SetAttributeValue(s, back, wr, 2));
 	n = sizeof(w);
 	CKR_EQ(p11->C_WrapKey(s, &kw, back, target, w, &n), CKR_KEY_NOT_WRAPPABLE);
+	/* a key made readable is readable (B 4.10), and only such a key */
+	unsigned char mine2[16];
+	RAND_bytes(mine2, 16);
+	CK_OBJECT_HANDLE readable;
+	CK_ATTRIBUTE rt[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&AES, sizeof(AES) },
+			      { CKA_VALUE, mine2, 16 }, { CKA_SENSITIVE, (void *)&F_, 1 }, { CKA_EXTRACTABLE, (void *)&T_, 1 } };
+	CKR(p11->C_CreateObject(s, rt, N(rt), &readable));
+	CK_ATTRIBUTE two[] = { { CKA_VALUE, out, sizeof(out) }, { CKA_VALUE_LEN, &len, sizeof(len) } };
+	CKR(p11->C_GetAttributeValue(s, readable, two, 2));
+	ck_assert_uint_eq(two[0].ulValueLen, 16);
+	ck_assert_mem_eq(out, mine2, 16);
+	ck_assert_uint_eq(len, 16);
+	CKR(p11->C_SetAttributeValue(s, readable, &ext_false, 1));
+	v.ulValueLen = sizeof(out);
+	CKR_EQ(p11->C_GetAttributeValue(s, readable, &v, 1), CKR_ATTRIBUTE_SENSITIVE);
+	len = 32;
 	/* 4. attribute flips: sensitive stays, unextractable stays */
 	CK_ATTRIBUTE unsens = { CKA_SENSITIVE, (void *)&F_, 1 }, ext = { CKA_EXTRACTABLE, (void *)&T_, 1 };
 	CKR_EQ(p11->C_SetAttributeValue(s, target, &unsens, 1), CKR_ATTRIBUTE_READ_ONLY);
