@@ -4,7 +4,10 @@
 # generated on the token encrypts and decrypts with AES-CBC-PAD and an IV;
 # an AES-128 key written to the token (an import) encrypts exactly as
 # `openssl enc` does with the same key and IV; a generic secret key signs
-# with SHA256-HMAC and the MAC verifies (and a changed one does not).
+# with SHA256-HMAC and the MAC verifies (and a changed one does not); an
+# EC private key written to the token signs for OpenSSL and derives the
+# ECDH secret OpenSSL derives; a data key wrapped and unwrapped (only as a
+# sensitive key) decrypts what it encrypted.
 set -u
 MODULE=${HWAGG_MODULE:?}
 command -v pkcs11-tool >/dev/null || { echo "SKIP secret_tool: no pkcs11-tool"; exit 77; }
@@ -48,4 +51,35 @@ if pkcs11-tool --module "$MODULE" --login --pin 123456 --verify -m SHA256-HMAC -
 	--signature-file "$tmp/mac" >"$tmp/bad" 2>&1 && grep -q "Signature is valid" "$tmp/bad"; then
 	fail "the MAC verified for other data"
 fi
-echo "PASS secret_tool: AES generate/encrypt/decrypt, import matches OpenSSL, HMAC sign/verify"
+
+# a private key written to the token (an import) signs for OpenSSL's
+# public key, and derives with ECDH the secret OpenSSL derives
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/mine.pem" 2>/dev/null || fail "openssl genpkey"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/peer.pem" 2>/dev/null || fail "openssl genpkey"
+openssl pkey -in "$tmp/mine.pem" -outform DER -out "$tmp/mine.der"
+openssl pkey -in "$tmp/peer.pem" -pubout -outform DER -out "$tmp/peer.der"
+openssl pkey -in "$tmp/mine.pem" -pubout -out "$tmp/mine.pub"
+user --write-object "$tmp/mine.der" --type privkey --id b1 --label mine --usage-sign --usage-derive
+user --sign -m ECDSA-SHA256 --id b1 --signature-format openssl -i "$tmp/plain" -o "$tmp/ecsig"
+openssl dgst -sha256 -verify "$tmp/mine.pub" -signature "$tmp/ecsig" "$tmp/plain" >/dev/null ||
+	fail "the imported key's signature does not verify with OpenSSL"
+user --derive -m ECDH1-DERIVE --id b1 -i "$tmp/peer.der" -o "$tmp/shared"
+openssl pkeyutl -derive -inkey "$tmp/mine.pem" -peerkey <(openssl pkey -in "$tmp/peer.pem" -pubout) -out "$tmp/z"
+cmp -s "$tmp/shared" "$tmp/z" || fail "ECDH gave $(xxd -p "$tmp/shared" | tr -d '\n'), OpenSSL $(xxd -p "$tmp/z" | tr -d '\n')"
+
+# a data key wrapped under a key-encryption key, unwrapped (as a sensitive
+# key: an unwrapped key is never readable), decrypts what it encrypted
+user --keygen --key-type AES:32 --id c1 --label kek --usage-wrap
+user --keygen --key-type AES:16 --id c2 --label dk --extractable
+user --encrypt -m AES-CBC-PAD --iv $IV --id c2 -i "$tmp/plain" -o "$tmp/ct3"
+user --wrap -m 0x210A --id c1 --application-id c2 -o "$tmp/wrapped"
+[ "$(stat -c %s "$tmp/wrapped")" = 24 ] || fail "AES-KWP of 16 bytes gave $(stat -c %s "$tmp/wrapped") bytes"
+if pkcs11-tool --module "$MODULE" --login --pin 123456 --unwrap -m 0x210A --id c1 -i "$tmp/wrapped" --key-type AES:16 \
+	--application-id c3 >"$tmp/bad" 2>&1; then
+	fail "a key unwrapped as not sensitive"
+fi
+grep -q CKR_TEMPLATE_INCONSISTENT "$tmp/bad" || fail "unwrap as not sensitive: $(tail -n 3 "$tmp/bad")"
+user --unwrap -m 0x210A --id c1 -i "$tmp/wrapped" --key-type AES:16 --application-id c3 --application-label back --sensitive
+user --decrypt -m AES-CBC-PAD --iv $IV --id c3 -i "$tmp/ct3" -o "$tmp/back3"
+cmp -s "$tmp/plain" "$tmp/back3" || fail "the unwrapped key did not decrypt what the data key encrypted"
+echo "PASS secret_tool: AES generate/encrypt/decrypt, import matches OpenSSL, HMAC sign/verify, private key import, ECDH, wrap/unwrap"
