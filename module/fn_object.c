@@ -97,7 +97,7 @@ CK_RV hw_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_
 		rv = CKR_TEMPLATE_INCOMPLETE;
 		goto out;
 	}
-	if ((cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY) && s->ops->import_key != NULL) {
+	if (s->ops->import_key != NULL && (cls == CKO_SECRET_KEY || (cls == CKO_PRIVATE_KEY && s->ops->imports_private))) {
 		/* through a policy token, both it and the member must allow it */
 		if (!hw_import_allowed(&hw_g.slots[se->slot]) || !hw_import_allowed(s))
 			rv = CKR_ACTION_PROHIBITED;

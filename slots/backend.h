@@ -226,6 +226,10 @@ typedef struct hw_backend_ops {
 	 * readable then); *out in locked memory, freed by the engine. NULL:
 	 * such values stay unreadable (CKR_ATTRIBUTE_SENSITIVE). */
 	CK_RV (*key_value)(void *ctx, hw_obj *key, hw_secret **out);
+	/* import_key also takes private keys (class CKO_PRIVATE_KEY, the
+	 * parts the engine checked in attrs, which the backend removes); else
+	 * only secret keys reach it and a private key's import is refused. */
+	bool imports_private;
 } hw_backend_ops;
 
 /* The registry: every backend type hwagg knows. A backend is built in (ops

@@ -452,6 +452,7 @@ const hw_backend_ops hw_hsm_ops = {
 	.unwrap_key = hsm_unwrap,
 	.import_key = hsm_import,
 	.derive_key = hsm_derive,
+	.imports_private = true,
 	.sk_begin = hsm_begin,
 	.sk_update = hsm_sk_update,
 	.sk_final = hsm_sk_final,

@@ -525,4 +525,5 @@ const hw_backend_ops hw_soft_ops = {
 	.derive_key = hw_soft_derive_key,
 	.digest_key = hw_soft_digest_key,
 	.key_value = hw_soft_key_value,
+	.imports_private = true,
 };
