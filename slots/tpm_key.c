@@ -82,35 +82,75 @@ static CK_RV key_template(hw_tpm_ctx *c, const hw_keygen *g, TPM2B_PUBLIC *t)
 	return CKR_TEMPLATE_INCONSISTENT;
 }
 
+struct create_args {
+	const TPM2B_SENSITIVE_CREATE *sens;
+	const TPM2B_PUBLIC *tmpl;
+	TPM2B_PUBLIC *pub;
+	TPM2B_PRIVATE *priv;
+};
+
+static TSS2_RC create_prepare(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE parent, void *arg)
+{
+	static const TPM2B_DATA outside = { .size = 0 };
+	static const TPML_PCR_SELECTION pcrs = { .count = 0 };
+	const struct create_args *a = arg;
+	return Tss2_Sys_Create_Prepare(sys, parent, a->sens, a->tmpl, &outside, &pcrs);
+}
+
+static TSS2_RC create_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+	const struct create_args *a = arg;
+	/* tss2-mu refuses to unmarshal into a TPM2B whose size is not zero */
+	memset(a->pub, 0, sizeof(*a->pub));
+	memset(a->priv, 0, sizeof(*a->priv));
+	return Tss2_Sys_Create_Complete(sys, a->priv, a->pub, NULL, NULL, NULL);
+}
+
+CK_RV hw_tpm_create_inlock(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+			   TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const char *what)
+{
+	struct create_args a = { sens, tmpl, pub, priv };
+	/* inSensitive (the new object's authValue, a sealed secret) is the
+	 * first parameter: it travels encrypted; the SRK's authValue is empty */
+	const hw_tpm_fast_cmd x = { .cc = TPM2_CC_Create, .object = c->srk, .decrypt = true,
+				    .prepare = create_prepare, .complete = create_complete, .arg = &a, .what = what };
+	TPM2B_DATA outside = { .size = 0 };
+	TPML_PCR_SELECTION pcrs = { .count = 0 };
+	TPM2B_PUBLIC *epub = NULL;
+	TPM2B_PRIVATE *epriv = NULL;
+	TSS2_RC trc;
+	int taken = hw_tpm_fast_run_inlock(c, &x, &trc);
+	if (taken == HW_TPM_FAST_FORGED)
+		return CKR_DEVICE_ERROR;
+	if (taken == HW_TPM_FAST_DONE)
+		return trc == TSS2_RC_SUCCESS ? CKR_OK : hw_tpm_fail_inlock(c, trc, what);
+	hw_tpm_session_for(c, true, false);
+	trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, sens, tmpl, &outside, &pcrs,
+			  &epriv, &epub, NULL, NULL, NULL);
+	if (trc != TSS2_RC_SUCCESS)
+		return hw_tpm_fail_inlock(c, trc, what);
+	*pub = *epub;
+	*priv = *epriv;
+	Esys_Free(epub);
+	Esys_Free(epriv);
+	return CKR_OK;
+}
+
 CK_RV hw_tpm_key_create_inlock(hw_tpm_ctx *c, const hw_keygen *g, const unsigned char *auth,
 			       hw_tpm_key *k)
 {
-	TPM2B_PUBLIC tmpl, *pub = NULL;
-	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC tmpl;
 	TPM2B_SENSITIVE_CREATE sens;
-	TPM2B_DATA outside;
-	TPML_PCR_SELECTION pcrs;
 	CK_RV rv = key_template(c, g, &tmpl);
 	if (rv != CKR_OK)
 		return rv;
 	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&pcrs, 0, sizeof(pcrs));
 	sens.sensitive.userAuth.size = HW_TPM_AUTH_LEN;
 	memcpy(sens.sensitive.userAuth.buffer, auth, HW_TPM_AUTH_LEN);
-	/* the new key's authValue travels encrypted (first parameter) */
-	hw_tpm_session_for(c, true, false);
-	TSS2_RC trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
-				  &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+	rv = hw_tpm_create_inlock(c, &sens, &tmpl, &k->pub, &k->priv, "create a key");
 	hw_wipe(&sens, sizeof(sens));
-	if (trc != TSS2_RC_SUCCESS)
-		return hw_tpm_fail_inlock(c, trc, "create a key");
-	k->pub = *pub;
-	k->priv = *priv;
 	k->handle = ESYS_TR_NONE;
-	Esys_Free(pub);
-	Esys_Free(priv);
-	return CKR_OK;
+	return rv;
 }
 
 static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
