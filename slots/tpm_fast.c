@@ -1,8 +1,8 @@
 /*
  * The tpm slot's own HMAC session over tss2-sys: the signing hot path
  * (TPM2_Sign), and every command that carries a secret (TPM2_Create of a
- * key or of the sealed master key, TPM2_Unseal at login), those with
- * parameter encryption.
+ * key or of the sealed master key, TPM2_Unseal at login, TPM2_RSA_Decrypt),
+ * those with parameter encryption.
  *
  * Why not ESAPI: tpm2-tss 3.2's ESAPI computes every session HMAC, cpHash
  * and salt with OpenSSL algorithms it fetches again on every command (and
@@ -283,7 +283,7 @@ static bool cfb(hw_tpm_fast *f, const unsigned char *key, size_t key_len, const 
 static bool encrypt_param(hw_tpm_fast *f, TSS2_SYS_CONTEXT *sys, const unsigned char *key, size_t key_len,
 			  const TPM2B_NONCE *caller)
 {
-	unsigned char tmp[sizeof(TPM2B_SENSITIVE_CREATE)];
+	unsigned char tmp[sizeof(TPM2B_MAX_BUFFER)];   /* an inSensitive, an RSA block */
 	const uint8_t *p = NULL;
 	size_t n = 0;
 	bool ok = Tss2_Sys_GetDecryptParam(sys, &n, &p) == TSS2_RC_SUCCESS && n <= sizeof(tmp);

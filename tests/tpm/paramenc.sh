@@ -5,7 +5,8 @@
 #  - TPM2_Unseal (login, SO login, PIN change) asks for its answer encrypted
 #    (continueSession|encrypt = 41), TPM2_Create (key generation, sealing the
 #    master key under a new PIN) sends its inSensitive encrypted
-#    (continueSession|decrypt = 21);
+#    (continueSession|decrypt = 21), each on a session that was started with
+#    a salt (the proxy reads TPM2_StartAuthSession);
 #  - none of the secrets appears in clear on the bus: the master key (unsealed
 #    here with the tpm2 tools and the PIN, straight from swtpm), the
 #    authValues the PINs become, the new key's authValue; while the key's
@@ -13,6 +14,8 @@
 #  - the same in a process where libp11's pkcs11 ENGINE is OpenSSL's default
 #    for everything (ESAPI's own session cannot be salted there: the log says
 #    so, and the secrets still never show);
+#  - RSA decryption gets its plaintext back encrypted (41) and a raw RSA
+#    signature sends its encoding encrypted (21), under the engine too;
 #  - an unseal answer changed on the way is refused (CKR_DEVICE_ERROR and a
 #    log line, not a wrong master key taken for the right one); login works
 #    again after.
@@ -85,9 +88,9 @@ secrets() {
 	# seal under SO PIN, user PIN, new user PIN, and the key: 4 creates
 	[ "$(count 15e)" -ge 7 ] || hw_fail "$name: the proxy saw $(count 15e) TPM2_Unseal, expected 7"
 	[ "$(count 153)" -ge 4 ] || hw_fail "$name: the proxy saw $(count 153) TPM2_Create, expected 4"
-	grep -E '^15e ' "$state/log" | grep -qv '^15e 41$' && hw_fail "$name: a TPM2_Unseal without encrypt:
+	grep -E '^15e ' "$state/log" | grep -qv '^15e 41 salted$' && hw_fail "$name: a TPM2_Unseal without encrypt on a salted session:
 $(grep '^15e ' "$state/log")"
-	grep -E '^153 ' "$state/log" | grep -qv '^153 21$' && hw_fail "$name: a TPM2_Create without decrypt:
+	grep -E '^153 ' "$state/log" | grep -qv '^153 21 salted$' && hw_fail "$name: a TPM2_Create without decrypt on a salted session:
 $(grep '^153 ' "$state/log")"
 	hw_pass "$name: $(count 15e) TPM2_Unseal with encrypt, $(count 153) TPM2_Create with decrypt"
 
@@ -139,6 +142,33 @@ PY
 
 secrets plain
 ENGINE_CNF=$TMP/engine.cnf secrets engine
+
+# ---- RSA decryption and raw RSA signing, in the ENGINE process too ---------------------
+: >"$state/log"
+: >"$state/bus"
+ENGINE_CNF=$TMP/engine.cnf hw_run "generate an RSA key (engine)" p11e --login --pin "$NEW_PIN" --keypairgen \
+	--key-type rsa:2048 --label rsa2048 --id 03 --usage-sign --usage-decrypt
+hw_pubkey_pem 03 "$TMP/pub03.pem"
+head -c 32 /dev/urandom >"$TMP/secret"
+hw_run "openssl encrypt PKCS#1 v1.5" openssl pkeyutl -encrypt -pubin -inkey "$TMP/pub03.pem" \
+	-pkeyopt rsa_padding_mode:pkcs1 -in "$TMP/secret" -out "$TMP/ct"
+ENGINE_CNF=$TMP/engine.cnf hw_run "decrypt RSA-PKCS (engine)" p11e --login --pin "$NEW_PIN" --decrypt \
+	-m RSA-PKCS --id 03 -i "$TMP/ct" -o "$TMP/pt"
+cmp -s "$TMP/secret" "$TMP/pt" || hw_fail "RSA-PKCS decryption: the plaintext differs"
+ENGINE_CNF=$TMP/engine.cnf hw_run "sign RSA-PSS (engine)" p11e --login --pin "$NEW_PIN" --sign \
+	-m SHA256-RSA-PKCS-PSS --id 03 -i "$TMP/msg" -o "$TMP/sig03"
+hw_run "openssl verifies the RSA-PSS signature" openssl dgst -sha256 -verify "$TMP/pub03.pem" \
+	-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:auto -signature "$TMP/sig03" "$TMP/msg"
+# the decryption asks for its answer encrypted, the raw signature sends its
+# encoding encrypted
+grep -qx '159 41 salted' "$state/log" || hw_fail "no TPM2_RSA_Decrypt with encrypt: $(grep '^159 ' "$state/log")"
+grep -qx '159 21 salted' "$state/log" || hw_fail "no TPM2_RSA_Decrypt with decrypt: $(grep '^159 ' "$state/log")"
+python3 - "$state/bus" "$TMP/secret" <<'PY' || hw_fail "the RSA plaintext travels in clear on the bus"
+import sys
+bus, s = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+sys.exit(1 if any(s[i:i + 12] in bus for i in range(len(s) - 11)) else 0)
+PY
+hw_pass "RSA decryption and RSA-PSS on the encrypted session (engine process); the plaintext never on the bus"
 
 # ---- an unseal answer changed on the way ---------------------------------------------
 echo 15e >"$state/tamper"

@@ -8,8 +8,9 @@ channel) on 127.0.0.1 and forwards both to swtpm on TPM_PORT and
 TPM_PORT+1. TPM commands are framed by their own header (tag, size, code);
 for each one the proxy appends its command code (hex) and, for the commands
 that carry a secret or a key's authorization (TPM2_Sign, TPM2_Create,
-TPM2_Unseal), the session attributes of its first authorization to
-STATE_DIR/log, and every command and answer as they travelled to
+TPM2_Unseal, TPM2_RSA_Decrypt), the session attributes of its first
+authorization and whether that session was started salted to STATE_DIR/log
+("15d 01 salted"), and every command and answer as they travelled to
 STATE_DIR/bus (what an observer of the bus sees). While STATE_DIR/tamper
 exists, the answer to every TPM2_Sign (or to the command whose code, in hex,
 the file holds: 15e for TPM2_Unseal) has one octet of its parameters
@@ -24,7 +25,7 @@ import threading
 CC_SIGN = 0x15D
 CC_UNSEAL = 0x15E
 # the commands whose session attributes are logged, with their handle count
-LOGGED = {CC_SIGN: 1, CC_UNSEAL: 1, 0x153: 1}
+LOGGED = {CC_SIGN: 1, CC_UNSEAL: 1, 0x153: 1, 0x159: 1}
 
 
 def recv_exact(s, n):
@@ -45,13 +46,27 @@ def recv_frame(s):
     return head + recv_exact(s, size - 10)
 
 
+CC_START = 0x176
+SALTED = {}     # session handle -> started with a salt (by the last TPM2_StartAuthSession)
+
+
+def started(cmd, rsp):
+    # command: tag(2) size(4) cc(4) tpmKey(4) bind(4) nonceCaller(2+n) encryptedSalt(2+m)
+    # answer: tag(2) size(4) rc(4) sessionHandle(4)
+    key = struct.unpack(">I", cmd[10:14])[0]
+    n = struct.unpack(">H", cmd[18:20])[0]
+    m = struct.unpack(">H", cmd[20 + n:22 + n])[0]
+    SALTED[struct.unpack(">I", rsp[10:14])[0]] = key != 0x40000007 and m > 0
+
+
 def session_attrs(cmd, handles):
-    # tag(2) size(4) cc(4) handles(4 each) authSize(4) handle(4) nonce(2+n) attrs(1)
-    at = 10 + 4 * handles + 8
-    if struct.unpack(">H", cmd[0:2])[0] != 0x8002 or len(cmd) < at + 3:
+    # tag(2) size(4) cc(4) handles(4 each) authSize(4) session(4) nonce(2+n) attrs(1)
+    at = 10 + 4 * handles + 4
+    if struct.unpack(">H", cmd[0:2])[0] != 0x8002 or len(cmd) < at + 7:
         return "none"
-    nlen = struct.unpack(">H", cmd[at:at + 2])[0]
-    return "%02x" % cmd[at + 2 + nlen] if len(cmd) > at + 2 + nlen else "?"
+    salted = "salted" if SALTED.get(struct.unpack(">I", cmd[at:at + 4])[0]) else "unsalted"
+    nlen = struct.unpack(">H", cmd[at + 4:at + 6])[0]
+    return "%02x %s" % (cmd[at + 6 + nlen], salted) if len(cmd) > at + 6 + nlen else "?"
 
 
 def tampered(state):
@@ -75,6 +90,8 @@ def commands(client, state):
             with open(os.path.join(state, "bus"), "ab") as f:
                 f.write(cmd + rsp)
             rc = struct.unpack(">I", rsp[6:10])[0]
+            if cc == CC_START and rc == 0:
+                started(cmd, rsp)
             if rc == 0 and tampered(state) == cc and len(rsp) > 30:
                 # TPM2_Sign: inside the signature, after the parameter size
                 # and scheme; TPM2_Unseal: the first octet of outData
