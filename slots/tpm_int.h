@@ -9,6 +9,9 @@
  *                flushing (the TPM's few object slots), TPM2_Sign
  *   tpm_attest.c key attestation: TPM2_Certify of each new key by an
  *                attestation key, the bundle kept with the key
+ *   tpm_fast.c   the slot's own salted HMAC session over tss2-sys: signing,
+ *                unseal, create and RSA decryption, the secrets in them
+ *                under parameter encryption, the answers authenticated
  *   tpm_pad.c    RSA encodings done here around a raw RSA operation
  *   tpm_token.c  the token and its PINs: the master key sealed in the TPM
  *                under each PIN, so the TPM itself checks PINs and counts
