@@ -118,8 +118,22 @@ static CK_RV value_of(void *vctx, hw_obj *key, hw_secret **out)
 
 CK_RV hw_kr_sk_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op)
 {
+	hw_kr_ctx *c = vctx;
 	hw_secret *v;
-	CK_RV rv = value_of(vctx, key, &v);
+	CK_RV rv = CKR_OK;
+	bool begun = false;
+	/* a value in memory is used where it is: a copy in locked memory
+	 * costs more than the whole operation on a short message */
+	pthread_mutex_lock(&c->lock);
+	hw_kr_key *k = key->bdata;
+	if (c->user && k != NULL && k->value != NULL) {
+		rv = hw_sk_new(mech, kind, k->value->data, k->value->len, (hw_sk **)op);
+		begun = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (begun)
+		return rv;
+	rv = value_of(vctx, key, &v);
 	if (rv == CKR_OK && v == NULL)
 		rv = CKR_KEY_TYPE_INCONSISTENT;
 	if (rv == CKR_OK)
