@@ -15,6 +15,7 @@
  * keyring tools). Nothing ever waits for an interactive prompt.
  */
 #include "slots/keyring_int.h"
+#include "slots/secret_key.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -49,6 +50,8 @@ static void key_drop(hw_kr_key *k)
 		EVP_PKEY_CTX_free(k->idle[--k->nidle]);
 	EVP_PKEY_free(k->pk);
 	k->pk = NULL;
+	hw_secret_free(k->value);
+	k->value = NULL;
 }
 
 static void keyring_close(void *vctx, bool forked)
@@ -99,7 +102,7 @@ static bool keyring_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANI
 			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT | CKF_GENERATE_KEY_PAIR;
 		return true;
 	default:
-		return false;
+		return hw_skey_has_mechanism(base, info);   /* keyring_secret.c */
 	}
 }
 
@@ -283,7 +286,7 @@ out:
 }
 
 /* ---- keys in memory --------------------------------------------------------------- */
-static hw_kr_key *key_new_inlock(hw_kr_ctx *c, EVP_PKEY *pk, bool session)
+hw_kr_key *hw_kr_key_new_inlock(hw_kr_ctx *c, EVP_PKEY *pk, bool session)
 {
 	if (!hw_kr_grow(&c->keys, c->nkeys, &c->keys_cap, sizeof(*c->keys)))
 		return NULL;
@@ -311,14 +314,37 @@ static void keyring_free_bdata(void *vctx, void *bdata)
 	free(k);
 }
 
+CK_RV hw_kr_key_bytes(hw_kr_ctx *c, hw_obj *key, uint64_t epoch, hw_secret **out)
+{
+	hw_kr_link l;
+	item_ref r;
+	CK_RV rv = item_of(c, key->oid, &r);
+	*out = NULL;
+	if (rv != CKR_OK) {
+		if (rv == CKR_OBJECT_HANDLE_INVALID) {
+			hw_warn("slot \"%s\" (keyring): the key's item is no longer in the collection", c->conf->name);
+			rv = CKR_DEVICE_ERROR;
+		}
+		goto out;
+	}
+	if ((rv = hw_kr_link_get(c, &l)) != CKR_OK)
+		goto out;
+	if (__atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE) != epoch)
+		rv = CKR_DEVICE_REMOVED;          /* the service was replaced meanwhile: logged out */
+	else
+		rv = read_der(c, &l, &r, out);
+	hw_kr_link_put(&l);
+out:
+	item_ref_free(&r);
+	return rv;
+}
+
 /* The key of a private key object, with a reference for the caller: the
  * cached one (with a prepared context if one is idle), or read from the
  * keyring now, into secure memory (and cached when configured). */
 static CK_RV private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX **pc)
 {
-	hw_kr_link l;
 	hw_secret *der = NULL;
-	item_ref r = { NULL, NULL, false };
 	CK_RV rv = CKR_OK;
 	uint64_t epoch = __atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE);
 	*out = NULL;
@@ -335,26 +361,14 @@ static CK_RV private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX
 	pthread_mutex_unlock(&c->lock);
 	if (rv != CKR_OK || *out != NULL)
 		return rv;
-	if ((rv = item_of(c, key->oid, &r)) != CKR_OK) {
-		if (rv == CKR_OBJECT_HANDLE_INVALID) {
-			hw_warn("slot \"%s\" (keyring): the key's item is no longer in the collection", c->conf->name);
-			rv = CKR_DEVICE_ERROR;
-		}
-		goto out_ref;
-	}
-	if ((rv = hw_kr_link_get(c, &l)) != CKR_OK)
-		goto out_ref;
-	if (__atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE) != epoch) {
-		rv = CKR_DEVICE_REMOVED;          /* the service was replaced meanwhile: logged out */
-		goto out;
-	}
 	hw_crypto_secure_heap();
-	if ((rv = read_der(c, &l, &r, &der)) != CKR_OK || (rv = hw_key_from_der(der->data, der->len, out)) != CKR_OK)
+	if ((rv = hw_kr_key_bytes(c, key, epoch, &der)) != CKR_OK ||
+	    (rv = hw_key_from_der(der->data, der->len, out)) != CKR_OK)
 		goto out;
 	if (c->cache_keys) {
 		pthread_mutex_lock(&c->lock);
 		k = key->bdata;
-		if (k == NULL && (k = key_new_inlock(c, NULL, false)) != NULL)
+		if (k == NULL && (k = hw_kr_key_new_inlock(c, NULL, false)) != NULL)
 			key->bdata = k;
 		if (k != NULL && k->pk == NULL && c->user && EVP_PKEY_up_ref(*out) == 1)
 			k->pk = *out;
@@ -362,9 +376,6 @@ static CK_RV private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX
 	}
 out:
 	hw_secret_free(der);
-	hw_kr_link_put(&l);
-out_ref:
-	item_ref_free(&r);
 	return rv;
 }
 
@@ -462,7 +473,7 @@ static CK_RV keyring_generate(void *vctx, CK_KEY_TYPE type, const hw_keygen *g, 
 	/* a session key lives only here; a token key stays only when caching */
 	if (!token || c->cache_keys) {
 		pthread_mutex_lock(&c->lock);
-		hw_kr_key *k = key_new_inlock(c, key, !token);
+		hw_kr_key *k = hw_kr_key_new_inlock(c, key, !token);
 		pthread_mutex_unlock(&c->lock);
 		if (k == NULL) {
 			rv = CKR_HOST_MEMORY;
@@ -517,4 +528,12 @@ const hw_backend_ops hw_keyring_ops = {
 	.sign = keyring_sign,
 	.decrypt = keyring_decrypt,
 	.health = keyring_health,
+	.generate_key = hw_kr_generate_key,
+	.import_key = hw_kr_import_key,
+	.wrap_key = hw_kr_wrap_key,
+	.unwrap_key = hw_kr_unwrap_key,
+	.sk_begin = hw_kr_sk_begin,
+	.sk_update = hw_skey_sk_update,
+	.sk_final = hw_skey_sk_final,
+	.sk_end = hw_skey_sk_end,
 };

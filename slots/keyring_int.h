@@ -12,6 +12,7 @@
  *   keyring_item.c    items: the secret's format, the searchable attributes,
  *                     the item cache (item path <-> object id) and load()
  *   keyring_token.c   the token and its PIN: initialization, login, verifier
+ *   keyring_secret.c  secret keys (AES, HMAC): kept, used and wrapped
  *
  * One ctx per slot; ctx->lock protects everything in it. D-Bus calls are
  * made without the lock through a hw_kr_link (a reference to the connection
@@ -89,16 +90,18 @@ typedef struct hw_kr_item {
 	char *uid;                    /* CKA_UNIQUE_ID = hwagg-uid */
 	int64_t oid;                  /* the engine's token object id */
 	hw_attrs attrs;               /* the object's attributes (no key bytes) */
-	bool priv;                    /* the secret holds a private key */
+	bool priv;                    /* the secret holds key bytes (private or secret key) */
 	bool stale;                   /* changed since read: read again */
 	bool damaged;                 /* not a hwagg secret; skipped (logged once) */
 	bool seen;                    /* in the current search */
 } hw_kr_item;
 
-/* A private key for the login session (cache_keys) or a session key. */
+/* A key for the login session (cache_keys) or a session key: a private
+ * key (pk) or a secret key (value). */
 #define HW_KR_IDLE 4
 typedef struct hw_kr_key {
 	EVP_PKEY *pk;                 /* NULL once dropped at logout */
+	hw_secret *value;             /* a secret key's value; NULL once dropped */
 	bool session;                 /* a session object: its only copy, never dropped */
 	EVP_PKEY_CTX *idle[HW_KR_IDLE]; /* signing contexts ready for pk (hw_pkey_sign_keep) */
 	unsigned nidle;
@@ -247,6 +250,23 @@ CK_RV hw_kr_password(hw_kr_ctx *c, const hw_kr_link *l, const CK_UTF8CHAR *pin, 
 /* ---- keyring.c ------------------------------------------------------------------ */
 /* End this process's login session: the user flag and cached keys go. */
 void hw_kr_logout_inlock(hw_kr_ctx *c);
+/* A new in-memory key, listed in c->keys (NULL when out of memory). */
+hw_kr_key *hw_kr_key_new_inlock(hw_kr_ctx *c, EVP_PKEY *pk, bool session);
+/* The key bytes of token key object key (a private key's PKCS#8 DER, a
+ * secret key's value), read from its item now into secret memory; epoch:
+ * the token epoch seen when the login was checked (a service replaced
+ * since is CKR_DEVICE_REMOVED). */
+CK_RV hw_kr_key_bytes(hw_kr_ctx *c, hw_obj *key, uint64_t epoch, hw_secret **out);
+
+/* ---- keyring_secret.c: the secret-key hooks (backend.h) ------------------------- */
+CK_RV hw_kr_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs, int64_t *oid,
+			 void **bdata);
+CK_RV hw_kr_import_key(void *ctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
+CK_RV hw_kr_sk_begin(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+CK_RV hw_kr_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
+		     size_t *out_len);
+CK_RV hw_kr_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+		       size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 
 /* ---- keyring_token.c ---------------------------------------------------------- */
 /* Initialized = the PIN verifier item exists (cached; one search if not known). */
@@ -255,8 +275,9 @@ CK_RV hw_kr_login(hw_kr_ctx *c, const CK_UTF8CHAR *pin, CK_ULONG len);
 CK_RV hw_kr_init_token(hw_kr_ctx *c, const CK_UTF8CHAR *pin, CK_ULONG len);
 
 /* ---- keyring_item.c ----------------------------------------------------------- */
-/* The secret: magic, CKA_UNIQUE_ID, serialized attributes, PKCS#8 DER
- * (private keys only), in secret memory. */
+/* The secret: magic, CKA_UNIQUE_ID, serialized attributes, key bytes
+ * (a private key's PKCS#8 DER, a secret key's value; none otherwise), in
+ * secret memory. */
 CK_RV hw_kr_pack(const hw_attrs *a, const hw_secret *der, hw_secret **out);
 typedef struct hw_kr_parts {
 	const unsigned char *uid, *attrs, *der;

@@ -7,7 +7,8 @@
  *   hwagg-label, hwagg-key-type, hwagg-version, hwagg-uid (CKA_UNIQUE_ID).
  * The secret (authoritative):
  *   "HWAGGKR1" | u32 uid length | uid | u32 attrs length | hw_attrs_serialize()
- *   | u32 DER length | PKCS#8 DER (private keys; 0 otherwise), big-endian.
+ *   | u32 key length | key bytes, big-endian: a private key's PKCS#8 DER, a
+ *   secret key's value (keyring_secret.c); none for other objects.
  * The uid inside the secret binds a key to its object: a secret moved to
  * another item is refused.
  *
@@ -141,6 +142,7 @@ static const char *class_name(CK_ULONG cls)
 	case CKO_PRIVATE_KEY: return "private-key";
 	case CKO_CERTIFICATE: return "certificate";
 	case CKO_DATA: return "data";
+	case CKO_SECRET_KEY: return "secret-key";
 	default: return "other";
 	}
 }
@@ -151,6 +153,10 @@ static const char *key_type_name(CK_ULONG kt)
 	case CKK_EC: return "ec";
 	case CKK_RSA: return "rsa";
 	case CKK_EC_EDWARDS: return "ec-edwards";
+	case CKK_AES: return "aes";
+	case CKK_GENERIC_SECRET: return "generic-secret";
+	case CKK_SHA_1_HMAC: case CKK_SHA224_HMAC: case CKK_SHA256_HMAC: case CKK_SHA384_HMAC:
+	case CKK_SHA512_HMAC: return "hmac";
 	default: return "";
 	}
 }

@@ -69,11 +69,9 @@ CK_RV hw_soft_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw
 /* A new secret key's value (taken): completed, sealed when a token key,
  * kept as the object's data. */
 CK_RV hw_soft_keep_secret(soft_ctx *c, bool token, hw_attrs *attrs, hw_secret *value, int64_t *oid, void **bdata);
-/* The value of an AES key of this slot that may wrap or unwrap (usage). */
-CK_RV hw_soft_kek_value(soft_ctx *c, hw_obj *o, CK_ATTRIBUTE_TYPE usage, CK_RV wrong_type, const hw_secret **v);
-/* A secret key's value as an unwrap yields it, checked against the
- * template's key type and length; CKA_VALUE_LEN set. */
-CK_RV hw_soft_unwrapped_check(hw_attrs *attrs, const hw_secret *v);
+/* A copy of a secret key's value (NULL: the object holds none), for the
+ * wrap functions of slots/secret_key.h. */
+CK_RV hw_soft_value_of(void *ctx, hw_obj *o, hw_secret **v);
 /* soft_wrap.c: the wrap hooks, RSA-OAEP and PKCS#8 added to AES key wrap */
 CK_RV hw_soft_wrap(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
 		   size_t *out_len);

@@ -6,6 +6,7 @@
  * an import: not CKA_LOCAL, never "always sensitive".
  */
 #include "slots/soft_int.h"
+#include "slots/secret_key.h"
 #include "mechanisms/cipher.h"
 #include "mechanisms/encode.h"
 #include "common/log.h"
@@ -143,8 +144,8 @@ static CK_RV oaep_unwrap(soft_ctx *c, const CK_MECHANISM *mech, hw_obj *unwrappi
 	else if (rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
 		rv = CKR_WRAPPED_KEY_LEN_RANGE;
 	v->len = n;
-	if (rv == CKR_OK)
-		rv = hw_soft_unwrapped_check(attrs, v);
+	if (rv == CKR_OK && (rv = hw_skey_unwrapped_check(attrs, v)) == CKR_OK)
+		rv = hw_skey_check_value(attrs, v);
 	if (rv != CKR_OK) {
 		hw_secret_free(v);
 		return rv;
@@ -163,8 +164,7 @@ static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size
 static CK_RV pkcs8_unwrap(soft_ctx *c, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
 			  size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
 {
-	const hw_secret *kek;
-	hw_secret *der = NULL;
+	hw_secret *kek = NULL, *der = NULL;
 	EVP_PKEY *k = NULL;
 	hw_attrs pub;
 	size_t n = len;
@@ -174,12 +174,15 @@ static CK_RV pkcs8_unwrap(soft_ctx *c, const CK_MECHANISM *mech, hw_obj *unwrapp
 		return CKR_MECHANISM_PARAM_INVALID;
 	if (hw_attrs_get(attrs, CKA_KEY_TYPE) == NULL)
 		return CKR_TEMPLATE_INCOMPLETE;
-	if ((rv = hw_soft_kek_value(c, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, &kek)) != CKR_OK)
-		return rv;
 	if (len < 24 || len % 8 != 0 || len > PKCS8_MAX)
 		return CKR_WRAPPED_KEY_LEN_RANGE;
-	if ((der = hw_secret_new(len)) == NULL)
+	if ((rv = hw_skey_kek(hw_soft_value_of, c, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, &kek)) !=
+	    CKR_OK)
+		return rv;
+	if ((der = hw_secret_new(len)) == NULL) {
+		hw_secret_free(kek);
 		return CKR_HOST_MEMORY;
+	}
 	hw_crypto_secure_heap();
 	rv = hw_aes_wrap(mech->mechanism == CKM_AES_KEY_WRAP_PAD, true, kek->data, kek->len, wrapped, len, der->data,
 			 &n);
@@ -195,6 +198,7 @@ static CK_RV pkcs8_unwrap(soft_ctx *c, const CK_MECHANISM *mech, hw_obj *unwrapp
 	}
 	EVP_PKEY_free(k);
 	hw_secret_free(der);
+	hw_secret_free(kek);
 	hw_attrs_clear(&pub);
 	return rv;
 }

@@ -304,11 +304,15 @@ static TSS2_RC start_session(hw_tpm_ctx *c)
 	    !link_lost(rc)) {
 		/* ESAPI computes the salt with OpenSSL's default implementation,
 		 * which an ENGINE may have taken over in this process (libp11's
-		 * pkcs11 engine does, and refuses the ECDH); without a salt the
-		 * auths still never travel in clear, only HMAC'ed */
+		 * pkcs11 engine does, and refuses the ECDH). The commands that
+		 * carry the PIN or a secret (unseal, create, sign, decrypt) go
+		 * on the slot's own salted session (tpm_fast.c); what is left
+		 * on this one is loads (the SRK's empty auth) and attestation
+		 * (a key's random authValue, never a PIN) */
 		if (!c->unsalted_said)
 			hw_warn("slot \"%s\": cannot salt the TPM session in this process (OpenSSL's EC "
-				"is taken over by an engine); using an unsalted one", c->conf->name);
+				"is taken over by an engine); using an unsalted one for loads and "
+				"attestation, the slot's own salted session for the rest", c->conf->name);
 		c->unsalted_said = true;
 		rc = Esys_StartAuthSession(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 					   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &c->session);

@@ -1,26 +1,34 @@
 /*
- * The signing hot path: TPM2_Sign over tss2-sys, on an HMAC session this
- * file starts and keeps itself.
+ * The tpm slot's own HMAC session over tss2-sys: the signing hot path
+ * (TPM2_Sign), and every command that carries a secret (TPM2_Create of a
+ * key or of the sealed master key, TPM2_Unseal at login, TPM2_RSA_Decrypt),
+ * those with parameter encryption.
  *
  * Why not ESAPI: tpm2-tss 3.2's ESAPI computes every session HMAC, cpHash
  * and salt with OpenSSL algorithms it fetches again on every command (and
  * with OpenSSL 3.0 each fetch walks the whole name map), which costs about
  * 2.5 ms of CPU per signature, ten times the rest of the work; 3.2 has no
- * way to hand it ready algorithms. Here the session's algorithms are
- * fetched once, from the engine's library context (so an ENGINE that took
- * over OpenSSL's defaults in the host process cannot refuse the salt).
+ * way to hand it ready algorithms. And in a process where an ENGINE took
+ * over OpenSSL's EC (libp11's pkcs11 engine as default), ESAPI cannot agree
+ * a salt at all, so its session is unsalted there: an observer of the bus
+ * could then read a TPM2_Create's encrypted inSensitive (under the SRK's
+ * empty authValue the encryption key is public) and test PIN guesses
+ * offline against an unseal's HMAC. Here the session's algorithms are
+ * fetched once, from the engine's library context, and the EC contexts are
+ * made by OID, so no ENGINE can refuse the salt: every process gets the
+ * same salted session.
  *
  * The session is salted with the SRK (ECC P-256: the salt is agreed by
- * ECDH, TPM 2.0 part 1, 11.4.10.3 KDFe), unbound, with continueSession, so
- * the key's authValue never travels and the HMACs are keyed by a session
- * key an observer of the TPM's bus cannot know. The digest to sign travels
- * without parameter encryption: the signature that comes back is in clear
- * and tells a guessed digest from a wrong one anyway.
+ * ECDH, TPM 2.0 part 1, 11.4.10.3 KDFe), unbound, with continueSession and
+ * AES-128-CFB as its symmetric algorithm, so authValues never travel, the
+ * HMACs and the parameter encryption are keyed by a session key an
+ * observer of the TPM's bus cannot know, and the TPM's answers are
+ * authenticated before they are used.
  *
  * Anything this path does not take (an RSA SRK, a TPM that refuses the
- * session) turns it off for the connection and signing goes through ESAPI
- * as before; a command that fails ends the session (a new one is started
- * for the next signature), so that no nonce is ever reused.
+ * session) turns it off for the connection and those commands go through
+ * ESAPI as before; a command that fails ends the session (a new one is
+ * started for the next command), so that no nonce is ever reused.
  */
 #include "slots/tpm_int.h"
 #include "common/log.h"
@@ -48,7 +56,9 @@ static bool algs(hw_tpm_fast *f)
 		f->md = EVP_MD_fetch(hw_crypto_ctx(), "SHA256", NULL);
 	if (f->mac == NULL)
 		f->mac = EVP_MAC_fetch(hw_crypto_ctx(), "HMAC", NULL);
-	return f->md != NULL && f->mac != NULL;
+	if (f->cfb == NULL)
+		f->cfb = EVP_CIPHER_fetch(hw_crypto_ctx(), "AES-128-CFB", NULL);
+	return f->md != NULL && f->mac != NULL && f->cfb != NULL;
 }
 
 /* HMAC-SHA256(key, the n parts) */
@@ -177,7 +187,7 @@ static void end_session(hw_tpm_ctx *c, bool flush)
 static void turn_off(hw_tpm_ctx *c, const char *why, TSS2_RC rc)
 {
 	c->fast.off_gen = c->gen;
-	hw_info("slot \"%s\": signing goes through ESAPI on this connection (%s%s%s)", c->conf->name, why,
+	hw_info("slot \"%s\": TPM commands go through ESAPI on this connection (%s%s%s)", c->conf->name, why,
 		rc ? ": " : "", rc ? hw_tpm_rc_text(rc) : "");
 }
 
@@ -188,11 +198,12 @@ static bool start(hw_tpm_ctx *c, TSS2_SYS_CONTEXT *sys)
 	TPM2_HANDLE srk;
 	TPM2B_NONCE caller = { .size = DIG }, tpm = { .size = 0 };
 	TPM2B_ENCRYPTED_SECRET enc = { .size = 0 };
-	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+	/* AES-128-CFB for the commands that carry a secret parameter */
+	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES, .keyBits = { .aes = 128 }, .mode = { .aes = TPM2_ALG_CFB } };
 	unsigned char salt[DIG];
 	TSS2_RC rc;
 	if (!algs(f)) {
-		turn_off(c, "OpenSSL has no SHA-256 or HMAC", 0);
+		turn_off(c, "OpenSSL has no SHA-256, HMAC or AES-128-CFB", 0);
 		return false;
 	}
 	if ((rc = Esys_TR_GetTpmHandle(c->esys, c->srk, &srk)) != TSS2_RC_SUCCESS ||
@@ -233,57 +244,119 @@ static bool start(hw_tpm_ctx *c, TSS2_SYS_CONTEXT *sys)
 	return true;
 }
 
-/* ---- one signature ------------------------------------------------------------ */
+/* ---- one command on the session ------------------------------------------------- */
 
-/* The HMAC key of a command on key k: session key || authValue without its
- * trailing zero octets (part 1, 19.6.5). */
-static size_t auth_key(const hw_tpm_fast *f, const unsigned char *auth, unsigned char *out)
+/* The HMAC key of a command on an entity: session key || its authValue
+ * without trailing zero octets (part 1, 19.6.5); the same string keys the
+ * parameter encryption (part 1, 21.1: the session is not bound). */
+static size_t auth_key(const hw_tpm_fast *f, const unsigned char *auth, size_t auth_len, unsigned char *out)
 {
-	size_t n = HW_TPM_AUTH_LEN;
+	size_t n = auth_len;
 	while (n > 0 && auth[n - 1] == 0)
 		n--;
 	memcpy(out, f->key, DIG);
-	memcpy(out + DIG, auth, n);
+	if (n > 0)
+		memcpy(out + DIG, auth, n);
 	return DIG + n;
 }
 
-static int sign(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const TPM2B_DIGEST *dg,
-		const TPMT_SIG_SCHEME *scheme, TPMT_SIGNATURE *sig, TSS2_RC *rc_out)
+/* AES-128-CFB of a parameter in place (part 1, 21.3): key and IV are the one
+ * KDFa block (hash, session key || authValue, "CFB", nonceNewer, nonceOlder,
+ * 128 + 128 bits); nonceNewer is the caller's for a command, the TPM's for a
+ * response. */
+static bool cfb(hw_tpm_fast *f, const unsigned char *key, size_t key_len, const TPM2B_NONCE *newer,
+		const TPM2B_NONCE *older, bool enc, unsigned char *buf, size_t len)
 {
-	static const TPMT_TK_HASHCHECK check = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
+	unsigned char kiv[DIG];
+	EVP_CIPHER_CTX *x = NULL;
+	int n1 = 0, n2 = 0;
+	bool ok = len <= INT32_MAX && kdfa(f, key, key_len, "CFB", newer, older, kiv) &&
+		  (x = EVP_CIPHER_CTX_new()) != NULL && EVP_CipherInit_ex2(x, f->cfb, kiv, kiv + 16, enc, NULL) &&
+		  EVP_CipherUpdate(x, buf, &n1, buf, (int)len) && EVP_CipherFinal_ex(x, buf + n1, &n2) &&
+		  (size_t)n1 + (size_t)n2 == len;
+	EVP_CIPHER_CTX_free(x);
+	OPENSSL_cleanse(kiv, sizeof(kiv));
+	return ok;
+}
+
+/* The first command parameter, encrypted where tss2-sys marshalled it. */
+static bool encrypt_param(hw_tpm_fast *f, TSS2_SYS_CONTEXT *sys, const unsigned char *key, size_t key_len,
+			  const TPM2B_NONCE *caller)
+{
+	unsigned char tmp[sizeof(TPM2B_MAX_BUFFER)];   /* an inSensitive, an RSA block */
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	bool ok = Tss2_Sys_GetDecryptParam(sys, &n, &p) == TSS2_RC_SUCCESS && n <= sizeof(tmp);
+	if (ok) {
+		memcpy(tmp, p, n);
+		ok = cfb(f, key, key_len, caller, &f->nonce_tpm, true, tmp, n) &&
+		     Tss2_Sys_SetDecryptParam(sys, n, tmp) == TSS2_RC_SUCCESS;
+	}
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	return ok;
+}
+
+/* The first response parameter decrypted in the response buffer, before
+ * the command's Complete reads it. */
+static bool decrypt_param(hw_tpm_fast *f, TSS2_SYS_CONTEXT *sys, const unsigned char *key, size_t key_len,
+			  const TPM2B_NONCE *tpm, const TPM2B_NONCE *caller)
+{
+	unsigned char tmp[sizeof(TPM2B_MAX_BUFFER)];
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	bool ok = Tss2_Sys_GetEncryptParam(sys, &n, &p) == TSS2_RC_SUCCESS && n <= sizeof(tmp);
+	if (ok) {
+		memcpy(tmp, p, n);
+		ok = cfb(f, key, key_len, tpm, caller, false, tmp, n) &&
+		     Tss2_Sys_SetEncryptParam(sys, n, tmp) == TSS2_RC_SUCCESS;
+	}
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	return ok;
+}
+
+static int run(hw_tpm_ctx *c, const hw_tpm_fast_cmd *x, TSS2_RC *rc_out)
+{
 	hw_tpm_fast *f = &c->fast;
 	TSS2_SYS_CONTEXT *sys = NULL;
 	TPM2B_NAME *name = NULL;
-	TPM2_HANDLE kh;
+	TPM2_HANDLE h;
 	const uint8_t *cp = NULL, *rp = NULL;
 	size_t cp_len = 0, rp_len = 0;
 	unsigned char cc[4], rc0[4] = { 0 }, cphash[DIG], rphash[DIG], want[DIG], key[DIG + HW_TPM_AUTH_LEN];
-	TPMA_SESSION attrs = TPMA_SESSION_CONTINUESESSION;
+	TPMA_SESSION attrs = TPMA_SESSION_CONTINUESESSION | (x->decrypt ? TPMA_SESSION_DECRYPT : 0) |
+			     (x->encrypt ? TPMA_SESSION_ENCRYPT : 0);
 	TSS2L_SYS_AUTH_COMMAND cmd = { .count = 1 };
 	TSS2L_SYS_AUTH_RESPONSE rsp = { .count = 0 };
 	TPMS_AUTH_COMMAND *a = &cmd.auths[0];
+	size_t key_len = 0;
 	int done = 0;
 	TSS2_RC rc;
 
 	*rc_out = TSS2_RC_SUCCESS;
-	if (f->off_gen == c->gen || c->esys == NULL || Esys_GetSysContext(c->esys, &sys) != TSS2_RC_SUCCESS)
+	if (x->auth_len > HW_TPM_AUTH_LEN || f->off_gen == c->gen || c->esys == NULL ||
+	    Esys_GetSysContext(c->esys, &sys) != TSS2_RC_SUCCESS)
 		return 0;
 	if (f->ready && f->gen != c->gen)
 		f->ready = false;                 /* the connection it lived on is gone */
 	if (!f->ready && !start(c, sys))
 		return 0;
-	if (Esys_TR_GetTpmHandle(c->esys, k->handle, &kh) != TSS2_RC_SUCCESS ||
-	    Esys_TR_GetName(c->esys, k->handle, &name) != TSS2_RC_SUCCESS)
+	if (Esys_TR_GetTpmHandle(c->esys, x->object, &h) != TSS2_RC_SUCCESS ||
+	    Esys_TR_GetName(c->esys, x->object, &name) != TSS2_RC_SUCCESS)
 		return 0;
-	size_t key_len = auth_key(f, auth, key);
-	be32(cc, TPM2_CC_Sign);
+	key_len = auth_key(f, x->auth, x->auth_len, key);
+	be32(cc, x->cc);
 	a->sessionHandle = f->session;
 	a->sessionAttributes = attrs;
 	a->nonce.size = DIG;
 	a->hmac.size = DIG;
-	if ((rc = Tss2_Sys_Sign_Prepare(sys, kh, dg, scheme, &check)) != TSS2_RC_SUCCESS ||
-	    (rc = Tss2_Sys_GetCpBuffer(sys, &cp_len, &cp)) != TSS2_RC_SUCCESS ||
+	if ((rc = x->prepare(sys, h, x->arg)) != TSS2_RC_SUCCESS ||
 	    RAND_bytes_ex(hw_crypto_ctx(), a->nonce.buffer, DIG, 0) != 1)
+		goto out;
+	/* the secret parameter is encrypted before cpHash covers it: the
+	 * TPM checks the HMAC over what travelled */
+	if (x->decrypt && !encrypt_param(f, sys, key, key_len, &a->nonce))
+		goto out;
+	if ((rc = Tss2_Sys_GetCpBuffer(sys, &cp_len, &cp)) != TSS2_RC_SUCCESS)
 		goto out;
 	{
 		const unsigned char *part[] = { cc, name->name, cp };
@@ -306,7 +379,8 @@ static int sign(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const T
 		goto bad;
 	{
 		/* the TPM's answer is checked before it is used: rpHash over
-		 * the response code, the command code and the parameters */
+		 * the response code, the command code and the parameters as
+		 * they travelled (still encrypted) */
 		TPMS_AUTH_RESPONSE *r = &rsp.auths[0];
 		TPMA_SESSION ra = r->sessionAttributes;
 		const unsigned char *part[] = { rc0, cc, rp };
@@ -319,13 +393,15 @@ static int sign(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const T
 			goto bad;
 		f->nonce_tpm = r->nonce;
 	}
-	if ((rc = Tss2_Sys_Sign_Complete(sys, sig)) != TSS2_RC_SUCCESS)
+	if (x->encrypt && !decrypt_param(f, sys, key, key_len, &f->nonce_tpm, &a->nonce))
+		goto bad;
+	if ((rc = x->complete(sys, x->arg)) != TSS2_RC_SUCCESS)
 		goto bad;
 	done = 1;
 	goto out;
 bad:
-	hw_error("slot \"%s\": the TPM's answer to a signature does not authenticate (session HMAC); "
-		 "signature refused", c->conf->name);
+	hw_error("slot \"%s\": the TPM's answer to %s does not authenticate (session HMAC); refused",
+		 c->conf->name, x->what);
 	done = -2;
 out:
 	if (done < 0)   /* not on a dead link: there is nothing to flush */
@@ -335,14 +411,54 @@ out:
 	return done == -2 ? HW_TPM_FAST_FORGED : done != 0 ? HW_TPM_FAST_DONE : HW_TPM_FAST_NO;
 }
 
-int hw_tpm_fast_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const TPM2B_DIGEST *dg,
-			    const TPMT_SIG_SCHEME *scheme, TPMT_SIGNATURE *sig, TSS2_RC *rc_out)
+int hw_tpm_fast_run_inlock(hw_tpm_ctx *c, const hw_tpm_fast_cmd *x, TSS2_RC *rc_out)
 {
 	/* nothing of ours stays on the application's OpenSSL error queue */
 	ERR_set_mark();
-	int done = sign(c, k, auth, dg, scheme, sig, rc_out);
+	int done = run(c, x, rc_out);
+	/* as ESAPI does: the TPM asks to send the command again (the first
+	 * use of a DA-protected entity after startup answers RETRY while it
+	 * writes its NV); the failed try ended the session, so each try
+	 * runs on a fresh one */
+	for (int i = 0; i < 8 && done == HW_TPM_FAST_DONE && (*rc_out == TPM2_RC_RETRY ||
+	     *rc_out == TPM2_RC_YIELDED || *rc_out == TPM2_RC_TESTING); i++)
+		done = run(c, x, rc_out);
 	ERR_pop_to_mark();
 	return done;
+}
+
+/* ---- TPM2_Sign ------------------------------------------------------------------ */
+
+struct sign_args {
+	const TPM2B_DIGEST *dg;
+	const TPMT_SIG_SCHEME *scheme;
+	TPMT_SIGNATURE *sig;
+};
+
+static TSS2_RC sign_prepare(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE h, void *arg)
+{
+	static const TPMT_TK_HASHCHECK check = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
+	const struct sign_args *s = arg;
+	return Tss2_Sys_Sign_Prepare(sys, h, s->dg, s->scheme, &check);
+}
+
+static TSS2_RC sign_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+	const struct sign_args *s = arg;
+	memset(s->sig, 0, sizeof(*s->sig));
+	return Tss2_Sys_Sign_Complete(sys, s->sig);
+}
+
+int hw_tpm_fast_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const TPM2B_DIGEST *dg,
+			    const TPMT_SIG_SCHEME *scheme, TPMT_SIGNATURE *sig, TSS2_RC *rc_out)
+{
+	struct sign_args s = { dg, scheme, sig };
+	/* the digest travels in clear: the signature that comes back is in
+	 * clear and tells a guessed digest from a wrong one anyway */
+	const hw_tpm_fast_cmd x = { .cc = TPM2_CC_Sign, .object = k->handle, .auth = auth,
+				    .auth_len = HW_TPM_AUTH_LEN, .prepare = sign_prepare,
+				    .complete = sign_complete, .arg = &s, .what = "a signature" };
+	return hw_tpm_fast_run_inlock(c, &x, rc_out);
 }
 
 void hw_tpm_fast_end_inlock(hw_tpm_ctx *c, bool flush)
@@ -354,6 +470,8 @@ void hw_tpm_fast_free(hw_tpm_ctx *c)
 {
 	EVP_MD_free(c->fast.md);
 	EVP_MAC_free(c->fast.mac);
+	EVP_CIPHER_free(c->fast.cfb);
 	c->fast.md = NULL;
 	c->fast.mac = NULL;
+	c->fast.cfb = NULL;
 }

@@ -9,6 +9,9 @@
  *                flushing (the TPM's few object slots), TPM2_Sign
  *   tpm_attest.c key attestation: TPM2_Certify of each new key by an
  *                attestation key, the bundle kept with the key
+ *   tpm_fast.c   the slot's own salted HMAC session over tss2-sys: signing,
+ *                unseal, create and RSA decryption, the secrets in them
+ *                under parameter encryption, the answers authenticated
  *   tpm_pad.c    RSA encodings done here around a raw RSA operation
  *   tpm_token.c  the token and its PINs: the master key sealed in the TPM
  *                under each PIN, so the TPM itself checks PINs and counts
@@ -48,6 +51,7 @@ typedef struct hw_tpm_fast {
 	unsigned char key[32];        /* the session key */
 	EVP_MD *md;                   /* fetched once */
 	EVP_MAC *mac;
+	EVP_CIPHER *cfb;              /* AES-128-CFB: parameter encryption */
 } hw_tpm_fast;
 
 /* A key of the slot, as stored: its TPM blobs and the salt of its auth. */
@@ -129,6 +133,10 @@ const char *hw_tpm_rc_text(TSS2_RC rc);
 /* Create a key under the SRK with auth; fills k (not loaded). */
 CK_RV hw_tpm_key_create_inlock(hw_tpm_ctx *c, const hw_keygen *g, const unsigned char *auth,
 			       hw_tpm_key *k);
+/* TPM2_Create under the SRK (on the salted session, inSensitive encrypted;
+ * through ESAPI when that session is off); what names it for the log. */
+CK_RV hw_tpm_create_inlock(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+			   TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const char *what);
 /* The key's public area as PKCS#11 attribute values. */
 CK_RV hw_tpm_key_public_attrs(const hw_tpm_key *k, hw_attrs *pub, hw_attrs *priv);
 /* Stored form of a key (the private key object's secret column). */
@@ -148,13 +156,28 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 /* The authValue of a key: HMAC-SHA256(master key, "hwagg-tpm-key" || salt). */
 CK_RV hw_tpm_key_auth(const hw_secret *mk, const unsigned char *salt, unsigned char *auth);
 
-/* ---- tpm_fast.c: TPM2_Sign over tss2-sys ----------------------------------------- */
-/* Sign digest dg with the loaded key k whose authValue is auth.
- * HW_TPM_FAST_DONE: *rc the command's result, *sig the signature when it
- * succeeded; HW_TPM_FAST_FORGED: the TPM's answer did not authenticate (no
- * signature; logged); HW_TPM_FAST_NO: this path does not take it (sign
- * through ESAPI). */
+/* ---- tpm_fast.c: commands on our own salted session over tss2-sys ---------------- */
+/* HW_TPM_FAST_DONE: *rc the command's result (its outputs filled when it
+ * succeeded); HW_TPM_FAST_FORGED: the TPM's answer did not authenticate
+ * (nothing filled; logged); HW_TPM_FAST_NO: this path does not take it (the
+ * caller goes through ESAPI). */
 enum { HW_TPM_FAST_NO, HW_TPM_FAST_DONE, HW_TPM_FAST_FORGED };
+/* A command with one handle, authorized by the session. */
+typedef struct hw_tpm_fast_cmd {
+	TPM2_CC cc;
+	ESYS_TR object;               /* its handle: the entity authorized */
+	const unsigned char *auth;    /* the entity's authValue (auth_len may be 0) */
+	size_t auth_len;
+	bool decrypt;                 /* the first command parameter travels encrypted */
+	bool encrypt;                 /* the first response parameter travels encrypted */
+	/* Tss2_Sys_<cmd>_Prepare with the TPM handle h; _Complete */
+	TSS2_RC (*prepare)(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE h, void *arg);
+	TSS2_RC (*complete)(TSS2_SYS_CONTEXT *sys, void *arg);
+	void *arg;
+	const char *what;             /* for the log: "a signature" */
+} hw_tpm_fast_cmd;
+int hw_tpm_fast_run_inlock(hw_tpm_ctx *c, const hw_tpm_fast_cmd *x, TSS2_RC *rc);
+/* TPM2_Sign of digest dg with the loaded key k whose authValue is auth. */
 int hw_tpm_fast_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *auth, const TPM2B_DIGEST *dg,
 			    const TPMT_SIG_SCHEME *scheme, TPMT_SIGNATURE *sig, TSS2_RC *rc);
 /* The connection ends: forget (flush false) or flush the session. */

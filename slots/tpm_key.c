@@ -82,35 +82,75 @@ static CK_RV key_template(hw_tpm_ctx *c, const hw_keygen *g, TPM2B_PUBLIC *t)
 	return CKR_TEMPLATE_INCONSISTENT;
 }
 
+struct create_args {
+	const TPM2B_SENSITIVE_CREATE *sens;
+	const TPM2B_PUBLIC *tmpl;
+	TPM2B_PUBLIC *pub;
+	TPM2B_PRIVATE *priv;
+};
+
+static TSS2_RC create_prepare(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE parent, void *arg)
+{
+	static const TPM2B_DATA outside = { .size = 0 };
+	static const TPML_PCR_SELECTION pcrs = { .count = 0 };
+	const struct create_args *a = arg;
+	return Tss2_Sys_Create_Prepare(sys, parent, a->sens, a->tmpl, &outside, &pcrs);
+}
+
+static TSS2_RC create_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+	const struct create_args *a = arg;
+	/* tss2-mu refuses to unmarshal into a TPM2B whose size is not zero */
+	memset(a->pub, 0, sizeof(*a->pub));
+	memset(a->priv, 0, sizeof(*a->priv));
+	return Tss2_Sys_Create_Complete(sys, a->priv, a->pub, NULL, NULL, NULL);
+}
+
+CK_RV hw_tpm_create_inlock(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+			   TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const char *what)
+{
+	struct create_args a = { sens, tmpl, pub, priv };
+	/* inSensitive (the new object's authValue, a sealed secret) is the
+	 * first parameter: it travels encrypted; the SRK's authValue is empty */
+	const hw_tpm_fast_cmd x = { .cc = TPM2_CC_Create, .object = c->srk, .decrypt = true,
+				    .prepare = create_prepare, .complete = create_complete, .arg = &a, .what = what };
+	TPM2B_DATA outside = { .size = 0 };
+	TPML_PCR_SELECTION pcrs = { .count = 0 };
+	TPM2B_PUBLIC *epub = NULL;
+	TPM2B_PRIVATE *epriv = NULL;
+	TSS2_RC trc;
+	int taken = hw_tpm_fast_run_inlock(c, &x, &trc);
+	if (taken == HW_TPM_FAST_FORGED)
+		return CKR_DEVICE_ERROR;
+	if (taken == HW_TPM_FAST_DONE)
+		return trc == TSS2_RC_SUCCESS ? CKR_OK : hw_tpm_fail_inlock(c, trc, what);
+	hw_tpm_session_for(c, true, false);
+	trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, sens, tmpl, &outside, &pcrs,
+			  &epriv, &epub, NULL, NULL, NULL);
+	if (trc != TSS2_RC_SUCCESS)
+		return hw_tpm_fail_inlock(c, trc, what);
+	*pub = *epub;
+	*priv = *epriv;
+	Esys_Free(epub);
+	Esys_Free(epriv);
+	return CKR_OK;
+}
+
 CK_RV hw_tpm_key_create_inlock(hw_tpm_ctx *c, const hw_keygen *g, const unsigned char *auth,
 			       hw_tpm_key *k)
 {
-	TPM2B_PUBLIC tmpl, *pub = NULL;
-	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC tmpl;
 	TPM2B_SENSITIVE_CREATE sens;
-	TPM2B_DATA outside;
-	TPML_PCR_SELECTION pcrs;
 	CK_RV rv = key_template(c, g, &tmpl);
 	if (rv != CKR_OK)
 		return rv;
 	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&pcrs, 0, sizeof(pcrs));
 	sens.sensitive.userAuth.size = HW_TPM_AUTH_LEN;
 	memcpy(sens.sensitive.userAuth.buffer, auth, HW_TPM_AUTH_LEN);
-	/* the new key's authValue travels encrypted (first parameter) */
-	hw_tpm_session_for(c, true, false);
-	TSS2_RC trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
-				  &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+	rv = hw_tpm_create_inlock(c, &sens, &tmpl, &k->pub, &k->priv, "create a key");
 	hw_wipe(&sens, sizeof(sens));
-	if (trc != TSS2_RC_SUCCESS)
-		return hw_tpm_fail_inlock(c, trc, "create a key");
-	k->pub = *pub;
-	k->priv = *priv;
 	k->handle = ESYS_TR_NONE;
-	Esys_Free(pub);
-	Esys_Free(priv);
-	return CKR_OK;
+	return rv;
 }
 
 static CK_RV sink_set(void *arg, CK_ATTRIBUTE_TYPE type, const void *value, size_t len)
@@ -309,15 +349,66 @@ static CK_RV sign_scheme(const hw_tpm_key *k, const hw_sign_req *req, TPMT_SIG_S
 	return CKR_OK;
 }
 
+struct rsa_args {
+	const TPM2B_PUBLIC_KEY_RSA *in;
+	const TPMT_RSA_DECRYPT *scheme;
+	TPM2B_PUBLIC_KEY_RSA *out;
+};
+
+static TSS2_RC rsa_prepare(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE h, void *arg)
+{
+	static const TPM2B_DATA label = { .size = 0 };
+	const struct rsa_args *a = arg;
+	return Tss2_Sys_RSA_Decrypt_Prepare(sys, h, a->in, a->scheme, &label);
+}
+
+static TSS2_RC rsa_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+	const struct rsa_args *a = arg;
+	memset(a->out, 0, sizeof(*a->out));   /* tss2-mu fills only an empty TPM2B */
+	return Tss2_Sys_RSA_Decrypt_Complete(sys, a->out);
+}
+
+/* TPM2_RSA_Decrypt with the loaded key k whose authValue is auth, on the
+ * slot's own session (through ESAPI when that is off). A plaintext (secret
+ * true) comes back encrypted; an encoding to sign goes out encrypted. *trc
+ * the TPM's answer; CKR_DEVICE_ERROR when it did not authenticate. */
+static CK_RV rsa_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const TPM2B_AUTH *auth,
+				const TPM2B_PUBLIC_KEY_RSA *in, const TPMT_RSA_DECRYPT *scheme, bool secret,
+				TPM2B_PUBLIC_KEY_RSA *out, TSS2_RC *trc)
+{
+	struct rsa_args a = { in, scheme, out };
+	const hw_tpm_fast_cmd x = { .cc = TPM2_CC_RSA_Decrypt, .object = k->handle, .auth = auth->buffer,
+				    .auth_len = auth->size, .decrypt = !secret, .encrypt = secret,
+				    .prepare = rsa_prepare, .complete = rsa_complete, .arg = &a,
+				    .what = secret ? "a decryption" : "a signature" };
+	TPM2B_DATA label = { .size = 0 };
+	TPM2B_PUBLIC_KEY_RSA *eout = NULL;
+	int taken = hw_tpm_fast_run_inlock(c, &x, trc);
+	if (taken == HW_TPM_FAST_FORGED)
+		return CKR_DEVICE_ERROR;
+	if (taken == HW_TPM_FAST_DONE)
+		return CKR_OK;
+	hw_tpm_session_for(c, !secret, secret);
+	*trc = Esys_RSA_Decrypt(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, in, scheme, &label,
+				&eout);
+	if (*trc == TSS2_RC_SUCCESS)
+		*out = *eout;
+	if (eout != NULL)
+		hw_wipe(eout, sizeof(*eout));
+	Esys_Free(eout);
+	return CKR_OK;
+}
+
 /* PKCS#1 v1.5 (block type 1) or PSS encoding of the input, signed with
  * TPM2_RSA_Decrypt: the raw private-key operation. */
-static CK_RV rsa_raw_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,
+static CK_RV rsa_raw_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const TPM2B_AUTH *auth, const hw_sign_req *req,
 				 unsigned char *sig, size_t *sig_len)
 {
 	size_t kb = k->pub.publicArea.unique.rsa.size;
-	TPM2B_PUBLIC_KEY_RSA em, *out = NULL;
+	TPM2B_PUBLIC_KEY_RSA em, out;
 	TPMT_RSA_DECRYPT scheme = { .scheme = TPM2_ALG_NULL };
-	TPM2B_DATA label = { .size = 0 };
+	TSS2_RC trc;
 	if (!(k->pub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT)) {
 		hw_info("slot \"%s\": this RSA key signs DigestInfos of SHA-1/256/384/512 only "
 			"(no PSS, no other inputs)", c->conf->name);
@@ -332,21 +423,18 @@ static CK_RV rsa_raw_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req
 		hw_tpm_pad_pkcs1(req->data, req->len, em.buffer, kb);
 	if (rv != CKR_OK)
 		return rv;
-	hw_tpm_session_for(c, true, false);
-	TSS2_RC trc = Esys_RSA_Decrypt(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &em,
-				       &scheme, &label, &out);
+	rv = rsa_decrypt_inlock(c, k, auth, &em, &scheme, false, &out, &trc);
 	hw_wipe(&em, sizeof(em));
-	if (trc != TSS2_RC_SUCCESS)
-		return hw_tpm_fail_inlock(c, trc, "sign");
-	if (out->size > kb || *sig_len < kb) {
+	if (rv == CKR_OK && trc != TSS2_RC_SUCCESS)
+		rv = hw_tpm_fail_inlock(c, trc, "sign");
+	else if (rv == CKR_OK && (out.size > kb || *sig_len < kb))
 		rv = CKR_DEVICE_ERROR;
-	} else {
+	if (rv == CKR_OK) {
 		/* the result is the integer: left-pad it to the modulus width */
-		memset(sig, 0, kb - out->size);
-		memcpy(sig + kb - out->size, out->buffer, out->size);
+		memset(sig, 0, kb - out.size);
+		memcpy(sig + kb - out.size, out.buffer, out.size);
 		*sig_len = kb;
 	}
-	Esys_Free(out);
 	return rv;
 }
 
@@ -411,7 +499,7 @@ CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *re
 	if ((rv = ready_inlock(c, k, &auth)) != CKR_OK)
 		return rv;
 	if (scheme.scheme == TPM2_ALG_NULL) {
-		rv = rsa_raw_sign_inlock(c, k, req, sig, sig_len);
+		rv = rsa_raw_sign_inlock(c, k, &auth, req, sig, sig_len);
 	} else if ((taken = hw_tpm_fast_sign_inlock(c, k, auth.buffer, &digest, &scheme, &fast, &trc)) !=
 		   HW_TPM_FAST_NO) {
 		/* the hot path (tpm_fast.c) */
@@ -432,9 +520,10 @@ CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req
 				unsigned char *out, size_t *out_len)
 {
 	size_t kb = k->pub.publicArea.unique.rsa.size;
-	TPM2B_PUBLIC_KEY_RSA ct, *pt = NULL;
+	TPM2B_PUBLIC_KEY_RSA ct, pt;
 	TPMT_RSA_DECRYPT scheme = { .scheme = TPM2_ALG_RSAES };
-	TPM2B_DATA label = { .size = 0 };
+	TPM2B_AUTH auth;
+	TSS2_RC trc;
 	CK_RV rv;
 	if (k->pub.publicArea.type != TPM2_ALG_RSA || !(k->pub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
@@ -446,34 +535,34 @@ CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req
 	}
 	if (req->len != kb || kb > sizeof(ct.buffer))
 		return CKR_ENCRYPTED_DATA_LEN_RANGE;
-	if ((rv = ready_inlock(c, k, NULL)) != CKR_OK)
+	if ((rv = ready_inlock(c, k, &auth)) != CKR_OK)
 		return rv;
 	ct.size = (UINT16)kb;
 	memcpy(ct.buffer, req->data, kb);
 	/* the plaintext comes back encrypted (first response parameter) */
-	hw_tpm_session_for(c, false, true);
-	TSS2_RC trc = Esys_RSA_Decrypt(c->esys, k->handle, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &ct,
-				       &scheme, &label, &pt);
+	rv = rsa_decrypt_inlock(c, k, &auth, &ct, &scheme, true, &pt, &trc);
+	hw_wipe(&auth, sizeof(auth));
+	if (rv != CKR_OK)
+		return rv;
 	if (hw_tpm_rc_base(trc) == TPM2_RC_VALUE || hw_tpm_rc_base(trc) == (TPM2_RC_VALUE | TPM2_RC_P))
 		return CKR_ENCRYPTED_DATA_INVALID;    /* padding check failed: the ciphertext's fault */
 	if (trc != TSS2_RC_SUCCESS)
 		return hw_tpm_fail_inlock(c, trc, "decrypt");
-	if (scheme.scheme == TPM2_ALG_NULL && pt->size <= kb) {
+	if (scheme.scheme == TPM2_ALG_NULL && pt.size <= kb) {
 		/* the raw result is the integer: left-pad it to k bytes */
-		memmove(pt->buffer + kb - pt->size, pt->buffer, pt->size);
-		memset(pt->buffer, 0, kb - pt->size);
-		rv = hw_tpm_unpad_oaep(&req->oaep, pt->buffer, kb, out, out_len);
+		memmove(pt.buffer + kb - pt.size, pt.buffer, pt.size);
+		memset(pt.buffer, 0, kb - pt.size);
+		rv = hw_tpm_unpad_oaep(&req->oaep, pt.buffer, kb, out, out_len);
 	} else if (scheme.scheme == TPM2_ALG_NULL) {
 		rv = CKR_DEVICE_ERROR;
-	} else if (pt->size > *out_len) {
+	} else if (pt.size > *out_len) {
 		rv = CKR_BUFFER_TOO_SMALL;
-		*out_len = pt->size;
+		*out_len = pt.size;
 	} else {
-		memcpy(out, pt->buffer, pt->size);
+		memcpy(out, pt.buffer, pt.size);
 		rv = CKR_OK;
-		*out_len = pt->size;
+		*out_len = pt.size;
 	}
-	hw_wipe(pt, sizeof(*pt));
-	Esys_Free(pt);
+	hw_wipe(&pt, sizeof(pt));
 	return rv;
 }

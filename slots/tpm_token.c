@@ -9,8 +9,10 @@
  * toward its dictionary-attack lockout (noDA is clear), so a stolen store
  * cannot be attacked off the machine and guesses on it are limited by the
  * TPM. The PIN reaches the TPM only as SHA-256("hwagg-tpm-pin", slot, PIN),
- * over the salted session with parameter encryption; keys' authValues are
- * derived from the master key (tpm_key.c).
+ * over the slot's own salted session (tpm_fast.c) with parameter encryption:
+ * the sealing TPM2_Create's inSensitive and the TPM2_Unseal's answer travel
+ * encrypted, in every process; keys' authValues are derived from the master
+ * key (tpm_key.c).
  */
 #include "slots/tpm_int.h"
 #include "common/log.h"
@@ -55,15 +57,13 @@ static CK_RV pin_len_ok(CK_ULONG len)
 }
 
 /* Seal mk under pin: the wrap is the sealed object's public and private. */
+/* Seal mk under pin: the wrap is the sealed object's public and private. */
 static CK_RV seal_inlock(hw_tpm_ctx *c, const hw_secret *mk, const CK_UTF8CHAR *pin, CK_ULONG len,
 			 unsigned char *wrap, size_t *wrap_len)
 {
-	TPM2B_PUBLIC tmpl, *pub = NULL;
-	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC tmpl, pub;
+	TPM2B_PRIVATE priv;
 	TPM2B_SENSITIVE_CREATE sens;
-	TPM2B_DATA outside;
-	TPML_PCR_SELECTION pcrs;
-	TPM2B_AUTH auth;
 	size_t off = 0;
 	CK_RV rv = hw_tpm_connect_inlock(c);
 	if (rv != CKR_OK)
@@ -75,27 +75,65 @@ static CK_RV seal_inlock(hw_tpm_ctx *c, const hw_secret *mk, const CK_UTF8CHAR *
 					   TPMA_OBJECT_USERWITHAUTH;
 	tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
 	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&pcrs, 0, sizeof(pcrs));
-	pin_auth(c, pin, len, &auth);
-	sens.sensitive.userAuth = auth;
+	pin_auth(c, pin, len, &sens.sensitive.userAuth);
 	sens.sensitive.data.size = (UINT16)mk->len;
 	memcpy(sens.sensitive.data.buffer, mk->data, mk->len);
-	hw_tpm_session_for(c, true, false);
-	TSS2_RC trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
-				  &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+	rv = hw_tpm_create_inlock(c, &sens, &tmpl, &pub, &priv, "seal the token's master key");
 	hw_wipe(&sens, sizeof(sens));
-	hw_wipe(&auth, sizeof(auth));
-	if (trc != TSS2_RC_SUCCESS)
-		return hw_tpm_fail_inlock(c, trc, "seal the token's master key");
-	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, wrap, *wrap_len, &off) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, wrap, *wrap_len, &off) != TSS2_RC_SUCCESS) {
+	if (rv != CKR_OK)
+		return rv;
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, wrap, *wrap_len, &off) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(&priv, wrap, *wrap_len, &off) != TSS2_RC_SUCCESS) {
 		hw_error("slot \"%s\": the sealed master key does not fit the token record", c->conf->name);
 		rv = CKR_GENERAL_ERROR;
 	}
 	*wrap_len = off;
-	Esys_Free(pub);
-	Esys_Free(priv);
+	return rv;
+}
+
+static TSS2_RC unseal_prepare(TSS2_SYS_CONTEXT *sys, TPM2_HANDLE h, void *arg)
+{
+	(void)arg;
+	return Tss2_Sys_Unseal_Prepare(sys, h);
+}
+
+static TSS2_RC unseal_complete(TSS2_SYS_CONTEXT *sys, void *arg)
+{
+	memset(arg, 0, sizeof(TPM2B_SENSITIVE_DATA));   /* tss2-mu fills only an empty TPM2B */
+	return Tss2_Sys_Unseal_Complete(sys, arg);
+}
+
+/* TPM2_Unseal of the loaded h whose authValue is auth, the master key coming
+ * back encrypted (first response parameter); on our salted session, through
+ * ESAPI when that is off. */
+static CK_RV unseal_cmd_inlock(hw_tpm_ctx *c, ESYS_TR h, const TPM2B_AUTH *auth, hw_secret **mk)
+{
+	static const char what[] = "check the PIN";
+	TPM2B_SENSITIVE_DATA data, *edata = NULL;
+	const hw_tpm_fast_cmd x = { .cc = TPM2_CC_Unseal, .object = h, .auth = auth->buffer,
+				    .auth_len = auth->size, .encrypt = true, .prepare = unseal_prepare,
+				    .complete = unseal_complete, .arg = &data, .what = "an unseal" };
+	CK_RV rv = CKR_OK;
+	TSS2_RC trc;
+	memset(&data, 0, sizeof(data));
+	int taken = hw_tpm_fast_run_inlock(c, &x, &trc);
+	if (taken == HW_TPM_FAST_FORGED) {
+		rv = CKR_DEVICE_ERROR;
+	} else if (taken == HW_TPM_FAST_NO) {
+		Esys_TR_SetAuth(c->esys, h, auth);
+		hw_tpm_session_for(c, false, true);
+		trc = Esys_Unseal(c->esys, h, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &edata);
+		if (trc == TSS2_RC_SUCCESS)
+			data = *edata;
+	}
+	if (rv == CKR_OK && trc != TSS2_RC_SUCCESS)
+		rv = hw_tpm_fail_inlock(c, trc, what);
+	else if (rv == CKR_OK && (*mk = hw_secret_dup(data.buffer, data.size)) == NULL)
+		rv = CKR_HOST_MEMORY;
+	hw_wipe(&data, sizeof(data));
+	if (edata != NULL)
+		hw_wipe(edata, sizeof(*edata));
+	Esys_Free(edata);
 	return rv;
 }
 
@@ -105,7 +143,6 @@ static CK_RV unseal_inlock(hw_tpm_ctx *c, const unsigned char *wrap, size_t wrap
 {
 	TPM2B_PUBLIC pub;
 	TPM2B_PRIVATE priv;
-	TPM2B_SENSITIVE_DATA *data = NULL;
 	TPM2B_AUTH auth;
 	ESYS_TR h = ESYS_TR_NONE;
 	size_t off = 0;
@@ -122,19 +159,8 @@ static CK_RV unseal_inlock(hw_tpm_ctx *c, const unsigned char *wrap, size_t wrap
 	if ((rv = hw_tpm_load_inlock(c, &pub, &priv, &h, "load the sealed master key")) != CKR_OK)
 		return rv;
 	pin_auth(c, pin, len, &auth);
-	Esys_TR_SetAuth(c->esys, h, &auth);
+	rv = unseal_cmd_inlock(c, h, &auth, mk);
 	hw_wipe(&auth, sizeof(auth));
-	/* the master key comes back encrypted (first response parameter) */
-	hw_tpm_session_for(c, false, true);
-	TSS2_RC trc = Esys_Unseal(c->esys, h, c->session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-	if (trc != TSS2_RC_SUCCESS) {
-		rv = hw_tpm_fail_inlock(c, trc, "check the PIN");
-	} else {
-		if ((*mk = hw_secret_dup(data->buffer, data->size)) == NULL)
-			rv = CKR_HOST_MEMORY;
-		hw_wipe(data, sizeof(*data));
-	}
-	Esys_Free(data);
 	if (c->esys != NULL)
 		Esys_FlushContext(c->esys, h);
 	return rv;

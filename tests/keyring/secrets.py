@@ -10,6 +10,9 @@
 #                                                (private-key, public-key, ...)
 #                                                and CKA_ID (hex), prints how many
 #   secrets.py count SLOT [CLASS]                hwagg items of SLOT (all collections)
+#   secrets.py items SLOT CLASS                  each hwagg item of SLOT and CLASS as a
+#                                                line of JSON: its attributes, label and
+#                                                secret (hex)
 #   secrets.py foreign-store                     a foreign item in the default collection,
 #                                                prints its object path
 #   secrets.py foreign-snapshot FILE             its secret, attributes, label and
@@ -85,6 +88,12 @@ def main(argv):
         if len(argv) > 3:
             attrs['hwagg-class'] = argv[3]
         print(len(search(attrs)))
+    elif cmd == 'items':
+        for p in search({'hwagg-slot': argv[2], 'hwagg-class': argv[3]}):
+            item = dbus.Interface(bus.get_object(NAME, p), ITEM)
+            print(json.dumps({'attributes': {str(k): str(v) for k, v in prop(p, ITEM, 'Attributes').items()},
+                              'label': str(prop(p, ITEM, 'Label')),
+                              'secret': bytes(item.GetSecret(session)[2]).hex()}))
     elif cmd == 'foreign-store':
         coll = dbus.Interface(bus.get_object(NAME, collection_path('default')), COLLECTION)
         props = {ITEM + '.Label': FOREIGN_LABEL,

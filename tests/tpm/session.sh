@@ -42,8 +42,9 @@ hw_check_sig "ECDSA P-256 over the session" "$TMP/pub01.pem" "$TMP/msg" "$TMP/si
 hw_sign SHA256-RSA-PKCS 03 "$TMP/msg" "$TMP/sig03"
 hw_check_sig "RSA-2048 over the session" "$TMP/pub03.pem" "$TMP/msg" "$TMP/sig03"
 [ "$(signs)" -ge 2 ] || hw_fail "the proxy saw $(signs) TPM2_Sign commands for 2 signatures"
-# continueSession (0x01) set, and nothing else: no parameter encryption
-grep '^15d ' "$state/log" | grep -qv '^15d 01$' && hw_fail "a TPM2_Sign without the session's attributes:
+# continueSession (0x01) set, and nothing else (no parameter encryption), on a
+# session started with a salt
+grep '^15d ' "$state/log" | grep -qv '^15d 01 salted$' && hw_fail "a TPM2_Sign without the session's attributes:
 $(grep '^15d ' "$state/log")"
 hw_pass "ECDSA and RSA signatures over the session verify ($(signs) TPM2_Sign)"
 

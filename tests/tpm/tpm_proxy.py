@@ -6,10 +6,15 @@
 Listens on LISTEN_PORT (TPM commands) and LISTEN_PORT+1 (swtpm's control
 channel) on 127.0.0.1 and forwards both to swtpm on TPM_PORT and
 TPM_PORT+1. TPM commands are framed by their own header (tag, size, code);
-for each one the proxy appends its command code (hex) and, for TPM2_Sign,
-the session attributes of its first authorization to STATE_DIR/log. While
-STATE_DIR/tamper exists, the answer to every TPM2_Sign has one octet of its
-parameters flipped, as an attacker on the TPM's bus could do.
+for each one the proxy appends its command code (hex) and, for the commands
+that carry a secret or a key's authorization (TPM2_Sign, TPM2_Create,
+TPM2_Unseal, TPM2_RSA_Decrypt), the session attributes of its first
+authorization and whether that session was started salted to STATE_DIR/log
+("15d 01 salted"), and every command and answer as they travelled to
+STATE_DIR/bus (what an observer of the bus sees). While STATE_DIR/tamper
+exists, the answer to every TPM2_Sign (or to the command whose code, in hex,
+the file holds: 15e for TPM2_Unseal) has one octet of its parameters
+flipped, as an attacker on the TPM's bus could do.
 """
 import os
 import socket
@@ -18,6 +23,9 @@ import sys
 import threading
 
 CC_SIGN = 0x15D
+CC_UNSEAL = 0x15E
+# the commands whose session attributes are logged, with their handle count
+LOGGED = {CC_SIGN: 1, CC_UNSEAL: 1, 0x153: 1, 0x159: 1}
 
 
 def recv_exact(s, n):
@@ -38,12 +46,35 @@ def recv_frame(s):
     return head + recv_exact(s, size - 10)
 
 
-def sign_session_attrs(cmd):
-    # tag(2) size(4) cc(4) keyHandle(4) authSize(4) handle(4) nonce(2+n) attrs(1)
-    if struct.unpack(">H", cmd[0:2])[0] != 0x8002 or len(cmd) < 25:
+CC_START = 0x176
+SALTED = {}     # session handle -> started with a salt (by the last TPM2_StartAuthSession)
+
+
+def started(cmd, rsp):
+    # command: tag(2) size(4) cc(4) tpmKey(4) bind(4) nonceCaller(2+n) encryptedSalt(2+m)
+    # answer: tag(2) size(4) rc(4) sessionHandle(4)
+    key = struct.unpack(">I", cmd[10:14])[0]
+    n = struct.unpack(">H", cmd[18:20])[0]
+    m = struct.unpack(">H", cmd[20 + n:22 + n])[0]
+    SALTED[struct.unpack(">I", rsp[10:14])[0]] = key != 0x40000007 and m > 0
+
+
+def session_attrs(cmd, handles):
+    # tag(2) size(4) cc(4) handles(4 each) authSize(4) session(4) nonce(2+n) attrs(1)
+    at = 10 + 4 * handles + 4
+    if struct.unpack(">H", cmd[0:2])[0] != 0x8002 or len(cmd) < at + 7:
         return "none"
-    nlen = struct.unpack(">H", cmd[22:24])[0]
-    return "%02x" % cmd[24 + nlen] if len(cmd) > 24 + nlen else "?"
+    salted = "salted" if SALTED.get(struct.unpack(">I", cmd[at:at + 4])[0]) else "unsalted"
+    nlen = struct.unpack(">H", cmd[at + 4:at + 6])[0]
+    return "%02x %s" % (cmd[at + 6 + nlen], salted) if len(cmd) > at + 6 + nlen else "?"
+
+
+def tampered(state):
+    try:
+        with open(os.path.join(state, "tamper")) as f:
+            return int(f.read().strip() or "15d", 16)
+    except (OSError, ValueError):
+        return None
 
 
 def commands(client, state):
@@ -53,12 +84,18 @@ def commands(client, state):
             cmd = recv_frame(client)
             cc = struct.unpack(">I", cmd[6:10])[0]
             with open(os.path.join(state, "log"), "a") as f:
-                f.write("%x %s\n" % (cc, sign_session_attrs(cmd) if cc == CC_SIGN else "-"))
+                f.write("%x %s\n" % (cc, session_attrs(cmd, LOGGED[cc]) if cc in LOGGED else "-"))
             tpm.sendall(cmd)
             rsp = bytearray(recv_frame(tpm))
+            with open(os.path.join(state, "bus"), "ab") as f:
+                f.write(cmd + rsp)
             rc = struct.unpack(">I", rsp[6:10])[0]
-            if cc == CC_SIGN and rc == 0 and os.path.exists(os.path.join(state, "tamper")) and len(rsp) > 30:
-                rsp[24] ^= 0x01          # inside the signature, after the parameter size and scheme
+            if cc == CC_START and rc == 0:
+                started(cmd, rsp)
+            if rc == 0 and tampered(state) == cc and len(rsp) > 30:
+                # TPM2_Sign: inside the signature, after the parameter size
+                # and scheme; TPM2_Unseal: the first octet of outData
+                rsp[24 if cc == CC_SIGN else 16] ^= 0x01
             client.sendall(bytes(rsp))
     except (EOFError, OSError):
         pass
