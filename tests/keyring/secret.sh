@@ -68,7 +68,8 @@ cmp -s "$TMP/plain" "$TMP/back2" || hw_fail "what openssl enc encrypted did not 
 hw_pass "an imported AES-128 key encrypts as openssl enc does, and decrypts what it encrypted"
 
 # a known key-encryption key; a known HMAC key wrapped by OpenSSL (RFC 3394)
-# and unwrapped on the token (pkcs11-tool gives it CKA_VERIFY, not CKA_SIGN)
+# and unwrapped on the token (pkcs11-tool gives it CKA_VERIFY, not CKA_SIGN;
+# --sensitive: an unwrapped key is always sensitive)
 KEK=0f0e0d0c0b0a09080706050403020100
 import_key "$KEK" AES:16 b1 kek --usage-wrap
 MACKEY=4a65666520697320746865206b657920666f7220484d41432074657374732121
@@ -76,7 +77,7 @@ printf '%s' "$MACKEY" | xxd -r -p >"$TMP/k32"
 openssl enc -id-aes128-wrap -K "$KEK" -iv A6A6A6A6A6A6A6A6 -in "$TMP/k32" -out "$TMP/mac.wrapped" ||
 	hw_fail "openssl enc -id-aes128-wrap"
 user --unwrap -m AES-KEY-WRAP --id b1 -i "$TMP/mac.wrapped" --key-type GENERIC:32 --application-id a3 \
-	--application-label mac
+	--application-label mac --sensitive
 openssl mac -digest SHA256 -macopt "hexkey:$MACKEY" -in "$TMP/plain" -binary -out "$TMP/mac" HMAC ||
 	hw_fail "openssl mac"
 user --verify -m SHA256-HMAC --id a3 -i "$TMP/plain" --signature-file "$TMP/mac"
@@ -106,7 +107,7 @@ openssl enc -aes-256-cbc -K "$(xxd -p -c 64 "$TMP/a4.key")" -iv $IV -in "$TMP/pl
 	hw_fail "openssl enc with the unwrapped key"
 cmp -s "$TMP/ct4" "$TMP/ossl4" || hw_fail "the key OpenSSL unwrapped does not encrypt as the token key"
 user --unwrap -m AES-KEY-WRAP --id b1 -i "$TMP/a4.wrapped" --key-type AES:32 --application-id a5 \
-	--application-label back
+	--application-label back --sensitive
 user --decrypt -m AES-CBC-PAD --iv $IV --id a5 -i "$TMP/ct4" -o "$TMP/back4"
 cmp -s "$TMP/plain" "$TMP/back4" || hw_fail "the unwrapped key does not decrypt"
 hw_pass "an extractable token key wraps (RFC 3394) to what openssl unwraps to the same key; unwrapped on the token it decrypts"
