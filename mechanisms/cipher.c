@@ -422,14 +422,16 @@ static CK_RV mac_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsig
 	return rv;
 }
 
-static CK_RV gcm_open(hw_sk *c, unsigned char *out, size_t *out_len)
+/* GCM decryption of a whole ciphertext and tag (len >= tag_len): the tag is
+ * set first, so no plaintext is kept unless it is authentic. */
+static CK_RV gcm_open(hw_sk *c, const unsigned char *in, size_t len, unsigned char *out, size_t *out_len)
 {
-	size_t n = c->len - c->p.tag_len, got = 0;
+	size_t n = len - c->p.tag_len, got = 0;
 	int last = 0;
 	CK_RV rv;
-	if (EVP_CIPHER_CTX_ctrl(c->cc, EVP_CTRL_AEAD_SET_TAG, (int)c->p.tag_len, c->buf + n) != 1)
+	if (EVP_CIPHER_CTX_ctrl(c->cc, EVP_CTRL_AEAD_SET_TAG, (int)c->p.tag_len, (void *)(in + n)) != 1)
 		return hw_crypto_error("GCM tag", CKR_OK);
-	if ((rv = cipher_run(c, c->buf, n, out, &got)) != CKR_OK)
+	if ((rv = cipher_run(c, in, n, out, &got)) != CKR_OK)
 		return rv;
 	if (EVP_CipherFinal_ex(c->cc, out + got, &last) != 1) {
 		hw_wipe(out, got);
@@ -445,7 +447,7 @@ CK_RV hw_sk_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsigned c
 	if (c->mc != NULL)
 		return mac_final(c, sig, sig_len, out, out_len);
 	if (c->p.mech == CKM_AES_GCM && c->kind == CKF_DECRYPT)
-		return c->len < c->p.tag_len ? CKR_ENCRYPTED_DATA_LEN_RANGE : gcm_open(c, out, out_len);
+		return c->len < c->p.tag_len ? CKR_ENCRYPTED_DATA_LEN_RANGE : gcm_open(c, c->buf, c->len, out, out_len);
 	if (EVP_CipherFinal_ex(c->cc, out, &got) != 1)
 		/* a wrong length is caught before; here only bad padding */
 		return hw_crypto_error("cipher final", c->kind == CKF_DECRYPT ? CKR_ENCRYPTED_DATA_INVALID
@@ -457,6 +459,29 @@ CK_RV hw_sk_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsigned c
 		*out_len += c->p.tag_len;
 	}
 	return CKR_OK;
+}
+
+CK_RV hw_sk_last(hw_sk *c, const unsigned char *in, size_t len, const unsigned char *sig, size_t sig_len,
+		 unsigned char *out, size_t *out_len)
+{
+	size_t n = 0, m = 0;
+	CK_RV rv;
+	/* a GCM ciphertext that comes whole is opened where it is, unless the
+	 * output overlaps it other than exactly (OpenSSL refuses that) */
+	uintptr_t i = (uintptr_t)in, o = (uintptr_t)out;
+	if (c->p.mech == CKM_AES_GCM && c->kind == CKF_DECRYPT && c->len == 0 && out != NULL &&
+	    (o == i || o >= i + len || i >= o + len)) {
+		if (len < c->p.tag_len)
+			return CKR_ENCRYPTED_DATA_LEN_RANGE;
+		rv = gcm_open(c, in, len, out, &n);
+	} else {
+		if (len > 0 && (rv = hw_sk_update(c, in, len, out, &n)) != CKR_OK)
+			return rv;
+		rv = hw_sk_final(c, sig, sig_len, out != NULL ? out + n : NULL, &m);
+	}
+	if (rv == CKR_OK && out_len != NULL)
+		*out_len = n + m;
+	return rv;
 }
 
 void hw_sk_free(hw_sk *c)

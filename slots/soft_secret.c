@@ -149,15 +149,7 @@ CK_RV hw_soft_sk_update(void *vctx, void *op, const unsigned char *in, size_t le
 CK_RV hw_soft_sk_final(void *vctx, void *op, bool single, const unsigned char *in, size_t len,
 		       const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len)
 {
-	hw_sk *c = ((soft_sk *)op)->c;
-	size_t n = 0, m = 0;
-	CK_RV rv = CKR_OK;
-	if (len > 0 && (rv = hw_sk_update(c, in, len, out, &n)) != CKR_OK)
-		return rv;
-	rv = hw_sk_final(c, sig, sig_len, out != NULL ? out + n : NULL, &m);
-	if (rv == CKR_OK && out_len != NULL)
-		*out_len = n + m;
-	return rv;
+	return hw_sk_last(((soft_sk *)op)->c, in, len, sig, sig_len, out, out_len);
 }
 
 void hw_soft_sk_end(void *vctx, void *op)
