@@ -524,7 +524,7 @@ CK_RV hw_aes_wrap(bool pad, bool unwrap, const unsigned char *kek, size_t kek_le
 		{ "AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD" },
 	};
 	int col = kek_len == 16 ? 0 : kek_len == 24 ? 1 : kek_len == 32 ? 2 : -1, n = 0, last = 0;
-	const EVP_CIPHER *ci;
+	EVP_CIPHER *ci = NULL;
 	EVP_CIPHER_CTX *cc = NULL;
 	CK_RV rv = CKR_OK;
 	if (col < 0)
@@ -532,7 +532,7 @@ CK_RV hw_aes_wrap(bool pad, bool unwrap, const unsigned char *kek, size_t kek_le
 	if (len > INT_MAX)
 		return unwrap ? CKR_WRAPPED_KEY_LEN_RANGE : CKR_KEY_SIZE_RANGE;
 	if ((cc = EVP_CIPHER_CTX_new()) == NULL ||
-	    (ci = hw_crypto_cipher(names[pad][col])) == NULL) {
+	    (ci = EVP_CIPHER_fetch(hw_crypto_ctx(), names[pad][col], NULL)) == NULL) {
 		rv = hw_crypto_error("key wrap init", CKR_OK);
 		goto out;
 	}
@@ -551,5 +551,6 @@ CK_RV hw_aes_wrap(bool pad, bool unwrap, const unsigned char *kek, size_t kek_le
 	*out_len = (size_t)n + (size_t)last;
 out:
 	EVP_CIPHER_CTX_free(cc);
+	EVP_CIPHER_free(ci);
 	return rv;
 }

@@ -60,7 +60,8 @@ CK_RV hw_sk_update(hw_sk *c, const unsigned char *in, size_t len, unsigned char 
 CK_RV hw_sk_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len);
 /* The last part (len bytes of in, may be 0) and the end: hw_sk_update then
  * hw_sk_final, out_len (NULL for MACs) the total; a GCM ciphertext given
- * whole here is decrypted without a copy. */
+ * whole here (nothing before: a single-part decryption) is decrypted
+ * without a copy. */
 CK_RV hw_sk_last(hw_sk *c, const unsigned char *in, size_t len, const unsigned char *sig, size_t sig_len,
 		 unsigned char *out, size_t *out_len);
 void hw_sk_free(hw_sk *c);
