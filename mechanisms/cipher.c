@@ -210,6 +210,7 @@ struct hw_sk {
 	CK_FLAGS kind;
 	hw_sk_params p;
 	EVP_CIPHER_CTX *cc;
+	size_t ivlen;                 /* GCM: the IV length cc is set for */
 	EVP_MAC_CTX *mc;
 	/* GCM decryption: ciphertext and tag held until the tag is checked,
 	 * so that no plaintext leaves before it is authentic */
@@ -230,58 +231,62 @@ static const char *cipher_name(CK_MECHANISM_TYPE t, size_t key_len)
 	return col < 0 ? NULL : names[row][col];
 }
 
-static CK_RV cipher_init(hw_sk *c, const unsigned char *key, size_t key_len)
+/* Set up c->cc for the operation in c->p: a fresh context gets the cipher
+ * and key; a kept one (key NULL) only its IV, as the key schedule is the
+ * same (hw_sk_restart keeps ECB and CBC to their direction). GCM: the IV
+ * length, IV and AAD. */
+static CK_RV cipher_start(hw_sk *c, const unsigned char *key)
 {
-	const char *name = cipher_name(c->p.mech, key_len);
-	bool enc = c->kind == CKF_ENCRYPT, gcm = c->p.mech == CKM_AES_GCM;
-	EVP_CIPHER *ci = NULL;
+	bool enc = c->kind == CKF_ENCRYPT;
 	CK_RV rv = CKR_OK;
 	int outl;
-	if (name == NULL)
-		return CKR_KEY_SIZE_RANGE;
-	if ((c->cc = EVP_CIPHER_CTX_new()) == NULL ||
-	    (ci = EVP_CIPHER_fetch(hw_crypto_ctx(), name, NULL)) == NULL ||
-	    EVP_CipherInit_ex2(c->cc, ci, NULL, NULL, enc, NULL) != 1) {
-		rv = hw_crypto_error("cipher init", CKR_OK);
-		goto out;
-	}
-	if (gcm) {
+	if (c->p.mech == CKM_AES_GCM) {
 		size_t ivlen = c->p.gcm.ulIvLen;
 		OSSL_PARAM prm[] = { OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen),
 				     OSSL_PARAM_construct_end() };
-		if (EVP_CIPHER_CTX_set_params(c->cc, prm) != 1 ||
+		if ((ivlen != c->ivlen && EVP_CIPHER_CTX_set_params(c->cc, prm) != 1) ||
 		    EVP_CipherInit_ex2(c->cc, NULL, key, c->p.gcm.pIv, enc, NULL) != 1 ||
 		    (c->p.gcm.ulAADLen > 0 &&
-		     EVP_CipherUpdate(c->cc, NULL, &outl, c->p.gcm.pAAD, (int)c->p.gcm.ulAADLen) != 1)) {
+		     EVP_CipherUpdate(c->cc, NULL, &outl, c->p.gcm.pAAD, (int)c->p.gcm.ulAADLen) != 1))
 			rv = hw_crypto_error("GCM init", CKR_MECHANISM_PARAM_INVALID);
-			goto out;
-		}
+		c->ivlen = rv == CKR_OK ? ivlen : 0;
 	} else if (EVP_CipherInit_ex2(c->cc, NULL, key, c->p.mech == CKM_AES_ECB ? NULL : c->p.iv, enc, NULL) != 1 ||
 		   EVP_CIPHER_CTX_set_padding(c->cc, c->p.mech == CKM_AES_CBC_PAD) != 1) {
 		rv = hw_crypto_error("cipher key", CKR_OK);
-		goto out;
 	}
-out:
 	/* the pointers of the caller's GCM parameters are not kept */
 	memset(&c->p.gcm, 0, sizeof(c->p.gcm));
-	EVP_CIPHER_free(ci);
 	return rv;
+}
+
+static CK_RV cipher_init(hw_sk *c, const unsigned char *key, size_t key_len)
+{
+	const char *name = cipher_name(c->p.mech, key_len);
+	const EVP_CIPHER *ci;
+	if (name == NULL)
+		return CKR_KEY_SIZE_RANGE;
+	if ((ci = hw_crypto_cipher(name)) == NULL || (c->cc = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex2(c->cc, ci, NULL, NULL, c->kind == CKF_ENCRYPT, NULL) != 1) {
+		memset(&c->p.gcm, 0, sizeof(c->p.gcm));
+		return hw_crypto_error("cipher init", CKR_OK);
+	}
+	/* OpenSSL's default GCM IV length; set when another is asked for */
+	c->ivlen = 12;
+	return cipher_start(c, key);
 }
 
 static CK_RV mac_init(hw_sk *c, const unsigned char *key, size_t key_len)
 {
 	int h = hmac_index(c->p.mech);
-	EVP_MAC *mac = NULL;
-	CK_RV rv = CKR_OK;
+	EVP_MAC *mac;
 	OSSL_PARAM prm[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)hmacs[h].md, 0),
 			     OSSL_PARAM_construct_end() };
 	if (key_len == 0)
 		return CKR_KEY_SIZE_RANGE;
-	if ((mac = EVP_MAC_fetch(hw_crypto_ctx(), "HMAC", NULL)) == NULL || (c->mc = EVP_MAC_CTX_new(mac)) == NULL ||
+	if ((mac = hw_crypto_hmac()) == NULL || (c->mc = EVP_MAC_CTX_new(mac)) == NULL ||
 	    EVP_MAC_init(c->mc, key, key_len, prm) != 1)
-		rv = hw_crypto_error("HMAC init", CKR_OK);
-	EVP_MAC_free(mac);
-	return rv;
+		return hw_crypto_error("HMAC init", CKR_OK);
+	return CKR_OK;
 }
 
 CK_RV hw_sk_new(const CK_MECHANISM *mech, CK_FLAGS kind, const unsigned char *key, size_t key_len, hw_sk **out)
@@ -303,6 +308,50 @@ CK_RV hw_sk_new(const CK_MECHANISM *mech, CK_FLAGS kind, const unsigned char *ke
 	}
 	*out = c;
 	return CKR_OK;
+}
+
+/* Which mechanisms a context made for mechanism had and direction had_kind
+ * can run next with its key schedule: the same cipher, in either direction
+ * for CTR and GCM (both use the encryption schedule), in the same one for
+ * ECB and CBC; an HMAC of the same digest, signing or verifying. */
+static bool same_schedule(CK_MECHANISM_TYPE had, CK_FLAGS had_kind, CK_MECHANISM_TYPE t, CK_FLAGS kind)
+{
+	int a = hmac_index(had), b = hmac_index(t);
+	if (a >= 0 || b >= 0)
+		return a >= 0 && b >= 0 && strcmp(hmacs[a].md, hmacs[b].md) == 0;
+	if (had == CKM_AES_CBC_PAD)
+		had = CKM_AES_CBC;
+	if (t == CKM_AES_CBC_PAD)
+		t = CKM_AES_CBC;
+	return had == t && (had == CKM_AES_CTR || had == CKM_AES_GCM || had_kind == kind);
+}
+
+/* A held GCM ciphertext buffer bigger than this is not kept for the next
+ * operation. */
+#define HOLD_KEEP (64u << 10)
+
+CK_RV hw_sk_restart(hw_sk *c, const CK_MECHANISM *mech, CK_FLAGS kind)
+{
+	const hw_mech *m = hw_mech_find(mech->mechanism);
+	hw_sk_params p;
+	CK_RV rv;
+	if (m == NULL || !hw_mech_secret_op(m) || !same_schedule(c->p.mech, c->kind, m->type, kind))
+		return CKR_MECHANISM_INVALID;
+	if ((rv = hw_sk_params_parse(m, mech, &p)) != CKR_OK)
+		return rv;
+	if (c->buf != NULL && c->cap > HOLD_KEEP) {
+		hw_wipe(c->buf, c->cap);
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
+	}
+	c->len = 0;
+	c->kind = kind;
+	c->p = p;
+	if (c->mc == NULL)
+		return cipher_start(c, NULL);
+	/* the pads' digest states stay: only the running digest restarts */
+	return EVP_MAC_init(c->mc, NULL, 0, NULL) == 1 ? CKR_OK : hw_crypto_error("HMAC init", CKR_OK);
 }
 
 static CK_RV hold(hw_sk *c, const unsigned char *in, size_t len)
@@ -373,14 +422,16 @@ static CK_RV mac_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsig
 	return rv;
 }
 
-static CK_RV gcm_open(hw_sk *c, unsigned char *out, size_t *out_len)
+/* GCM decryption of a whole ciphertext and tag (len >= tag_len): the tag is
+ * set first, so no plaintext is kept unless it is authentic. */
+static CK_RV gcm_open(hw_sk *c, const unsigned char *in, size_t len, unsigned char *out, size_t *out_len)
 {
-	size_t n = c->len - c->p.tag_len, got = 0;
+	size_t n = len - c->p.tag_len, got = 0;
 	int last = 0;
 	CK_RV rv;
-	if (EVP_CIPHER_CTX_ctrl(c->cc, EVP_CTRL_AEAD_SET_TAG, (int)c->p.tag_len, c->buf + n) != 1)
+	if (EVP_CIPHER_CTX_ctrl(c->cc, EVP_CTRL_AEAD_SET_TAG, (int)c->p.tag_len, (void *)(in + n)) != 1)
 		return hw_crypto_error("GCM tag", CKR_OK);
-	if ((rv = cipher_run(c, c->buf, n, out, &got)) != CKR_OK)
+	if ((rv = cipher_run(c, in, n, out, &got)) != CKR_OK)
 		return rv;
 	if (EVP_CipherFinal_ex(c->cc, out + got, &last) != 1) {
 		hw_wipe(out, got);
@@ -396,7 +447,7 @@ CK_RV hw_sk_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsigned c
 	if (c->mc != NULL)
 		return mac_final(c, sig, sig_len, out, out_len);
 	if (c->p.mech == CKM_AES_GCM && c->kind == CKF_DECRYPT)
-		return c->len < c->p.tag_len ? CKR_ENCRYPTED_DATA_LEN_RANGE : gcm_open(c, out, out_len);
+		return c->len < c->p.tag_len ? CKR_ENCRYPTED_DATA_LEN_RANGE : gcm_open(c, c->buf, c->len, out, out_len);
 	if (EVP_CipherFinal_ex(c->cc, out, &got) != 1)
 		/* a wrong length is caught before; here only bad padding */
 		return hw_crypto_error("cipher final", c->kind == CKF_DECRYPT ? CKR_ENCRYPTED_DATA_INVALID
@@ -408,6 +459,29 @@ CK_RV hw_sk_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsigned c
 		*out_len += c->p.tag_len;
 	}
 	return CKR_OK;
+}
+
+CK_RV hw_sk_last(hw_sk *c, const unsigned char *in, size_t len, const unsigned char *sig, size_t sig_len,
+		 unsigned char *out, size_t *out_len)
+{
+	size_t n = 0, m = 0;
+	CK_RV rv;
+	/* a GCM ciphertext that comes whole is opened where it is, unless the
+	 * output overlaps it other than exactly (OpenSSL refuses that) */
+	uintptr_t i = (uintptr_t)in, o = (uintptr_t)out;
+	if (c->p.mech == CKM_AES_GCM && c->kind == CKF_DECRYPT && c->len == 0 && out != NULL &&
+	    (o == i || o >= i + len || i >= o + len)) {
+		if (len < c->p.tag_len)
+			return CKR_ENCRYPTED_DATA_LEN_RANGE;
+		rv = gcm_open(c, in, len, out, &n);
+	} else {
+		if (len > 0 && (rv = hw_sk_update(c, in, len, out, &n)) != CKR_OK)
+			return rv;
+		rv = hw_sk_final(c, sig, sig_len, out != NULL ? out + n : NULL, &m);
+	}
+	if (rv == CKR_OK && out_len != NULL)
+		*out_len = n + m;
+	return rv;
 }
 
 void hw_sk_free(hw_sk *c)

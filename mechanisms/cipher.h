@@ -46,11 +46,24 @@ CK_RV hw_sk_room(const hw_sk_params *p, bool decrypt, size_t fed, size_t emitted
 typedef struct hw_sk hw_sk;
 /* kind: CKF_ENCRYPT, CKF_DECRYPT, CKF_SIGN or CKF_VERIFY. */
 CK_RV hw_sk_new(const CK_MECHANISM *mech, CK_FLAGS kind, const unsigned char *key, size_t key_len, hw_sk **out);
+/* Start another operation on c, which ran (or began) one with the same key:
+ * the cipher or MAC and its key schedule are kept, only the mechanism's
+ * parameter is read anew (the cost of a message is then OpenSSL's alone).
+ * CKR_MECHANISM_INVALID when c's schedule does not serve mech and kind
+ * (another mode or digest; ECB and CBC in the other direction): then make a
+ * new context. On any failure c is to be freed. */
+CK_RV hw_sk_restart(hw_sk *c, const CK_MECHANISM *mech, CK_FLAGS kind);
 /* out NULL for MACs; *out_len the room in (the engine sized it), written out. */
 CK_RV hw_sk_update(hw_sk *c, const unsigned char *in, size_t len, unsigned char *out, size_t *out_len);
 /* Cipher: last output and tag. Sign: the MAC. Verify: compares sig
  * (CKR_SIGNATURE_LEN_RANGE, CKR_SIGNATURE_INVALID); out may be NULL. */
 CK_RV hw_sk_final(hw_sk *c, const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len);
+/* The last part (len bytes of in, may be 0) and the end: hw_sk_update then
+ * hw_sk_final, out_len (NULL for MACs) the total; a GCM ciphertext given
+ * whole here (nothing before: a single-part decryption) is decrypted
+ * without a copy. */
+CK_RV hw_sk_last(hw_sk *c, const unsigned char *in, size_t len, const unsigned char *sig, size_t sig_len,
+		 unsigned char *out, size_t *out_len);
 void hw_sk_free(hw_sk *c);
 
 /* CKA_CHECK_VALUE of an AES key: the first 3 bytes of the encryption of a

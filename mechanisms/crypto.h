@@ -16,6 +16,12 @@ CK_RV hw_crypto_init(void);        /* idempotent, thread-safe */
 void hw_crypto_fini(void);         /* frees the context; not after fork (see hw_crypto_forget) */
 void hw_crypto_forget(void);       /* a forked child drops (does not free) the parent's context */
 OSSL_LIB_CTX *hw_crypto_ctx(void);
+/* The AES cipher of that name (AES-{128,192,256}-{ECB,CBC,CTR,GCM,WRAP,
+ * WRAP-PAD}) or the HMAC, fetched from the context once and kept until
+ * hw_crypto_fini: not freed by the caller. NULL if the fetch failed (an
+ * OpenSSL error is queued) or the name is not one of those. */
+const EVP_CIPHER *hw_crypto_cipher(const char *name);
+EVP_MAC *hw_crypto_hmac(void);
 /* Give OpenSSL a secure heap (locked, not dumped) for private keys, once,
  * before the first software private key is made or loaded. */
 void hw_crypto_secure_heap(void);

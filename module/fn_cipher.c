@@ -62,12 +62,17 @@ CK_RV hw_sk_init(hw_session *se, hw_slot *s, hw_op *op, hw_op_kind kind, const h
 	if ((rv = hw_session_key(se, kh, &op->key, &op->snap)) != CKR_OK)
 		return rv;
 	op->borrowed = true;
-	if ((rv = sk_key_checks(s, kind, m, hw_snap_attrs(op->snap))) != CKR_OK ||
+	/* the session's last operation with this key (same snapshot) passed
+	 * the same checks for this mechanism: they pass again */
+	bool known = se->last_key.ok_kind == (int)kind + 1 && se->last_key.ok_mech == m->type;
+	if ((!known && (rv = sk_key_checks(s, kind, m, hw_snap_attrs(op->snap))) != CKR_OK) ||
 	    (rv = hw_sk_params_parse(m, mech, &op->skp)) != CKR_OK) {
 		hw_info("slot \"%s\": %s %s refused: %s", s->conf->name, m->name, sk_kinds[kind].what,
 			hw_rv_name(rv));
 		return rv;
 	}
+	se->last_key.ok_kind = (int)kind + 1;
+	se->last_key.ok_mech = m->type;
 	/* the caller's IV and AAD pointers are valid during this call only */
 	memset(&op->skp.gcm, 0, sizeof(op->skp.gcm));
 	rv = s->ops->sk_begin(s->ctx, op->key, sk_kinds[kind].flag, mech, &op->sk);

@@ -493,12 +493,13 @@ CK_RV hw_C_VerifyFinal(CK_SESSION_HANDLE h, unsigned char *sig, CK_ULONG sig_len
 static CK_RV crypt_fin(hw_slot *s, hw_op *op, const unsigned char *in, CK_ULONG in_len,
 		       unsigned char *out, CK_ULONG *out_len, bool decrypt)
 {
-	size_t k = (key_bits(hw_snap_attrs(op->snap)) + 7) / 8, len;
+	size_t k, len;
 	hw_crypt_req r = { .mech = op->mech->type, .oaep = op->oaep, .data = in, .len = in_len, .bop = op->bop };
 	unsigned char *tmp = NULL;
 	CK_RV rv;
 	if (op->sk != NULL)
 		return hw_sk_crypt_fin(s, op, decrypt, in, in_len, out, out_len);
+	k = (key_bits(hw_snap_attrs(op->snap)) + 7) / 8;
 	if (out == NULL) {
 		*out_len = k;                 /* sufficient; exact after the operation */
 		return CKR_OK;

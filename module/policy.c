@@ -365,8 +365,10 @@ CK_RV hw_policy_key_usable(const hw_slot *owner, const hw_attrs *key)
 	static const char dev[] = "development";
 	if (e == NULL || e->ulValueLen != sizeof(dev) - 1 || memcmp(e->pValue, dev, sizeof(dev) - 1) != 0)
 		return CKR_OK;
-	if (hw_env_current(why, sizeof(why)) != HW_ENV_PRODUCTION)
+	/* the reason is written out only for the refusal: every *Init asks */
+	if (hw_env_current(NULL, 0) != HW_ENV_PRODUCTION)
 		return CKR_OK;
+	hw_env_current(why, sizeof(why));
 	hw_warn("slot \"%s\": a key made in development (CKA_HWAGG_ENVIRONMENT) is refused in production "
 		"(%s); generate a new key in production", owner->conf->name, why);
 	hw_audit_event_in_lock(&(hw_audit_ev){ .kind = HW_AUDIT_POLICY, .slot = owner, .key = key,

@@ -252,14 +252,16 @@ soft_key *hw_soft_key_new(EVP_PKEY *pk)
 static void soft_free_bdata(void *vctx, void *bdata)
 {
 	soft_key *k = bdata;
-	for (unsigned i = 0; i < SOFT_PLACES; i++)
+	for (unsigned i = 0; i < SOFT_PLACES; i++) {
 		EVP_PKEY_CTX_free(k->place[i].pc);
+		hw_soft_sk_free(k->place[i].sk);
+	}
 	EVP_PKEY_free(k->pk);
 	hw_secret_free(k->value);
 	free(k);
 }
 
-static unsigned thread_place(void)
+unsigned hw_soft_place(void)
 {
 	static unsigned drawn;
 	static __thread unsigned mine;  /* 0: not drawn yet */
@@ -456,7 +458,7 @@ static CK_RV soft_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsigned
 	CK_RV rv = hw_soft_key_open(vctx, key, &k);
 	if (rv != CKR_OK)
 		return rv;
-	unsigned i = thread_place();
+	unsigned i = hw_soft_place();
 	EVP_PKEY_CTX *pc = __atomic_exchange_n(&k->place[i].pc, NULL, __ATOMIC_ACQ_REL);
 	rv = hw_pkey_sign_keep(k->pk, req, &pc, sig, sig_len);
 	if (pc != NULL)    /* keep it; free what another thread of this place left */

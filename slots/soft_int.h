@@ -27,17 +27,25 @@ typedef struct soft_ctx {
  * contexts, so repeated signatures skip the per-call setup; each thread
  * keeps its context in a place of its own (by a number it draws once), on
  * a cache line of its own: threads signing with one key write no shared
- * memory. A secret key: its value, in locked memory. */
+ * memory. A secret key: its value, in locked memory, and the same way a
+ * ready cipher or MAC context per place (soft_secret.c). */
 #define SOFT_PLACES 8
+typedef struct soft_sk soft_sk;
 typedef struct soft_key {
 	EVP_PKEY *pk;
 	hw_secret *value;
 	struct {
 		EVP_PKEY_CTX *pc;
+		soft_sk *sk;
 	} __attribute__((aligned(64))) place[SOFT_PLACES];
 } soft_key;
 
 soft_key *hw_soft_key_new(EVP_PKEY *pk);
+/* The calling thread's place in a key (0 .. SOFT_PLACES - 1). */
+unsigned hw_soft_place(void);
+/* Free a secret-key operation's context (and with it OpenSSL's copy of the
+ * key schedule, which OpenSSL clears). NULL: nothing. */
+void hw_soft_sk_free(soft_sk *o);
 /* The key's data, unsealed from the store on first use after login. */
 CK_RV hw_soft_key_open(soft_ctx *c, hw_obj *key, soft_key **out);
 CK_RV hw_soft_store_inlock(soft_ctx *c);

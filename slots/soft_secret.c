@@ -63,32 +63,73 @@ CK_RV hw_soft_import_key(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, 
 	return hw_skey_import(keep, vctx, token, attrs, oid, bdata);
 }
 
+/* An operation: its context and where it goes back to. Each place of a key
+ * keeps the context of its last operation, taken for the next one (an
+ * atomic exchange: never two operations on one context), so a message's
+ * cost is OpenSSL's own and not the setup (fetch, context, key schedule).
+ * The contexts go with the key (soft.c: soft_free_bdata). */
+struct soft_sk {
+	soft_key *k;
+	unsigned place;
+	hw_sk *c;
+};
+
+void hw_soft_sk_free(soft_sk *o)
+{
+	if (o == NULL)
+		return;
+	hw_sk_free(o->c);
+	free(o);
+}
+
 CK_RV hw_soft_sk_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op)
 {
 	soft_key *k;
+	soft_sk *o;
+	unsigned i;
 	CK_RV rv = hw_soft_key_open(vctx, key, &k);
 	if (rv != CKR_OK)
 		return rv;
 	if (k->value == NULL)
 		return CKR_KEY_TYPE_INCONSISTENT;
-	return hw_sk_new(mech, kind, k->value->data, k->value->len, (hw_sk **)op);
+	i = hw_soft_place();
+	o = __atomic_exchange_n(&k->place[i].sk, NULL, __ATOMIC_ACQ_REL);
+	if (o != NULL && (rv = hw_sk_restart(o->c, mech, kind)) == CKR_OK) {
+		*op = o;
+		return CKR_OK;
+	}
+	/* none kept, or one for another mode: a new one */
+	hw_soft_sk_free(o);
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return CKR_HOST_MEMORY;
+	o->k = k;
+	o->place = i;
+	if ((rv = hw_sk_new(mech, kind, k->value->data, k->value->len, &o->c)) != CKR_OK) {
+		free(o);
+		return rv;
+	}
+	*op = o;
+	return CKR_OK;
 }
 
 CK_RV hw_soft_sk_update(void *vctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
 			size_t *out_len)
 {
-	return hw_sk_update(op, in, len, out, out_len);
+	return hw_sk_update(((soft_sk *)op)->c, in, len, out, out_len);
 }
 
 CK_RV hw_soft_sk_final(void *vctx, void *op, bool single, const unsigned char *in, size_t len,
 		       const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len)
 {
-	return hw_skey_sk_final(vctx, op, single, in, len, sig, sig_len, out, out_len);
+	return hw_sk_last(((soft_sk *)op)->c, in, len, sig, sig_len, out, out_len);
 }
 
 void hw_soft_sk_end(void *vctx, void *op)
 {
-	hw_sk_free(op);
+	soft_sk *o = op;
+	/* kept for this place's next operation; what another operation of the
+	 * place left there meanwhile is freed */
+	hw_soft_sk_free(__atomic_exchange_n(&o->k->place[o->place].sk, o, __ATOMIC_ACQ_REL));
 }
 
 /* ---- AES key wrap of secret keys (slots/secret_key.c) ------------------------------ */

@@ -28,6 +28,11 @@
  * key's attributes that the signing path reads without the slot lock.
  * ThreadSanitizer reports it at once; without a sanitizer it shows, now
  * and then, as a failed C_Sign.
+ *
+ * secret_key_threads: threads of their own sessions encrypt, decrypt and
+ * MAC with one AES key and one HMAC key at once; the soft slot keeps a
+ * ready OpenSSL context per key and thread place, handed from operation to
+ * operation, and every result is checked against OpenSSL's own.
  */
 #include "tests/concurrency/conc.h"
 
@@ -44,6 +49,8 @@
 #define RELOAD_SIGNS 200     /* the two-thread reload case: signatures */
 #define RELOADS 30           /* and store writes, each followed by a search */
 #define LOOP_CAP 20000       /* no thread goes on longer than this */
+#define SK_THREADS 6
+#define SK_ROUNDS 40         /* per thread: GCM, CBC_PAD and HMAC, each both ways */
 
 static CK_OBJECT_HANDLE key;              /* slot 0's private key */
 static EVP_PKEY *pub, *other;
@@ -167,23 +174,36 @@ static void teardown(void)
 }
 
 /* ---- the threads ------------------------------------------------------------------ */
-/* Signs on a session of its own with the token key of slot 0. */
-static void *signer(void *varg)
+/* Rounds of fn on a session of the thread's own on slot 0, each failure
+ * counted (the first kept with its round). */
+typedef CK_RV round_fn(CK_SESSION_HANDLE s, const void *arg, unsigned long i, const char **what);
+
+static void session_rounds(result *r, round_fn *fn, const void *arg)
 {
-	result *r = varg;
 	CK_SESSION_HANDLE s;
 	const char *what = NULL;
 	CK_RV rv = p11->C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s);
 	if (rv != CKR_OK) {
 		failed(r, "C_OpenSession", rv);
 		stop_counting(r);
-		return NULL;
+		return;
 	}
 	for (; keep_going(r); r->rounds++)
-		if ((rv = conc_sign_ec(s, key, pub, r->rounds % 2 == 1, (unsigned)r->rounds, &what)) != CKR_OK)
-			failed(r, what, rv);
+		if ((rv = fn(s, arg, r->rounds, &what)) != CKR_OK)
+			failed_at(r, what, rv, "round %lu", r->rounds);
 	if ((rv = p11->C_CloseSession(s)) != CKR_OK)
 		failed(r, "C_CloseSession", rv);
+}
+
+static CK_RV sign_round(CK_SESSION_HANDLE s, const void *arg, unsigned long i, const char **what)
+{
+	return conc_sign_ec(s, key, pub, i % 2 == 1, (unsigned)i, what);
+}
+
+/* Signs on a session of its own with the token key of slot 0. */
+static void *signer(void *varg)
+{
+	session_rounds(varg, sign_round, NULL);
 	return NULL;
 }
 
@@ -481,6 +501,104 @@ static void writer_stop(pid_t pid, int ctl)
 		      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+/* ---- secret keys ------------------------------------------------------------------ */
+static CK_OBJECT_HANDLE sk_aes, sk_mac;
+static const unsigned char sk_aes_val[32] = "conc-aes-256-key-0123456789abcd", sk_mac_val[32] = "conc-hmac-key";
+
+typedef struct sk_arg {
+	result r;
+	unsigned id;
+} sk_arg;
+
+/* OpenSSL's AES-256-GCM of in under sk_aes_val: ciphertext, then the tag. */
+static bool ossl_gcm(const unsigned char *iv, int ivlen, const unsigned char *in, int len, unsigned char *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int n = 0, f = 0;
+	bool ok = c != NULL && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+		  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, ivlen, NULL) == 1 &&
+		  EVP_EncryptInit_ex(c, NULL, NULL, sk_aes_val, iv) == 1 && EVP_EncryptUpdate(c, out, &n, in, len) == 1 &&
+		  EVP_EncryptFinal_ex(c, out + n, &f) == 1 &&
+		  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, out + n + f) == 1;
+	EVP_CIPHER_CTX_free(c);
+	return ok;
+}
+
+/* One round: a message of the thread's and round's own, GCM with a 12- or
+ * 16-byte IV (decrypted in place every other round), CBC_PAD (a new
+ * context each time the direction changes) and
+ * HMAC-SHA256, each result compared with OpenSSL's and taken back. */
+static CK_RV sk_round(CK_SESSION_HANDLE s, const void *arg, unsigned long i, const char **what)
+{
+	unsigned id = *(const unsigned *)arg;
+	unsigned char msg[96], iv[16], ct[128], want[128], back[128], mac[32], wmac[32];
+	CK_ULONG len = 1 + (CK_ULONG)((id * 31 + i * 7) % sizeof(msg)), n, ivlen = i % 3 == 0 ? 16 : 12;
+	CK_GCM_PARAMS g = { iv, ivlen, ivlen * 8, NULL, 0, 128 };
+	CK_MECHANISM gcm = { CKM_AES_GCM, &g, sizeof(g) }, cbc = { CKM_AES_CBC_PAD, iv, 16 },
+		     hm = { CKM_SHA256_HMAC, NULL, 0 };
+	size_t wl = 0;
+	CK_RV rv;
+	for (size_t k = 0; k < sizeof(msg); k++)
+		msg[k] = (unsigned char)(id * 53 + i * 11 + k);
+	for (size_t k = 0; k < sizeof(iv); k++)
+		iv[k] = (unsigned char)(id + i * 3 + k);
+#define SK_STEP(name, call) do { *what = (name); if ((rv = (call)) != CKR_OK) return rv; } while (0)
+	n = sizeof(ct);
+	SK_STEP("C_EncryptInit (GCM)", p11->C_EncryptInit(s, &gcm, sk_aes));
+	SK_STEP("C_Encrypt (GCM)", p11->C_Encrypt(s, msg, len, ct, &n));
+	*what = "GCM ciphertext compared with OpenSSL's";
+	if (n != len + 16 || !ossl_gcm(iv, (int)ivlen, msg, (int)len, want) || memcmp(ct, want, n) != 0)
+		return CKR_GENERAL_ERROR;
+	/* every other round in place (the output over the ciphertext) */
+	if (i % 2 == 1)
+		memcpy(back, ct, len + 16);
+	SK_STEP("C_DecryptInit (GCM)", p11->C_DecryptInit(s, &gcm, sk_aes));
+	n = sizeof(back);
+	SK_STEP("C_Decrypt (GCM)", p11->C_Decrypt(s, i % 2 == 1 ? back : ct, len + 16, back, &n));
+	*what = "GCM plaintext back";
+	if (n != len || memcmp(back, msg, len) != 0)
+		return CKR_GENERAL_ERROR;
+	n = sizeof(ct);
+	SK_STEP("C_EncryptInit (CBC_PAD)", p11->C_EncryptInit(s, &cbc, sk_aes));
+	SK_STEP("C_Encrypt (CBC_PAD)", p11->C_Encrypt(s, msg, len, ct, &n));
+	SK_STEP("C_DecryptInit (CBC_PAD)", p11->C_DecryptInit(s, &cbc, sk_aes));
+	wl = n;
+	n = sizeof(back);
+	SK_STEP("C_Decrypt (CBC_PAD)", p11->C_Decrypt(s, ct, (CK_ULONG)wl, back, &n));
+	*what = "CBC_PAD plaintext back";
+	if (wl != (len / 16 + 1) * 16 || n != len || memcmp(back, msg, len) != 0)
+		return CKR_GENERAL_ERROR;
+	n = sizeof(mac);
+	SK_STEP("C_SignInit (HMAC)", p11->C_SignInit(s, &hm, sk_mac));
+	SK_STEP("C_Sign (HMAC)", p11->C_Sign(s, msg, len, mac, &n));
+	*what = "HMAC compared with OpenSSL's";
+	if (n != 32 || EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, sk_mac_val, sizeof(sk_mac_val), msg, len, wmac,
+				 sizeof(wmac), &wl) == NULL || wl != 32 || memcmp(mac, wmac, 32) != 0)
+		return CKR_GENERAL_ERROR;
+	SK_STEP("C_VerifyInit (HMAC)", p11->C_VerifyInit(s, &hm, sk_mac));
+	SK_STEP("C_Verify (HMAC)", p11->C_Verify(s, msg, len, mac, 32));
+#undef SK_STEP
+	return CKR_OK;
+}
+
+static void *sk_worker(void *varg)
+{
+	sk_arg *a = varg;
+	session_rounds(&a->r, sk_round, &a->id);
+	return NULL;
+}
+
+static CK_RV sk_import(CK_SESSION_HANDLE s, CK_KEY_TYPE kt, const unsigned char *v, CK_OBJECT_HANDLE *out)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_BBOOL t = CK_TRUE;
+	CK_ATTRIBUTE a[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) }, { CKA_VALUE, (void *)v, 32 },
+		{ CKA_ENCRYPT, &t, 1 }, { CKA_DECRYPT, &t, 1 }, { CKA_SIGN, &t, 1 }, { CKA_VERIFY, &t, 1 },
+	};
+	return p11->C_CreateObject(s, a, sizeof(a) / sizeof(a[0]), out);
+}
+
 /* ---- the tests ---------------------------------------------------------------------- */
 /* A token write by another thread, then a search: the search reloads the
  * slot's objects (and their attributes) while the signer reads the key's. */
@@ -551,6 +669,34 @@ START_TEST(signers_with_writers_finders_logins_and_a_process)
 }
 END_TEST
 
+START_TEST(secret_key_threads)
+{
+	CK_RV rv;
+	pthread_t t[SK_THREADS];
+	sk_arg a[SK_THREADS];
+	/* session keys of the session that stays open: every session sees them */
+	CK_SESSION_HANDLE s = p11_user_session();
+	CKR(sk_import(s, CKK_AES, sk_aes_val, &sk_aes));
+	CKR(sk_import(s, CKK_GENERIC_SECRET, sk_mac_val, &sk_mac));
+	pending = SK_THREADS;
+	for (unsigned i = 0; i < SK_THREADS; i++) {
+		a[i] = (sk_arg){ .r = { .min = SK_ROUNDS }, .id = i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sk_worker, &a[i]), 0);
+	}
+	for (unsigned i = 0; i < SK_THREADS; i++)
+		pthread_join(t[i], NULL);
+	char msg[2048] = "";
+	for (unsigned i = 0; i < SK_THREADS; i++) {
+		char who[32];
+		snprintf(who, sizeof(who), "secret-key thread %u", i);
+		report(msg, sizeof(msg), who, &a[i].r);
+	}
+	ck_assert_msg(msg[0] == '\0', "%s", msg);
+	for (unsigned i = 0; i < SK_THREADS; i++)
+		ck_assert_uint_ge(a[i].r.rounds, SK_ROUNDS);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("concurrency");
@@ -559,6 +705,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, reload_while_signing);
 	tcase_add_test(t, signers_with_writers_finders_logins_and_a_process);
+	tcase_add_test(t, secret_key_threads);
 	suite_add_tcase(s, t);
 	return s;
 }
