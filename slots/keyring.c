@@ -15,6 +15,7 @@
  * keyring tools). Nothing ever waits for an interactive prompt.
  */
 #include "slots/keyring_int.h"
+#include "mechanisms/key_import.h"
 #include "slots/secret_key.h"
 #include "common/log.h"
 
@@ -97,9 +98,9 @@ static bool keyring_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANI
 	switch (base) {
 	case CKM_ECDSA: case CKM_RSA_PKCS: case CKM_RSA_PKCS_PSS: case CKM_RSA_PKCS_OAEP:
 	case CKM_EDDSA: case CKM_EC_KEY_PAIR_GEN: case CKM_RSA_PKCS_KEY_PAIR_GEN:
-	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+	case CKM_EC_EDWARDS_KEY_PAIR_GEN: case CKM_ECDH1_DERIVE:
 		if (info != NULL)
-			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT | CKF_GENERATE_KEY_PAIR;
+			info->flags = CKF_SIGN | CKF_VERIFY | CKF_DECRYPT | CKF_ENCRYPT | CKF_GENERATE_KEY_PAIR | CKF_DERIVE;
 		return true;
 	default:
 		return hw_skey_has_mechanism(base, info);   /* keyring_secret.c */
@@ -342,7 +343,7 @@ out:
 /* The key of a private key object, with a reference for the caller: the
  * cached one (with a prepared context if one is idle), or read from the
  * keyring now, into secure memory (and cached when configured). */
-static CK_RV private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX **pc)
+CK_RV hw_kr_private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX **pc)
 {
 	hw_secret *der = NULL;
 	CK_RV rv = CKR_OK;
@@ -380,7 +381,7 @@ out:
 }
 
 /* Give a prepared context back to its key, if the key is still cached. */
-static void context_back(hw_kr_ctx *c, hw_obj *key, EVP_PKEY *pk, EVP_PKEY_CTX *pc)
+void hw_kr_context_back(hw_kr_ctx *c, hw_obj *key, EVP_PKEY *pk, EVP_PKEY_CTX *pc)
 {
 	pthread_mutex_lock(&c->lock);
 	hw_kr_key *k = key->bdata;
@@ -396,11 +397,11 @@ static CK_RV keyring_sign(void *vctx, hw_obj *key, const hw_sign_req *req, unsig
 {
 	EVP_PKEY *pk;
 	EVP_PKEY_CTX *pc;
-	CK_RV rv = private_key(vctx, key, &pk, &pc);
+	CK_RV rv = hw_kr_private_key(vctx, key, &pk, &pc);
 	if (rv != CKR_OK)
 		return rv;
 	rv = hw_pkey_sign_keep(pk, req, &pc, sig, sig_len);
-	context_back(vctx, key, pk, pc);
+	hw_kr_context_back(vctx, key, pk, pc);
 	EVP_PKEY_free(pk);
 	return rv;
 }
@@ -410,11 +411,11 @@ static CK_RV keyring_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, u
 {
 	EVP_PKEY *pk;
 	EVP_PKEY_CTX *pc;
-	CK_RV rv = private_key(vctx, key, &pk, &pc);
+	CK_RV rv = hw_kr_private_key(vctx, key, &pk, &pc);
 	if (rv != CKR_OK)
 		return rv;
 	rv = hw_pkey_decrypt(pk, req, out, out_len);
-	context_back(vctx, key, pk, pc);
+	hw_kr_context_back(vctx, key, pk, pc);
 	EVP_PKEY_free(pk);
 	return rv;
 }
@@ -487,6 +488,51 @@ out:
 	return rv;
 }
 
+/* C_CreateObject of a key: a secret key (keyring_secret.c) or a private
+ * key, whose parts the engine checked: its PKCS#8 in an item of its own,
+ * as for a generated key. */
+static CK_RV keyring_import(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	hw_kr_ctx *c = vctx;
+	EVP_PKEY *key = NULL;
+	hw_secret *der = NULL;
+	char *path = NULL;
+	hw_kr_link l;
+	if (hw_attrs_get_ulong(attrs, CKA_CLASS, CKO_DATA) != CKO_PRIVATE_KEY)
+		return hw_kr_import_key(vctx, token, attrs, oid, bdata);
+	hw_crypto_secure_heap();
+	CK_RV rv = hw_key_from_attrs(attrs, &key);
+	hw_key_strip_private(attrs);
+	*bdata = NULL;
+	if (rv != CKR_OK || (rv = hw_vendor_attrs(attrs, "keyring", HW_SEC_SOFTWARE, 1, NULL)) != CKR_OK)
+		goto out;
+	if (token) {
+		if ((rv = hw_kr_link_get(c, &l)) != CKR_OK)
+			goto out;
+		if ((rv = hw_key_to_der(key, &der)) == CKR_OK)
+			rv = hw_kr_item_write(c, &l, attrs, der, &path, oid);
+		hw_kr_link_put(&l);
+		if (rv != CKR_OK)
+			goto out;
+	}
+	if (!token || c->cache_keys) {
+		pthread_mutex_lock(&c->lock);
+		hw_kr_key *k = hw_kr_key_new_inlock(c, key, !token);
+		pthread_mutex_unlock(&c->lock);
+		if (k == NULL) {
+			rv = CKR_HOST_MEMORY;
+			goto out;
+		}
+		*bdata = k;
+		key = NULL;
+	}
+out:
+	EVP_PKEY_free(key);
+	hw_secret_free(der);
+	free(path);
+	return rv;
+}
+
 static CK_RV keyring_health(void *vctx, char *msg, size_t len)
 {
 	hw_kr_ctx *c = vctx;
@@ -529,7 +575,11 @@ const hw_backend_ops hw_keyring_ops = {
 	.decrypt = keyring_decrypt,
 	.health = keyring_health,
 	.generate_key = hw_kr_generate_key,
-	.import_key = hw_kr_import_key,
+	.import_key = keyring_import,
+	.imports_private = true,
+	.derive_key = hw_kr_derive_key,
+	.digest_key = hw_kr_digest_key,
+	.key_value = hw_kr_key_value,
 	.wrap_key = hw_kr_wrap_key,
 	.unwrap_key = hw_kr_unwrap_key,
 	.sk_begin = hw_kr_sk_begin,

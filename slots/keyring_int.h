@@ -262,6 +262,15 @@ CK_RV hw_kr_key_bytes(hw_kr_ctx *c, hw_obj *key, uint64_t epoch, hw_secret **out
 CK_RV hw_kr_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs, int64_t *oid,
 			 void **bdata);
 CK_RV hw_kr_import_key(void *ctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
+/* The key of a private key object with a reference for the caller (and a
+ * prepared context when one is idle), and the context given back. */
+CK_RV hw_kr_private_key(hw_kr_ctx *c, hw_obj *key, EVP_PKEY **out, EVP_PKEY_CTX **pc);
+void hw_kr_context_back(hw_kr_ctx *c, hw_obj *key, EVP_PKEY *pk, EVP_PKEY_CTX *pc);
+/* ECDH from a private key, C_DigestKey and readable values (backend.h) */
+CK_RV hw_kr_derive_key(void *ctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs, int64_t *oid,
+		       void **bdata);
+CK_RV hw_kr_digest_key(void *ctx, hw_obj *key, hw_digest *d);
+CK_RV hw_kr_key_value(void *ctx, hw_obj *key, hw_secret **out);
 CK_RV hw_kr_sk_begin(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
 CK_RV hw_kr_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
 		     size_t *out_len);

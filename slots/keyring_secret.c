@@ -13,6 +13,7 @@
  */
 #include "slots/keyring_int.h"
 #include "slots/secret_key.h"
+#include "mechanisms/ecdh.h"
 #include "common/log.h"
 
 #include <stdlib.h>
@@ -155,4 +156,43 @@ CK_RV hw_kr_unwrap_key(void *vctx, const CK_MECHANISM *mech, hw_obj *unwrapping,
 	hw_kr_ctx *c = vctx;
 	return hw_skey_unwrap(c->conf->name, value_of, keep, c, mech, unwrapping, wrapped, len, token, attrs, oid,
 			      bdata);
+}
+
+/* ---- ECDH, C_DigestKey and readable values ------------------------------------------ */
+CK_RV hw_kr_derive_key(void *vctx, const CK_MECHANISM *mech, hw_obj *base, bool token, hw_attrs *attrs, int64_t *oid,
+		       void **bdata)
+{
+	CK_ECDH1_DERIVE_PARAMS p;
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+	hw_secret *v = NULL;
+	CK_RV rv = hw_ecdh_params_parse(mech, &p);
+	if (rv != CKR_OK || (rv = hw_kr_private_key(vctx, base, &pk, &pc)) != CKR_OK)
+		return rv;
+	rv = hw_ecdh_derive(pk, &p, hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0), &v);
+	hw_kr_context_back(vctx, base, pk, pc);
+	EVP_PKEY_free(pk);
+	if (rv == CKR_OK && (rv = hw_attrs_set_ulong(attrs, CKA_VALUE_LEN, v->len)) == CKR_OK)
+		rv = hw_skey_check_value(attrs, v);
+	if (rv != CKR_OK) {
+		hw_secret_free(v);
+		return rv;
+	}
+	return keep(vctx, token, attrs, v, oid, bdata);
+}
+
+CK_RV hw_kr_digest_key(void *vctx, hw_obj *key, hw_digest *d)
+{
+	hw_secret *v = NULL;
+	CK_RV rv = value_of(vctx, key, &v);
+	if (rv == CKR_OK)
+		rv = v != NULL ? hw_digest_update(d, v->data, v->len) : CKR_KEY_INDIGESTIBLE;
+	hw_secret_free(v);
+	return rv;
+}
+
+CK_RV hw_kr_key_value(void *vctx, hw_obj *key, hw_secret **out)
+{
+	CK_RV rv = value_of(vctx, key, out);
+	return rv == CKR_OK && *out == NULL ? CKR_ATTRIBUTE_SENSITIVE : rv;
 }

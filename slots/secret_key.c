@@ -149,12 +149,22 @@ static CK_RV wrap_value(bool pad, const hw_secret *kek, const hw_secret *v, unsi
 	return hw_aes_wrap(pad, false, kek->data, kek->len, v->data, v->len, out, out_len);
 }
 
+static bool aes_wrap(const CK_MECHANISM *mech)
+{
+	return mech->mechanism == CKM_AES_KEY_WRAP || mech->mechanism == CKM_AES_KEY_WRAP_PAD;
+}
+
 CK_RV hw_skey_wrap(const char *slot, hw_skey_value_fn value, void *ctx, const CK_MECHANISM *mech,
 		   hw_obj *wrapping, hw_obj *key, unsigned char *out, size_t *out_len)
 {
 	hw_secret *kek = NULL, *v = NULL;
 	CK_RV rv;
-	/* only the default initial value of RFC 3394 / 5649 */
+	/* AES key wrap only (RSA-OAEP is the backend's, if any), and only the
+	 * default initial value of RFC 3394 / 5649 */
+	if (!aes_wrap(mech)) {
+		rv = CKR_MECHANISM_INVALID;
+		goto out;
+	}
 	if (mech->pParameter != NULL || mech->ulParameterLen != 0) {
 		rv = CKR_MECHANISM_PARAM_INVALID;
 		goto out;
@@ -208,6 +218,8 @@ CK_RV hw_skey_unwrap(const char *slot, hw_skey_value_fn value, hw_skey_keep_fn k
 	hw_secret *kek = NULL, *v = NULL;
 	size_t n;
 	CK_RV rv;
+	if (!aes_wrap(mech))
+		return wrap_said(slot, "key unwrap", CKR_MECHANISM_INVALID);
 	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
 		return wrap_said(slot, "key unwrap", CKR_MECHANISM_PARAM_INVALID);
 	/* private keys (PKCS#8 under AES key wrap): the backend's, if any */

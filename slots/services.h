@@ -17,6 +17,8 @@
 #include "objects/pin.h"
 #include "slots/stored.h"
 #include "mechanisms/encode.h"
+#include "mechanisms/ecdh.h"
+#include "mechanisms/key_import.h"
 #include "mechanisms/cipher.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -113,7 +115,13 @@
 	R(CK_RV, hw_aes_check_value, (const unsigned char *k, size_t l, unsigned char out[3]), (k, l, out)) \
 	R(CK_RV, hw_aes_wrap, (bool pad, bool unwrap, const unsigned char *kek, size_t kl, \
 			       const unsigned char *in, size_t l, unsigned char *o, size_t *ol), \
-	  (pad, unwrap, kek, kl, in, l, o, ol))
+	  (pad, unwrap, kek, kl, in, l, o, ol)) \
+	R(CK_RV, hw_key_from_attrs, (const hw_attrs *a, EVP_PKEY **out), (a, out)) \
+	V(hw_key_strip_private, (hw_attrs *a), (a)) \
+	R(CK_RV, hw_ecdh_params_parse, (const CK_MECHANISM *m, CK_ECDH1_DERIVE_PARAMS *out), (m, out)) \
+	R(CK_RV, hw_ecdh_derive, (EVP_PKEY *k, const CK_ECDH1_DERIVE_PARAMS *p, size_t want, hw_secret **out), \
+	  (k, p, want, out)) \
+	R(CK_RV, hw_digest_update, (hw_digest *d, const void *data, size_t len), (d, data, len))
 
 #define HW_SERVICE_R(ret, name, params, args) ret (*name) params;
 #define HW_SERVICE_V(name, params, args) void (*name) params;
