@@ -31,7 +31,7 @@ golden() {
 	[ "$(wc -l <"$tmp/err")" -eq $((n + 1)) ] || fail "$f: more lines than problems: $(cat "$tmp/err")"
 }
 
-soft_keys="name, type, rsa_min_bits, mechanisms, refresh_s, timeout_ms, pin_max_tries, pin_min_len, pin_max_len"
+soft_keys="name, type, rsa_min_bits, mechanisms, refresh_s, timeout_ms, allow_import, pin_max_tries, pin_min_len, pin_max_len"
 
 # a typo in a key: named, with the closest key, before anything is missing
 echo '{"slots": [{"name": "x", "type": "soft", "pin_max_trys": 3}]}' >"$tmp/typo.json"

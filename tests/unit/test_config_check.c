@@ -80,7 +80,7 @@ START_TEST(test_typo_before_missing)
 	static const char *const want[] = {
 		/* the keys every slot takes, then those of each type this build has */
 		"slots[0] (\"dev\").tpye: unknown key; did you mean \"type\"? expected one of name, type, "
-		"rsa_min_bits, mechanisms, refresh_s, timeout_ms, pin_max_tries, pin_min_len, pin_max_len",
+		"rsa_min_bits, mechanisms, refresh_s, timeout_ms, allow_import, pin_max_tries, pin_min_len, pin_max_len",
 		NULL,   /* the second line depends on the build: checked below */
 	};
 	lines got = { .n = 0 };
