@@ -180,6 +180,10 @@ CK_RV hw_sk_room(const hw_sk_params *p, bool decrypt, size_t fed, size_t emitted
 		if (last && decrypt && (total == 0 || total % HW_AES_BLOCK != 0))
 			return bad;
 		have = total - total % HW_AES_BLOCK + (last && !decrypt ? HW_AES_BLOCK : 0);
+		/* decrypting, a part holds back the last whole block: it may be
+		 * the padding, known only at the final call */
+		if (decrypt && !last)
+			have = total > 0 ? (total - 1) / HW_AES_BLOCK * HW_AES_BLOCK : 0;
 		break;
 	case CKM_AES_CTR:
 		have = total;

@@ -312,6 +312,27 @@ START_TEST(length_rules)
 	n = sizeof(out);
 	CKR(p11->C_EncryptFinal(s, out, &n));
 	ck_assert_uint_eq(n, 16);
+	/* CBC_PAD decryption in parts: each part holds back its last whole
+	 * block, so a buffer of what it gives out is room enough */
+	unsigned char ct64[64], pt48[48];
+	CK_ULONG cl = sizeof(ct64), got = 0;
+	CKR(p11->C_EncryptInit(s, &pad, k));
+	CKR(p11->C_Encrypt(s, (unsigned char *)KAT_PLAIN, 48, ct64, &cl));
+	ck_assert_uint_eq(cl, 64);
+	CKR(p11->C_DecryptInit(s, &pad, k));
+	n = 16;
+	CKR(p11->C_DecryptUpdate(s, ct64, 32, pt48, &n));
+	ck_assert_uint_eq(n, 16);
+	got = n;
+	n = 32;
+	CKR(p11->C_DecryptUpdate(s, ct64 + 32, 32, pt48 + got, &n));
+	ck_assert_uint_eq(n, 32);
+	got += n;
+	n = sizeof(out);
+	CKR(p11->C_DecryptFinal(s, out, &n));
+	ck_assert_uint_eq(n, 0);      /* the last block was all padding */
+	ck_assert_uint_eq(got, 48);
+	ck_assert_mem_eq(pt48, KAT_PLAIN, 48);
 	/* CBC_PAD decryption: a part block is not a ciphertext */
 	CKR(p11->C_DecryptInit(s, &pad, k));
 	n = sizeof(out);
