@@ -482,6 +482,11 @@ static CK_RV ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k, TPM2B_AUTH *auth_out)
 	return CKR_OK;
 }
 
+CK_RV hw_tpm_key_ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k, TPM2B_AUTH *auth)
+{
+	return ready_inlock(c, k, auth);
+}
+
 CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,
 			     unsigned char *sig, size_t *sig_len)
 {
