@@ -24,6 +24,10 @@
 #include <tss2/tss2_sys.h>
 
 #define CHUNK ((size_t)TPM2_MAX_DIGEST_BUFFER)   /* one TPM2B_MAX_BUFFER */
+/* The longest HMAC key a TPM takes in: the block of its largest hash
+ * (SHA-512's 128 bytes, the reference implementation's MAX_SYM_DATA; the
+ * TSS headers allow 256 for TPMs that have more) */
+#define HMAC_KEY_MAX 128
 
 /* ---- what the TPM has (at connect) ------------------------------------------------ */
 
@@ -119,7 +123,7 @@ bool hw_tpm_sk_mechanism_inlock(hw_tpm_ctx *c, CK_MECHANISM_TYPE m, CK_MECHANISM
 	case CKM_SHA384_HMAC: case CKM_SHA384_HMAC_GENERAL: case CKM_SHA512_HMAC: case CKM_SHA512_HMAC_GENERAL:
 		mi->flags |= CKF_SIGN | CKF_VERIFY;
 		mi->ulMinKeySize = 1;
-		mi->ulMaxKeySize = TPM2_MAX_SYM_DATA;
+		mi->ulMaxKeySize = HMAC_KEY_MAX;
 		return s->cmd_hmac && mac_hash(c, m) != TPM2_ALG_NULL;
 	default:
 		return false;   /* GCM (a TPM has none), SHA-224 HMAC, key wrapping */
@@ -173,9 +177,14 @@ CK_RV hw_tpm_sk_create_inlock(hw_tpm_ctx *c, bool aes, size_t len, const unsigne
 				"bytes, as its hashes allow); import a key of another length", c->conf->name);
 			return CKR_ATTRIBUTE_VALUE_INVALID;
 		}
-		if (value != NULL && len > TPM2_MAX_SYM_DATA) {
+		/* an imported key's size is bounded by the name algorithm's
+		 * digest (TPM_RC_SIZE beyond it): the smallest that holds it */
+		if (value != NULL)
+			p->nameAlg = len <= 32 ? TPM2_ALG_SHA256 : len <= 48 && c->sha384 ? TPM2_ALG_SHA384 :
+				     c->sk.sha512 ? TPM2_ALG_SHA512 : TPM2_ALG_SHA256;
+		if (value != NULL && len > HMAC_KEY_MAX) {
 			hw_info("slot \"%s\": the TPM takes HMAC keys of at most %d bytes", c->conf->name,
-				TPM2_MAX_SYM_DATA);
+				HMAC_KEY_MAX);
 			return CKR_ATTRIBUTE_VALUE_INVALID;
 		}
 	}
