@@ -157,7 +157,7 @@ CK_RV hw_tpm_sk_create_inlock(hw_tpm_ctx *c, bool aes, size_t len, const unsigne
 		bool ok = len == 16 ? c->sk.aes128 : len == 24 ? c->sk.aes192 : len == 32 && c->sk.aes256;
 		if (!ok) {
 			hw_info("slot \"%s\": this TPM has no %zu-bit AES keys", c->conf->name, len * 8);
-			return CKR_KEY_SIZE_RANGE;
+			return CKR_ATTRIBUTE_VALUE_INVALID;
 		}
 		p->type = TPM2_ALG_SYMCIPHER;
 		p->objectAttributes |= TPMA_OBJECT_DECRYPT;     /* SIGN_ENCRYPT encrypts, DECRYPT decrypts */
@@ -633,10 +633,11 @@ static CK_RV crypt_inlock(hw_tpm_ctx *c, sk_op *o, bool last, const unsigned cha
 		return rv;
 	if (last && o->pad && dec) {
 		/* PKCS#7 padding check over the last block, then cut it */
-		unsigned char p = n > 0 ? out[n - 1] : 0;
+		unsigned char p = n >= HW_AES_BLOCK ? out[n - 1] : 0;
 		unsigned bad = p == 0 || p > HW_AES_BLOCK || n < HW_AES_BLOCK;
-		for (size_t i = 0; !bad && i < p; i++)
-			bad |= out[n - 1 - i] != p;
+		/* the whole block every time: no hint of where the padding failed */
+		for (size_t i = 0; n >= HW_AES_BLOCK && i < HW_AES_BLOCK; i++)
+			bad |= (unsigned)(i < p) & (unsigned)(out[n - 1 - i] != p);
 		if (bad)
 			return CKR_ENCRYPTED_DATA_INVALID;
 		n -= p;
