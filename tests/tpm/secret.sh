@@ -15,7 +15,9 @@
 #    imported key's value never appears on the bus;
 #  - pkcs11-tool: the mechanism list (no GCM), an AES key made with --keygen
 #    round-trips AES-CBC-PAD, an imported one matches `openssl enc`, a
-#    generic secret signs and verifies SHA256-HMAC.
+#    generic secret signs and verifies SHA256-HMAC;
+#  - with an RSA SRK (the slot's own session off: ESAPI's carries the
+#    commands) the same known answers, length rules and refusals.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 HWAGG_SRCDIR=${HWAGG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HWAGG_SRCDIR/tests/lib.sh"
@@ -85,3 +87,23 @@ user "sign" --sign -m SHA256-HMAC --id a3 -i "$TMP/plain" -o "$TMP/mac"
 user "verify" --verify -m SHA256-HMAC --id a3 -i "$TMP/plain" --signature-file "$TMP/mac"
 hw_expect "the MAC verifies" "Signature is valid" "$TMP/run.out"
 hw_pass "pkcs11-tool: AES-CBC-PAD round trip, openssl enc known answer, SHA256-HMAC sign/verify"
+
+# ---- the same through ESAPI's session (an RSA SRK turns the slot's own off) ----------
+hw_tpm_stop
+rm -rf "$TMP/tpm" "$TMP/store"
+HW_TPM_PORT=""
+hw_tpm_start
+hw_tpm_da 1000
+for step in "createprimary -C o -g sha256 -G rsa2048:aes128cfb -c $TMP/rsa-srk.ctx" \
+	"evictcontrol -C o -c $TMP/rsa-srk.ctx 0x81000001" "flushcontext -t"; do
+	# shellcheck disable=SC2086
+	TPM2TOOLS_TCTI=$HW_TPM_TCTI hw_run "an RSA SRK: tpm2_$step" tpm2_$step
+done
+hw_write_conf '{"name":"'"$TOKEN"'","type":"tpm","tcti":"'"$HW_TPM_TCTI"'"}'
+hw_run "init token (RSA SRK)" pkcs11-tool --module "$MODULE" --slot-index 0 --init-token --label "$TOKEN" \
+	--so-pin "$SO_PIN"
+hw_run "init user PIN (RSA SRK)" hw_p11 --login --login-type so --so-pin "$SO_PIN" --init-pin --pin "$PIN"
+HWAGG_LOG=info hw_run "known answers through ESAPI" "$client" "$MODULE" "$TOKEN" "$PIN" kat
+hw_expect "the slot's own session is off" "go through ESAPI.*not ECC P-256" "$TMP/run.err"
+[ "$(grep -c '^ok ' "$TMP/run.out")" -ge 18 ] || hw_fail "skclient kat through ESAPI: too few checks ran"
+hw_pass "with an RSA SRK (ESAPI's session): the same known answers, length rules and refusals"
