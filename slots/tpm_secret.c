@@ -217,6 +217,7 @@ typedef struct sk_op {
 	TPMI_ALG_CIPHER_MODE mode;
 	bool pad;                     /* CBC_PAD: PKCS#7 here */
 	TPM2B_IV iv;                  /* the next piece's IV (CBC) or counter block (CTR) */
+	uint64_t ctr_room;            /* CTR: blocks left before the counter field wraps */
 	unsigned char carry[HW_AES_BLOCK];   /* a partial block (a whole one for CBC_PAD decryption) */
 	size_t carry_len;
 } sk_op;
@@ -242,16 +243,37 @@ static size_t mac_len(const CK_MECHANISM *m)
 	return want >= 1 && want <= full ? want : 0;
 }
 
-/* CBC: the IV; CTR: the counter block, whose counter must be the whole
- * block: the TPM counts with all 128 bits (big-endian), and a shorter
- * counter field would wrap where the TPM carries on. */
-static bool iv_of(const CK_MECHANISM *m, unsigned char iv[HW_AES_BLOCK])
+/* How many blocks a CTR counter of bits bits starting at cb counts before
+ * it wraps (UINT64_MAX: more than anyone encrypts). The TPM counts with
+ * all 128 bits of the block (big-endian): the same numbers until a shorter
+ * counter field would wrap where the TPM carries on into the nonce. */
+static uint64_t ctr_room(const unsigned char cb[HW_AES_BLOCK], CK_ULONG bits)
+{
+	uint64_t low = 0;
+	for (int i = 8; i < 16; i++)
+		low = low << 8 | cb[i];
+	if (bits >= 128)
+		return UINT64_MAX;       /* the TPM wraps the whole block, as PKCS#11 does */
+	if (bits < 64) {
+		uint64_t field = low & ((UINT64_C(1) << bits) - 1);
+		return (UINT64_C(1) << bits) - field;
+	}
+	/* 64..127 bits: the part above the low 64 must be all ones to wrap soon */
+	for (CK_ULONG b = 64; b < bits; b++)
+		if (!(cb[15 - b / 8] >> (b % 8) & 1))
+			return UINT64_MAX;
+	return low == 0 ? UINT64_MAX : (UINT64_MAX - low) + 1;
+}
+
+/* CBC: the IV; CTR: the counter block and how far it may count. */
+static bool iv_of(const CK_MECHANISM *m, unsigned char iv[HW_AES_BLOCK], uint64_t *room)
 {
 	if (m->mechanism == CKM_AES_CTR) {
 		const CK_AES_CTR_PARAMS *p = m->pParameter;
-		if (p == NULL || m->ulParameterLen != sizeof(*p) || p->ulCounterBits != 128)
+		if (p == NULL || m->ulParameterLen != sizeof(*p) || p->ulCounterBits < 1 || p->ulCounterBits > 128)
 			return false;
 		memcpy(iv, p->cb, HW_AES_BLOCK);
+		*room = ctr_room(p->cb, p->ulCounterBits);
 		return true;
 	}
 	if (m->pParameter == NULL || m->ulParameterLen != HW_AES_BLOCK)
@@ -284,9 +306,7 @@ CK_RV hw_tpm_sk_begin_inlock(hw_tpm_ctx *c, hw_tpm_key *k, CK_FLAGS kind, const 
 			rv = CKR_MECHANISM_INVALID;
 		else if (type != TPM2_ALG_SYMCIPHER)
 			rv = CKR_KEY_TYPE_INCONSISTENT;
-		/* the TPM counts with the whole 128-bit block (big-endian); a
-		 * shorter counter field would wrap where the TPM carries on */
-		else if (o->mode != TPM2_ALG_ECB && !iv_of(mech, o->iv.buffer))
+		else if (o->mode != TPM2_ALG_ECB && !iv_of(mech, o->iv.buffer, &o->ctr_room))
 			rv = CKR_MECHANISM_PARAM_INVALID;
 		if (o->mode != TPM2_ALG_ECB)
 			o->iv.size = HW_AES_BLOCK;
@@ -558,6 +578,14 @@ static CK_RV run_bytes(hw_tpm_ctx *c, sk_op *o, const unsigned char *in, size_t 
 	TPM2B_AUTH auth;
 	TPM2B_MAX_BUFFER b, r;
 	size_t done = 0, from_in = 0;
+	uint64_t blocks = (n + HW_AES_BLOCK - 1) / HW_AES_BLOCK;
+	if (o->mode == TPM2_ALG_CTR && blocks > o->ctr_room) {
+		hw_info("slot \"%s\": the CTR counter would wrap (its field is shorter than the block)",
+			c->conf->name);
+		return CKR_DATA_LEN_RANGE;
+	}
+	if (o->mode == TPM2_ALG_CTR && o->ctr_room != UINT64_MAX)
+		o->ctr_room -= blocks;
 	CK_RV rv = n > 0 ? hw_tpm_key_ready_inlock(c, o->k, &auth) : CKR_OK;
 	while (rv == CKR_OK && done < n) {
 		size_t m = n - done < CHUNK ? n - done : CHUNK, got = 0;

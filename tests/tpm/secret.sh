@@ -5,7 +5,8 @@
 #    (ECB, CBC, CTR) and the RFC 4231 / 2202 HMACs, single-part and in
 #    uneven parts; several TPM buffers of CBC-PAD, CTR and HMAC as OpenSSL
 #    with the same key; the spec's length errors, a bad padding, a changed
-#    MAC; GCM and short CTR counters refused; imported keys not local;
+#    MAC; GCM refused; a short CTR counter field up to its wrap;
+#    imported keys not local;
 #  - skclient gen / again: token keys the TPM made (sensitive, never
 #    extractable, local, value unreadable) give the same answers in a new
 #    process;

@@ -8,7 +8,8 @@
  *       single-part and in uneven parts; 5000 bytes (several TPM buffers)
  *       of CBC, CBC_PAD and CTR and a 3000-byte HMAC against OpenSSL with
  *       the same key; CBC_PAD round trip and a bad padding; the spec's
- *       length errors; a changed MAC; GCM and 32-bit CTR counters refused;
+ *       length errors; a changed MAC; GCM refused; a CTR counter field
+ *       shorter than the block up to where it would wrap;
  *       an imported key's attributes (not local, never always sensitive).
  *   skclient MODULE TOKEN PIN gen DIR
  *       token keys made by the TPM (AES-256 "gen-aes", HMAC 32 bytes
@@ -235,13 +236,25 @@ static void run_kat(void)
 	ckr(p11->C_Decrypt(S, (unsigned char *)KAT_CBC128, 64, out, &n), CKR_ENCRYPTED_DATA_INVALID,
 	    "CBC-PAD decryption of a ciphertext without padding");
 	printf("ok length rules: CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_LEN_RANGE, bad padding\n");
+	/* a counter field shorter than the block: the same answers until it
+	 * would wrap (SP 800-38A's counter block ends in 0xff: an 8-bit field
+	 * has one block left, a 32-bit one plenty) */
 	ctr.counter_bits = 32;
-	ckr(p11->C_EncryptInit(S, &ctrm, k128), CKR_MECHANISM_PARAM_INVALID, "CTR with a 32-bit counter");
+	kat(&ctrm, k128, KAT_PLAIN, 64, KAT_CTR128, 64, "AES-128-CTR with a 32-bit counter field");
+	ctr.counter_bits = 8;
+	n = sizeof(out);
+	ckr(p11->C_EncryptInit(S, &ctrm, k128), CKR_OK, "CTR with an 8-bit counter");
+	ckr(p11->C_Encrypt(S, (unsigned char *)KAT_PLAIN, 16, out, &n), CKR_OK, "CTR: the block before the wrap");
+	check(n == 16 && memcmp(out, KAT_CTR128, 16) == 0, "CTR: the block before the wrap");
+	n = sizeof(out);
+	ckr(p11->C_EncryptInit(S, &ctrm, k128), CKR_OK, "CTR with an 8-bit counter");
+	ckr(p11->C_Encrypt(S, (unsigned char *)KAT_PLAIN, 17, out, &n), CKR_DATA_LEN_RANGE, "CTR across the wrap");
+	printf("ok an 8-bit CTR counter field: one block, then CKR_DATA_LEN_RANGE where it would wrap\n");
 	unsigned char gcm_iv[12] = { 0 };
 	CK_GCM_PARAMS gp = { .pIv = gcm_iv, .ulIvLen = 12, .ulIvBits = 96, .ulTagBits = 128 };
 	CK_MECHANISM gcm = { CKM_AES_GCM, &gp, sizeof(gp) };
 	ckr(p11->C_EncryptInit(S, &gcm, k128), CKR_MECHANISM_INVALID, "GCM");
-	printf("ok refused: CTR with a counter shorter than the block, GCM (the TPM has none)\n");
+	printf("ok refused: GCM (the TPM has none)\n");
 
 	/* HMAC: RFC 4231 / RFC 2202 test case 2, key "Jefe" */
 	CK_OBJECT_HANDLE h = import(CKK_GENERIC_SECRET, HMAC2_KEY, 4, CKR_OK);
