@@ -372,10 +372,10 @@ static CK_RV secret_key(hw_tpm_ctx *c, bool token, hw_attrs *attrs, const unsign
 {
 	CK_ULONG kt = hw_attrs_get_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
 	size_t len = hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0);
-	unsigned char auth[HW_TPM_AUTH_LEN], *blob = NULL;
+	unsigned char auth[HW_TPM_AUTH_LEN], *blob = NULL, cv[3];
 	size_t blob_len = 0;
 	hw_tpm_key *k = NULL;
-	CK_RV rv = CKR_OK;
+	CK_RV rv = CKR_OK, cv_rv = CKR_FUNCTION_NOT_SUPPORTED;
 	/* as for private keys (objects/rules.c): the attributes say what the
 	 * key is, whatever the template hoped for */
 	if (!hw_attrs_get_bool(attrs, CKA_SENSITIVE, true) || hw_attrs_get_bool(attrs, CKA_EXTRACTABLE, false))
@@ -396,7 +396,12 @@ static CK_RV secret_key(hw_tpm_ctx *c, bool token, hw_attrs *attrs, const unsign
 		rv = hw_tpm_connect_inlock(c);
 	if (rv == CKR_OK)
 		rv = hw_tpm_sk_create_inlock(c, kt == CKK_AES, len, value, auth, k);
+	if (rv == CKR_OK && (cv_rv = hw_tpm_sk_check_value_inlock(c, k, value, len, cv)) != CKR_OK &&
+	    cv_rv != CKR_FUNCTION_NOT_SUPPORTED)
+		rv = cv_rv;
 	pthread_mutex_unlock(&c->lock);
+	if (rv == CKR_OK && cv_rv == CKR_OK)
+		rv = hw_attrs_set(attrs, CKA_CHECK_VALUE, cv, sizeof(cv));
 	if (rv != CKR_OK || (rv = hw_vendor_attrs(attrs, "tpm", HW_SEC_HARDWARE, 1, NULL)) != CKR_OK)
 		goto out;
 	if (token) {

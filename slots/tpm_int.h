@@ -209,6 +209,9 @@ bool hw_tpm_sk_mechanism_inlock(hw_tpm_ctx *c, CK_MECHANISM_TYPE m, CK_MECHANISM
  * (value NULL) or holding value; fills k (not loaded). */
 CK_RV hw_tpm_sk_create_inlock(hw_tpm_ctx *c, bool aes, size_t len, const unsigned char *value,
 			      const unsigned char *auth, hw_tpm_key *k);
+/* CKA_CHECK_VALUE of a new key (value: an imported key's, else NULL). */
+CK_RV hw_tpm_sk_check_value_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *value, size_t len,
+				   unsigned char cv[3]);
 /* The backend's sk_* hooks on the key k (under c->lock but sk_end). */
 CK_RV hw_tpm_sk_begin_inlock(hw_tpm_ctx *c, hw_tpm_key *k, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
 CK_RV hw_tpm_sk_update_inlock(hw_tpm_ctx *c, void *op, const unsigned char *in, size_t len, unsigned char *out,

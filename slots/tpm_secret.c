@@ -673,3 +673,33 @@ static CK_RV crypt_inlock(hw_tpm_ctx *c, sk_op *o, bool last, const unsigned cha
 	*out_len = n + extra;
 	return CKR_OK;
 }
+
+/* CKA_CHECK_VALUE (M "AES", "Generic secret key"): for AES the first 3
+ * bytes of a zero block encrypted, by the TPM (ECB); for an imported HMAC
+ * key of its value's SHA-1. A generated HMAC key has none: the TPM never
+ * shows its value. CKR_FUNCTION_NOT_SUPPORTED: no check value. */
+CK_RV hw_tpm_sk_check_value_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *value, size_t len,
+				   unsigned char cv[3])
+{
+	unsigned char out[64];
+	size_t n = sizeof(out);
+	CK_RV rv;
+	if (k->pub.publicArea.type != TPM2_ALG_SYMCIPHER) {
+		if (value == NULL)
+			return CKR_FUNCTION_NOT_SUPPORTED;
+		rv = hw_digest_once(CKM_SHA_1, value, len, out, &n);
+	} else if (!c->sk.ecb) {
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	} else {
+		static const unsigned char zero[HW_AES_BLOCK];
+		sk_op o = { .k = k, .kind = CKF_ENCRYPT, .mode = TPM2_ALG_ECB };
+		rv = run_bytes(c, &o, zero, HW_AES_BLOCK, out);
+		/* loaded for this only: not kept in the TPM's slots under a key
+		 * that may yet be dropped */
+		hw_tpm_key_unload_inlock(c, k);
+	}
+	if (rv == CKR_OK)
+		memcpy(cv, out, 3);
+	hw_wipe(out, sizeof(out));
+	return rv;
+}

@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -196,6 +197,28 @@ static void attrs(CK_OBJECT_HANDLE k, bool local, const char *what)
 	printf("ok %s\n", what);
 }
 
+/* CKA_CHECK_VALUE is want (3 bytes) */
+static void check_value(CK_OBJECT_HANDLE k, const unsigned char *want, const char *what)
+{
+	unsigned char cv[8];
+	CK_ATTRIBUTE a = { CKA_CHECK_VALUE, cv, sizeof(cv) };
+	ckr(p11->C_GetAttributeValue(S, k, &a, 1), CKR_OK, what);
+	check(a.ulValueLen == 3 && memcmp(cv, want, 3) == 0, what);
+	printf("ok %s\n", what);
+}
+
+/* The AES check value: a zero block under the key, by the key's own ECB. */
+static void aes_check_value(CK_OBJECT_HANDLE k, const char *what)
+{
+	static const unsigned char zero[16];
+	unsigned char out[16];
+	CK_ULONG n = sizeof(out);
+	CK_MECHANISM ecb = { CKM_AES_ECB, NULL, 0 };
+	ckr(p11->C_EncryptInit(S, &ecb, k), CKR_OK, what);
+	ckr(p11->C_Encrypt(S, (unsigned char *)zero, 16, out, &n), CKR_OK, what);
+	check_value(k, out, what);
+}
+
 static void run_kat(void)
 {
 	static unsigned char big[BIG], want[BIG + 32], out[BIG + 32];
@@ -208,6 +231,16 @@ static void run_kat(void)
 		     pad = { CKM_AES_CBC_PAD, iv, 16 }, ctrm = { CKM_AES_CTR, &ctr, sizeof(ctr) };
 	CK_OBJECT_HANDLE k128 = import(CKK_AES, KAT_KEY128, 16, CKR_OK), k256 = import(CKK_AES, KAT_KEY256, 32, CKR_OK);
 	attrs(k256, false, "an imported AES key: sensitive, not extractable, not local");
+	{
+		static const unsigned char zero[16];
+		unsigned char z[32], sha[20];
+		int zl = 0;
+		ossl_cipher("AES-128-ECB", KAT_KEY128, NULL, zero, 16, z, &zl);
+		check_value(k128, z, "an imported AES key's CKA_CHECK_VALUE as OpenSSL's");
+		SHA1((const unsigned char *)HMAC2_KEY, 4, sha);
+		check_value(import(CKK_GENERIC_SECRET, HMAC2_KEY, 4, CKR_OK), sha,
+			    "an imported HMAC key's CKA_CHECK_VALUE: its SHA-1");
+	}
 	kat(&ecb, k128, KAT_PLAIN, 64, KAT_ECB128, 64, "AES-128-ECB, SP 800-38A F.1.1");
 	kat(&cbc, k128, KAT_PLAIN, 64, KAT_CBC128, 64, "AES-128-CBC, SP 800-38A F.2.1");
 	kat(&cbc, k256, KAT_PLAIN, 64, KAT_CBC256, 64, "AES-256-CBC, SP 800-38A F.2.5");
@@ -372,6 +405,7 @@ int main(int argc, char **argv)
 		CK_OBJECT_HANDLE a = generate(CKM_AES_KEY_GEN, CKK_AES, 32, "gen-aes", CKR_OK);
 		CK_OBJECT_HANDLE h = generate(CKM_GENERIC_SECRET_KEY_GEN, CKK_SHA256_HMAC, 32, "gen-mac", CKR_OK);
 		attrs(a, true, "a generated AES key: sensitive, never extractable, local");
+		aes_check_value(a, "a generated AES key's CKA_CHECK_VALUE is its own ECB of a zero block");
 		attrs(h, true, "a generated HMAC key: sensitive, never extractable, local");
 		answers(a, h, argv[5], true);
 	} else if (strcmp(argv[4], "again") == 0 && argc > 5) {
