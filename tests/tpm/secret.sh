@@ -9,7 +9,7 @@
 #    imported keys not local;
 #  - skclient gen / again: token keys the TPM made (sensitive, never
 #    extractable, local, value unreadable) give the same answers in a new
-#    process;
+#    process; an AES answer changed on the bus is refused (CKR_DEVICE_ERROR);
 #  - the work is the TPM's: TPM2_HMAC and TPM2_EncryptDecrypt2 cross the
 #    bus, on the salted session, with the data encrypted both ways
 #    (continueSession|decrypt|encrypt = 61; HMAC: decrypt = 21), and an
@@ -39,6 +39,17 @@ hw_run "keys made by the TPM" "$client" "$MODULE" "$TOKEN" "$PIN" gen "$TMP"
 cat "$TMP/run.out"
 hw_run "the same keys in a new process" "$client" "$MODULE" "$TOKEN" "$PIN" again "$TMP"
 hw_expect "a new process gets the same answers" "^ok a new process" "$TMP/run.out"
+
+# an answer to TPM2_EncryptDecrypt2 changed on the bus is refused (the
+# session HMAC), not handed out as ciphertext; it works again after
+echo 193 >"$state/tamper"
+HWAGG_LOG=warn hw_run "encrypt with a changed answer" "$client" "$MODULE" "$TOKEN" "$PIN" once
+rm -f "$state/tamper"
+hw_expect "a changed answer is CKR_DEVICE_ERROR" "^rv 0x30$" "$TMP/run.out"
+hw_expect "the log says the answer does not authenticate" "does not authenticate" "$TMP/run.err"
+hw_run "encrypt after the tampering stopped" "$client" "$MODULE" "$TOKEN" "$PIN" once
+hw_expect "encryption works again" "^rv 0x0$" "$TMP/run.out"
+hw_pass "a changed TPM2_EncryptDecrypt2 answer is refused, and encryption works again after"
 
 # ---- what crossed the bus -----------------------------------------------------------
 hmacs=$(grep -c '^155 21 salted' "$state/log" || true)

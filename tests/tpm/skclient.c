@@ -17,6 +17,9 @@
  *       CBC encryption and the HMAC-SHA256 of a fixed message to DIR.
  *   skclient MODULE TOKEN PIN again DIR
  *       finds those keys (a new process) and gets the same answers.
+ *   skclient MODULE TOKEN PIN once
+ *       one AES-CBC encryption of 32 bytes with "gen-aes"; prints "rv 0x.."
+ *       (exit 0 either way: the caller judges).
  *   skclient MODULE TOKEN PIN bench
  *       prints "hmac_ops_per_s X aes_cbc_kib_per_s Y": HMAC-SHA256 of 32
  *       bytes, one at a time, and AES-256-CBC of 64 KiB messages.
@@ -399,6 +402,14 @@ int main(int argc, char **argv)
 	ckr(p11->C_Login(S, CKU_USER, (unsigned char *)argv[3], strlen(argv[3])), CKR_OK, "login");
 	if (strcmp(argv[4], "kat") == 0) {
 		run_kat();
+	} else if (strcmp(argv[4], "once") == 0) {
+		unsigned char iv[16] = { 0 }, in[32] = { 0 }, out[48];
+		CK_MECHANISM cbc = { CKM_AES_CBC, iv, 16 };
+		CK_ULONG n = sizeof(out);
+		CK_RV rv = p11->C_EncryptInit(S, &cbc, find("gen-aes"));
+		if (rv == CKR_OK)
+			rv = p11->C_Encrypt(S, in, sizeof(in), out, &n);
+		printf("rv 0x%lx\n", (unsigned long)rv);
 	} else if (strcmp(argv[4], "bench") == 0) {
 		bench();
 	} else if (strcmp(argv[4], "gen") == 0 && argc > 5) {
