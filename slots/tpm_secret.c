@@ -632,8 +632,10 @@ static CK_RV crypt_inlock(hw_tpm_ctx *c, sk_op *o, bool last, const unsigned cha
 		*out_len = n + extra;
 		return CKR_BUFFER_TOO_SMALL;
 	}
-	if ((rv = run_bytes(c, o, in, n, out)) != CKR_OK)
+	if ((rv = run_bytes(c, o, in, n, out)) != CKR_OK) {
+		hw_wipe(out, n);
 		return rv;
+	}
 	/* what was not sent waits in carry (it is carry's tail or in's) */
 	size_t rest = total - n;
 	if (rest > 0 && n >= o->carry_len) {
@@ -657,8 +659,10 @@ static CK_RV crypt_inlock(hw_tpm_ctx *c, sk_op *o, bool last, const unsigned cha
 		o->carry_len = rest;
 	}
 	hw_wipe(blk, sizeof(blk));
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		hw_wipe(out, n + extra);
 		return rv;
+	}
 	if (last && o->pad && dec) {
 		/* PKCS#7 padding check over the last block, then cut it */
 		unsigned char p = n >= HW_AES_BLOCK ? out[n - 1] : 0;
@@ -666,9 +670,12 @@ static CK_RV crypt_inlock(hw_tpm_ctx *c, sk_op *o, bool last, const unsigned cha
 		/* the whole block every time: no hint of where the padding failed */
 		for (size_t i = 0; n >= HW_AES_BLOCK && i < HW_AES_BLOCK; i++)
 			bad |= (unsigned)(i < p) & (unsigned)(out[n - 1 - i] != p);
-		if (bad)
+		if (bad) {
+			hw_wipe(out, n);          /* nothing of a bad ciphertext leaves */
 			return CKR_ENCRYPTED_DATA_INVALID;
+		}
 		n -= p;
+		hw_wipe(out + n, p);
 	}
 	*out_len = n + extra;
 	return CKR_OK;
