@@ -76,7 +76,7 @@ hw_pass "imported key values and the data never on the bus in clear"
 hw_write_conf '{"name":"'"$TOKEN"'","type":"tpm","tcti":"'"$HW_TPM_TCTI"'"}'
 hw_run "mechanism list" hw_p11 -M
 for m in AES-KEY-GEN AES-CBC AES-CBC-PAD AES-ECB AES-CTR SHA256-HMAC GENERIC-SECRET-KEY-GEN; do
-	hw_expect "mechanism $m listed" "^ *$m[ ,]" "$TMP/run.out"
+	hw_expect "mechanism $m listed" "^ *${m}[ ,]" "$TMP/run.out"
 done
 grep -q "AES-GCM" "$TMP/run.out" && hw_fail "AES-GCM listed: the TPM has no GCM"
 IV=000102030405060708090a0b0c0d0e0f
