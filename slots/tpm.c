@@ -124,6 +124,8 @@ static bool tpm_has_mechanism(void *vctx, CK_MECHANISM_TYPE base, CK_MECHANISM_I
 			    base == CKM_RSA_PKCS_OAEP ? CKF_DECRYPT : CKF_SIGN | CKF_DECRYPT;
 		break;
 	default:
+		/* secret keys: what this TPM has (tpm_secret.c); GCM never */
+		ok = up && hw_tpm_sk_mechanism_inlock(c, base, &mi);
 		break;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -362,6 +364,119 @@ static CK_RV tpm_decrypt(void *vctx, hw_obj *key, const hw_crypt_req *req, unsig
 	return rv;
 }
 
+/* A new secret key (value NULL: the TPM makes it) kept like a private key:
+ * its blob in the store for a token key. The TPM never gives the value
+ * out, so a template that asks for it to be readable cannot be met. */
+static CK_RV secret_key(hw_tpm_ctx *c, bool token, hw_attrs *attrs, const unsigned char *value, int64_t *oid,
+			void **bdata)
+{
+	CK_ULONG kt = hw_attrs_get_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+	size_t len = hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0);
+	unsigned char auth[HW_TPM_AUTH_LEN], *blob = NULL, cv[3];
+	size_t blob_len = 0;
+	hw_tpm_key *k = NULL;
+	CK_RV rv = CKR_OK, cv_rv = CKR_FUNCTION_NOT_SUPPORTED;
+	/* as for private keys (objects/rules.c): the attributes say what the
+	 * key is, whatever the template hoped for */
+	if (!hw_attrs_get_bool(attrs, CKA_SENSITIVE, true) || hw_attrs_get_bool(attrs, CKA_EXTRACTABLE, false))
+		hw_info("slot \"%s\": a secret key in the TPM is sensitive and not extractable, whatever the "
+			"template asks", c->conf->name);
+	if ((rv = hw_attrs_set_bool(attrs, CKA_SENSITIVE, true)) != CKR_OK ||
+	    (rv = hw_attrs_set_bool(attrs, CKA_EXTRACTABLE, false)) != CKR_OK ||
+	    (rv = hw_attrs_set_bool(attrs, CKA_ALWAYS_SENSITIVE, value == NULL)) != CKR_OK ||
+	    (rv = hw_attrs_set_bool(attrs, CKA_NEVER_EXTRACTABLE, value == NULL)) != CKR_OK)
+		return rv;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return CKR_HOST_MEMORY;
+	if ((rv = hw_random(k->salt, sizeof(k->salt))) != CKR_OK)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	rv = hw_tpm_key_auth(c->mk, k->salt, auth);
+	if (rv == CKR_OK)
+		rv = hw_tpm_connect_inlock(c);
+	if (rv == CKR_OK)
+		rv = hw_tpm_sk_create_inlock(c, kt == CKK_AES, len, value, auth, k);
+	if (rv == CKR_OK && (cv_rv = hw_tpm_sk_check_value_inlock(c, k, value, len, cv)) != CKR_OK &&
+	    cv_rv != CKR_FUNCTION_NOT_SUPPORTED)
+		rv = cv_rv;
+	pthread_mutex_unlock(&c->lock);
+	if (rv == CKR_OK && cv_rv == CKR_OK)
+		rv = hw_attrs_set(attrs, CKA_CHECK_VALUE, cv, sizeof(cv));
+	if (rv != CKR_OK || (rv = hw_vendor_attrs(attrs, "tpm", HW_SEC_HARDWARE, 1, NULL)) != CKR_OK)
+		goto out;
+	if (token) {
+		hw_attrs *one[1] = { attrs };
+		if ((rv = hw_tpm_key_marshal(k, &blob, &blob_len)) != CKR_OK ||
+		    (rv = insert(c, one, 1, blob, blob_len, oid)) != CKR_OK)
+			goto out;
+	}
+	*bdata = k;
+	k = NULL;
+out:
+	hw_wipe(auth, sizeof(auth));
+	free(k);
+	free(blob);
+	return rv;
+}
+
+static CK_RV tpm_generate_key(void *vctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs, int64_t *oid,
+			      void **bdata)
+{
+	(void)mech;    /* the key type says it: AES or generic secret / HMAC */
+	return secret_key(vctx, token, attrs, NULL, oid, bdata);
+}
+
+/* The value goes into the TPM once, in TPM2_Create's encrypted inSensitive. */
+static CK_RV tpm_import_key(void *vctx, bool token, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	const CK_ATTRIBUTE *a = hw_attrs_get(attrs, CKA_VALUE);
+	hw_secret *v = a != NULL && a->ulValueLen > 0 ? hw_secret_dup(a->pValue, a->ulValueLen) : NULL;
+	hw_attrs_remove(attrs, CKA_VALUE);
+	if (v == NULL)
+		return a == NULL || a->ulValueLen == 0 ? CKR_TEMPLATE_INCOMPLETE : CKR_HOST_MEMORY;
+	CK_RV rv = secret_key(vctx, token, attrs, v->data, oid, bdata);
+	hw_secret_free(v);
+	return rv;
+}
+
+static CK_RV tpm_sk_begin(void *vctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op)
+{
+	hw_tpm_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = key_inlock(c, key);
+	if (rv == CKR_OK)
+		rv = hw_tpm_sk_begin_inlock(c, key->bdata, kind, mech, op);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV tpm_sk_update(void *vctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
+			   size_t *out_len)
+{
+	hw_tpm_ctx *c = vctx;
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = hw_tpm_sk_update_inlock(c, op, in, len, out, out_len);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static CK_RV tpm_sk_final(void *vctx, void *op, bool single, const unsigned char *in, size_t len,
+			  const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len)
+{
+	hw_tpm_ctx *c = vctx;
+	(void)single;  /* the stream sends whole TPM buffers either way */
+	pthread_mutex_lock(&c->lock);
+	CK_RV rv = hw_tpm_sk_final_inlock(c, op, in, len, sig, sig_len, out, out_len);
+	pthread_mutex_unlock(&c->lock);
+	return rv;
+}
+
+static void tpm_sk_end(void *vctx, void *op)
+{
+	(void)vctx;
+	hw_tpm_sk_end(op);
+}
+
 static CK_RV tpm_health(void *vctx, char *msg, size_t len)
 {
 	hw_tpm_ctx *c = vctx;
@@ -428,4 +543,10 @@ const hw_backend_ops hw_tpm_ops = {
 	.health = tpm_health,
 	.security = tpm_security,
 	.token_epoch = tpm_token_epoch,
+	.generate_key = tpm_generate_key,
+	.import_key = tpm_import_key,
+	.sk_begin = tpm_sk_begin,
+	.sk_update = tpm_sk_update,
+	.sk_final = tpm_sk_final,
+	.sk_end = tpm_sk_end,
 };

@@ -169,6 +169,7 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
 	get_prop(c, TPM2_PT_FIRMWARE_VERSION_2, &c->fw2);
 	hw_tpm_da_refresh_inlock(c);
 	c->ecdsa = c->rsassa = c->sha384 = false;
+	memset(&c->sk, 0, sizeof(c->sk));
 	rc = Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_ALGS,
 				TPM2_ALG_FIRST, TPM2_MAX_CAP_ALGS, &more, &cap);
 	if (rc != TSS2_RC_SUCCESS)
@@ -178,6 +179,7 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
 		c->ecdsa |= a == TPM2_ALG_ECDSA;
 		c->rsassa |= a == TPM2_ALG_RSASSA;
 		c->sha384 |= a == TPM2_ALG_SHA384;
+		hw_tpm_sk_alg(c, a);
 	}
 	Esys_Free(cap);
 	cap = NULL;
@@ -194,6 +196,7 @@ static TSS2_RC read_caps(hw_tpm_ctx *c)
 	c->ecc384 = c->ecc384 && c->sha384;
 	c->rsa2048 = rsa_bits_ok(c, 2048);
 	c->rsa3072 = rsa_bits_ok(c, 3072);
+	hw_tpm_sk_caps_inlock(c);
 	return TSS2_RC_SUCCESS;
 }
 

@@ -13,6 +13,8 @@
  *                unseal, create and RSA decryption, the secrets in them
  *                under parameter encryption, the answers authenticated
  *   tpm_pad.c    RSA encodings done here around a raw RSA operation
+ *   tpm_secret.c secret keys: HMAC (keyedHash) and AES (symmetric cipher)
+ *                objects, TPM2_HMAC and TPM2_EncryptDecrypt2 streams
  *   tpm_token.c  the token and its PINs: the master key sealed in the TPM
  *                under each PIN, so the TPM itself checks PINs and counts
  *                failures (dictionary-attack lockout)
@@ -54,6 +56,17 @@ typedef struct hw_tpm_fast {
 	EVP_CIPHER *cfb;              /* AES-128-CFB: parameter encryption */
 } hw_tpm_fast;
 
+/* What the TPM has for secret keys (tpm_secret.c, read at connect). */
+typedef struct hw_tpm_sk_caps {
+	bool sha1, sha256, sha512, hmac, keyedhash, aes, cbc, ecb, ctr;
+	bool cmd_hmac;                /* TPM2_HMAC and the HMAC sequence commands */
+	bool cmd_ed2;                 /* TPM2_EncryptDecrypt2 */
+	bool aes128, aes192, aes256;
+} hw_tpm_sk_caps;
+
+/* An HMAC's message is kept until the final call: at most this much. */
+#define HW_TPM_MAC_MAX (1024u * 1024u)
+
 /* A key of the slot, as stored: its TPM blobs and the salt of its auth. */
 typedef struct hw_tpm_key {
 	unsigned char salt[HW_TPM_SALT_LEN];
@@ -88,6 +101,7 @@ typedef struct hw_tpm_ctx {
 	char vendor[5];
 	uint32_t fw1, fw2;            /* TPM_PT_FIRMWARE_VERSION_1/2 */
 	bool ecc256, ecc384, rsa2048, rsa3072, rsassa, ecdsa, sha384;
+	hw_tpm_sk_caps sk;
 	uint32_t da_count, da_max;    /* lockout counter, max tries */
 	double da_at;                 /* when they were read for token info */
 
@@ -148,6 +162,8 @@ CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *re
 /* Decrypt (RSA PKCS#1 v1.5, OAEP without a label) with the key. */
 CK_RV hw_tpm_key_decrypt_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_crypt_req *req,
 				unsigned char *out, size_t *out_len);
+/* The key loaded with its authValue (in auth), the user logged in. */
+CK_RV hw_tpm_key_ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k, TPM2B_AUTH *auth);
 /* Forget the key's TPM handle (flushing it when connected). */
 void hw_tpm_key_unload_inlock(hw_tpm_ctx *c, hw_tpm_key *k);
 /* Load a blob under the SRK (for the token's sealed master key too). */
@@ -183,6 +199,26 @@ int hw_tpm_fast_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *a
 /* The connection ends: forget (flush false) or flush the session. */
 void hw_tpm_fast_end_inlock(hw_tpm_ctx *c, bool flush);
 void hw_tpm_fast_free(hw_tpm_ctx *c);
+
+/* ---- tpm_secret.c ------------------------------------------------------------- */
+void hw_tpm_sk_alg(hw_tpm_ctx *c, TPM2_ALG_ID a);   /* one of TPM2_CAP_ALGS, at connect */
+void hw_tpm_sk_caps_inlock(hw_tpm_ctx *c);           /* after them */
+/* A secret-key mechanism this TPM does (mi: its flags and sizes). */
+bool hw_tpm_sk_mechanism_inlock(hw_tpm_ctx *c, CK_MECHANISM_TYPE m, CK_MECHANISM_INFO *mi);
+/* TPM2_Create of an AES (aes) or HMAC key of len bytes: made by the TPM
+ * (value NULL) or holding value; fills k (not loaded). */
+CK_RV hw_tpm_sk_create_inlock(hw_tpm_ctx *c, bool aes, size_t len, const unsigned char *value,
+			      const unsigned char *auth, hw_tpm_key *k);
+/* CKA_CHECK_VALUE of a new key (value: an imported key's, else NULL). */
+CK_RV hw_tpm_sk_check_value_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const unsigned char *value, size_t len,
+				   unsigned char cv[3]);
+/* The backend's sk_* hooks on the key k (under c->lock but sk_end). */
+CK_RV hw_tpm_sk_begin_inlock(hw_tpm_ctx *c, hw_tpm_key *k, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+CK_RV hw_tpm_sk_update_inlock(hw_tpm_ctx *c, void *op, const unsigned char *in, size_t len, unsigned char *out,
+			      size_t *out_len);
+CK_RV hw_tpm_sk_final_inlock(hw_tpm_ctx *c, void *op, const unsigned char *in, size_t len,
+			     const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len);
+void hw_tpm_sk_end(void *op);
 
 /* ---- tpm_attest.c -------------------------------------------------------------- */
 /* The attestation bundle of a new key (not loaded) whose authValue is auth;

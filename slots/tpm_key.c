@@ -106,8 +106,9 @@ static TSS2_RC create_complete(TSS2_SYS_CONTEXT *sys, void *arg)
 	return Tss2_Sys_Create_Complete(sys, a->priv, a->pub, NULL, NULL, NULL);
 }
 
-CK_RV hw_tpm_create_inlock(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
-			   TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const char *what)
+/* One TPM2_Create; *trc the TPM's answer (CKR_DEVICE_ERROR: a forged one). */
+static CK_RV create_once(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+			 TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const char *what, TSS2_RC *trc)
 {
 	struct create_args a = { sens, tmpl, pub, priv };
 	/* inSensitive (the new object's authValue, a sealed secret) is the
@@ -118,22 +119,42 @@ CK_RV hw_tpm_create_inlock(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, co
 	TPML_PCR_SELECTION pcrs = { .count = 0 };
 	TPM2B_PUBLIC *epub = NULL;
 	TPM2B_PRIVATE *epriv = NULL;
-	TSS2_RC trc;
-	int taken = hw_tpm_fast_run_inlock(c, &x, &trc);
-	if (taken == HW_TPM_FAST_FORGED)
-		return CKR_DEVICE_ERROR;
-	if (taken == HW_TPM_FAST_DONE)
-		return trc == TSS2_RC_SUCCESS ? CKR_OK : hw_tpm_fail_inlock(c, trc, what);
+	int taken = hw_tpm_fast_run_inlock(c, &x, trc);
+	if (taken != HW_TPM_FAST_NO)
+		return taken == HW_TPM_FAST_FORGED ? CKR_DEVICE_ERROR : CKR_OK;
 	hw_tpm_session_for(c, true, false);
-	trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, sens, tmpl, &outside, &pcrs,
-			  &epriv, &epub, NULL, NULL, NULL);
-	if (trc != TSS2_RC_SUCCESS)
-		return hw_tpm_fail_inlock(c, trc, what);
-	*pub = *epub;
-	*priv = *epriv;
+	*trc = Esys_Create(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, sens, tmpl, &outside, &pcrs,
+			   &epriv, &epub, NULL, NULL, NULL);
+	if (*trc == TSS2_RC_SUCCESS) {
+		*pub = *epub;
+		*priv = *epriv;
+	}
 	Esys_Free(epub);
 	Esys_Free(epriv);
 	return CKR_OK;
+}
+
+static void unload_all(hw_tpm_ctx *c)
+{
+	for (unsigned i = 0; i < c->max_loaded; i++)
+		if (c->loaded[i] != NULL)
+			hw_tpm_key_unload_inlock(c, c->loaded[i]);
+}
+
+CK_RV hw_tpm_create_inlock(hw_tpm_ctx *c, const TPM2B_SENSITIVE_CREATE *sens, const TPM2B_PUBLIC *tmpl,
+			   TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const char *what)
+{
+	TSS2_RC trc;
+	CK_RV rv = create_once(c, sens, tmpl, pub, priv, what, &trc);
+	/* the TPM works on the new object in an object slot of its own: with
+	 * the SRK and our loaded keys in all of a bare TPM's three, make room */
+	if (rv == CKR_OK && hw_tpm_rc_base(trc) == TPM2_RC_OBJECT_MEMORY) {
+		unload_all(c);
+		rv = create_once(c, sens, tmpl, pub, priv, what, &trc);
+	}
+	if (rv != CKR_OK)
+		return rv;
+	return trc == TSS2_RC_SUCCESS ? CKR_OK : hw_tpm_fail_inlock(c, trc, what);
 }
 
 CK_RV hw_tpm_key_create_inlock(hw_tpm_ctx *c, const hw_keygen *g, const unsigned char *auth,
@@ -230,9 +251,7 @@ CK_RV hw_tpm_load_inlock(hw_tpm_ctx *c, const TPM2B_PUBLIC *pub, const TPM2B_PRI
 		/* the TPM's slots are few (a bare TPM has three, shared with
 		 * the SRK and a sealed master key): make room with all of
 		 * ours and try once more */
-		for (unsigned i = 0; i < c->max_loaded; i++)
-			if (c->loaded[i] != NULL)
-				hw_tpm_key_unload_inlock(c, c->loaded[i]);
+		unload_all(c);
 		rc = Esys_Load(c->esys, c->srk, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, out);
 	}
 	if (hw_tpm_rc_base(rc) == TPM2_RC_INTEGRITY && hw_tpm_srk_switch_inlock(c))
@@ -480,6 +499,11 @@ static CK_RV ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k, TPM2B_AUTH *auth_out)
 		*auth_out = auth;
 	hw_wipe(&auth, sizeof(auth));
 	return CKR_OK;
+}
+
+CK_RV hw_tpm_key_ready_inlock(hw_tpm_ctx *c, hw_tpm_key *k, TPM2B_AUTH *auth)
+{
+	return ready_inlock(c, k, auth);
 }
 
 CK_RV hw_tpm_key_sign_inlock(hw_tpm_ctx *c, hw_tpm_key *k, const hw_sign_req *req,

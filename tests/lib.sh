@@ -529,6 +529,19 @@ $(tail -n 20 "$TMP/abrmd.log")"
 	fi
 }
 
+# hw_tpm_proxy — the bus recorder (tests/tpm/tpm_proxy.py) between the slot
+# and swtpm: its state in $state (log, bus), the config's TCTI through it.
+hw_tpm_proxy() {
+	local pport
+	state=$TMP/proxy
+	mkdir -p "$state"
+	pport=$(hw_free_port_pair)
+	python3 "$HWAGG_SRCDIR/tests/tpm/tpm_proxy.py" "$pport" "$HW_TPM_PORT" "$state" >"$TMP/proxy.log" 2>&1 &
+	hw_track "$!"
+	hw_wait_port "$pport" "$!"
+	hw_write_conf '{"name":"'"$TOKEN"'","type":"tpm","tcti":"swtpm:host=127.0.0.1,port='"$pport"'"}'
+}
+
 # hw_tpm_ek — provision $TMP/tpm (before the first hw_tpm_start) as a TPM
 # maker does: EK certificates in NV, issued by a local CA of the test's own
 # (swtpm_setup with swtpm-localca, all in $TMP/ca). The CA's certificates:

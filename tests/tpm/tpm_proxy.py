@@ -8,7 +8,7 @@ channel) on 127.0.0.1 and forwards both to swtpm on TPM_PORT and
 TPM_PORT+1. TPM commands are framed by their own header (tag, size, code);
 for each one the proxy appends its command code (hex) and, for the commands
 that carry a secret or a key's authorization (TPM2_Sign, TPM2_Create,
-TPM2_Unseal, TPM2_RSA_Decrypt), the session attributes of its first
+TPM2_Unseal, TPM2_RSA_Decrypt, TPM2_HMAC, TPM2_EncryptDecrypt2), the session attributes of its first
 authorization and whether that session was started salted to STATE_DIR/log
 ("15d 01 salted"), and every command and answer as they travelled to
 STATE_DIR/bus (what an observer of the bus sees). While STATE_DIR/tamper
@@ -25,7 +25,7 @@ import threading
 CC_SIGN = 0x15D
 CC_UNSEAL = 0x15E
 # the commands whose session attributes are logged, with their handle count
-LOGGED = {CC_SIGN: 1, CC_UNSEAL: 1, 0x153: 1, 0x159: 1}
+LOGGED = {CC_SIGN: 1, CC_UNSEAL: 1, 0x153: 1, 0x159: 1, 0x155: 1, 0x193: 1}
 
 
 def recv_exact(s, n):
