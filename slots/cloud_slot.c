@@ -165,6 +165,8 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 CK_RV hw_cloud_listed_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *priv)
 {
 	CK_RV rv = CKR_OK;
+	if (k->secret_len > 0)
+		return hw_cloud_secret_listed(k, priv);     /* one object: pub stays empty */
 	CK_MECHANISM_TYPE gen = k->type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
 	hw_attrs *both[] = { pub, priv };
 	for (int i = 0; rv == CKR_OK && i < 2; i++) {
@@ -282,7 +284,7 @@ bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO
 		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_GENERATE_KEY_PAIR };
 		break;
 	default:
-		return false;
+		return hw_cloud_secret_mechanism(cs, base, info);
 	}
 	if (info != NULL)
 		*info = i;
@@ -501,7 +503,7 @@ CK_RV hw_cloud_report(void *ctx, hw_obj_sink sink, void *arg)
 			if ((rv = hw_cloud_listed_attrs(&ki, &pub, &priv)) == CKR_OK &&
 			    (rv = hw_overlay_apply(&cs->objs, ki.uri, CKO_PUBLIC_KEY, &pub)) == CKR_OK &&
 			    (rv = hw_overlay_apply(&cs->objs, ki.uri, CKO_PRIVATE_KEY, &priv)) == CKR_OK &&
-			    (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
+			    (ki.secret_len > 0 || (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK))
 				rv = sink(arg, (int64_t)(2 * i + 1), &priv, bdata);
 		}
 		hw_attrs_clear(&pub);

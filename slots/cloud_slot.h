@@ -78,6 +78,17 @@ typedef struct hw_cloud_keyops {
 	 * service has no versions of it */
 	CK_RV (*rotate)(void *ctx, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 			int64_t *priv_oid, void **bdata);
+	/* ---- secret keys (cloud_secret.c); NULL: the service has none here ---- */
+	/* a new service key for C_GenerateKey (attrs: the engine's template,
+	 * completed with hw_cloud_secret_attrs); *oid is 2i+1 of its record */
+	CK_RV (*generate_secret)(void *ctx, const CK_MECHANISM *mech, hw_attrs *attrs, int64_t *oid, void **bdata);
+	/* the MAC (digest hash) of msg (at most mac_max bytes) under the key of
+	 * bdata key: into out (*out_len: room in, length out) or, when want is
+	 * set, checked against want (the full MAC) by the service:
+	 * CKR_SIGNATURE_INVALID when it differs */
+	CK_RV (*mac)(void *ctx, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
+		     unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len);
+	size_t mac_max;
 } hw_cloud_keyops;
 
 typedef struct hw_cloud_slot {
@@ -172,7 +183,34 @@ typedef struct hw_cloud_keyinfo {
 	const unsigned char *id;      /* CKA_ID of a listed key, or NULL */
 	size_t id_len;
 	bool sign_too;                /* a decryption key that signs as well (Azure's key_ops) */
+	/* a secret key (its one object, CKO_SECRET_KEY at oid 2i+1) of this
+	 * CKA_VALUE_LEN; 0 for a key pair. A secret key that decrypts wraps:
+	 * a key-encryption key; else it signs and verifies: a MAC key. */
+	CK_ULONG secret_len;
 } hw_cloud_keyinfo;
+
+/* ---- secret keys (cloud_secret.c) ---------------------------------------------- */
+/* The attributes of a secret key held by the service, whatever the
+ * template asked: it never leaves the service (sensitive, never
+ * extractable), its uses are the service key's. */
+CK_RV hw_cloud_secret_attrs(const hw_cloud_keyinfo *k, hw_attrs *a);
+/* A listed secret key's full attribute set (hw_cloud_secret_attrs with
+ * label, id and the listing's defaults). */
+CK_RV hw_cloud_secret_listed(const hw_cloud_keyinfo *k, hw_attrs *a);
+/* The secret-key mechanisms the slot's service performs. */
+bool hw_cloud_secret_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
+CK_RV hw_cloud_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs, int64_t *oid,
+			    void **bdata);
+CK_RV hw_cloud_sk_begin(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+CK_RV hw_cloud_sk_update(void *ctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
+			 size_t *out_len);
+CK_RV hw_cloud_sk_final(void *ctx, void *op, bool single, const unsigned char *in, size_t len,
+			const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len);
+void hw_cloud_sk_end(void *ctx, void *op);
+/* The secret-key hooks of a cloud slot whose keyops have them. */
+#define HW_CLOUD_SECRET_HOOKS \
+	.generate_key = hw_cloud_generate_key, .sk_begin = hw_cloud_sk_begin, .sk_update = hw_cloud_sk_update, \
+	.sk_final = hw_cloud_sk_final, .sk_end = hw_cloud_sk_end
 
 /* What the token says of a key pair whatever the template asked (the key
  * never leaves the service), its public values and vendor attributes. */
