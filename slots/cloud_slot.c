@@ -532,6 +532,12 @@ CK_RV hw_cloud_rotate(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_a
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	if (key->bdata == NULL)
 		return CKR_KEY_HANDLE_INVALID;
+	/* versions of key pairs only (a new version makes a new public key) */
+	hw_snap *s = hw_obj_snap(key);
+	bool secret = hw_attrs_get_ulong(hw_snap_attrs(s), CKA_CLASS, CKO_PRIVATE_KEY) == CKO_SECRET_KEY;
+	hw_snap_put(s);
+	if (secret)
+		return CKR_FUNCTION_NOT_SUPPORTED;
 	CK_RV rv = cs->keys->rotate(ctx, key->bdata, next, pub, priv, pub_oid, priv_oid, bdata);
 	/* no template: the new version's objects are what a listing shows */
 	if (rv == CKR_OK && cs->keys->record(ctx, (size_t)(*priv_oid - 1) / 2, &ki, NULL) == HW_CLOUD_REC_NONE)
