@@ -7,6 +7,7 @@
 #include "mechanisms/mech.h"
 #include "mechanisms/encode.h"
 #include "mechanisms/cipher.h"
+#include "common/hwagg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +156,9 @@ static const hw_mech table[] = {
 	  CKM_AES_KEY_WRAP, HW_NO_HASH, false, check_aes_wrap },
 	{ MECH(CKM_AES_KEY_WRAP_PAD), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
 	  CKM_AES_KEY_WRAP_PAD, HW_NO_HASH, false, check_aes_wrap },
+	/* envelope encryption by a cloud KMS key (common/hwagg.h) */
+	{ MECH(CKM_HWAGG_KMS_WRAP), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32, CKM_HWAGG_KMS_WRAP, HW_NO_HASH, false,
+	  NULL },
 
 	/* digests, always in software */
 	{ MECH(CKM_SHA_1), HW_NO_KEY, CKF_DIGEST, 0, 0, CKM_SHA_1, CKM_SHA_1, true, NULL },

@@ -32,6 +32,8 @@ typedef struct hw_kms_key {
 	bool mac;                 /* an HMAC key (GENERATE_VERIFY_MAC): type CKK_SHA*_HMAC,
 	                           * nlen its bytes, no public key */
 	bool generic;             /* made as CKK_GENERIC_SECRET (its CKA_KEY_TYPE tag) */
+	bool kek;                 /* SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT: a key-encryption key
+	                           * (CKK_AES, 32 bytes) for envelope encryption */
 	unsigned char *spki;      /* public key, DER SubjectPublicKeyInfo */
 	size_t spki_len;
 	char *label;              /* CKA_LABEL tag, or NULL */
@@ -120,5 +122,9 @@ CK_RV hw_kms_disable(void *vc, size_t i);
 CK_RV hw_kms_generate_secret(void *vc, const CK_MECHANISM *mech, hw_attrs *attrs, int64_t *oid, void **bdata);
 CK_RV hw_kms_mac(void *vc, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
 		 unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len);
+/* Envelope encryption: Encrypt / Decrypt of a data key's value under a
+ * SYMMETRIC_DEFAULT key, with the encryption context {"hwagg": "data-key"} */
+CK_RV hw_kms_wrap(void *vc, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct, size_t *ct_len);
+CK_RV hw_kms_unwrap(void *vc, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt);
 
 #endif

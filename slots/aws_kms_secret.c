@@ -39,13 +39,23 @@ CK_RV hw_kms_generate_secret(void *vc, const CK_MECHANISM *mech, hw_attrs *attrs
 	size_t idx = 0;
 	const char *spec = mac_spec(kt, len);
 	CK_RV rv;
+	/* a token AES key is a KMS symmetric key: 256-bit, for wrapping */
+	if (mech->mechanism == CKM_AES_KEY_GEN) {
+		if (len != 32)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		if ((rv = hw_kms_create_key(c, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", hw_attrs_get(attrs, CKA_LABEL),
+					    hw_attrs_get(attrs, CKA_ID), NULL, NULL, &kept, &idx)) != CKR_OK)
+			return rv;
+		spec = "SYMMETRIC_DEFAULT";
+	}
 	if (spec == NULL) {
 		hw_info("slot \"%s\" (aws-kms): KMS makes HMAC keys of 28, 32, 48 or 64 bytes (SHA-224 to SHA-512), "
 			"not %lu bytes of key type 0x%lx", c->cs.conf->name, (unsigned long)len, (unsigned long)kt);
 		return kt == CKK_GENERIC_SECRET || mac_spec(kt, 32) != NULL || mac_spec(kt, 28) != NULL
 			? CKR_ATTRIBUTE_VALUE_INVALID : CKR_TEMPLATE_INCONSISTENT;
 	}
-	if ((rv = hw_kms_create_key(c, spec, "GENERATE_VERIFY_MAC", hw_attrs_get(attrs, CKA_LABEL),
+	if (kept == NULL &&
+	    (rv = hw_kms_create_key(c, spec, "GENERATE_VERIFY_MAC", hw_attrs_get(attrs, CKA_LABEL),
 				    hw_attrs_get(attrs, CKA_ID), kt == CKK_GENERIC_SECRET ? "CKA_KEY_TYPE" : NULL,
 				    "CKK_GENERIC_SECRET", &kept, &idx)) != CKR_OK)
 		return rv;
@@ -118,4 +128,74 @@ out:
 	json_object_put(body);
 	json_object_put(resp);
 	return rv;
+}
+
+static void wipe_field(json_object *o, const char *field)
+{
+	const char *v = hw_cloud_jstr(o, field);
+	if (v != NULL)
+		hw_wipe((void *)v, strlen(v));
+}
+
+/* Encrypt (wrap) or Decrypt of a data key under the key-encryption key,
+ * bound to its purpose by the encryption context (a blob made for
+ * anything else does not decrypt here): the answer's blob into *out. */
+static CK_RV kek_call(hw_kms_ctx *c, const hw_kms_key *k, bool wrap, const unsigned char *in, size_t len,
+		      unsigned char **out, size_t *out_len)
+{
+	const char *op = wrap ? "Encrypt" : "Decrypt";
+	char *in64 = NULL;
+	json_object *body = NULL, *resp = NULL, *ctx = NULL;
+	hw_cloud_err e;
+	CK_RV rv = CKR_HOST_MEMORY;
+	*out = NULL;
+	if (!k->kek)
+		return wrap ? CKR_WRAPPING_KEY_TYPE_INCONSISTENT : CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+	if ((in64 = hw_b64_encode(in, len)) == NULL || (body = json_object_new_object()) == NULL ||
+	    (ctx = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(ctx, "hwagg", json_object_new_string("data-key"));
+	json_object_object_add(body, "KeyId", json_object_new_string(k->arn));
+	json_object_object_add(body, wrap ? "Plaintext" : "CiphertextBlob", json_object_new_string(in64));
+	json_object_object_add(body, "EncryptionContext", ctx);
+	ctx = NULL;
+	/* each Encrypt makes another blob, all of them good: safe to repeat */
+	if ((rv = hw_kms_call(c, op, true, body, &resp, &e)) != CKR_OK)
+		goto out;
+	const char *field = wrap ? "CiphertextBlob" : "Plaintext";
+	if ((*out = hw_b64_decode(hw_cloud_jstr(resp, field), out_len)) == NULL) {
+		hw_cloud_err_set(&e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
+				 "%s answered without a base64 %s", op, field);
+		hw_cloud_err_log(c->cs.conf->name, "aws-kms", op, &e);
+	}
+out:
+	/* the data key's value, base64, in our copy, the request's and the answer's */
+	wipe_field(body, "Plaintext");
+	wipe_field(resp, "Plaintext");
+	if (wrap && in64 != NULL)
+		hw_wipe(in64, strlen(in64));
+	free(in64);
+	json_object_put(ctx);
+	json_object_put(body);
+	json_object_put(resp);
+	return rv;
+}
+
+CK_RV hw_kms_wrap(void *vc, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct, size_t *ct_len)
+{
+	return kek_call(vc, kek, true, pt, len, ct, ct_len);
+}
+
+CK_RV hw_kms_unwrap(void *vc, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt)
+{
+	unsigned char *raw = NULL;
+	size_t n = 0;
+	CK_RV rv = kek_call(vc, kek, false, ct, len, &raw, &n);
+	if (rv != CKR_OK)
+		return rv;
+	/* into locked memory; the decoded copy is wiped */
+	*pt = hw_secret_dup(raw, n);
+	hw_wipe(raw, n);
+	free(raw);
+	return *pt != NULL ? CKR_OK : CKR_HOST_MEMORY;
 }

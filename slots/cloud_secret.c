@@ -9,6 +9,7 @@
  */
 #include "slots/cloud_slot.h"
 #include "common/log.h"
+#include "mechanisms/cipher.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ bool hw_cloud_secret_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, 
 	else if (cs->keys->generate_secret != NULL && base == CKM_GENERIC_SECRET_KEY_GEN)
 		i = (CK_MECHANISM_INFO){ 28, 64, CKF_GENERATE | CKF_HW };
 	else
-		return false;
+		return hw_cloud_envelope_mechanism(cs, base, info);
 	if (info != NULL)
 		*info = i;
 	return true;
@@ -96,7 +97,14 @@ CK_RV hw_cloud_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_
 			    void **bdata)
 {
 	hw_cloud_slot *cs = ctx;
-	if (cs->keys->generate_secret == NULL || mech->mechanism != CKM_GENERIC_SECRET_KEY_GEN)
+	/* a session AES key is a data key of this process (envelope
+	 * encryption); a token one, the service's key-encryption key */
+	if (mech->mechanism == CKM_AES_KEY_GEN && !token && cs->keys->wrap != NULL) {
+		*oid = 0;
+		return hw_cloud_dkey_generate(cs, attrs, bdata);
+	}
+	if (cs->keys->generate_secret == NULL ||
+	    (mech->mechanism != CKM_GENERIC_SECRET_KEY_GEN && (mech->mechanism != CKM_AES_KEY_GEN || cs->keys->wrap == NULL)))
 		return CKR_MECHANISM_INVALID;
 	/* a service key outlives any session: a session key would be left behind */
 	if (!token) {
@@ -110,6 +118,7 @@ CK_RV hw_cloud_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_
 /* ---- HMAC over the service ----------------------------------------------------- */
 
 typedef struct cloud_mac {
+	hw_sk *sk;                    /* a data key's AES stream (the rest unused) */
 	const void *key;              /* the object's bdata: the backend's record */
 	CK_MECHANISM_TYPE hash;
 	size_t out_len;               /* what C_Sign gives (the _GENERAL length) */
@@ -126,6 +135,17 @@ CK_RV hw_cloud_sk_begin(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANIS
 	cloud_mac *m;
 	if (key->bdata == NULL)
 		return CKR_KEY_HANDLE_INVALID;
+	/* a session key is a data key: AES here, in software */
+	if (key->oid == 0) {
+		if ((m = calloc(1, sizeof(*m))) == NULL)
+			return CKR_HOST_MEMORY;
+		CK_RV rv = hw_cloud_dkey_begin(cs, key->bdata, kind, mech, (void **)&m->sk);
+		if (rv != CKR_OK)
+			free(m);
+		else
+			*op = m;
+		return rv;
+	}
 	if (cs->keys->mac == NULL || i < 0 || (kind != CKF_SIGN && kind != CKF_VERIFY))
 		return CKR_MECHANISM_INVALID;
 	/* the service's key makes one HMAC: the one whose digest is as long as
@@ -175,7 +195,22 @@ static CK_RV gather(const hw_cloud_slot *cs, cloud_mac *m, const unsigned char *
 CK_RV hw_cloud_sk_update(void *ctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
 			 size_t *out_len)
 {
-	return gather(ctx, op, in, len);
+	cloud_mac *m = op;
+	return m->sk != NULL ? hw_sk_update(m->sk, in, len, out, out_len) : gather(ctx, m, in, len);
+}
+
+/* The end of a data key's AES stream: the last part in, then the rest
+ * (and a GCM tag) out behind what it gave. */
+static CK_RV cipher_final(hw_sk *sk, const unsigned char *in, size_t len, unsigned char *out, size_t *out_len)
+{
+	size_t room = *out_len, part = room, rest;
+	CK_RV rv = len > 0 ? hw_sk_update(sk, in, len, out, &part) : (part = 0, CKR_OK);
+	if (rv != CKR_OK)
+		return rv;
+	rest = room - part;
+	if ((rv = hw_sk_final(sk, NULL, 0, out + part, &rest)) == CKR_OK)
+		*out_len = part + rest;
+	return rv;
 }
 
 CK_RV hw_cloud_sk_final(void *ctx, void *op, bool single, const unsigned char *in, size_t len,
@@ -186,6 +221,8 @@ CK_RV hw_cloud_sk_final(void *ctx, void *op, bool single, const unsigned char *i
 	unsigned char mac[MAC_MAX_OUT];
 	size_t got = sizeof(mac);
 	CK_RV rv = CKR_OK;
+	if (m->sk != NULL)
+		return cipher_final(m->sk, in, len, out, out_len);
 	/* a single call needs no copy: its input is the whole message */
 	if (!single && (rv = gather(cs, m, in, len)) != CKR_OK)
 		return rv;
@@ -223,6 +260,7 @@ void hw_cloud_sk_end(void *ctx, void *op)
 	cloud_mac *m = op;
 	if (m == NULL)
 		return;
+	hw_sk_free(m->sk);
 	if (m->msg != NULL)
 		hw_wipe(m->msg, m->len);
 	free(m->msg);

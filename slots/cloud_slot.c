@@ -233,6 +233,7 @@ CK_RV hw_cloud_slot_open(hw_cloud_slot *cs, const hw_config *all, const char *ba
 		return rv;
 	}
 	hw_cloud_health_init(&cs->health, name, backend, ping, arg);
+	hw_cloud_dkeys_init(cs);
 	return CKR_OK;
 }
 
@@ -243,6 +244,7 @@ void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked)
 	hw_http_pool_fini(&cs->pool, forked);
 	hw_http_pool_fini(&cs->meta, forked);
 	hw_objdir_fini(&cs->objs);
+	hw_cloud_dkeys_fini(cs);
 }
 
 CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op, CK_RV rv, const hw_cloud_err *e,

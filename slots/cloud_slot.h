@@ -12,6 +12,7 @@
 #include "slots/backend.h"
 #include "slots/cloud_objdir.h"
 #include "slots/cloud_http.h"
+#include "common/secret.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,6 +90,12 @@ typedef struct hw_cloud_keyops {
 	CK_RV (*mac)(void *ctx, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
 		     unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len);
 	size_t mac_max;
+	/* envelope encryption (CKM_HWAGG_KMS_WRAP): the service's ciphertext
+	 * of a data key's value pt under the key-encryption key of bdata kek
+	 * (malloc'd into *ct), and back (into secret memory) */
+	CK_RV (*wrap)(void *ctx, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct,
+		      size_t *ct_len);
+	CK_RV (*unwrap)(void *ctx, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt);
 } hw_cloud_keyops;
 
 typedef struct hw_cloud_slot {
@@ -100,6 +107,11 @@ typedef struct hw_cloud_slot {
 	hw_cloud_health health;       /* the token's presence */
 	hw_http_pool pool;            /* the service */
 	hw_http_pool meta;            /* its identity endpoints (metadata services, token endpoints) */
+	/* the session data keys of envelope encryption (cloud_envelope.c):
+	 * the bdata of session objects, told apart from key records by
+	 * being in this list */
+	pthread_mutex_t dk_lock;
+	struct hw_cloud_dkey *dkeys;
 } hw_cloud_slot;
 
 /* The shared part of a slot's open (conf set before): the two connection
@@ -210,7 +222,25 @@ void hw_cloud_sk_end(void *ctx, void *op);
 /* The secret-key hooks of a cloud slot whose keyops have them. */
 #define HW_CLOUD_SECRET_HOOKS \
 	.generate_key = hw_cloud_generate_key, .sk_begin = hw_cloud_sk_begin, .sk_update = hw_cloud_sk_update, \
-	.sk_final = hw_cloud_sk_final, .sk_end = hw_cloud_sk_end
+	.sk_final = hw_cloud_sk_final, .sk_end = hw_cloud_sk_end, .free_bdata = hw_cloud_free_bdata
+/* ... and those of one whose keyops wrap (envelope encryption) */
+#define HW_CLOUD_ENVELOPE_HOOKS .wrap_key = hw_cloud_wrap_key, .unwrap_key = hw_cloud_unwrap_key
+
+/* ---- envelope encryption (cloud_envelope.c) ------------------------------------- */
+/* Session AES data keys: made here (CKM_AES_KEY_GEN, CKA_TOKEN false),
+ * held in locked memory, used with the software AES ciphers, wrapped and
+ * unwrapped by a service key (CKM_HWAGG_KMS_WRAP). */
+void hw_cloud_dkeys_init(hw_cloud_slot *cs);
+void hw_cloud_dkeys_fini(hw_cloud_slot *cs);
+bool hw_cloud_envelope_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
+CK_RV hw_cloud_dkey_generate(hw_cloud_slot *cs, hw_attrs *attrs, void **bdata);
+/* The stream of an AES mechanism with a data key (bdata) (*op: a hw_sk). */
+CK_RV hw_cloud_dkey_begin(hw_cloud_slot *cs, void *bdata, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+CK_RV hw_cloud_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
+			size_t *out_len);
+CK_RV hw_cloud_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+			  size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
+void hw_cloud_free_bdata(void *ctx, void *bdata);
 
 /* What the token says of a key pair whatever the template asked (the key
  * never leaves the service), its public values and vendor attributes. */

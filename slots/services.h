@@ -17,6 +17,7 @@
 #include "objects/pin.h"
 #include "slots/stored.h"
 #include "mechanisms/encode.h"
+#include "mechanisms/cipher.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/deadline.h"
@@ -101,13 +102,20 @@
 	R(CK_RV, hw_store_obj_get, (hw_store *s, const char *sl, int64_t id, \
 				    CK_RV (*fn)(void *, const hw_store_obj *), void *arg), (s, sl, id, fn, arg)) \
 	V(hw_audit_note, (const char *slot, const char *what, const char *detail, CK_RV rv), \
-	  (slot, what, detail, rv))
+	  (slot, what, detail, rv)) \
+	R(CK_RV, hw_sk_new, (const CK_MECHANISM *m, CK_FLAGS k, const unsigned char *key, size_t kl, hw_sk **out), \
+	  (m, k, key, kl, out)) \
+	R(CK_RV, hw_sk_update, (hw_sk *c, const unsigned char *in, size_t l, unsigned char *o, size_t *ol), \
+	  (c, in, l, o, ol)) \
+	R(CK_RV, hw_sk_final, (hw_sk *c, const unsigned char *sig, size_t sl, unsigned char *o, size_t *ol), \
+	  (c, sig, sl, o, ol)) \
+	V(hw_sk_free, (hw_sk *c), (c))
 
 #define HW_SERVICE_R(ret, name, params, args) ret (*name) params;
 #define HW_SERVICE_V(name, params, args) void (*name) params;
 
 /* Bump when the table changes; a module built for another ABI is refused. */
-#define HW_BACKEND_ABI 7   /* 6: secret-key hooks and import_key; 7: rotate_key */
+#define HW_BACKEND_ABI 8   /* 6: secret-key hooks and import_key; 7: rotate_key; 8: hw_sk_* */
 
 typedef struct hw_services {
 	unsigned abi;                 /* HW_BACKEND_ABI */

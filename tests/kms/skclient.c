@@ -19,11 +19,26 @@
  *   skclient MODULE TOKEN PIN verify LABEL MECH FILE HEXMAC
  *       C_Verify, then "multi" and C_VerifyUpdate x3 + C_VerifyFinal: the
  *       two codes.
+ *   skclient MODULE TOKEN PIN kekgen LABEL
+ *       C_GenerateKey (CKM_AES_KEY_GEN, 32 bytes) of a token key with
+ *       CKA_WRAP and CKA_UNWRAP: the service's key-encryption key.
+ *   skclient MODULE TOKEN PIN seal LABEL IN DIR
+ *       envelope encryption with the key-encryption key LABEL: a session
+ *       AES-256 data key encrypts IN with CKM_AES_GCM (DIR/iv, DIR/ct), is
+ *       wrapped with CKM_HWAGG_KMS_WRAP (DIR/wrapped) and destroyed; prints
+ *       "value R" (asking the data key's CKA_VALUE), "unextractable R"
+ *       (wrapping a data key made with CKA_EXTRACTABLE false), "wrapped N"
+ *       and "after destroy R" (encrypting with the destroyed key's handle).
+ *   skclient MODULE TOKEN PIN open LABEL DIR OUT
+ *       C_UnwrapKey of DIR/wrapped into a session key, which decrypts
+ *       DIR/ct into OUT; prints "opened N", then "tampered R" (a changed
+ *       wrapped byte) and "token R" (unwrapping into a token key).
  */
 #include "common/hwagg.h"
 
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +64,8 @@ static const char *rv_name(CK_RV rv)
 		{ CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED" },
 		{ CKR_ENCRYPTED_DATA_INVALID, "CKR_ENCRYPTED_DATA_INVALID" },
 		{ CKR_WRAPPED_KEY_INVALID, "CKR_WRAPPED_KEY_INVALID" },
+		{ CKR_KEY_UNEXTRACTABLE, "CKR_KEY_UNEXTRACTABLE" }, { CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID" },
+		{ CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID" },
 	};
 	static char other[32];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -261,6 +278,135 @@ static int verify(const char *label, const char *mname, const char *file, const 
 	return 0;
 }
 
+static int spit(const char *dir, const char *name, const unsigned char *d, size_t len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s%s%s", dir != NULL ? dir : "", dir != NULL ? "/" : "", name);
+	FILE *f = fopen(path, "wb");
+	int ok = f != NULL && fwrite(d, 1, len, f) == len;
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+static unsigned char *slurp_in(const char *dir, const char *name, size_t *len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return slurp(path, len);
+}
+
+static int kekgen(const char *label)
+{
+	CK_ULONG len = 32;
+	CK_BBOOL yes = CK_TRUE;
+	CK_OBJECT_HANDLE k;
+	CK_ATTRIBUTE t[] = { { CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &yes, 1 }, { CKA_WRAP, &yes, 1 },
+			     { CKA_UNWRAP, &yes, 1 }, { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+	printf("%s\n", rv_name(p11->C_GenerateKey(se, &m, t, 5, &k)));
+	return 0;
+}
+
+/* a session AES-256 data key */
+static CK_RV data_key(CK_BBOOL extractable, CK_OBJECT_HANDLE *k)
+{
+	CK_ULONG len = 32;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = { { CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_ENCRYPT, &yes, 1 }, { CKA_DECRYPT, &yes, 1 },
+			     { CKA_EXTRACTABLE, &extractable, 1 } };
+	CK_MECHANISM m = { CKM_AES_KEY_GEN, NULL, 0 };
+	return p11->C_GenerateKey(se, &m, t, 4, k);
+}
+
+static CK_RV gcm(CK_OBJECT_HANDLE k, bool decrypt, unsigned char *iv, const unsigned char *in, size_t len,
+		 unsigned char *out, CK_ULONG *out_len)
+{
+	CK_GCM_PARAMS p = { iv, 12, 96, (CK_BYTE_PTR)"hwagg", 5, 128 };
+	CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+	CK_RV rv = decrypt ? p11->C_DecryptInit(se, &m, k) : p11->C_EncryptInit(se, &m, k);
+	if (rv == CKR_OK)
+		rv = decrypt ? p11->C_Decrypt(se, (CK_BYTE_PTR)in, len, out, out_len)
+			     : p11->C_Encrypt(se, (CK_BYTE_PTR)in, len, out, out_len);
+	return rv;
+}
+
+static int seal(const char *label, const char *in_path, const char *dir)
+{
+	CK_OBJECT_HANDLE kek = find_key(label), dk, dk2;
+	CK_MECHANISM wm = { CKM_HWAGG_KMS_WRAP, NULL, 0 };
+	unsigned char iv[12], wrapped[8192], v[32];
+	size_t len;
+	unsigned char *in = slurp(in_path, &len), *ct = in != NULL ? malloc(len + 16) : NULL;
+	CK_ULONG cl = len + 16, wl = 0;
+	FILE *r = fopen("/dev/urandom", "rb");
+	if (kek == CK_INVALID_HANDLE || ct == NULL || r == NULL || fread(iv, 1, sizeof(iv), r) != sizeof(iv))
+		return 1;
+	fclose(r);
+	CK_RV rv = data_key(CK_TRUE, &dk);
+	if (rv == CKR_OK)
+		rv = gcm(dk, false, iv, in, len, ct, &cl);
+	if (rv != CKR_OK) {
+		printf("data key %s\n", rv_name(rv));
+		return 1;
+	}
+	CK_ATTRIBUTE va = { CKA_VALUE, v, sizeof(v) };
+	printf("value %s\n", rv_name(p11->C_GetAttributeValue(se, dk, &va, 1)));
+	if (data_key(CK_FALSE, &dk2) == CKR_OK) {
+		wl = sizeof(wrapped);
+		printf("unextractable %s\n", rv_name(p11->C_WrapKey(se, &wm, kek, dk2, wrapped, &wl)));
+	}
+	/* the length first (B 5.2), then the blob */
+	if ((rv = p11->C_WrapKey(se, &wm, kek, dk, NULL, &wl)) != CKR_OK || wl > sizeof(wrapped) ||
+	    (rv = p11->C_WrapKey(se, &wm, kek, dk, wrapped, &wl)) != CKR_OK) {
+		printf("wrap %s\n", rv_name(rv));
+		return 1;
+	}
+	printf("wrapped %lu\n", (unsigned long)wl);
+	if (spit(dir, "iv", iv, sizeof(iv)) != 0 || spit(dir, "ct", ct, cl) != 0 || spit(dir, "wrapped", wrapped, wl) != 0)
+		return 1;
+	p11->C_DestroyObject(se, dk);
+	cl = len + 16;
+	printf("after destroy %s\n", rv_name(gcm(dk, false, iv, in, len, ct, &cl)));
+	free(in);
+	free(ct);
+	return 0;
+}
+
+static int open_env(const char *label, const char *dir, const char *out_path)
+{
+	CK_OBJECT_HANDLE kek = find_key(label), dk;
+	CK_MECHANISM wm = { CKM_HWAGG_KMS_WRAP, NULL, 0 };
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) },
+			     { CKA_DECRYPT, &yes, 1 }, { CKA_TOKEN, &yes, 1 } };
+	size_t il, cl, wl;
+	unsigned char *iv = slurp_in(dir, "iv", &il), *ct = slurp_in(dir, "ct", &cl), *w = slurp_in(dir, "wrapped", &wl);
+	unsigned char *pt = ct != NULL ? malloc(cl) : NULL;
+	CK_ULONG pl = cl;
+	if (kek == CK_INVALID_HANDLE || iv == NULL || il != 12 || pt == NULL || w == NULL)
+		return 1;
+	CK_RV rv = p11->C_UnwrapKey(se, &wm, kek, w, wl, t, 3, &dk);
+	if (rv == CKR_OK)
+		rv = gcm(dk, true, iv, ct, cl, pt, &pl);
+	if (rv != CKR_OK || spit(NULL, out_path, pt, pl) != 0) {
+		printf("open %s\n", rv_name(rv));
+		return 1;
+	}
+	printf("opened %lu\n", (unsigned long)pl);
+	w[wl - 1] ^= 1;
+	printf("tampered %s\n", rv_name(p11->C_UnwrapKey(se, &wm, kek, w, wl, t, 3, &dk)));
+	w[wl - 1] ^= 1;
+	printf("token %s\n", rv_name(p11->C_UnwrapKey(se, &wm, kek, w, wl, t, 4, &dk)));
+	free(iv);
+	free(ct);
+	free(pt);
+	free(w);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int r = 2;
@@ -277,6 +423,12 @@ int main(int argc, char **argv)
 		r = sign(argv[5], argv[6], argv[7], argc > 8 ? argv[8] : NULL);
 	else if (strcmp(cmd, "verify") == 0 && argc == 9)
 		r = verify(argv[5], argv[6], argv[7], argv[8]);
+	else if (strcmp(cmd, "kekgen") == 0)
+		r = kekgen(argv[5]);
+	else if (strcmp(cmd, "seal") == 0 && argc == 8)
+		r = seal(argv[5], argv[6], argv[7]);
+	else if (strcmp(cmd, "open") == 0 && argc == 8)
+		r = open_env(argv[5], argv[6], argv[7]);
 	p11->C_Logout(se);
 	p11->C_CloseSession(se);
 	p11->C_Finalize(NULL);
