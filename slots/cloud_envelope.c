@@ -26,16 +26,18 @@ void hw_cloud_dkeys_init(hw_cloud_slot *cs)
 	cs->dkeys = NULL;
 }
 
-void hw_cloud_dkeys_fini(hw_cloud_slot *cs)
+void hw_cloud_dkeys_fini(hw_cloud_slot *cs, bool forked)
 {
-	/* the engine dropped its objects first; what is left is wiped */
+	/* the engine dropped its objects first; what is left is wiped (a
+	 * forked child's copy too; its lock may have been held at the fork) */
 	while (cs->dkeys != NULL) {
 		hw_cloud_dkey *d = cs->dkeys;
 		cs->dkeys = d->next;
 		hw_secret_free(d->value);
 		free(d);
 	}
-	pthread_mutex_destroy(&cs->dk_lock);
+	if (!forked)
+		pthread_mutex_destroy(&cs->dk_lock);
 }
 
 /* A new data key of value v (taken) as an object's bdata. */

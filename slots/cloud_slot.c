@@ -244,7 +244,7 @@ void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked)
 	hw_http_pool_fini(&cs->pool, forked);
 	hw_http_pool_fini(&cs->meta, forked);
 	hw_objdir_fini(&cs->objs);
-	hw_cloud_dkeys_fini(cs);
+	hw_cloud_dkeys_fini(cs, forked);
 }
 
 CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op, CK_RV rv, const hw_cloud_err *e,

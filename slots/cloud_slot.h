@@ -231,7 +231,7 @@ void hw_cloud_sk_end(void *ctx, void *op);
  * held in locked memory, used with the software AES ciphers, wrapped and
  * unwrapped by a service key (CKM_HWAGG_KMS_WRAP). */
 void hw_cloud_dkeys_init(hw_cloud_slot *cs);
-void hw_cloud_dkeys_fini(hw_cloud_slot *cs);
+void hw_cloud_dkeys_fini(hw_cloud_slot *cs, bool forked);
 bool hw_cloud_envelope_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
 CK_RV hw_cloud_dkey_generate(hw_cloud_slot *cs, hw_attrs *attrs, void **bdata);
 /* The stream of an AES mechanism with a data key (bdata) (*op: a hw_sk). */
