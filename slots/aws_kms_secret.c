@@ -193,9 +193,5 @@ CK_RV hw_kms_unwrap(void *vc, const void *kek, const unsigned char *ct, size_t l
 	CK_RV rv = kek_call(vc, kek, false, ct, len, &raw, &n);
 	if (rv != CKR_OK)
 		return rv;
-	/* into locked memory; the decoded copy is wiped */
-	*pt = hw_secret_dup(raw, n);
-	hw_wipe(raw, n);
-	free(raw);
-	return *pt != NULL ? CKR_OK : CKR_HOST_MEMORY;
+	return hw_cloud_secret_take(raw, n, pt);
 }

@@ -81,6 +81,14 @@ void hw_cloud_free_bdata(void *ctx, void *bdata)
 	free(d);
 }
 
+CK_RV hw_cloud_secret_take(unsigned char *raw, size_t n, hw_secret **pt)
+{
+	*pt = hw_secret_dup(raw, n);
+	hw_wipe(raw, n);
+	free(raw);
+	return *pt != NULL ? CKR_OK : CKR_HOST_MEMORY;
+}
+
 bool hw_cloud_envelope_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info)
 {
 	CK_MECHANISM_INFO i = { 16, 32, 0 };
@@ -150,15 +158,27 @@ static bool obj_bool(hw_obj *o, CK_ATTRIBUTE_TYPE t)
 	return v;
 }
 
-/* The key-encryption key: a service key (token object) that may do use. */
-static CK_RV kek_of(hw_cloud_slot *cs, hw_obj *o, CK_ATTRIBUTE_TYPE use, CK_RV wrong)
+/* The key-encryption key of a wrap (use CKA_WRAP) or an unwrap (CKA_UNWRAP):
+ * a service key (token object) that may do it, a secret key or a key
+ * pair's public (wrap) or private (unwrap) key; *kb its record. */
+static CK_RV kek_of(hw_cloud_slot *cs, hw_obj *o, CK_ATTRIBUTE_TYPE use, CK_RV wrong, const void **kb)
 {
-	if (o->oid == 0 || o->bdata == NULL || dkey_is(cs, o->bdata, false))
+	hw_cloud_keyinfo ki;
+	void *rec = NULL;
+	if (o->oid <= 0 || (o->bdata != NULL && dkey_is(cs, o->bdata, false)))
 		return wrong;
 	hw_snap *s = hw_obj_snap(o);
 	CK_ULONG cls = hw_attrs_get_ulong(hw_snap_attrs(s), CKA_CLASS, CKO_DATA);
 	hw_snap_put(s);
-	if (cls != CKO_SECRET_KEY)
+	/* a public key object carries no record: its private key's has it */
+	if (cls == CKO_PUBLIC_KEY && use == CKA_WRAP && o->oid % 2 == 0 &&
+	    cs->keys->record(cs, (size_t)(o->oid - 2) / 2, &ki, &rec) == HW_CLOUD_REC_SHOWN && ki.wraps)
+		*kb = rec;
+	else if (cls == CKO_SECRET_KEY || (cls == CKO_PRIVATE_KEY && use == CKA_UNWRAP))
+		*kb = o->bdata;
+	else
+		return wrong;
+	if (*kb == NULL)
 		return wrong;
 	return obj_bool(o, use) ? CKR_OK : CKR_KEY_FUNCTION_NOT_PERMITTED;
 }
@@ -179,7 +199,8 @@ CK_RV hw_cloud_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, h
 	CK_RV rv;
 	if (cs->keys->wrap == NULL || mech->mechanism != CKM_HWAGG_KMS_WRAP)
 		return said(cs, "key wrap", CKR_MECHANISM_INVALID);
-	if ((rv = kek_of(cs, wrapping, CKA_WRAP, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)) != CKR_OK)
+	const void *kb = NULL;
+	if ((rv = kek_of(cs, wrapping, CKA_WRAP, CKR_WRAPPING_KEY_TYPE_INCONSISTENT, &kb)) != CKR_OK)
 		return said(cs, "key wrap", rv);
 	/* only the slot's data keys have a value here to wrap */
 	if (key->oid != 0 || key->bdata == NULL || !dkey_is(cs, key->bdata, false))
@@ -191,7 +212,7 @@ CK_RV hw_cloud_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, h
 	/* the ciphertext's length is the service's: it is asked for every time
 	 * (a size query costs one call, as the real answer does) */
 	const hw_cloud_dkey *d = key->bdata;
-	if ((rv = cs->keys->wrap(ctx, wrapping->bdata, d->value->data, d->value->len, &ct, &cl)) != CKR_OK)
+	if ((rv = cs->keys->wrap(ctx, kb, d->value->data, d->value->len, &ct, &cl)) != CKR_OK)
 		return said(cs, "key wrap", rv);
 	if (out != NULL && *out_len >= cl)
 		memcpy(out, ct, cl);
@@ -215,11 +236,12 @@ CK_RV hw_cloud_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrappin
 	/* a data key lives in this process: never a token object */
 	if (hw_attrs_get_ulong(attrs, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY || kt != CKK_AES || token)
 		return said(cs, "key unwrap", CKR_TEMPLATE_INCONSISTENT);
-	if ((rv = kek_of(cs, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)) != CKR_OK)
+	const void *kb = NULL;
+	if ((rv = kek_of(cs, unwrapping, CKA_UNWRAP, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, &kb)) != CKR_OK)
 		return said(cs, "key unwrap", rv);
 	if (len == 0)
 		return said(cs, "key unwrap", CKR_WRAPPED_KEY_LEN_RANGE);
-	if ((rv = cs->keys->unwrap(ctx, unwrapping->bdata, wrapped, len, &v)) != CKR_OK)
+	if ((rv = cs->keys->unwrap(ctx, kb, wrapped, len, &v)) != CKR_OK)
 		return said(cs, "key unwrap", rv == CKR_ENCRYPTED_DATA_INVALID ? CKR_WRAPPED_KEY_INVALID : rv);
 	/* what came back must be the AES key the template names */
 	if (v->len != 16 && v->len != 24 && v->len != 32)

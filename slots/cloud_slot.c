@@ -148,6 +148,10 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt || k->sign_too);
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(pub, CKA_ENCRYPT, k->decrypt);
+	if (rv == CKR_OK && k->wraps)
+		rv = hw_attrs_set_bool(pub, CKA_WRAP, true);
+	if (rv == CKR_OK && k->wraps)
+		rv = hw_attrs_set_bool(priv, CKA_UNWRAP, true);
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(pub, CKA_TOKEN, true);
 	if (rv == CKR_OK)

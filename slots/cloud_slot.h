@@ -199,6 +199,9 @@ typedef struct hw_cloud_keyinfo {
 	 * CKA_VALUE_LEN; 0 for a key pair. A secret key that decrypts wraps:
 	 * a key-encryption key; else it signs and verifies: a MAC key. */
 	CK_ULONG secret_len;
+	/* a key pair that wraps (public key, CKA_WRAP) and unwraps (private
+	 * key, CKA_UNWRAP) data keys at the service */
+	bool wraps;
 } hw_cloud_keyinfo;
 
 /* ---- secret keys (cloud_secret.c) ---------------------------------------------- */
@@ -241,6 +244,9 @@ CK_RV hw_cloud_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, h
 CK_RV hw_cloud_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
 			  size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
 void hw_cloud_free_bdata(void *ctx, void *bdata);
+/* A service's decrypted data key raw (n bytes, malloc'd; wiped and freed)
+ * into locked memory *pt. */
+CK_RV hw_cloud_secret_take(unsigned char *raw, size_t n, hw_secret **pt);
 
 /* What the token says of a key pair whatever the template asked (the key
  * never leaves the service), its public values and vendor attributes. */

@@ -29,6 +29,8 @@
  *       "value R" (asking the data key's CKA_VALUE), "unextractable R"
  *       (wrapping a data key made with CKA_EXTRACTABLE false), "wrapped N"
  *       and "after destroy R" (encrypting with the destroyed key's handle).
+ *       With a last argument "pair" (seal and open), LABEL is a key pair:
+ *       its public key wraps, its private key unwraps.
  *   skclient MODULE TOKEN PIN open LABEL DIR OUT
  *       C_UnwrapKey of DIR/wrapped into a session key, which decrypts
  *       DIR/ct into OUT; prints "opened N", then "tampered R" (a changed
@@ -97,9 +99,12 @@ static int open_token(const char *module, const char *token, const char *pin)
 	return -1;
 }
 
-static CK_OBJECT_HANDLE find_key(const char *label)
+/* the classes of the key-encryption key's objects that wrap and unwrap
+ * (a key pair's public and private key with "pair") */
+static CK_OBJECT_CLASS wrap_cls = CKO_SECRET_KEY, unwrap_cls = CKO_SECRET_KEY;
+
+static CK_OBJECT_HANDLE find_obj(const char *label, CK_OBJECT_CLASS cls)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_LABEL, (void *)label, strlen(label) } };
 	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
 	CK_ULONG n = 0;
@@ -108,6 +113,11 @@ static CK_OBJECT_HANDLE find_key(const char *label)
 	p11->C_FindObjects(se, &o, 1, &n);
 	p11->C_FindObjectsFinal(se);
 	return n == 1 ? o : CK_INVALID_HANDLE;
+}
+
+static CK_OBJECT_HANDLE find_key(const char *label)
+{
+	return find_obj(label, CKO_SECRET_KEY);
 }
 
 static const struct {
@@ -333,7 +343,7 @@ static CK_RV gcm(CK_OBJECT_HANDLE k, bool decrypt, unsigned char *iv, const unsi
 
 static int seal(const char *label, const char *in_path, const char *dir)
 {
-	CK_OBJECT_HANDLE kek = find_key(label), dk, dk2;
+	CK_OBJECT_HANDLE kek = find_obj(label, wrap_cls), dk, dk2;
 	CK_MECHANISM wm = { CKM_HWAGG_KMS_WRAP, NULL, 0 };
 	unsigned char iv[12], wrapped[8192], v[32];
 	size_t len;
@@ -375,7 +385,7 @@ static int seal(const char *label, const char *in_path, const char *dir)
 
 static int open_env(const char *label, const char *dir, const char *out_path)
 {
-	CK_OBJECT_HANDLE kek = find_key(label), dk;
+	CK_OBJECT_HANDLE kek = find_obj(label, unwrap_cls), dk;
 	CK_MECHANISM wm = { CKM_HWAGG_KMS_WRAP, NULL, 0 };
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_AES;
@@ -415,6 +425,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[4];
+	if (strcmp(argv[argc - 1], "pair") == 0) {
+		wrap_cls = CKO_PUBLIC_KEY;
+		unwrap_cls = CKO_PRIVATE_KEY;
+		argc--;
+	}
 	if (strcmp(cmd, "keygen") == 0 && argc == 8)
 		r = keygen(argv[5], argv[6], argv[7]);
 	else if (strcmp(cmd, "attrs") == 0)
