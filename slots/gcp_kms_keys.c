@@ -185,12 +185,12 @@ CK_RV hw_gcp_key_fetch(hw_gcp_ctx *c, const char *version, hw_gcp_key **out, hw_
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
 	}
+	const char *slash = strrchr(version, '/');
+	k->version = slash != NULL ? strtoul(slash + 1, NULL, 10) : 0;
 	if ((k->alg = strdup(alg)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	const char *slash = strrchr(version, '/');
-	k->version = slash != NULL ? strtoul(slash + 1, NULL, 10) : 0;
 	*out = k;
 	k = NULL;
 out:
