@@ -18,4 +18,14 @@
                                                          where the backend cannot keep it (hsm). In
                                                          production a key made in development is refused */
 
+/* Envelope encryption with a cloud KMS key (README, "aws-kms"): C_WrapKey
+ * of a session AES data key with a key-encryption key the service holds
+ * (its CKA_WRAP/CKA_UNWRAP true), no parameter. The wrapped bytes are the
+ * service's own ciphertext of the key's value (AWS KMS: Encrypt's
+ * CiphertextBlob); C_UnwrapKey gives the service's Decrypt of them back as
+ * a new session key (the template names CKA_CLASS CKO_SECRET_KEY and
+ * CKA_KEY_TYPE CKK_AES). The data key's value lives only in this process's
+ * locked memory and, wrapped, wherever the application keeps it. */
+#define CKM_HWAGG_KMS_WRAP       (0x80000000UL | 0x48574100UL | 1)  /* CKM_VENDOR_DEFINED | "HWA" + 1 */
+
 #endif

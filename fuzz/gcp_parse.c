@@ -100,6 +100,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 7: {
 		CK_RV rv = sel % 12 == 6 ? hw_gcp_parse_signature(v, in.n, &out, &olen) : hw_gcp_parse_plaintext(v, in.n, &out, &olen);
 		FZ_ASSERT(rv == CKR_OK ? out != NULL : out == NULL);
+		/* the MAC answers are read by the same checks (one selector each
+		 * would move every later one) */
+		unsigned char *mac = NULL;
+		size_t ml = 0;
+		rv = sel % 12 == 6 ? hw_gcp_parse_mac(v, in.n, &mac, &ml) : hw_gcp_parse_mac_verify(v, in.n, &mac, &ml);
+		FZ_ASSERT(rv == CKR_OK ? mac != NULL && (sel % 12 == 6 || (ml == 1 && mac[0] <= 1)) : mac == NULL);
+		free(mac);
 		break;
 	}
 	case 9: {

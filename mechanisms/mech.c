@@ -8,6 +8,7 @@
 #include "mechanisms/encode.h"
 #include "mechanisms/cipher.h"
 #include "mechanisms/ecdh.h"
+#include "common/hwagg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -161,6 +162,9 @@ static const hw_mech table[] = {
 	  CKM_AES_KEY_WRAP, HW_NO_HASH, false, check_aes_wrap },
 	{ MECH(CKM_AES_KEY_WRAP_PAD), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32,
 	  CKM_AES_KEY_WRAP_PAD, HW_NO_HASH, false, check_aes_wrap },
+	/* envelope encryption by a cloud KMS key (common/hwagg.h) */
+	{ MECH(CKM_HWAGG_KMS_WRAP), CKK_AES, CKF_WRAP | CKF_UNWRAP, 16, 32, CKM_HWAGG_KMS_WRAP, HW_NO_HASH, false,
+	  NULL },
 
 	/* key agreement: a secret key from an EC private key and a point */
 	{ MECH(CKM_ECDH1_DERIVE), CKK_EC, CKF_DERIVE | EC_CAPS, 256, 521, CKM_ECDH1_DERIVE, HW_NO_HASH, false,

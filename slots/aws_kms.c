@@ -82,7 +82,8 @@ out:
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_kms_list, hw_kms_count, hw_kms_record, hw_kms_destroy, hw_kms_generate,
 					 hw_kms_sign, hw_kms_decrypt, hw_kms_disable,
-					 NULL /* asymmetric KMS keys have no versions */ };
+					 NULL /* asymmetric KMS keys have no versions */,
+					 hw_kms_generate_secret, hw_kms_mac, HW_KMS_MAC_MAX, hw_kms_wrap, hw_kms_unwrap };
 
 static CK_RV kms_open(void *vctx, const hw_slot_conf *conf, const hw_config *all, char *err, size_t err_len)
 {
@@ -233,6 +234,8 @@ const hw_backend_ops hw_aws_kms_ops = {
 	.close = kms_close,
 	.token_info = kms_token_info,
 	HW_CLOUD_SLOT_HOOKS,
+	HW_CLOUD_SECRET_HOOKS,
+	HW_CLOUD_ENVELOPE_HOOKS,
 	.health = kms_health,
 	.security = kms_security,
 	.default_refresh_s = 60,

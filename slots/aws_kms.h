@@ -27,8 +27,13 @@ typedef struct hw_kms_key {
 	char *alias;              /* as configured ("alias/x"), or NULL */
 	CK_KEY_TYPE type;         /* CKK_EC or CKK_RSA */
 	size_t nlen;              /* EC: bytes of r and s; RSA: modulus bytes */
-	CK_MECHANISM_TYPE ec_hash;/* EC: the hash KMS requires for the curve */
+	CK_MECHANISM_TYPE ec_hash;/* EC: the hash KMS requires for the curve; HMAC: its digest */
 	bool decrypt;             /* ENCRYPT_DECRYPT (else SIGN_VERIFY) */
+	bool mac;                 /* an HMAC key (GENERATE_VERIFY_MAC): type CKK_SHA*_HMAC,
+	                           * nlen its bytes, no public key */
+	bool generic;             /* made as CKK_GENERIC_SECRET (its CKA_KEY_TYPE tag) */
+	bool kek;                 /* SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT: a key-encryption key
+	                           * (CKK_AES, 32 bytes) for envelope encryption */
 	unsigned char *spki;      /* public key, DER SubjectPublicKeyInfo */
 	size_t spki_len;
 	char *label;              /* CKA_LABEL tag, or NULL */
@@ -102,9 +107,24 @@ CK_RV hw_kms_decrypt(void *vc, const void *key, const hw_crypt_req *req, unsigne
 		     size_t *out_len);
 CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
+/* CreateKey of spec and usage with hwagg's tags (label, id, and the extra
+ * tag key=value when key is set), then the new key's record: *kept
+ * (in the table, shown) and its index *idx. */
+CK_RV hw_kms_create_key(hw_kms_ctx *c, const char *spec, const char *usage, const CK_ATTRIBUTE *la,
+			const CK_ATTRIBUTE *ia, const char *key, const char *value, hw_kms_key **kept, size_t *idx);
 /* record i is live (hw_cloud_destroy checked) */
 CK_RV hw_kms_destroy(void *vc, size_t i);
 /* DisableKey of record i (live) */
 CK_RV hw_kms_disable(void *vc, size_t i);
+
+/* ---- HMAC keys (aws_kms_secret.c) --------------------------------------------- */
+#define HW_KMS_MAC_MAX 4096       /* GenerateMac's Message: 1 to 4096 bytes */
+CK_RV hw_kms_generate_secret(void *vc, const CK_MECHANISM *mech, hw_attrs *attrs, int64_t *oid, void **bdata);
+CK_RV hw_kms_mac(void *vc, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
+		 unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len);
+/* Envelope encryption: Encrypt / Decrypt of a data key's value under a
+ * SYMMETRIC_DEFAULT key, with the encryption context {"hwagg": "data-key"} */
+CK_RV hw_kms_wrap(void *vc, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct, size_t *ct_len);
+CK_RV hw_kms_unwrap(void *vc, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt);
 
 #endif

@@ -48,6 +48,7 @@ static const kms_error errors[] = {
 	{ "IncorrectKeyException", CKR_ENCRYPTED_DATA_INVALID, HW_CLOUD_PROVIDER, HW_RETRY_DONE },
 	{ "LimitExceededException", CKR_DEVICE_MEMORY, HW_CLOUD_PROVIDER, HW_RETRY_DONE },
 	{ "TagException", CKR_ATTRIBUTE_VALUE_INVALID, HW_CLOUD_PROVIDER, HW_RETRY_DONE },
+	{ "KMSInvalidMacException", CKR_SIGNATURE_INVALID, HW_CLOUD_PROVIDER, HW_RETRY_DONE },
 };
 
 typedef struct call_arg {

@@ -73,6 +73,11 @@ static bool spec_parse(const char *spec, hw_kms_key *k)
 		{ "ECC_NIST_P256", CKK_EC, 32, CKM_SHA256 }, { "ECC_NIST_P384", CKK_EC, 48, CKM_SHA384 },
 		{ "ECC_NIST_P521", CKK_EC, 66, CKM_SHA512 }, { "RSA_2048", CKK_RSA, 256, 0 },
 		{ "RSA_3072", CKK_RSA, 384, 0 },             { "RSA_4096", CKK_RSA, 512, 0 },
+		/* HMAC keys: as many bytes as their one digest's output */
+		{ "HMAC_224", CKK_SHA224_HMAC, 28, CKM_SHA224 }, { "HMAC_256", CKK_SHA256_HMAC, 32, CKM_SHA256 },
+		{ "HMAC_384", CKK_SHA384_HMAC, 48, CKM_SHA384 }, { "HMAC_512", CKK_SHA512_HMAC, 64, CKM_SHA512 },
+		/* 256-bit AES-GCM inside KMS: a key-encryption key */
+		{ "SYMMETRIC_DEFAULT", CKK_AES, 32, 0 },
 	};
 	for (size_t i = 0; spec != NULL && i < sizeof(specs) / sizeof(specs[0]); i++)
 		if (strcmp(spec, specs[i].spec) == 0) {
@@ -116,6 +121,8 @@ static CK_RV tags_apply(json_object *tags, hw_kms_key *k, bool *ours)
 				}
 				k->id[k->id_len++] = (unsigned char)(hi * 16 + lo);
 			}
+		} else if (strcmp(key, "CKA_KEY_TYPE") == 0) {
+			k->generic = strcmp(val, "CKK_GENERIC_SECRET") == 0;
 		} else if (strcmp(key, HW_KMS_TAG_REQUEST) == 0) {
 			free(k->nonce);
 			if ((k->nonce = strdup(val)) == NULL)
@@ -163,14 +170,19 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	const char *spec = hw_cloud_jstr(md, "KeySpec");
 	if (spec == NULL)
 		spec = hw_cloud_jstr(md, "CustomerMasterKeySpec");
-	if (strcmp(state, "Enabled") != 0 || !spec_parse(spec, k) ||
-	    (strcmp(usage, "SIGN_VERIFY") != 0 && strcmp(usage, "ENCRYPT_DECRYPT") != 0)) {
+	bool mac = strcmp(usage, "GENERATE_VERIFY_MAC") == 0, ed = strcmp(usage, "ENCRYPT_DECRYPT") == 0;
+	bool pair = spec_parse(spec, k) && (k->type == CKK_EC || k->type == CKK_RSA);
+	/* key pairs sign or decrypt, HMAC keys MAC, symmetric keys wrap */
+	if (strcmp(state, "Enabled") != 0 || k->nlen == 0 ||
+	    !(pair ? strcmp(usage, "SIGN_VERIFY") == 0 || ed : k->type == CKK_AES ? ed : mac)) {
 		hw_debug("slot \"%s\" (aws-kms): key %s skipped (%s, %s, %s)", c->cs.conf->name, arn, state,
 			 spec ? spec : "no spec", usage);
 		rv = CKR_OBJECT_HANDLE_INVALID;
 		goto out;
 	}
 	k->decrypt = strcmp(usage, "ENCRYPT_DECRYPT") == 0;
+	k->mac = mac;
+	k->kek = k->type == CKK_AES;
 	if ((k->arn = strdup(arn)) == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
@@ -178,9 +190,10 @@ CK_RV hw_kms_key_fetch(hw_kms_ctx *c, const char *key_id, bool want_tags, hw_kms
 	json_object_put(resp);
 	resp = NULL;
 	json_object_object_add(req, "KeyId", json_object_new_string(k->arn));
-	if ((rv = hw_kms_call(c, "GetPublicKey", true, req, &resp, e)) != CKR_OK)
+	/* a secret key has no public part */
+	if (pair && (rv = hw_kms_call(c, "GetPublicKey", true, req, &resp, e)) != CKR_OK)
 		goto out;
-	if ((k->spki = hw_b64_decode(hw_cloud_jstr(resp, "PublicKey"), &k->spki_len)) == NULL) {
+	if (pair && (k->spki = hw_b64_decode(hw_cloud_jstr(resp, "PublicKey"), &k->spki_len)) == NULL) {
 		hw_cloud_err_set(e, rv = CKR_DEVICE_ERROR, HW_CLOUD_PROVIDER, "MalformedResponse",
 				 "GetPublicKey answered without a base64 PublicKey");
 		hw_cloud_err_log(c->cs.conf->name, "aws-kms", "GetPublicKey", e);
@@ -205,13 +218,18 @@ static hw_cloud_keyinfo key_info(hw_kms_ctx *c, const hw_kms_key *k)
 	hw_cloud_keyinfo i = { "aws-kms", c->cs.conf->name, k->type, k->decrypt, HW_SEC_HARDWARE, 1, k->arn, k->spki,
 			       k->spki_len, k->label != NULL ? k->label : k->alias != NULL ? k->alias : k->arn,
 			       k->id_len > 0 ? k->id : NULL, k->id_len };
+	if (k->mac || k->kek) {
+		i.secret_len = k->nlen;
+		if (k->generic)
+			i.type = CKK_GENERIC_SECRET;
+	}
 	return i;
 }
 
 CK_RV hw_kms_key_attrs(hw_kms_ctx *c, const hw_kms_key *k, hw_attrs *pub, hw_attrs *priv)
 {
 	hw_cloud_keyinfo i = key_info(c, k);
-	return hw_cloud_key_attrs(&i, pub, priv);
+	return k->mac || k->kek ? hw_cloud_secret_attrs(&i, priv) : hw_cloud_key_attrs(&i, pub, priv);
 }
 
 size_t hw_kms_count(void *vc)

@@ -273,22 +273,14 @@ static CK_RV create_key(hw_kms_ctx *c, json_object *body, const char *nonce, cha
 	return rv;
 }
 
-CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
-		      int64_t *priv_oid, void **bdata)
+CK_RV hw_kms_create_key(hw_kms_ctx *c, const char *spec, const char *usage, const CK_ATTRIBUTE *la,
+			const CK_ATTRIBUTE *ia, const char *key, const char *value, hw_kms_key **kept, size_t *idx)
 {
-	hw_kms_ctx *c = vc;
-	const char *spec = NULL;
 	char nonce[33], idhex[2 * 128 + 1], *arn = NULL, *label = NULL;
 	unsigned char rnd[16];
 	hw_kms_key *k = NULL;
 	hw_cloud_err e;
-	CK_RV rv = key_spec(g, &spec);
-	if (rv != CKR_OK)
-		return rv;
-	/* one usage per KMS key: decrypt only when asked for without signing */
-	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false) &&
-		       !hw_attrs_get_bool(priv, CKA_SIGN, false);
-	const CK_ATTRIBUTE *la = pair_attr(pub, priv, CKA_LABEL), *ia = pair_attr(pub, priv, CKA_ID);
+	CK_RV rv;
 	if (ia != NULL && ia->ulValueLen > 128)
 		return CKR_ATTRIBUTE_VALUE_INVALID;   /* a tag value holds 256 characters */
 	if (la != NULL && la->ulValueLen > 256)
@@ -298,10 +290,12 @@ CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 	hw_hex(rnd, sizeof(rnd), nonce);
 	json_object *body = json_object_new_object(), *tags = json_object_new_array();
 	json_object_object_add(body, "KeySpec", json_object_new_string(spec));
-	json_object_object_add(body, "KeyUsage", json_object_new_string(decrypt ? "ENCRYPT_DECRYPT" : "SIGN_VERIFY"));
+	json_object_object_add(body, "KeyUsage", json_object_new_string(usage));
 	json_object_object_add(body, "Description", json_object_new_string("hwagg PKCS#11 key"));
 	tag_add(tags, HW_KMS_TAG_MARK, "pkcs11");
 	tag_add(tags, HW_KMS_TAG_REQUEST, nonce);
+	if (key != NULL)
+		tag_add(tags, key, value);
 	if (la != NULL && la->ulValueLen > 0) {
 		if ((label = strndup(la->pValue, la->ulValueLen)) == NULL) {
 			rv = CKR_HOST_MEMORY;
@@ -331,31 +325,50 @@ CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 		memcpy(k->id, ia->pValue, ia->ulValueLen);
 		k->id_len = ia->ulValueLen;
 	}
+	k->generic = key != NULL && strcmp(key, "CKA_KEY_TYPE") == 0 && strcmp(value, "CKK_GENERIC_SECRET") == 0;
 	k->nonce = strdup(nonce);
 	pthread_mutex_lock(&c->lock);
-	hw_kms_key *kept = hw_kms_key_add_inlock(c, k);
-	size_t idx = kept != NULL ? hw_kms_key_index_inlock(c, kept) : 0;
-	if (kept != NULL)
-		kept->seen = true;
+	*kept = hw_kms_key_add_inlock(c, k);
+	*idx = *kept != NULL ? hw_kms_key_index_inlock(c, *kept) : 0;
+	if (*kept != NULL)
+		(*kept)->seen = true;
 	pthread_mutex_unlock(&c->lock);
 	k = NULL;
-	if (kept == NULL) {
+	if (*kept == NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	if ((rv = hw_kms_key_attrs(c, kept, pub, priv)) != CKR_OK)
-		goto out;
-	*priv_oid = (int64_t)(2 * idx + 1);
-	*pub_oid = (int64_t)(2 * idx + 2);
-	*bdata = kept;
-	hw_info("slot \"%s\" (aws-kms): created %s %s key %s", c->cs.conf->name, spec, decrypt ? "decryption" : "signing",
-		kept->arn);
+	hw_info("slot \"%s\" (aws-kms): created %s %s key %s", c->cs.conf->name, spec, usage, (*kept)->arn);
 out:
 	json_object_put(body);
 	hw_kms_key_free(k);
 	free(arn);
 	free(label);
 	return rv;
+}
+
+CK_RV hw_kms_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		      int64_t *priv_oid, void **bdata)
+{
+	hw_kms_ctx *c = vc;
+	const char *spec = NULL;
+	hw_kms_key *kept = NULL;
+	size_t idx = 0;
+	CK_RV rv = key_spec(g, &spec);
+	if (rv != CKR_OK)
+		return rv;
+	/* one usage per KMS key: decrypt only when asked for without signing */
+	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false) &&
+		       !hw_attrs_get_bool(priv, CKA_SIGN, false);
+	if ((rv = hw_kms_create_key(c, spec, decrypt ? "ENCRYPT_DECRYPT" : "SIGN_VERIFY", pair_attr(pub, priv, CKA_LABEL),
+				    pair_attr(pub, priv, CKA_ID), NULL, NULL, &kept, &idx)) != CKR_OK)
+		return rv;
+	if ((rv = hw_kms_key_attrs(c, kept, pub, priv)) != CKR_OK)
+		return rv;
+	*priv_oid = (int64_t)(2 * idx + 1);
+	*pub_oid = (int64_t)(2 * idx + 2);
+	*bdata = kept;
+	return CKR_OK;
 }
 
 /* op with body {"KeyId": record i's ARN} (and the deletion window when

@@ -21,7 +21,8 @@
 
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_az_list, hw_az_count, hw_az_record, hw_az_destroy, hw_az_generate,
-					 hw_az_sign, hw_az_decrypt, hw_az_disable, hw_az_rotate };
+					 hw_az_sign, hw_az_decrypt, hw_az_disable, hw_az_rotate,
+					 NULL, NULL, 0 /* no HMAC keys here */, hw_az_wrap, hw_az_unwrap };
 
 /* "https://host[:port][/]": the vault's base, no path. */
 static char *vault_base(const char *url)
@@ -164,6 +165,8 @@ const hw_backend_ops hw_azure_kv_ops = {
 	.close = az_close,
 	.token_info = az_token_info,
 	HW_CLOUD_SLOT_HOOKS,
+	HW_CLOUD_SECRET_HOOKS,
+	HW_CLOUD_ENVELOPE_HOOKS,
 	.health = az_health,
 	.security = az_security,
 	.default_refresh_s = 60,

@@ -33,6 +33,7 @@ typedef struct hw_az_key {
 	CK_KEY_TYPE type;         /* CKK_EC or CKK_RSA */
 	size_t nlen;              /* EC: bytes of r and s; RSA: modulus bytes */
 	bool sign, decrypt;       /* from key_ops */
+	bool wrap;                /* key_ops wrapKey and unwrapKey (RSA): a key-encryption key */
 	bool hsm;                 /* EC-HSM / RSA-HSM */
 	bool ours;                /* carries the hwagg tag */
 	bool enabled;
@@ -151,6 +152,9 @@ CK_RV hw_az_list(void *ctx, hw_obj_sink sink, void *arg);
 /* key: a hw_az_key (the private key object's bdata) */
 CK_RV hw_az_sign(void *ctx, const void *key, const hw_sign_req *req, unsigned char *sig, size_t *sig_len);
 CK_RV hw_az_decrypt(void *ctx, const void *key, const hw_crypt_req *req, unsigned char *out, size_t *out_len);
+/* Envelope encryption: wrapkey / unwrapkey (RSA-OAEP-256) of a data key's value */
+CK_RV hw_az_wrap(void *ctx, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct, size_t *ct_len);
+CK_RV hw_az_unwrap(void *ctx, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt);
 /* A new version of the key of private key key, with the old version's type,
  * size, uses and tags (CKA_ID: "/vNEXT" after the key's). */
 CK_RV hw_az_rotate(void *ctx, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,

@@ -71,6 +71,7 @@ static hw_cloud_keyinfo key_info(hw_az_ctx *c, const hw_az_key *k)
 	hw_cloud_keyinfo i = { "azure-kv", c->cs.conf->name, k->type, k->decrypt, k->hsm ? HW_SEC_HARDWARE : HW_SEC_SOFTWARE,
 			       1, k->kid, k->spki, k->spki_len, k->label != NULL ? k->label : k->name,
 			       k->id_len > 0 ? k->id : NULL, k->id_len, k->decrypt && k->sign };
+	i.wraps = k->wrap;
 	return i;
 }
 

@@ -110,7 +110,7 @@ static CK_RV key_op(hw_az_ctx *c, const hw_az_key *k, const char *op, const char
 	/* a signature or a decryption changes nothing: safe to repeat */
 	if ((rv = hw_az_call(c, op, "POST", path, true, body, &resp, &e)) != CKR_OK) {
 		key_gone(c, k, rv);
-		if (strcmp(what, "decrypt") == 0 && rv == CKR_FUNCTION_FAILED)
+		if ((strcmp(what, "decrypt") == 0 || strcmp(what, "unwrapkey") == 0) && rv == CKR_FUNCTION_FAILED)
 			rv = CKR_ENCRYPTED_DATA_INVALID;   /* 400: the ciphertext does not decrypt */
 		goto out;
 	}
@@ -236,8 +236,11 @@ static void ops_add(json_object *ops, bool sign, bool decrypt)
 		json_object_array_add(ops, json_object_new_string("verify"));
 	}
 	if (decrypt) {
+		/* a decryption key unwraps too: envelope encryption's KEK */
 		json_object_array_add(ops, json_object_new_string("decrypt"));
 		json_object_array_add(ops, json_object_new_string("encrypt"));
+		json_object_array_add(ops, json_object_new_string("wrapKey"));
+		json_object_array_add(ops, json_object_new_string("unwrapKey"));
 	}
 }
 
@@ -500,4 +503,25 @@ CK_RV hw_az_disable(void *ctx, size_t i)
 	json_object_put(body);
 	json_object_put(resp);
 	return rv;
+}
+
+CK_RV hw_az_wrap(void *ctx, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct, size_t *ct_len)
+{
+	const hw_az_key *k = kek;
+	if (!k->wrap)
+		return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+	return key_op(ctx, k, "WrapKey", "wrapkey", "RSA-OAEP-256", pt, len, ct, ct_len);
+}
+
+CK_RV hw_az_unwrap(void *ctx, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt)
+{
+	const hw_az_key *k = kek;
+	unsigned char *raw = NULL;
+	size_t n = 0;
+	if (!k->wrap)
+		return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+	CK_RV rv = key_op(ctx, k, "UnwrapKey", "unwrapkey", "RSA-OAEP-256", ct, len, &raw, &n);
+	if (rv != CKR_OK)
+		return rv;
+	return hw_cloud_secret_take(raw, n, pt);
 }

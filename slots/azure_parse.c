@@ -356,6 +356,7 @@ CK_RV hw_az_parse_bundle(json_object *bundle, hw_az_key *k)
 		return rv;
 	size_t n = json_object_object_get_ex(jwk, "key_ops", &ops) && json_object_is_type(ops, json_type_array) ?
 		   json_object_array_length(ops) : 0;
+	unsigned wraps = 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *op = json_object_array_get_idx(ops, i);
 		const char *s = json_object_is_type(op, json_type_string) ? json_object_get_string(op) : "";
@@ -363,7 +364,12 @@ CK_RV hw_az_parse_bundle(json_object *bundle, hw_az_key *k)
 			k->sign = true;
 		else if (strcmp(s, "decrypt") == 0)
 			k->decrypt = k->type == CKK_RSA;
+		else if (strcmp(s, "wrapKey") == 0)
+			wraps |= 1;
+		else if (strcmp(s, "unwrapKey") == 0)
+			wraps |= 2;
 	}
+	k->wrap = k->type == CKK_RSA && wraps == 3;
 	k->enabled = true;
 	if (json_object_object_get_ex(bundle, "attributes", &attrs) && json_object_object_get_ex(attrs, "enabled", &en) &&
 	    json_object_is_type(en, json_type_boolean))

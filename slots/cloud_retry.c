@@ -53,7 +53,9 @@ void hw_cloud_err_set(hw_cloud_err *e, CK_RV rv, hw_cloud_cause cause, const cha
 
 void hw_cloud_err_log(const char *slot, const char *backend, const char *op, const hw_cloud_err *e)
 {
-	hw_warn("slot \"%s\" (%s): %s failed: %s error%s%s: %s (request id %s): %s", slot, backend, op,
+	/* a MAC that does not verify is an answer, not a fault */
+	hw_log(e->rv == CKR_SIGNATURE_INVALID ? HW_LOG_INFO : HW_LOG_WARN,
+	       "slot \"%s\" (%s): %s failed: %s error%s%s: %s (request id %s): %s", slot, backend, op,
 		hw_cloud_cause_name(e->cause), e->code[0] ? " " : "", e->code, e->detail,
 		e->request_id[0] ? e->request_id : "none", hw_rv_name(e->rv));
 }

@@ -148,6 +148,10 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 		rv = hw_attrs_set_bool(pub, CKA_VERIFY, !k->decrypt || k->sign_too);
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(pub, CKA_ENCRYPT, k->decrypt);
+	if (rv == CKR_OK && k->wraps)
+		rv = hw_attrs_set_bool(pub, CKA_WRAP, true);
+	if (rv == CKR_OK && k->wraps)
+		rv = hw_attrs_set_bool(priv, CKA_UNWRAP, true);
 	if (rv == CKR_OK)
 		rv = hw_attrs_set_bool(pub, CKA_TOKEN, true);
 	if (rv == CKR_OK)
@@ -165,6 +169,8 @@ CK_RV hw_cloud_key_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *pri
 CK_RV hw_cloud_listed_attrs(const hw_cloud_keyinfo *k, hw_attrs *pub, hw_attrs *priv)
 {
 	CK_RV rv = CKR_OK;
+	if (k->secret_len > 0)
+		return hw_cloud_secret_listed(k, priv);     /* one object: pub stays empty */
 	CK_MECHANISM_TYPE gen = k->type == CKK_EC ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN;
 	hw_attrs *both[] = { pub, priv };
 	for (int i = 0; rv == CKR_OK && i < 2; i++) {
@@ -231,6 +237,7 @@ CK_RV hw_cloud_slot_open(hw_cloud_slot *cs, const hw_config *all, const char *ba
 		return rv;
 	}
 	hw_cloud_health_init(&cs->health, name, backend, ping, arg);
+	hw_cloud_dkeys_init(cs);
 	return CKR_OK;
 }
 
@@ -241,6 +248,7 @@ void hw_cloud_slot_close(hw_cloud_slot *cs, bool forked)
 	hw_http_pool_fini(&cs->pool, forked);
 	hw_http_pool_fini(&cs->meta, forked);
 	hw_objdir_fini(&cs->objs);
+	hw_cloud_dkeys_fini(cs, forked);
 }
 
 CK_RV hw_cloud_call_done(hw_cloud_slot *cs, const char *backend, const char *op, CK_RV rv, const hw_cloud_err *e,
@@ -282,7 +290,7 @@ bool hw_cloud_has_mechanism(void *ctx, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO
 		i = (CK_MECHANISM_INFO){ 2048, 4096, CKF_GENERATE_KEY_PAIR };
 		break;
 	default:
-		return false;
+		return hw_cloud_secret_mechanism(cs, base, info);
 	}
 	if (info != NULL)
 		*info = i;
@@ -501,7 +509,7 @@ CK_RV hw_cloud_report(void *ctx, hw_obj_sink sink, void *arg)
 			if ((rv = hw_cloud_listed_attrs(&ki, &pub, &priv)) == CKR_OK &&
 			    (rv = hw_overlay_apply(&cs->objs, ki.uri, CKO_PUBLIC_KEY, &pub)) == CKR_OK &&
 			    (rv = hw_overlay_apply(&cs->objs, ki.uri, CKO_PRIVATE_KEY, &priv)) == CKR_OK &&
-			    (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK)
+			    (ki.secret_len > 0 || (rv = sink(arg, (int64_t)(2 * i + 2), &pub, NULL)) == CKR_OK))
 				rv = sink(arg, (int64_t)(2 * i + 1), &priv, bdata);
 		}
 		hw_attrs_clear(&pub);
@@ -530,6 +538,12 @@ CK_RV hw_cloud_rotate(void *ctx, hw_obj *key, CK_ULONG next, hw_attrs *pub, hw_a
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	if (key->bdata == NULL)
 		return CKR_KEY_HANDLE_INVALID;
+	/* versions of key pairs only (a new version makes a new public key) */
+	hw_snap *s = hw_obj_snap(key);
+	bool secret = hw_attrs_get_ulong(hw_snap_attrs(s), CKA_CLASS, CKO_PRIVATE_KEY) == CKO_SECRET_KEY;
+	hw_snap_put(s);
+	if (secret)
+		return CKR_FUNCTION_NOT_SUPPORTED;
 	CK_RV rv = cs->keys->rotate(ctx, key->bdata, next, pub, priv, pub_oid, priv_oid, bdata);
 	/* no template: the new version's objects are what a listing shows */
 	if (rv == CKR_OK && cs->keys->record(ctx, (size_t)(*priv_oid - 1) / 2, &ki, NULL) == HW_CLOUD_REC_NONE)

@@ -12,6 +12,7 @@
 #include "slots/backend.h"
 #include "slots/cloud_objdir.h"
 #include "slots/cloud_http.h"
+#include "common/secret.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -78,6 +79,23 @@ typedef struct hw_cloud_keyops {
 	 * service has no versions of it */
 	CK_RV (*rotate)(void *ctx, const void *key, CK_ULONG next, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 			int64_t *priv_oid, void **bdata);
+	/* ---- secret keys (cloud_secret.c); NULL: the service has none here ---- */
+	/* a new service key for C_GenerateKey (attrs: the engine's template,
+	 * completed with hw_cloud_secret_attrs); *oid is 2i+1 of its record */
+	CK_RV (*generate_secret)(void *ctx, const CK_MECHANISM *mech, hw_attrs *attrs, int64_t *oid, void **bdata);
+	/* the MAC (digest hash) of msg (at most mac_max bytes) under the key of
+	 * bdata key: into out (*out_len: room in, length out) or, when want is
+	 * set, checked against want (the full MAC) by the service:
+	 * CKR_SIGNATURE_INVALID when it differs */
+	CK_RV (*mac)(void *ctx, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
+		     unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len);
+	size_t mac_max;
+	/* envelope encryption (CKM_HWAGG_KMS_WRAP): the service's ciphertext
+	 * of a data key's value pt under the key-encryption key of bdata kek
+	 * (malloc'd into *ct), and back (into secret memory) */
+	CK_RV (*wrap)(void *ctx, const void *kek, const unsigned char *pt, size_t len, unsigned char **ct,
+		      size_t *ct_len);
+	CK_RV (*unwrap)(void *ctx, const void *kek, const unsigned char *ct, size_t len, hw_secret **pt);
 } hw_cloud_keyops;
 
 typedef struct hw_cloud_slot {
@@ -89,6 +107,11 @@ typedef struct hw_cloud_slot {
 	hw_cloud_health health;       /* the token's presence */
 	hw_http_pool pool;            /* the service */
 	hw_http_pool meta;            /* its identity endpoints (metadata services, token endpoints) */
+	/* the session data keys of envelope encryption (cloud_envelope.c):
+	 * the bdata of session objects, told apart from key records by
+	 * being in this list */
+	pthread_mutex_t dk_lock;
+	struct hw_cloud_dkey *dkeys;
 } hw_cloud_slot;
 
 /* The shared part of a slot's open (conf set before): the two connection
@@ -172,7 +195,58 @@ typedef struct hw_cloud_keyinfo {
 	const unsigned char *id;      /* CKA_ID of a listed key, or NULL */
 	size_t id_len;
 	bool sign_too;                /* a decryption key that signs as well (Azure's key_ops) */
+	/* a secret key (its one object, CKO_SECRET_KEY at oid 2i+1) of this
+	 * CKA_VALUE_LEN; 0 for a key pair. A secret key that decrypts wraps:
+	 * a key-encryption key; else it signs and verifies: a MAC key. */
+	CK_ULONG secret_len;
+	/* a key pair that wraps (public key, CKA_WRAP) and unwraps (private
+	 * key, CKA_UNWRAP) data keys at the service */
+	bool wraps;
 } hw_cloud_keyinfo;
+
+/* ---- secret keys (cloud_secret.c) ---------------------------------------------- */
+/* The attributes of a secret key held by the service, whatever the
+ * template asked: it never leaves the service (sensitive, never
+ * extractable), its uses are the service key's. */
+CK_RV hw_cloud_secret_attrs(const hw_cloud_keyinfo *k, hw_attrs *a);
+/* A listed secret key's full attribute set (hw_cloud_secret_attrs with
+ * label, id and the listing's defaults). */
+CK_RV hw_cloud_secret_listed(const hw_cloud_keyinfo *k, hw_attrs *a);
+/* The secret-key mechanisms the slot's service performs. */
+bool hw_cloud_secret_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
+CK_RV hw_cloud_generate_key(void *ctx, const CK_MECHANISM *mech, bool token, hw_attrs *attrs, int64_t *oid,
+			    void **bdata);
+CK_RV hw_cloud_sk_begin(void *ctx, hw_obj *key, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+CK_RV hw_cloud_sk_update(void *ctx, void *op, const unsigned char *in, size_t len, unsigned char *out,
+			 size_t *out_len);
+CK_RV hw_cloud_sk_final(void *ctx, void *op, bool single, const unsigned char *in, size_t len,
+			const unsigned char *sig, size_t sig_len, unsigned char *out, size_t *out_len);
+void hw_cloud_sk_end(void *ctx, void *op);
+/* The secret-key hooks of a cloud slot whose keyops have them. */
+#define HW_CLOUD_SECRET_HOOKS \
+	.generate_key = hw_cloud_generate_key, .sk_begin = hw_cloud_sk_begin, .sk_update = hw_cloud_sk_update, \
+	.sk_final = hw_cloud_sk_final, .sk_end = hw_cloud_sk_end, .free_bdata = hw_cloud_free_bdata
+/* ... and those of one whose keyops wrap (envelope encryption) */
+#define HW_CLOUD_ENVELOPE_HOOKS .wrap_key = hw_cloud_wrap_key, .unwrap_key = hw_cloud_unwrap_key
+
+/* ---- envelope encryption (cloud_envelope.c) ------------------------------------- */
+/* Session AES data keys: made here (CKM_AES_KEY_GEN, CKA_TOKEN false),
+ * held in locked memory, used with the software AES ciphers, wrapped and
+ * unwrapped by a service key (CKM_HWAGG_KMS_WRAP). */
+void hw_cloud_dkeys_init(hw_cloud_slot *cs);
+void hw_cloud_dkeys_fini(hw_cloud_slot *cs, bool forked);
+bool hw_cloud_envelope_mechanism(const hw_cloud_slot *cs, CK_MECHANISM_TYPE base, CK_MECHANISM_INFO *info);
+CK_RV hw_cloud_dkey_generate(hw_cloud_slot *cs, hw_attrs *attrs, void **bdata);
+/* The stream of an AES mechanism with a data key (bdata) (*op: a hw_sk). */
+CK_RV hw_cloud_dkey_begin(hw_cloud_slot *cs, void *bdata, CK_FLAGS kind, const CK_MECHANISM *mech, void **op);
+CK_RV hw_cloud_wrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *wrapping, hw_obj *key, unsigned char *out,
+			size_t *out_len);
+CK_RV hw_cloud_unwrap_key(void *ctx, const CK_MECHANISM *mech, hw_obj *unwrapping, const unsigned char *wrapped,
+			  size_t len, bool token, hw_attrs *attrs, int64_t *oid, void **bdata);
+void hw_cloud_free_bdata(void *ctx, void *bdata);
+/* A service's decrypted data key raw (n bytes, malloc'd; wiped and freed)
+ * into locked memory *pt. */
+CK_RV hw_cloud_secret_take(unsigned char *raw, size_t n, hw_secret **pt);
 
 /* What the token says of a key pair whatever the template asked (the key
  * never leaves the service), its public values and vendor attributes. */

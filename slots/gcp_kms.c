@@ -17,7 +17,8 @@
 
 /* what the shared hooks (cloud_slot.c) call for this service */
 static const hw_cloud_keyops keyops = { hw_gcp_list_keys, hw_gcp_count, hw_gcp_record, hw_gcp_destroy, hw_gcp_generate,
-					 hw_gcp_sign, hw_gcp_decrypt, hw_gcp_disable, hw_gcp_rotate };
+					 hw_gcp_sign, hw_gcp_decrypt, hw_gcp_disable, hw_gcp_rotate,
+					 hw_gcp_generate_secret, hw_gcp_mac, HW_GCP_MAC_MAX };
 
 /* projects/P/locations/L/keyRings/R, each part a plain identifier */
 static bool key_ring_ok(const char *s)
@@ -162,6 +163,7 @@ const hw_backend_ops hw_gcp_kms_ops = {
 	.close = gcp_close,
 	.token_info = gcp_token_info,
 	HW_CLOUD_SLOT_HOOKS,
+	HW_CLOUD_SECRET_HOOKS,
 	.health = gcp_health,
 	.security = gcp_security,
 	.default_refresh_s = 60,

@@ -73,6 +73,11 @@ CK_RV hw_gcp_parse_pubkey(const char *body, size_t len, unsigned char **spki, si
 CK_RV hw_gcp_parse_signature(const char *body, size_t len, unsigned char **sig, size_t *sig_len);
 /* asymmetricDecrypt's answer: verifiedCiphertextCrc32c and plaintextCrc32c. */
 CK_RV hw_gcp_parse_plaintext(const char *body, size_t len, unsigned char **pt, size_t *pt_len);
+/* macSign's answer: verifiedDataCrc32c and the mac's macCrc32c. */
+CK_RV hw_gcp_parse_mac(const char *body, size_t len, unsigned char **mac, size_t *mac_len);
+/* macVerify's answer: both verified*Crc32c flags, success equal to
+ * verifiedSuccessIntegrity; the verdict as one byte (1: the MAC is right). */
+CK_RV hw_gcp_parse_mac_verify(const char *body, size_t len, unsigned char **ok, size_t *ok_len);
 /* A service-account key file. CKR_FUNCTION_NOT_SUPPORTED for other types
  * (external_account, authorized_user), CKR_DEVICE_ERROR when malformed. */
 typedef struct hw_gcp_sa {
@@ -176,6 +181,8 @@ typedef struct hw_gcp_key {
 	size_t nlen;              /* EC: bytes of r and s; RSA: modulus bytes */
 	CK_MECHANISM_TYPE hash;   /* the hash the algorithm fixes */
 	bool pss, decrypt;
+	bool mac;                 /* an HMAC key (purpose MAC): type CKK_SHA*_HMAC, nlen its
+	                           * bytes, hash its digest, no public key */
 	bool hsm;                 /* protectionLevel HSM (else SOFTWARE) */
 	CK_ULONG version;         /* N */
 	unsigned char *spki;      /* DER SubjectPublicKeyInfo */
@@ -214,6 +221,10 @@ CK_RV hw_gcp_call_raw(hw_gcp_ctx *c, const char *op, const char *method, const c
 bool hw_gcp_alg_parse(const char *alg, hw_gcp_key *k);
 /* The public key of a version into a new record (not yet added). */
 CK_RV hw_gcp_key_fetch(hw_gcp_ctx *c, const char *version, hw_gcp_key **out, hw_cloud_err *e);
+/* The same for an HMAC version (no public key): from the version itself. */
+CK_RV hw_gcp_mac_fetch(hw_gcp_ctx *c, const char *version, hw_gcp_key **out, hw_cloud_err *e);
+/* An HMAC algorithm ("HMAC_SHA256") into k; false for any other. */
+bool hw_gcp_mac_alg(const char *alg, hw_gcp_key *k);
 /* k's CKA_ID from its crypto key's: as it is for version 1, with "/vN"
  * after it for a later version (so that a rotation's old public key stays
  * findable apart); none stays none (the public key's hash then). */
@@ -242,5 +253,11 @@ CK_RV hw_gcp_rotate(void *vc, const void *key, CK_ULONG next, hw_attrs *pub, hw_
 		    int64_t *priv_oid, void **bdata);
 CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
 		      int64_t *priv_oid, void **bdata);
+/* C_GenerateKey of an HMAC key: a crypto key of purpose MAC. */
+CK_RV hw_gcp_generate_secret(void *vc, const CK_MECHANISM *mech, hw_attrs *attrs, int64_t *oid, void **bdata);
+/* macSign / macVerify (gcp_kms_ops.c); data of at most HW_GCP_MAC_MAX bytes */
+#define HW_GCP_MAC_MAX 65536
+CK_RV hw_gcp_mac(void *vc, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
+		 unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len);
 
 #endif

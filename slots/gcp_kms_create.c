@@ -186,22 +186,16 @@ out:
 	return rv;
 }
 
-CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
-		      int64_t *priv_oid, void **bdata)
+/* A crypto key of purpose and algorithm with hwagg's labels (la, ia) and
+ * its first version ENABLED: its name into version. */
+static CK_RV create(hw_gcp_ctx *c, const char *purpose, const char *alg, const CK_ATTRIBUTE *la,
+		    const CK_ATTRIBUTE *ia, char *version, size_t vlen)
 {
-	hw_gcp_ctx *c = vc;
-	char alg[48], id[32], path[1200], version[1200];
+	char id[32], path[1200];
 	unsigned char rnd[10];
-	hw_gcp_key *k = NULL;
 	json_object *body = NULL, *resp = NULL;
 	hw_cloud_err e;
-	/* one purpose per crypto key: decrypt only when asked for without signing */
-	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false) &&
-		       !hw_attrs_get_bool(priv, CKA_SIGN, false);
-	CK_RV rv = algorithm(g, pub, priv, decrypt, alg, sizeof(alg));
-	if (rv != CKR_OK)
-		return rv;
-	const CK_ATTRIBUTE *la = pair_attr(pub, priv, CKA_LABEL), *ia = pair_attr(pub, priv, CKA_ID);
+	CK_RV rv;
 	if ((la != NULL && la->ulValueLen > HW_GCP_LABEL_MAX) || (ia != NULL && ia->ulValueLen > HW_GCP_ID_MAX)) {
 		hw_warn("slot \"%s\" (gcp-kms): CKA_LABEL holds at most %d bytes and CKA_ID %d bytes here (GCP labels)",
 			c->cs.conf->name, HW_GCP_LABEL_MAX, HW_GCP_ID_MAX);
@@ -218,7 +212,7 @@ CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
-	json_object_object_add(body, "purpose", json_object_new_string(decrypt ? "ASYMMETRIC_DECRYPT" : "ASYMMETRIC_SIGN"));
+	json_object_object_add(body, "purpose", json_object_new_string(purpose));
 	json_object_object_add(tmpl, "algorithm", json_object_new_string(alg));
 	json_object_object_add(tmpl, "protectionLevel", json_object_new_string(c->level));
 	json_object_object_add(body, "versionTemplate", tmpl);
@@ -237,27 +231,89 @@ CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *pri
 	}
 	if (rv != CKR_OK)
 		goto out;
-	snprintf(version, sizeof(version), "%s/cryptoKeys/%s/cryptoKeyVersions/1", c->key_ring, id);
+	snprintf(version, vlen, "%s/cryptoKeys/%s/cryptoKeyVersions/1", c->key_ring, id);
 	if ((rv = await_enabled(c, version, &e)) != CKR_OK) {
 		hw_cloud_err_log(c->cs.conf->name, "gcp-kms", "CreateCryptoKey", &e);
 		goto out;
 	}
-	if ((rv = hw_gcp_key_fetch(c, version, &k, &e)) != CKR_OK)
-		goto out;
-	if (la != NULL && la->ulValueLen > 0 && (k->label = strndup(la->pValue, la->ulValueLen)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
-	if (ia != NULL && ia->ulValueLen > 0)
-		hw_gcp_key_set_id(k, ia->pValue, ia->ulValueLen);
-	rv = keep_new(c, k, pub, priv, pub_oid, priv_oid, bdata);
-	k = NULL;
-	if (rv != CKR_OK)
-		goto out;
 	hw_info("slot \"%s\" (gcp-kms): created %s key %s/cryptoKeys/%s", c->cs.conf->name, alg, c->key_ring, id);
 out:
 	json_object_put(body);
 	json_object_put(resp);
-	hw_gcp_key_free(k);
+	return rv;
+}
+
+/* The new key k (taken): its CKA_LABEL and CKA_ID from the template. */
+static CK_RV name_it(hw_gcp_key *k, const CK_ATTRIBUTE *la, const CK_ATTRIBUTE *ia)
+{
+	if (la != NULL && la->ulValueLen > 0 && (k->label = strndup(la->pValue, la->ulValueLen)) == NULL)
+		return CKR_HOST_MEMORY;
+	if (ia != NULL && ia->ulValueLen > 0)
+		hw_gcp_key_set_id(k, ia->pValue, ia->ulValueLen);
+	return CKR_OK;
+}
+
+CK_RV hw_gcp_generate(void *vc, const hw_keygen *g, hw_attrs *pub, hw_attrs *priv, int64_t *pub_oid,
+		      int64_t *priv_oid, void **bdata)
+{
+	hw_gcp_ctx *c = vc;
+	char alg[48], version[1200];
+	hw_gcp_key *k = NULL;
+	hw_cloud_err e;
+	/* one purpose per crypto key: decrypt only when asked for without signing */
+	bool decrypt = g->key_type == CKK_RSA && hw_attrs_get_bool(priv, CKA_DECRYPT, false) &&
+		       !hw_attrs_get_bool(priv, CKA_SIGN, false);
+	CK_RV rv = algorithm(g, pub, priv, decrypt, alg, sizeof(alg));
+	if (rv != CKR_OK)
+		return rv;
+	const CK_ATTRIBUTE *la = pair_attr(pub, priv, CKA_LABEL), *ia = pair_attr(pub, priv, CKA_ID);
+	if ((rv = create(c, decrypt ? "ASYMMETRIC_DECRYPT" : "ASYMMETRIC_SIGN", alg, la, ia, version,
+			 sizeof(version))) != CKR_OK ||
+	    (rv = hw_gcp_key_fetch(c, version, &k, &e)) != CKR_OK || (rv = name_it(k, la, ia)) != CKR_OK) {
+		hw_gcp_key_free(k);
+		return rv;
+	}
+	return keep_new(c, k, pub, priv, pub_oid, priv_oid, bdata);
+}
+
+CK_RV hw_gcp_generate_secret(void *vc, const CK_MECHANISM *mech, hw_attrs *attrs, int64_t *oid, void **bdata)
+{
+	hw_gcp_ctx *c = vc;
+	CK_KEY_TYPE kt = hw_attrs_get_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+	CK_ULONG len = hw_attrs_get_ulong(attrs, CKA_VALUE_LEN, 0);
+	const CK_ATTRIBUTE *la = hw_attrs_get(attrs, CKA_LABEL), *ia = hw_attrs_get(attrs, CKA_ID);
+	char version[1200];
+	hw_gcp_key *k = NULL, probe = { 0 };
+	hw_attrs pub;
+	hw_cloud_err e;
+	int64_t pub_oid;
+	CK_RV rv;
+	(void)mech;
+	/* Cloud KMS's HMAC keys are as long as their digest, and a listing
+	 * knows only the digest: the template names the HMAC key type (a
+	 * generic secret would come back as one) */
+	static const char *const algs[] = { "HMAC_SHA224", "HMAC_SHA256", "HMAC_SHA384", "HMAC_SHA512" };
+	const char *alg = NULL;
+	if (kt == CKK_GENERIC_SECRET) {
+		hw_info("slot \"%s\" (gcp-kms): HMAC keys are made with their key type (CKK_SHA256_HMAC ...), not "
+			"CKK_GENERIC_SECRET", c->cs.conf->name);
+		return CKR_TEMPLATE_INCONSISTENT;
+	}
+	for (size_t i = 0; i < 4 && alg == NULL; i++)
+		if (hw_gcp_mac_alg(algs[i], &probe) && probe.nlen == len && kt == probe.type)
+			alg = algs[i];
+	if (alg == NULL) {
+		hw_info("slot \"%s\" (gcp-kms): Cloud KMS makes HMAC keys of 28, 32, 48 or 64 bytes (SHA-224 to "
+			"SHA-512), not %lu bytes of key type 0x%lx", c->cs.conf->name, (unsigned long)len, (unsigned long)kt);
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	}
+	if ((rv = create(c, "MAC", alg, la, ia, version, sizeof(version))) != CKR_OK ||
+	    (rv = hw_gcp_mac_fetch(c, version, &k, &e)) != CKR_OK || (rv = name_it(k, la, ia)) != CKR_OK) {
+		hw_gcp_key_free(k);
+		return rv;
+	}
+	hw_attrs_init(&pub);
+	rv = keep_new(c, k, &pub, attrs, &pub_oid, oid, bdata);
+	hw_attrs_clear(&pub);
 	return rv;
 }

@@ -53,6 +53,58 @@ bool hw_gcp_alg_parse(const char *alg, hw_gcp_key *k)
 	return false;
 }
 
+bool hw_gcp_mac_alg(const char *alg, hw_gcp_key *k)
+{
+	static const struct {
+		const char *alg;
+		CK_KEY_TYPE type;
+		size_t len;
+		CK_MECHANISM_TYPE hash;
+	} macs[] = {
+		{ "HMAC_SHA224", CKK_SHA224_HMAC, 28, CKM_SHA224 }, { "HMAC_SHA256", CKK_SHA256_HMAC, 32, CKM_SHA256 },
+		{ "HMAC_SHA384", CKK_SHA384_HMAC, 48, CKM_SHA384 }, { "HMAC_SHA512", CKK_SHA512_HMAC, 64, CKM_SHA512 },
+	};
+	for (size_t i = 0; alg != NULL && i < sizeof(macs) / sizeof(macs[0]); i++)
+		if (strcmp(alg, macs[i].alg) == 0) {
+			k->type = macs[i].type;
+			k->nlen = macs[i].len;
+			k->hash = macs[i].hash;
+			k->mac = true;
+			return true;
+		}
+	return false;
+}
+
+CK_RV hw_gcp_mac_fetch(hw_gcp_ctx *c, const char *version, hw_gcp_key **out, hw_cloud_err *e)
+{
+	json_object *v = NULL;
+	hw_gcp_key *k = calloc(1, sizeof(*k));
+	CK_RV rv = CKR_HOST_MEMORY;
+	*out = NULL;
+	if (k == NULL || (k->name = strdup(version)) == NULL)
+		goto out;
+	if ((rv = hw_gcp_call(c, "GetCryptoKeyVersion", "GET", version, NULL, true, &v, e)) != CKR_OK)
+		goto out;
+	const char *alg = hw_cloud_jstr(v, "algorithm"), *level = hw_cloud_jstr(v, "protectionLevel");
+	const char *state = hw_cloud_jstr(v, "state"), *slash = strrchr(version, '/');
+	if (!hw_gcp_mac_alg(alg, k) || state == NULL || strcmp(state, "ENABLED") != 0) {
+		rv = CKR_OBJECT_HANDLE_INVALID;
+		goto out;
+	}
+	if ((k->alg = strdup(alg)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	k->hsm = level != NULL && strcmp(level, "HSM") == 0;
+	k->version = slash != NULL ? strtoul(slash + 1, NULL, 10) : 0;
+	*out = k;
+	k = NULL;
+out:
+	json_object_put(v);
+	hw_gcp_key_free(k);
+	return rv;
+}
+
 void hw_gcp_key_free(hw_gcp_key *k)
 {
 	if (k == NULL)
@@ -161,6 +213,8 @@ static hw_cloud_keyinfo key_info(hw_gcp_ctx *c, const hw_gcp_key *k)
 	hw_cloud_keyinfo i = { "gcp-kms", c->cs.conf->name, k->type, k->decrypt, k->hsm ? HW_SEC_HARDWARE : HW_SEC_SOFTWARE,
 			       k->version, k->name, k->spki, k->spki_len, k->label != NULL ? k->label : k->name,
 			       k->id_len > 0 ? k->id : NULL, k->id_len };
+	if (k->mac)
+		i.secret_len = k->nlen;
 	return i;
 }
 
@@ -192,7 +246,7 @@ hw_cloud_rec hw_gcp_record(void *vc, size_t i, hw_cloud_keyinfo *ki, void **bdat
 CK_RV hw_gcp_key_attrs(hw_gcp_ctx *c, const hw_gcp_key *k, hw_attrs *pub, hw_attrs *priv)
 {
 	hw_cloud_keyinfo i = key_info(c, k);
-	return hw_cloud_key_attrs(&i, pub, priv);
+	return k->mac ? hw_cloud_secret_attrs(&i, priv) : hw_cloud_key_attrs(&i, pub, priv);
 }
 
 /* One page after another of a list call; each page goes to fn. */
@@ -247,7 +301,8 @@ static CK_RV on_version(hw_gcp_ctx *c, const hw_gcp_item *v, void *arg)
 	pthread_mutex_unlock(&c->lock);
 	if (k != NULL)
 		return CKR_OK;
-	CK_RV rv = hw_gcp_key_fetch(c, v->name, &k, &e);
+	hw_gcp_key probe = { 0 };
+	CK_RV rv = hw_gcp_mac_alg(v->alg, &probe) ? hw_gcp_mac_fetch(c, v->name, &k, &e) : hw_gcp_key_fetch(c, v->name, &k, &e);
 	if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID || rv == CKR_KEY_FUNCTION_NOT_PERMITTED)
 		return CKR_OK;  /* an algorithm hwagg does not serve, or gone meanwhile */
 	if (rv != CKR_OK)

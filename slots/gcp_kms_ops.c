@@ -247,3 +247,46 @@ CK_RV hw_gcp_disable(void *vc, size_t i)
 		hw_info("slot \"%s\" (gcp-kms): %s disabled", c->cs.conf->name, k->name);
 	return rv;
 }
+
+CK_RV hw_gcp_mac(void *vc, const void *key, CK_MECHANISM_TYPE hash, const unsigned char *msg, size_t len,
+		 unsigned char *out, size_t *out_len, const unsigned char *want, size_t want_len)
+{
+	hw_gcp_ctx *c = vc;
+	const hw_gcp_key *k = key;
+	char *d64 = NULL, *m64 = NULL, crc[16];
+	unsigned char *got = NULL;
+	size_t gl = 0;
+	json_object *body = NULL;
+	CK_RV rv = CKR_HOST_MEMORY;
+	if (!k->mac || hash != k->hash)
+		return CKR_KEY_TYPE_INCONSISTENT;
+	if ((d64 = hw_b64_encode(msg, len)) == NULL || (body = json_object_new_object()) == NULL ||
+	    (want != NULL && (m64 = hw_b64_encode(want, want_len)) == NULL))
+		goto out;
+	json_object_object_add(body, "data", json_object_new_string(d64));
+	snprintf(crc, sizeof(crc), "%u", hw_crc32c(0, msg, len));
+	json_object_object_add(body, "dataCrc32c", json_object_new_string(crc));
+	if (want != NULL) {
+		json_object_object_add(body, "mac", json_object_new_string(m64));
+		snprintf(crc, sizeof(crc), "%u", hw_crc32c(0, want, want_len));
+		json_object_object_add(body, "macCrc32c", json_object_new_string(crc));
+		if ((rv = checked_call(c, k, "MacVerify", "macVerify", body, hw_gcp_parse_mac_verify, &got, &gl)) == CKR_OK)
+			rv = got[0] ? CKR_OK : CKR_SIGNATURE_INVALID;
+		goto out;
+	}
+	if ((rv = checked_call(c, k, "MacSign", "macSign", body, hw_gcp_parse_mac, &got, &gl)) != CKR_OK)
+		goto out;
+	if (gl > *out_len) {
+		hw_error("slot \"%s\" (gcp-kms): macSign answered %zu bytes, more than %zu", c->cs.conf->name, gl, *out_len);
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	memcpy(out, got, gl);
+	*out_len = gl;
+out:
+	free(got);
+	free(d64);
+	free(m64);
+	json_object_put(body);
+	return rv;
+}

@@ -572,3 +572,29 @@ CK_RV hw_gcp_parse_plaintext(const char *body, size_t len, unsigned char **pt, s
 	json_object_put(o);
 	return *pt != NULL ? CKR_OK : CKR_DEVICE_ERROR;
 }
+
+CK_RV hw_gcp_parse_mac(const char *body, size_t len, unsigned char **mac, size_t *mac_len)
+{
+	json_object *o = hw_cloud_json_parse(body, len);
+	/* as for signatures: the data MACed must be known to be ours */
+	*mac = o != NULL && flag_true(o, "verifiedDataCrc32c") ? checked_blob(o, "mac", "macCrc32c", mac_len) : NULL;
+	json_object_put(o);
+	return *mac != NULL ? CKR_OK : CKR_DEVICE_ERROR;
+}
+
+CK_RV hw_gcp_parse_mac_verify(const char *body, size_t len, unsigned char **ok, size_t *ok_len)
+{
+	json_object *o = hw_cloud_json_parse(body, len);
+	CK_RV rv = CKR_DEVICE_ERROR;
+	*ok = NULL;
+	/* both inputs checked, and the verdict twice (success and its
+	 * integrity copy must agree, else the answer was damaged) */
+	if (o != NULL && flag_true(o, "verifiedDataCrc32c") && flag_true(o, "verifiedMacCrc32c") &&
+	    flag_true(o, "success") == flag_true(o, "verifiedSuccessIntegrity") && (*ok = malloc(1)) != NULL) {
+		**ok = flag_true(o, "success");
+		*ok_len = 1;
+		rv = CKR_OK;
+	}
+	json_object_put(o);
+	return rv;
+}

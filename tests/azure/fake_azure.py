@@ -223,6 +223,22 @@ def op_decrypt(v, req):
         raise VaultError(400, "BadParameter", "The parameter is incorrect")
 
 
+def op_wrap(v, req, unwrap):
+    """wrapkey (encrypt with the public key) and unwrapkey: RSA-OAEP, RSA-OAEP-256."""
+    op = "unwrapKey" if unwrap else "wrapKey"
+    alg, data = req.get("alg", ""), unb64u(req.get("value", ""))
+    if op not in v["key_ops"] or not v["kty"].startswith("RSA"):
+        raise VaultError(403, "Forbidden", "Operation %s is not permitted on this key" % op)
+    h = {"RSA-OAEP": hashes.SHA1(), "RSA-OAEP-256": hashes.SHA256()}.get(alg)
+    if h is None:
+        raise VaultError(400, "BadParameter", "alg %s" % alg)
+    pad = padding.OAEP(padding.MGF1(h), h, None)
+    try:
+        return v["priv"].decrypt(data, pad) if unwrap else v["priv"].public_key().encrypt(data, pad)
+    except ValueError:
+        raise VaultError(400, "BadParameter", "The parameter is incorrect")
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -494,10 +510,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if method == "GET" and len(parts) in (2, 3):
             v = find(st, name, parts[2] if len(parts) == 3 else None)
             return bundle(st, name, v)
-        if method == "POST" and len(parts) == 4 and parts[3] in ("sign", "decrypt"):
+        if method == "POST" and len(parts) == 4 and parts[3] in ("sign", "decrypt", "wrapkey", "unwrapkey"):
             v = find(st, name, parts[2])
             kid = "%s/keys/%s/%s" % (st.vault_base, name, v["version"])
-            out = op_sign(v, req) if parts[3] == "sign" else op_decrypt(v, req)
+            if parts[3] in ("wrapkey", "unwrapkey"):
+                out = op_wrap(v, req, parts[3] == "unwrapkey")
+            else:
+                out = op_sign(v, req) if parts[3] == "sign" else op_decrypt(v, req)
             return {"kid": kid, "value": b64u(out)}
         raise VaultError(404, "NotFound", "no such operation")
 

@@ -45,6 +45,8 @@ Faults, through the control endpoint on the HTTP port:
   GET  /_subject                   {"access_token": the subject token}, only
                                    with "Metadata: true" (a url credential_source)
   GET  /_stats
+  POST /_mac {"name": version, "data"}  the HMAC of an HMAC version, from the key
+                                   bytes the fake holds (tests/gcp/fake_gcp_sym.py)
 Only 127.0.0.1.
 """
 import base64
@@ -723,6 +725,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     st.pending_polls = int(req.get("polls", 1))
             return self.answer(200, "{}")
         self.answer(404, "{}")
+
+
+# HMAC keys (purpose MAC): tests/gcp/fake_gcp_sym.py
+import fake_gcp_sym  # noqa: E402
+fake_gcp_sym.install(sys.modules[__name__])
 
 
 def main():

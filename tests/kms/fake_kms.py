@@ -35,6 +35,8 @@ endpoint on the HTTP port:
   POST /_issue {"source": "x"}    fresh credentials, as a credential_process prints them
   /_stats "signed_by": {service: {source: n}} counts the verified requests by
        the source that issued their credentials ("static" for the fixed keys)
+  POST /_mac {"KeyId", "Message", "MacAlgorithm"}  the HMAC of an HMAC key, from the
+       key bytes the fake holds (tests/kms/fake_kms_sym.py: HMAC and symmetric keys)
 
 Only 127.0.0.1. Started by tests/kms/lib.sh, which makes the CA and the
 server certificate with openssl in the test's temp dir.
@@ -250,6 +252,7 @@ def metadata(state, k):
         md["EncryptionAlgorithms"] = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
     if k["state"] == "PendingDeletion":
         md["DeletionDate"] = k["deletion"]
+    METADATA_EXTRA(k, md)
     return md
 
 
@@ -272,11 +275,14 @@ def op_create_key(state, req):
             raise KmsError("ValidationException", "bad KeyUsage")
         priv = rsa.generate_private_key(65537, int(spec[4:]))
     else:
-        raise KmsError("ValidationException", "KeySpec %s is not supported by this fake" % spec)
+        priv = None
+        secret = CREATE_SECRET(spec, usage)["secret"]
     kid = str(uuid.uuid4())
     k = {"id": kid, "arn": "arn:aws:kms:%s:%s:key/%s" % (state.region, ACCOUNT, kid), "spec": spec, "usage": usage,
          "state": "Enabled", "created": int(time.time()), "priv": priv, "desc": req.get("Description", ""),
          "tags": [{"TagKey": t["TagKey"], "TagValue": t["TagValue"]} for t in req.get("Tags", [])]}
+    if priv is None:
+        k["secret"] = secret
     with state.lock:
         state.keys[kid] = k
     return {"KeyMetadata": metadata(state, k)}
@@ -299,6 +305,8 @@ def op_get_public_key(state, req):
     k = key_lookup(state, req.get("KeyId"))
     if k["state"] == "PendingDeletion":
         raise KmsError("KMSInvalidStateException", "%s is pending deletion." % k["arn"])
+    if k["priv"] is None:
+        raise KmsError("UnsupportedOperationException", "%s is not an asymmetric key" % k["arn"])
     der = k["priv"].public_key().public_bytes(serialization.Encoding.DER,
                                               serialization.PublicFormat.SubjectPublicKeyInfo)
     out = {"KeyId": k["arn"], "PublicKey": base64.b64encode(der).decode(), "CustomerMasterKeySpec": k["spec"],
@@ -680,6 +688,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/_alias":
             with st.lock:
                 op_create_alias(st, req)
+        elif self.path in CONTROL_EXTRA:
+            try:
+                return self.answer(200, json.dumps(CONTROL_EXTRA[self.path](st, req)), "application/json")
+            except KmsError as e:
+                return self.answer(404, json.dumps({"message": e.message}), "application/json")
         self.answer(200, "{}", "application/json")
 
 
@@ -735,6 +748,13 @@ def serve(handler, state, a):
     for s in (tls, plain):
         threading.Thread(target=s.serve_forever, daemon=True).start()
     time.sleep(a.stop_after)
+
+
+# secret keys (HMAC, SYMMETRIC_DEFAULT): tests/kms/fake_kms_sym.py
+CONTROL_EXTRA = {}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_kms_sym  # noqa: E402
+fake_kms_sym.install(sys.modules[__name__])
 
 
 def main():

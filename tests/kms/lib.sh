@@ -101,3 +101,33 @@ hw_kms_setup() {
 	hw_kms_start
 	hw_kms_conf
 }
+
+# hw_sk_client — skclient (tests/kms/skclient.c) as the function sk, on
+# the slot $TOKEN; skips when it is not built.
+hw_sk_client() {
+	HW_SK_CLIENT="${HWAGG_BUILDDIR:-$HWAGG_SRCDIR}/tests/kms/skclient"
+	[ -x "$HW_SK_CLIENT" ] || hw_skip "$HW_SK_CLIENT is not built (make check builds it)"
+}
+sk() { "$HW_SK_CLIENT" "$MODULE" "$TOKEN" "$PIN" "$@"; }
+
+# hw_mac_checks LABEL DATA WANT SIGN-OP VERIFY-OP — CKM_SHA256_HMAC with
+# the key LABEL over the file DATA, in one call and in three parts, must
+# be WANT (hex, the fake's own HMAC under the key bytes it holds), made by
+# two SIGN-OP requests; C_Verify accepts it and refuses a changed MAC with
+# CKR_SIGNATURE_INVALID (four VERIFY-OP requests).
+hw_mac_checks() {
+	local s0 v0 bad
+	s0=$(hw_kms_stat "[\"by_op\"].get(\"$4\", 0)")
+	v0=$(hw_kms_stat "[\"by_op\"].get(\"$5\", 0)")
+	hw_run "sign" sk sign "$1" sha256-hmac "$2"
+	[ "$(sed -n 1p "$TMP/run.out")" = "$3" ] || hw_fail "C_Sign: $(sed -n 1p "$TMP/run.out"), the key's HMAC: $3"
+	[ "$(sed -n 2p "$TMP/run.out")" = "multi $3" ] || hw_fail "three parts: $(sed -n 2p "$TMP/run.out")"
+	[ "$(hw_kms_stat "[\"by_op\"][\"$4\"]")" = $((s0 + 2)) ] || hw_fail "expected two $4 requests"
+	hw_run "verify" sk verify "$1" sha256-hmac "$2" "$3"
+	[ "$(tr '\n' ' ' <"$TMP/run.out")" = "CKR_OK multi CKR_OK " ] || hw_fail "verify: $(cat "$TMP/run.out")"
+	if [ "${3:0:1}" = f ]; then bad=0${3:1}; else bad=f${3:1}; fi
+	hw_run "verify a changed MAC" sk verify "$1" sha256-hmac "$2" "$bad"
+	[ "$(tr '\n' ' ' <"$TMP/run.out")" = "CKR_SIGNATURE_INVALID multi CKR_SIGNATURE_INVALID " ] ||
+		hw_fail "a changed MAC: $(cat "$TMP/run.out")"
+	[ "$(hw_kms_stat "[\"by_op\"][\"$5\"]")" = $((v0 + 4)) ] || hw_fail "expected four $5 requests"
+}
