@@ -388,6 +388,34 @@ out:
  * private key reads what it wraps. Whatever the token refuses anyway
  * (unextractable keys, keys without CKA_WRAP) is left to it, so that its
  * answer is the one the application sees. */
+/* A public wrapping key (RSA-OAEP): what it wraps is read by whoever can
+ * decrypt with its private key. It may wrap a sensitive key only when that
+ * private key is this token's (the same modulus: a CKA_ID can be copied)
+ * and no copy of it may decrypt. NULL: allowed, else why not. */
+static const char *public_wrap_refused(const hw_slot *cs, const hw_attrs *w)
+{
+	const CK_ATTRIBUTE *mod = hw_attrs_get(w, CKA_MODULUS);
+	hw_slot *s = (hw_slot *)cs;
+	bool found = false, decrypts = false;
+	if (mod == NULL || mod->ulValueLen == 0)
+		return "a public wrapping key must be CKA_TRUSTED to wrap a sensitive key";
+	hw_lock(&s->lock);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		const hw_attrs *a = hw_obj_attrs_inlock(s->objs[i]);
+		const CK_ATTRIBUTE *m = hw_attrs_get(a, CKA_MODULUS);
+		if (hw_attrs_get_ulong(a, CKA_CLASS, CKO_DATA) != CKO_PRIVATE_KEY || m == NULL ||
+		    m->ulValueLen != mod->ulValueLen || memcmp(m->pValue, mod->pValue, m->ulValueLen) != 0)
+			continue;
+		found = true;
+		decrypts |= hw_attrs_get_bool(a, CKA_DECRYPT, true);
+	}
+	hw_unlock(&s->lock);
+	if (!found)
+		return "the public wrapping key's private key is not this token's (or not visible), and it is not "
+		       "CKA_TRUSTED";
+	return decrypts ? "the public wrapping key's private key can also decrypt what it wraps" : NULL;
+}
+
 static CK_RV wrap_allowed(const hw_slot *s, hw_obj *wk, hw_obj *k)
 {
 	hw_snap *ws = hw_obj_snap(wk), *ks = hw_obj_snap(k);
@@ -396,7 +424,7 @@ static CK_RV wrap_allowed(const hw_slot *s, hw_obj *wk, hw_obj *k)
 	if (hw_attrs_get_bool(a, CKA_SENSITIVE, true) && hw_attrs_get_bool(a, CKA_EXTRACTABLE, false) &&
 	    hw_attrs_get_bool(w, CKA_WRAP, false) && !hw_attrs_get_bool(w, CKA_TRUSTED, false)) {
 		if (hw_attrs_get_ulong(w, CKA_CLASS, CKO_DATA) != CKO_SECRET_KEY)
-			why = "a public wrapping key must be CKA_TRUSTED to wrap a sensitive key";
+			why = public_wrap_refused(hw_obj_worker(wk), w);
 		else if (hw_attrs_get_bool(w, CKA_DECRYPT, false))
 			why = "the wrapping key can also decrypt what it wraps";
 		else if (!hw_attrs_get_bool(w, CKA_ALWAYS_SENSITIVE, false))

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Envelope encryption on the azure-kv slot with the loopback fake: an RSA
 # decryption key made through the slot has key_ops wrapKey and unwrapKey
-# (its public key CKA_WRAP, its private key CKA_UNWRAP); a session AES-256
+# (its public key CKA_WRAP, its private key CKA_UNWRAP); while its private
+# key may decrypt it wraps no sensitive key (C_Decrypt would read it), so
+# CKA_DECRYPT is set false on it first; a session AES-256
 # data key made in hwagg encrypts data with CKM_AES_GCM, is wrapped with
 # CKM_HWAGG_KMS_WRAP (the vault's wrapkey, RSA-OAEP-256) and destroyed; a new
 # process unwraps it (unwrapkey) and decrypts the earlier ciphertext; a
@@ -25,6 +27,8 @@ head -c 3000 /dev/urandom >"$TMP/data"
 mkdir -p "$TMP/env"
 hw_run "seal" sk seal azkek "$TMP/data" "$TMP/env" pair
 hw_expect "value unreadable" '^value CKR_ATTRIBUTE_SENSITIVE$' "$TMP/run.out"
+hw_expect "no wrap while the private key decrypts" '^refused CKR_KEY_NOT_WRAPPABLE$' "$TMP/run.out"
+hw_expect "decryption taken away" '^no decrypt CKR_OK$' "$TMP/run.out"
 hw_expect "wrapped" '^wrapped 256$' "$TMP/run.out"
 hw_expect "destroyed" '^after destroy CKR_(OBJECT|KEY)_HANDLE_INVALID$' "$TMP/run.out"
 [ "$(hw_az_stat '["by_op"].get("wrapkey", 0)')" -ge 2 ] || hw_fail "expected two wrapkey requests: $(hw_az_stat '["by_op"]')"

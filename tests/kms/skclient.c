@@ -30,7 +30,9 @@
  *       (wrapping a data key made with CKA_EXTRACTABLE false), "wrapped N"
  *       and "after destroy R" (encrypting with the destroyed key's handle).
  *       With a last argument "pair" (seal and open), LABEL is a key pair:
- *       its public key wraps, its private key unwraps.
+ *       its public key wraps, its private key unwraps; seal prints
+ *       "refused R" (a wrap while the private key may decrypt) and "no
+ *       decrypt R" (CKA_DECRYPT set false on the private key) first.
  *   skclient MODULE TOKEN PIN open LABEL DIR OUT
  *       C_UnwrapKey of DIR/wrapped into a session key, which decrypts
  *       DIR/ct into OUT; prints "opened N", then "tampered R" (a changed
@@ -67,6 +69,7 @@ static const char *rv_name(CK_RV rv)
 		{ CKR_ENCRYPTED_DATA_INVALID, "CKR_ENCRYPTED_DATA_INVALID" },
 		{ CKR_WRAPPED_KEY_INVALID, "CKR_WRAPPED_KEY_INVALID" },
 		{ CKR_KEY_UNEXTRACTABLE, "CKR_KEY_UNEXTRACTABLE" }, { CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID" },
+		{ CKR_KEY_NOT_WRAPPABLE, "CKR_KEY_NOT_WRAPPABLE" },
 		{ CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID" },
 	};
 	static char other[32];
@@ -365,6 +368,15 @@ static int seal(const char *label, const char *in_path, const char *dir)
 	if (data_key(CK_FALSE, &dk2) == CKR_OK) {
 		wl = sizeof(wrapped);
 		printf("unextractable %s\n", rv_name(p11->C_WrapKey(se, &wm, kek, dk2, wrapped, &wl)));
+	}
+	/* a key pair whose private key may decrypt does not wrap a sensitive
+	 * key (the engine's wrap rule): that use is taken away first */
+	if (wrap_cls == CKO_PUBLIC_KEY) {
+		CK_BBOOL no = CK_FALSE;
+		CK_ATTRIBUTE nd = { CKA_DECRYPT, &no, 1 };
+		wl = sizeof(wrapped);
+		printf("refused %s\n", rv_name(p11->C_WrapKey(se, &wm, kek, dk, wrapped, &wl)));
+		printf("no decrypt %s\n", rv_name(p11->C_SetAttributeValue(se, find_obj(label, CKO_PRIVATE_KEY), &nd, 1)));
 	}
 	/* the length first (B 5.2), then the blob */
 	if ((rv = p11->C_WrapKey(se, &wm, kek, dk, NULL, &wl)) != CKR_OK || wl > sizeof(wrapped) ||
