@@ -467,14 +467,19 @@ START_TEST(oaep_wrap)
 	CK_MECHANISM kg = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CK_ATTRIBUTE gp[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_WRAP, (void *)&T_, 1 },
 			      { CKA_TOKEN, (void *)&T_, 1 }, { CKA_LABEL, "kp", 2 } };
-	CK_ATTRIBUTE gv[] = { { CKA_UNWRAP, (void *)&T_, 1 }, { CKA_TOKEN, (void *)&T_, 1 }, { CKA_LABEL, "kp", 2 } };
+	CK_ATTRIBUTE gv[] = { { CKA_UNWRAP, (void *)&T_, 1 }, { CKA_TOKEN, (void *)&T_, 1 }, { CKA_LABEL, "kp", 2 },
+			      { CKA_DECRYPT, (void *)&T_, 1 } };
+	/* unwraps, so no decrypt by default; this one asks for both */
+	CKR(p11->C_GenerateKeyPair(s, &kg, gp, N(gp), gv, N(gv) - 1, &pub, &priv));
+	ck_assert_int_eq(get_bool(s, priv, CKA_DECRYPT), CK_FALSE);
 	CKR(p11->C_GenerateKeyPair(s, &kg, gp, N(gp), gv, N(gv), &pub, &priv));
-	ck_assert_int_eq(get_bool(s, priv, CKA_DECRYPT), CK_FALSE);   /* unwraps, so no decrypt by default */
+	ck_assert_int_eq(get_bool(s, priv, CKA_DECRYPT), CK_TRUE);
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_ATTRIBUTE st[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_VALUE_LEN, &len, sizeof(len) },
 			      { CKA_EXTRACTABLE, (void *)&T_, 1 } };
 	CKR(p11->C_GenerateKey(s, &gen, st, N(st), &sens));
-	/* a sensitive key: not to a public key anyone may have given */
+	/* a sensitive key: not to a public key anyone may have given, nor to
+	 * one whose private key may decrypt what it wraps */
 	n = sizeof(w);
 	CKR_EQ(p11->C_WrapKey(s, &oaep, theirs, sens, w, &n), CKR_KEY_NOT_WRAPPABLE);
 	CKR_EQ(p11->C_WrapKey(s, &oaep, pub, sens, w, &n), CKR_KEY_NOT_WRAPPABLE);
@@ -488,8 +493,9 @@ START_TEST(oaep_wrap)
 	CKR(p11->C_Logout(so));
 	CKR(p11->C_CloseSession(so));
 	s = p11_user_session();
-	CK_ATTRIBUTE ft[] = { { CKA_CLASS, (void *)&PRIV, sizeof(PRIV) }, { CKA_LABEL, "kp", 2 } };
-	CKR(p11->C_FindObjectsInit(s, ft, 2));
+	CK_ATTRIBUTE ft[] = { { CKA_CLASS, (void *)&PRIV, sizeof(PRIV) }, { CKA_LABEL, "kp", 2 },
+			      { CKA_DECRYPT, (void *)&T_, 1 } };
+	CKR(p11->C_FindObjectsInit(s, ft, 3));
 	CKR(p11->C_FindObjects(s, &priv, 1, &n));
 	CKR(p11->C_FindObjectsFinal(s));
 	ck_assert_uint_eq(n, 1);
@@ -498,6 +504,27 @@ START_TEST(oaep_wrap)
 	CKR(p11->C_WrapKey(s, &oaep, pub, sens, w, &n));
 	CK_ATTRIBUTE ut[] = { { CKA_CLASS, (void *)&SECRET, sizeof(SECRET) }, { CKA_KEY_TYPE, (void *)&AES, sizeof(AES) } };
 	CKR(p11->C_UnwrapKey(s, &oaep, priv, w, n, ut, N(ut), &back));
+	/* a pair whose private key does not decrypt wraps without the SO
+	 * (the other "kp" pair: found by its public key's modulus) */
+	CK_ATTRIBUTE nd[] = { { CKA_CLASS, (void *)&PRIV, sizeof(PRIV) }, { CKA_LABEL, "kp", 2 },
+			      { CKA_DECRYPT, (void *)&F_, 1 } };
+	CK_OBJECT_HANDLE priv2, pubs[2], pub2 = CK_INVALID_HANDLE;
+	CK_ULONG np = 0;
+	CKR(p11->C_FindObjectsInit(s, nd, 3));
+	CKR(p11->C_FindObjects(s, &priv2, 1, &np));
+	CKR(p11->C_FindObjectsFinal(s));
+	ck_assert_uint_eq(np, 1);
+	CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE pf[] = { { CKA_CLASS, &pubc, sizeof(pubc) }, { CKA_LABEL, "kp", 2 } };
+	CKR(p11->C_FindObjectsInit(s, pf, 2));
+	CKR(p11->C_FindObjects(s, pubs, 2, &np));
+	CKR(p11->C_FindObjectsFinal(s));
+	ck_assert_uint_eq(np, 2);
+	pub2 = pubs[0] == pub ? pubs[1] : pubs[0];
+	CK_ULONG n2 = sizeof(back_v);
+	CKR(p11->C_WrapKey(s, &oaep, pub2, sens, back_v, &n2));
+	CK_OBJECT_HANDLE back2;
+	CKR(p11->C_UnwrapKey(s, &oaep, priv2, back_v, n2, ut, N(ut), &back2));
 	unsigned char md2[32];
 	CKR(digest_key(s, sens, NULL, md));
 	CKR(digest_key(s, back, NULL, md2));
